@@ -1,0 +1,5 @@
+import sys
+
+from neuronbench.cli import main
+
+sys.exit(main())

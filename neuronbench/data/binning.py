@@ -1,0 +1,44 @@
+"""Binned activity: the common input of the learned methods.
+
+`bin_spikes` counts each unit's spikes in regular bins (vectorised over all spikes of a
+recording at once); `activity` returns a recording's activity on a regular time grid
+whatever its modality (spike counts, or the calcium trace as recorded).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neuronbench.data.recording import Recording
+from neuronbench.errors import NeuronbenchError
+
+
+def bin_spikes(rec: Recording, bin_s: float, t_start: float | None = None, t_stop: float | None = None) -> np.ndarray:
+    """Spike counts, shape (units, bins), float32; bins of ``bin_s`` seconds from
+    ``t_start`` (default: the recording's start) covering up to ``t_stop``; a partial
+    last bin is dropped."""
+    if rec.spike_times is None or rec.spike_offsets is None:
+        raise NeuronbenchError(f"recording {rec.recording!r} has no spikes ({rec.modality})")
+    t0 = rec.t_start if t_start is None else t_start
+    t1 = rec.t_stop if t_stop is None else t_stop
+    n_bins = int(np.floor((t1 - t0) / bin_s + 1e-9))
+    counts = np.zeros((rec.n_units, max(n_bins, 0)), dtype=np.float32)
+    if n_bins <= 0:
+        return counts
+    times = np.asarray(rec.spike_times)
+    unit = np.repeat(np.arange(rec.n_units), np.diff(np.asarray(rec.spike_offsets)))
+    b = np.floor((times - t0) / bin_s).astype(np.int64)
+    keep = (b >= 0) & (b < n_bins)
+    np.add.at(counts, (unit[keep], b[keep]), 1.0)
+    return counts
+
+
+def activity(rec: Recording, bin_s: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(activity of shape (units, steps), step start times). Spikes are binned at
+    ``bin_s`` (required); calcium is returned at its frame rate (``bin_s`` ignored)."""
+    if rec.modality == "calcium":
+        return np.asarray(rec.traces, dtype=np.float32).T, np.asarray(rec.frame_times, dtype=np.float64)
+    if bin_s is None:
+        raise NeuronbenchError("bin_s is required to bin spikes")
+    counts = bin_spikes(rec, bin_s)
+    return counts, rec.t_start + bin_s * np.arange(counts.shape[1])

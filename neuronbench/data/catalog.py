@@ -1,0 +1,170 @@
+"""The datasets neuronbench knows, and how to get each one as a `Dataset`.
+
+Embedded datasets (the synthetic ground truth) are generated here on first use and
+cached under `data_root()`; the others are prepared from their downloads.
+This module stays light (no numpy/pandas at import) so that listing is instant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from neuronbench.errors import NeuronbenchError
+
+if TYPE_CHECKING:
+    from neuronbench.data.recording import Recording
+    from neuronbench.data.store import Dataset
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What the harness needs to know about a dataset before loading it.
+
+    Attributes:
+        name: registry key and folder name.
+        summary: one line; source: citation or where it comes from.
+        modality: ``"spikes"`` or ``"calcium"``.
+        available: optional fields every recording has (``"waveforms"``, ``"behaviour"``).
+        synthetic: for generated datasets, the size of the simulation (``"default"`` or
+            ``"tiny"``); None for datasets prepared from downloads.
+        test_animals: animals held out in the inductive setting; None: a hashed third
+            of the animals (see `neuronbench.splits`).
+        dev_recordings: recordings never used as test (Bugeon's development sessions).
+    """
+
+    name: str
+    summary: str
+    source: str
+    modality: str
+    available: tuple[str, ...] = ()
+    synthetic: str | None = None
+    test_animals: tuple[str, ...] | None = None
+    dev_recordings: tuple[str, ...] = ()
+
+
+def _synthetic_pair(prefix: str, size: str, what: str) -> tuple[DatasetInfo, DatasetInfo]:
+    return (
+        DatasetInfo(
+            name=prefix,
+            summary=f"{what} simulated multi-animal Neuropixels-like population with known cell "
+            "types and regions (spikes and waveforms).",
+            source="neuronbench.data.synthetic",
+            modality="spikes",
+            available=("waveforms", "behaviour"),
+            synthetic=size,
+        ),
+        DatasetInfo(
+            name=f"{prefix}-calcium",
+            summary=f"{what} simulated population seen through a calcium indicator at ~4.3 Hz.",
+            source="neuronbench.data.synthetic",
+            modality="calcium",
+            available=("behaviour",),
+            synthetic=size,
+        ),
+    )
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    info.name: info
+    for info in (
+        *_synthetic_pair("synthetic", "default", "The embedded default:"),
+        *_synthetic_pair("synthetic-tiny", "tiny", "A tiny (seconds to run) version of the"),
+    )
+}
+
+DEFAULT_DATASET = "synthetic"
+
+
+def get_dataset_info(name: str) -> DatasetInfo:
+    if name not in DATASETS:
+        raise NeuronbenchError(f"unknown dataset {name!r}; choose from: {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def build_synthetic(size: str = "default", root: Path | None = None, *, force: bool = False) -> list[Path]:
+    """Simulate the population of a size once and write its spikes and calcium datasets
+    (generated once, then read from the cache; regenerated when the generator changed)."""
+    from neuronbench.data import synthetic
+    from neuronbench.data.store import Dataset, data_root, write_dataset
+
+    root = Path(root) if root is not None else data_root()
+    config = synthetic.SyntheticConfig() if size == "default" else synthetic.tiny_config()
+    params = _synthetic_params(config)
+    names = [i.name for i in DATASETS.values() if i.synthetic == size]
+    paths = [root / n for n in names]
+    if not force and all(_is_current(p, params) for p in paths):
+        return paths
+    by_modality = dict(zip(("spikes", "calcium"), synthetic.simulate(config)))
+    for path in paths:
+        if path.exists():
+            if not force and _is_current(path, params):
+                continue
+            shutil.rmtree(path)
+        info = DATASETS[path.name]
+        recordings = [_renamed(r, info.name) for r in by_modality[info.modality]]
+        try:
+            write_dataset(path, info.name, recordings, label_columns=synthetic.LABEL_COLUMNS,
+                          params=params, description=info.summary)
+        except OSError:
+            # Another process wrote the same (deterministic) dataset first: use it.
+            if not _is_current(path, params):
+                raise
+        Dataset(path)  # fail early if what is there is unreadable
+    return paths
+
+
+def _synthetic_params(config: object) -> dict:
+    """Manifest parameters: the config plus a hash of the generator's source, so that a
+    change of the simulation code regenerates the cached dataset."""
+    import hashlib
+
+    from neuronbench.data import izhikevich, synthetic
+
+    source = b"".join(Path(m.__file__).read_bytes() for m in (izhikevich, synthetic))
+    return {
+        "generator": "neuronbench.data.synthetic",
+        "source_sha256": hashlib.sha256(source).hexdigest(),
+        "config": dataclasses.asdict(config),
+    }
+
+
+def _renamed(rec: Recording, dataset: str) -> Recording:
+    """The recording under another dataset name (its global neuron ids follow)."""
+    from neuronbench.data.recording import neuron_id
+
+    ids = [neuron_id(dataset, rec.recording, u) for u in rec.neurons["unit"]]
+    neurons = rec.neurons.assign(neuron_id=ids)
+    labels = rec.labels.assign(neuron_id=ids) if rec.labels is not None else None
+    return dataclasses.replace(rec, dataset=dataset, neurons=neurons, labels=labels)
+
+
+def _is_current(path: Path, params: dict) -> bool:
+    from neuronbench.data.store import Dataset
+
+    if not (path / "manifest.json").is_file():
+        return False
+    try:
+        return Dataset(path).manifest.get("params") == params
+    except NeuronbenchError:
+        return False
+
+
+def load_dataset(name: str, root: Path | None = None) -> Dataset:
+    """Open a dataset, generating the embedded ones on first use."""
+    from neuronbench.data.store import Dataset, data_root
+
+    info = get_dataset_info(name)
+    root = Path(root) if root is not None else data_root()
+    if info.synthetic:
+        build_synthetic(info.synthetic, root)
+    path = root / name
+    if not (path / "manifest.json").is_file():
+        raise NeuronbenchError(
+            f"dataset {name!r} is not prepared in {path}; run `neuronbench data download {name}` "
+            f"and `neuronbench data prepare {name} --raw DIR` (or set NEURONBENCH_DATA)"
+        )
+    return Dataset(path)

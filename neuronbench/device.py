@@ -1,0 +1,82 @@
+"""Device handling and checkpoints for methods that use PyTorch.
+
+Imported only by torch methods (never by the harness at large), so that listing methods
+and building leaderboards do not need torch.
+
+- `resolve_device`: ``"auto"`` is CUDA when available, else CPU.
+- `autocast`: bf16 autocast on CUDA (the papers' mixed precision); a no-op on the CPU.
+- `seed_everything`: seeds Python, NumPy and torch (all devices) for one fit.
+- `save_checkpoint` / `load_checkpoint`: config + weights + versions, loaded with
+  ``weights_only=True`` (never unpickles arbitrary objects).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import neuronbench
+from neuronbench.errors import NeuronbenchError
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` -> cuda if available else cpu; ``cuda`` without a GPU is an error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise NeuronbenchError(f"device {device!r} requested but CUDA is not available; use --device auto or cpu")
+    return torch.device(device)
+
+
+@contextlib.contextmanager
+def autocast(device: torch.device) -> Iterator[None]:
+    """bf16 autocast on CUDA; full precision on the CPU."""
+    if device.type == "cuda":
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
+            yield
+    else:
+        yield
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed every generator a fit may touch; returns a CPU torch.Generator for sampling."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def save_checkpoint(path: Path, config: Mapping[str, Any], state_dict: Mapping[str, torch.Tensor],
+                    **extra: Any) -> None:
+    """Write config + weights + versions (plain types and tensors only)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(
+        {
+            "config": dict(config),
+            "state_dict": dict(state_dict),
+            "versions": {"neuronbench": neuronbench.__version__, "torch": str(torch.__version__)},
+            **extra,
+        },
+        tmp,
+    )
+    tmp.replace(path)
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint written by `save_checkpoint` (``weights_only=True``)."""
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:
+        raise NeuronbenchError(f"{path}: not a readable checkpoint ({e})") from None
+    for key in ("config", "state_dict", "versions"):
+        if key not in ckpt:
+            raise NeuronbenchError(f"{path}: field {key!r} missing from the checkpoint")
+    return ckpt

@@ -1,0 +1,328 @@
+"""Run a grid: methods x tasks x settings x folds x seeds on one dataset.
+
+The grid is cut into *encoder jobs*, one per (method config, pretraining set, seed)
+(supervised methods: also per task, setting and fold, since they see labels). A job
+fits the method once on its pretraining recordings (labels removed), embeds every
+recording of the dataset once, caches that embedding, and then scores each of its runs
+with the probes. Every run writes one record (`neuronbench.results`); a run whose record
+is already there (same split, same data) is skipped, so an interrupted grid resumes
+where it stopped. A job that raises marks its runs "failed" with the error and the grid
+goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from functools import lru_cache
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import neuronbench
+from neuronbench.data.catalog import get_dataset_info, load_dataset
+from neuronbench.data.store import Dataset
+from neuronbench.embeddings import check_embeddings, read_embeddings, write_embeddings
+from neuronbench.errors import NeuronbenchError
+from neuronbench.evaluate import evaluate_fold
+from neuronbench.plugin import SETTINGS, MethodInfo, config_hash
+from neuronbench.probes import PROBES
+from neuronbench.registry import get_method
+from neuronbench.results import read_record, record_path, write_record
+from neuronbench.splits import Fold, Split, get_split, task_table
+from neuronbench.tasks import Task, get_task, tasks_for
+
+PROBE_SEEDS = (0, 1, 2)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One result record to produce."""
+
+    task: Task
+    split: Split
+    fold: Fold
+    seed: int
+    path: Path
+
+
+@dataclass
+class EncoderJob:
+    """One fit + embed, and the runs that reuse its embedding."""
+
+    info: MethodInfo
+    preset: str
+    config: dict[str, Any]
+    pretrain: tuple[str, ...]
+    seed: int
+    labels: pd.Series | None = None  # probe-train labels (supervised methods only)
+    runs: list[Run] = field(default_factory=list)
+
+    @property
+    def cache_key(self) -> str:
+        ident = {
+            "method": self.info.name,
+            "config": config_hash(self.config),
+            "pretrain": sorted(self.pretrain),
+            "seed": self.seed,
+            "labels": None if self.labels is None else sorted(self.labels.items()),
+        }
+        return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class GridOptions:
+    preset: str = "cpu"
+    device: str = "auto"
+    probes: tuple[str, ...] = PROBES
+    probe_seeds: tuple[int, ...] = PROBE_SEEDS
+    results: Path = Path("results")
+    data_root: Path | None = None
+    progress: bool = True
+
+
+def run_grid(
+    methods: Sequence[str],
+    dataset: str,
+    settings: Sequence[str],
+    seeds: Sequence[int],
+    tasks: Sequence[str] | None = None,
+    options: GridOptions = GridOptions(),
+    jobs: int = 1,
+) -> list[Path]:
+    """Run the grid and return the record paths it covers (new and already done)."""
+    infos = [get_method(m) for m in methods]
+    for s in settings:
+        if s not in SETTINGS:
+            raise NeuronbenchError(f"unknown setting {s!r}; choose from: {', '.join(SETTINGS)}")
+    for p in options.probes:
+        if p not in PROBES:
+            raise NeuronbenchError(f"unknown probe {p!r}; choose from: {', '.join(PROBES)}")
+    ds = load_dataset(dataset, options.data_root)
+    task_list = tasks_for(dataset) if not tasks else [get_task(dataset, t) for t in tasks]
+    splits = {(t.name, s): get_split(ds, t, s, root=options.data_root) for t in task_list for s in settings}
+    pending = plan_jobs(ds, infos, task_list, settings, seeds, splits, options)
+    paths = [
+        record_path(options.results, dataset, t.name, s, info.name,
+                    config_hash(info.config(options.preset, options.device)), f.fold, seed)
+        for info in infos for t in task_list for s in settings for f in splits[(t.name, s)].folds for seed in seeds
+    ]
+    n_runs = sum(len(j.runs) for j in pending)
+    if not pending:
+        return paths
+    bar = _bar(n_runs, options.progress, f"{dataset}: {n_runs} run(s) in {len(pending)} encoder job(s)")
+    if jobs <= 1:
+        for job in pending:
+            execute_job(job, ds.path, options)
+            bar.update(len(job.runs))
+    else:
+        ctx = get_context("spawn")
+        env_threads = str(max(1, (os.cpu_count() or 1) // jobs))
+        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_limit_threads, initargs=(env_threads,)) as pool:
+            futures = {pool.submit(execute_job, job, ds.path, options): job for job in pending}
+            for fut in as_completed(futures):
+                fut.result()
+                bar.update(len(futures[fut].runs))
+    bar.close()
+    return paths
+
+
+def _limit_threads(n: str) -> None:
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = n
+
+
+def _bar(total: int, enabled: bool, desc: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="run", disable=not enabled, file=sys.stderr)
+
+
+def plan_jobs(
+    ds: Dataset,
+    infos: Sequence[MethodInfo],
+    tasks: Sequence[Task],
+    settings: Sequence[str],
+    seeds: Sequence[int],
+    splits: dict[tuple[str, str], Split],
+    options: GridOptions,
+) -> list[EncoderJob]:
+    """Group the runs still to do into encoder jobs; write N/A records on the way."""
+    info_ds = get_dataset_info(ds.name)
+    jobs: dict[tuple, EncoderJob] = {}
+    for info in infos:
+        config = info.config(options.preset, options.device)
+        chash = config_hash(config)
+        for task in tasks:
+            labels = task_table(ds, task).set_index("neuron_id")["label"] if info.supervised else None
+            for setting in settings:
+                split = splits[(task.name, setting)]
+                reason = info.why_not(setting, info_ds.modality, info_ds.available)
+                for fold in split.folds:
+                    for seed in seeds:
+                        path = record_path(options.results, ds.name, task.name, setting, info.name, chash, fold.fold, seed)
+                        if is_done(path, split, ds.checksum, config_hash=chash):
+                            continue
+                        run = Run(task, split, fold, seed, path)
+                        if reason is not None:
+                            write_record(path, base_record(info, options.preset, config, ds, run, "not_applicable", reason))
+                            continue
+                        if info.supervised:
+                            key = (info.name, task.name, setting, fold.fold, seed)
+                            job_labels = labels.loc[list(fold.train)]
+                        else:
+                            key = (info.name, fold.pretrain, seed)
+                            job_labels = None
+                        if key not in jobs:
+                            jobs[key] = EncoderJob(info, options.preset, config, fold.pretrain, seed, job_labels)
+                        jobs[key].runs.append(run)
+    return list(jobs.values())
+
+
+def is_done(path: Path, split: Split, dataset_checksum: str, config_hash: str) -> bool:
+    """A finished run: its record exists, is readable, and was made on this split and data.
+    Failed runs are not done (they are retried); a damaged record is redone."""
+    if not path.is_file():
+        return False
+    try:
+        rec = read_record(path)
+    except NeuronbenchError:
+        return False
+    return (
+        rec["status"] in ("ok", "not_applicable")
+        and rec["split"].get("checksum") == split.checksum
+        and rec["dataset"].get("checksum") == dataset_checksum
+        and rec["method"].get("config_hash") == config_hash
+    )
+
+
+def execute_job(job: EncoderJob, dataset_path: Path, options: GridOptions) -> None:
+    """Fit, embed (or reuse the cached embedding), then probe and record every run."""
+    ds = Dataset(dataset_path)
+    try:
+        table, timings, device = encode(job, ds, options.results / "cache" / "embeddings")
+    except Exception as e:  # the grid goes on; each run of the job records the error
+        reason = _error_text(e)
+        for run in job.runs:
+            write_record(run.path, base_record(job.info, job.preset, job.config, ds, run, "failed", reason))
+        return
+    for run in job.runs:
+        t0 = time.perf_counter()
+        record = base_record(job.info, job.preset, job.config, ds, run, "ok", None)
+        try:
+            labels = task_table(ds, run.task).set_index("neuron_id")["label"]
+            scored = evaluate_fold(table, labels, run.fold.train, run.fold.val, run.fold.test,
+                                   run.task.classes, options.probes, options.probe_seeds)
+        except Exception as e:
+            record.update(status="failed", reason=_error_text(e))
+        else:
+            record.update(scored)
+            record["environment"]["device"] = device
+            record["timings"] = {**timings, "probe_s": time.perf_counter() - t0}
+            record["environment"]["peak_rss_mb"] = _peak_rss_mb()
+        write_record(run.path, record)
+
+
+def encode(job: EncoderJob, ds: Dataset, cache_dir: Path) -> tuple[pd.DataFrame, dict[str, float | None], str]:
+    """The job's embedding of every recording: from the cache, or fit + embed + cache."""
+    path = cache_dir / f"{job.info.name}-{config_hash(job.config)}" / f"{ds.checksum[:12]}-{job.cache_key}.parquet"
+    all_ids = ds.neurons["neuron_id"].tolist()
+    if path.is_file():
+        try:
+            table, meta = read_embeddings(path)
+            return check_embeddings(table, all_ids, str(path)), meta["timings"], meta["device"]
+        except (NeuronbenchError, KeyError):
+            path.unlink(missing_ok=True)  # a damaged cache entry is recomputed
+    model = job.info.build(job.config)
+    pretrain = [r.without_labels() for r in ds.load(job.pretrain)]
+    t0 = time.perf_counter()
+    if job.info.supervised:
+        model.fit(pretrain, seed=job.seed, labels=job.labels.copy())
+    else:
+        model.fit(pretrain, seed=job.seed)
+    t1 = time.perf_counter()
+    raw = model.embed([r.without_labels() for r in ds.load()])
+    t2 = time.perf_counter()
+    table = check_embeddings(raw, all_ids, f"method {job.info.name!r} (embed)")
+    device = str(getattr(model, "device_", "cpu"))
+    timings = {"fit_s": t1 - t0, "embed_s": t2 - t1}
+    write_embeddings(path, table, {"timings": timings, "device": device})
+    return table, timings, device
+
+
+def base_record(info: MethodInfo, preset: str, config: dict[str, Any], ds: Dataset, run: Run,
+                status: str, reason: str | None) -> dict[str, Any]:
+    """Everything a record says about its identity, before any number."""
+    fold = run.fold
+    return {
+        "schema_version": 1,
+        "status": status,
+        "reason": reason,
+        "method": {
+            "name": info.name, "kind": info.kind, "preset": preset, "config": config,
+            "config_hash": config_hash(config), "paper": info.paper, "supervised": info.supervised,
+        },
+        "dataset": {"name": ds.name, "checksum": ds.checksum},
+        "task": {"name": run.task.name, "label": run.task.label, "classes": list(run.task.classes)},
+        "setting": run.split.setting,
+        "fold": fold.fold,
+        "n_folds": len(run.split.folds),
+        "seed": run.seed,
+        "split": {
+            "version": run.split.version, "checksum": run.split.checksum, "seed": run.split.seed,
+            "n_train": len(fold.train), "n_val": len(fold.val), "n_test": len(fold.test),
+            "n_pretrain_recordings": len(fold.pretrain), "test_animals": list(fold.test_animals),
+        },
+        "environment": _environment(),
+        "timings": None,
+    }
+
+
+@lru_cache(maxsize=1)
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(neuronbench.__file__).parent,
+                             capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _environment() -> dict[str, Any]:
+    import sklearn
+
+    torch = sys.modules.get("torch")
+    return {
+        "neuronbench": neuronbench.__version__,
+        "git_commit": _git_commit(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scikit_learn": sklearn.__version__,
+        "torch": getattr(torch, "__version__", None),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "device": None,
+    }
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _error_text(e: BaseException) -> str:
+    tb = traceback.extract_tb(e.__traceback__)
+    where = f" (at {Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
+    return f"{type(e).__name__}: {e}{where}"

@@ -1,0 +1,100 @@
+"""Score precomputed embeddings that a user brings as a Parquet file.
+
+The file holds a neuron id column, the embedding columns and the label (plus any
+grouping column such as session or lab). Folds are made by hashing ids, like every
+neuronbench split:
+
+- ``--split-by neuron``: one stratified split (20 % test, 20 % of the rest for
+  validation), the transductive rule of `neuronbench.splits`.
+- ``--split-by COLUMN`` (e.g. ``eid`` for sessions, ``lab``): group k-fold: each group
+  goes to one of `GROUP_FOLDS` folds by its hash, a fold's groups are never in its
+  training side, validation is a hashed 20 % of the training groups, and the
+  predictions of all folds are pooled before scoring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from neuronbench.embeddings import read_user_embeddings
+from neuronbench.errors import NeuronbenchError
+from neuronbench.evaluate import evaluate_fold
+from neuronbench.metrics import chance_levels, classification_metrics
+from neuronbench.splits import TEST_FRACTION, VAL_FRACTION, stratified_pick, unit_hash
+
+GROUP_FOLDS = 5
+
+
+def folds_for(meta: pd.DataFrame, label: str, split_by: str, seed: int = 0) -> list[tuple[list[str], list[str], list[str]]]:
+    """(train, val, test) neuron ids per fold; see the module docstring."""
+    ids = meta.index.to_series()
+    if split_by == "neuron":
+        groups = pd.DataFrame({"group": ids.to_numpy(), "label": meta[label].to_numpy()})
+        test = stratified_pick(groups, TEST_FRACTION, f"{seed}/test")
+        rest = groups[~groups["group"].isin(test)]
+        val = stratified_pick(rest, VAL_FRACTION, f"{seed}/val/0")
+        train = sorted(set(rest["group"]) - val)
+        return [(train, sorted(val), sorted(test))]
+    if split_by not in meta.columns:
+        raise NeuronbenchError(f"--split-by {split_by!r}: no such column; choose 'neuron' or one of {list(meta.columns)}")
+    group = meta[split_by].astype(str)
+    fold_of = {g: int(unit_hash(g, f"{seed}/groupfold") * GROUP_FOLDS) for g in group.unique()}
+    folds = []
+    for k in range(GROUP_FOLDS):
+        in_test = group.map(fold_of).to_numpy() == k
+        if not in_test.any():
+            continue
+        train_groups = sorted(set(group[~in_test]))
+        val_groups = {g for g in train_groups if unit_hash(g, f"{seed}/groupval/{k}") < VAL_FRACTION}
+        in_val = ~in_test & group.isin(val_groups).to_numpy()
+        folds.append((sorted(ids[~in_test & ~in_val]), sorted(ids[in_val]), sorted(ids[in_test])))
+    return folds
+
+
+def score_file(
+    path: Path,
+    label: str,
+    *,
+    split_by: str = "neuron",
+    id_column: str = "neuron_id",
+    prefix: str | None = None,
+    probes: Sequence[str] = ("linear",),
+    probe_seeds: Sequence[int] = (0, 1, 2),
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Score a user's embedding file; returns {probe: mean metrics over probe seeds}
+    computed on the predictions pooled over folds, plus chance levels and sizes."""
+    emb, meta = read_user_embeddings(path, id_column=id_column, prefix=prefix)
+    if label not in meta.columns:
+        raise NeuronbenchError(f"{path}: no label column {label!r}; columns: {list(meta.columns)}")
+    keep = meta[label].notna().to_numpy()
+    emb, meta = emb[keep], meta[keep]
+    classes = sorted(meta[label].astype(str).unique())
+    if len(classes) < 2:
+        raise NeuronbenchError(f"{path}: field {label!r}: expected 2+ classes, got {classes}")
+    labels = meta[label].astype(str)
+    folds = folds_for(meta, label, split_by, seed)
+    per_probe: dict[str, dict[int, tuple[list[str], list[str]]]] = {}
+    y_all: list[str] = []
+    for train, val, test in folds:
+        scored = evaluate_fold(emb, labels, train, val, test, classes, probes, probe_seeds)
+        y_all += scored["y_true"]["label"]
+        for name, entries in scored["probes"].items():
+            for e in entries:
+                true, pred = per_probe.setdefault(name, {}).setdefault(e["probe_seed"], ([], []))
+                true += scored["y_true"]["label"]
+                pred += e["y_pred"]
+    out: dict[str, Any] = {
+        "n_neurons": int(len(emb)), "n_dims": int(emb.shape[1]), "classes": classes,
+        "folds": len(folds), "split_by": split_by, "chance": chance_levels(y_all, classes), "probes": {},
+    }
+    for name, by_seed in per_probe.items():
+        runs = [classification_metrics(t, p, classes) for t, p in by_seed.values()]
+        out["probes"][name] = {
+            k: sum(r[k] for r in runs) / len(runs) for k in ("macro_f1", "accuracy", "balanced_accuracy")
+        }
+    return out

@@ -1,0 +1,57 @@
+"""Shared fixtures: hand-made recordings in canonical form, and a private data folder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from neuronbench.data.recording import Recording, neuron_id
+
+
+@pytest.fixture(autouse=True)
+def _data_root(tmp_path_factory, monkeypatch):
+    """Every test reads and writes datasets in a session-wide temporary folder."""
+    root = tmp_path_factory.getbasetemp() / "nb-data"
+    monkeypatch.setenv("NEURONBENCH_DATA", str(root))
+    return root
+
+
+def make_recording(dataset: str, animal: str, rec: str, tracks: list[str | None], labels: list[str],
+                   *, seed: int = 0, modality: str = "spikes", duration: float = 20.0) -> Recording:
+    """A small recording with Poisson units (or random calcium traces) and the given labels."""
+    rng = np.random.default_rng(seed)
+    n = len(tracks)
+    units = [f"u{i}" for i in range(n)]
+    ids = [neuron_id(dataset, rec, u) for u in units]
+    neurons = pd.DataFrame({"neuron_id": ids, "unit": units, "track_id": tracks,
+                            "x": np.nan, "y": np.nan, "z": np.nan})
+    epochs = pd.DataFrame({"start": [0.0, duration / 2], "stop": [duration / 2, duration],
+                           "stimulus": ["spontaneous", "gratings"]})
+    common = dict(dataset=dataset, animal=animal, recording=rec, neurons=neurons, t_start=0.0,
+                  t_stop=duration, epochs=epochs,
+                  labels=pd.DataFrame({"neuron_id": ids, "cell_class": labels}))
+    if modality == "calcium":
+        frames = int(duration * 4)
+        return Recording(modality="calcium", traces=rng.normal(size=(frames, n)).astype(np.float32),
+                         frame_times=np.arange(frames) / 4.0, **common)
+    trains = [np.sort(rng.uniform(0, duration, rng.integers(20, 60))) for _ in range(n)]
+    offsets = np.concatenate([[0], np.cumsum([len(t) for t in trains])]).astype(np.int64)
+    waveforms = rng.normal(size=(n, 90)).astype(np.float32)
+    return Recording(modality="spikes", spike_times=np.concatenate([np.zeros(0), *trains]), spike_offsets=offsets,
+                     waveforms=waveforms, waveform_rate=30000.0, **common)
+
+
+def small_recordings(dataset: str = "handmade") -> list[Recording]:
+    """3 animals x 2 recordings; 12 neurons each, 8 of them tracked across the animal's
+    two recordings; labels 'a' / 'b' constant per tracked neuron."""
+    recs = []
+    for a in range(3):
+        for s in range(2):
+            tracks = [f"n{i}" for i in range(8)] + [None] * 4
+            if s == 1:  # partial overlap: the second session misses n0, n1
+                tracks = [f"n{i}" for i in range(2, 8)] + [None] * 6
+            labels = [("a" if (t is None or int(t[1:]) % 2) else "b") if t else ("a" if i % 2 else "b")
+                      for i, t in enumerate(tracks)]
+            recs.append(make_recording(dataset, f"m{a}", f"m{a}-s{s}", tracks, labels, seed=10 * a + s))
+    return recs

@@ -1,0 +1,45 @@
+"""A third-party-style plug-in used by the tests: spies on what the harness hands it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from neuronbench.plugin import MethodInfo
+
+SEEN: dict[str, list] = {"fit": [], "embed": [], "labels": []}
+
+
+class SpyMethod:
+    """Embeds each unit by its spike count and log rate; records what it was given."""
+
+    def __init__(self, dim: int = 2, fail: bool = False):
+        self.dim = dim
+        self.fail = fail
+
+    def fit(self, recordings, *, seed, labels=None):
+        if self.fail:
+            raise RuntimeError("this method always fails")
+        SEEN["fit"].append([(r.recording, r.labels) for r in recordings])
+        SEEN["labels"].append(None if labels is None else labels.copy())
+        self.seed_ = seed
+        return self
+
+    def embed(self, recordings):
+        rows = {}
+        for r in recordings:
+            SEEN["embed"].append((r.recording, r.labels))
+            counts = r.spike_counts().astype(float)
+            for nid, c in zip(r.neuron_ids, counts):
+                rows[nid] = [c, np.log1p(c / r.duration)][: self.dim]
+        return pd.DataFrame.from_dict(rows, orient="index")
+
+
+INFO = MethodInfo(name="spy", kind="method", summary="test spy", factory="tests.plugin_example:SpyMethod",
+                  presets={"cpu": {"dim": 2, "fail": False}})
+SUPERVISED = MethodInfo(name="spy-supervised", kind="baseline", summary="test spy", supervised=True,
+                        factory="tests.plugin_example:SpyMethod", presets={"cpu": {"dim": 2, "fail": False}})
+FAILING = MethodInfo(name="spy-failing", kind="method", summary="always fails",
+                     factory="tests.plugin_example:SpyMethod", presets={"cpu": {"dim": 2, "fail": True}})
+CALCIUM_ONLY = MethodInfo(name="spy-calcium", kind="baseline", summary="calcium only", modalities=("calcium",),
+                          factory="tests.plugin_example:SpyMethod", presets={"cpu": {"dim": 2, "fail": False}})

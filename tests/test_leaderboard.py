@@ -1,0 +1,247 @@
+"""The leaderboard: pooled-fold scoring, mean ± std over seeds, N/A and incomplete cells,
+refusal of duplicate or mixed records, byte-identical reruns."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from neuronbench.errors import NeuronbenchError
+from neuronbench.leaderboard import aggregate, build_leaderboard, render_markdown
+from neuronbench.metrics import chance_levels, classification_metrics
+from neuronbench.results import RECORD_SCHEMA_VERSION, iter_records, record_path, write_record
+
+DATASET, TASK = "toy", "cell_type"
+CLASSES = ["pv", "sst", "vip"]
+SEEDS = (0, 1, 2)
+PROBE_SEEDS = (0, 1)
+# setting -> number of folds (leave-one-animal-out for the zero-shot one)
+SETTINGS = {"transductive": 1, "inductive": 3}
+# name -> (kind, config hash, how often its predictions are right)
+METHODS = {"nuclr": ("method", "aaaa11112222", 0.8), "neuprint": ("baseline", "bbbb11112222", 0.6),
+           "random": ("control", "cccc11112222", 0.0)}
+NA_REASON = "neuprint is transductive: it needs the test animals in pretraining"
+
+
+def fold_labels(setting: str, fold: int) -> tuple[list[str], list[str]]:
+    """Test neurons of one fold (the same for every method and seed), imbalanced classes."""
+    rng = np.random.default_rng([len(setting), fold])
+    n = 18 if setting == "transductive" else 10 + 2 * fold
+    labels = list(rng.choice(CLASSES, size=n, p=[0.5, 0.3, 0.2]))
+    return [f"{DATASET}/animal{fold}/u{i}" for i in range(n)], [str(y) for y in labels]
+
+
+def make_record(method: str, setting: str, fold: int, seed: int, *, status: str = "ok", reason: str | None = None,
+                preset: str = "cpu", config_hash: str | None = None, split_checksum: str = "split-sum-1",
+                probes: tuple[str, ...] = ("linear",)) -> dict[str, Any]:
+    """A complete, realistic record of one run."""
+    kind, default_hash, skill = METHODS[method]
+    ids, labels = fold_labels(setting, fold)
+    record: dict[str, Any] = {
+        "schema_version": RECORD_SCHEMA_VERSION, "status": status, "reason": reason,
+        "method": {"name": method, "kind": kind, "preset": preset, "config": {"dim": 8},
+                   "config_hash": config_hash or default_hash, "paper": None, "supervised": False},
+        "dataset": {"name": DATASET, "checksum": "data-sum-1"},
+        "task": {"name": TASK, "label": "subclass", "classes": CLASSES},
+        "setting": setting, "fold": fold, "n_folds": SETTINGS[setting], "seed": seed,
+        "split": {"version": 1, "checksum": split_checksum, "n_train": 40, "n_val": 10, "n_test": len(ids),
+                  "test_groups": [f"animal{fold}"]},
+        "chance": chance_levels(labels, CLASSES) if status == "ok" else None,
+        "y_true": {"neuron_id": ids, "label": labels} if status == "ok" else None,
+        "probes": None,
+        "environment": {"neuronbench": "0.1.0", "git_commit": None, "python": "3.11", "numpy": np.__version__,
+                        "torch": None, "device": "cpu", "host_cores": 2},
+        "timings": {"fit_s": 1.0, "embed_s": 0.1, "probe_s": 0.2, "total_s": 1.3},
+    }
+    if status == "ok":
+        record["probes"] = {}
+        for probe in probes:
+            runs = []
+            for probe_seed in PROBE_SEEDS:
+                rng = np.random.default_rng([len(method), len(setting), fold, seed, probe_seed, len(probe)])
+                guess = rng.choice(CLASSES, size=len(labels))
+                y_pred = [y if rng.random() < skill else str(g) for y, g in zip(labels, guess)]
+                runs.append({"probe_seed": probe_seed, "params": {"C": 1.0}, "y_pred": y_pred,
+                             "metrics": classification_metrics(labels, y_pred, CLASSES)})
+            record["probes"][probe] = runs
+    return record
+
+
+def save(root: Path, record: dict[str, Any]) -> Path:
+    path = record_path(root, DATASET, TASK, record["setting"], record["method"]["name"],
+                       record["method"]["config_hash"], record["fold"], record["seed"])
+    write_record(path, record)
+    return path
+
+
+@pytest.fixture
+def results(tmp_path: Path) -> Path:
+    """3 methods (method, baseline, control) x 2 settings (1 and 3 folds) x 3 seeds; the
+    baseline is not applicable in the inductive setting."""
+    root = tmp_path / "results"
+    for method in METHODS:
+        for setting, n_folds in SETTINGS.items():
+            if method == "neuprint" and setting == "inductive":
+                save(root, make_record(method, setting, 0, 0, status="not_applicable", reason=NA_REASON))
+                continue
+            for seed in SEEDS:
+                for fold in range(n_folds):
+                    save(root, make_record(method, setting, fold, seed))
+    return root
+
+
+def row(df, method: str, setting: str, probe: str = "linear", metric: str = "macro_f1"):
+    hit = df[(df["method"] == method) & (df["setting"] == setting) & (df["probe"] == probe)
+             & (df["metric"] == metric)]
+    assert len(hit) == 1
+    return hit.iloc[0]
+
+
+def table_row(markdown: str, setting: str) -> list[str]:
+    line = next(line for line in markdown.splitlines() if line.startswith(f"| {TASK} | 3 | {setting} |"))
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+def test_pooled_folds_and_mean_std_over_seeds(results: Path) -> None:
+    df = aggregate(iter_records(results))
+    per_seed, fold_averaged = [], []
+    for seed in SEEDS:
+        records = [make_record("nuclr", "inductive", fold, seed) for fold in range(3)]
+        pooled = []
+        for i, _ in enumerate(PROBE_SEEDS):
+            y_true = [y for r in records for y in r["y_true"]["label"]]
+            y_pred = [y for r in records for y in r["probes"]["linear"][i]["y_pred"]]
+            pooled.append(classification_metrics(y_true, y_pred, CLASSES)["macro_f1"])
+            fold_averaged.append(np.mean([r["probes"]["linear"][i]["metrics"]["macro_f1"] for r in records]))
+        per_seed.append(np.mean(pooled))
+    r = row(df, "nuclr", "inductive")
+    assert r["status"] == "ok" and r["folds"] == "3/3" and r["n_seeds"] == 3
+    assert r["mean"] == pytest.approx(np.mean(per_seed), abs=1e-12)
+    assert r["std"] == pytest.approx(np.std(per_seed, ddof=1), abs=1e-12)
+    assert r["mean"] != pytest.approx(np.mean(fold_averaged), abs=1e-6)  # pooled, not fold-averaged
+    labels = [y for fold in range(3) for y in fold_labels("inductive", fold)[1]]
+    assert r["chance_uniform"] == pytest.approx(chance_levels(labels, CLASSES)["uniform_macro_f1"])
+    assert set(df.columns) >= {"n_classes", "kind", "preset", "config_hash", "reason", "chance_majority"}
+
+
+def test_one_seed_has_zero_std(tmp_path: Path) -> None:
+    rec = make_record("nuclr", "transductive", 0, 0)
+    df = aggregate([rec])
+    r = row(df, "nuclr", "transductive", metric="accuracy")
+    expected = np.mean([classification_metrics(rec["y_true"]["label"], run["y_pred"], CLASSES)["accuracy"]
+                        for run in rec["probes"]["linear"]])
+    assert r["mean"] == pytest.approx(expected) and r["std"] == 0.0 and r["n_seeds"] == 1
+
+
+def test_not_applicable_shows_reason_and_columns_are_ordered(results: Path) -> None:
+    df = aggregate(iter_records(results))
+    assert row(df, "neuprint", "inductive")["status"] == "not_applicable"
+    md = render_markdown(df, DATASET)
+    header = next(line for line in md.splitlines() if line.startswith("| Task"))
+    assert header == "| Task | # Classes | Setting | Chance (uniform macro-F1) | nuclr | neuprint | random | Δ |"
+    assert table_row(md, "inductive")[5] == "N/A [1]"
+    assert f"- [1] {NA_REASON}" in md
+    assert "pooled over all folds" in md
+
+
+def test_failed_reasons_are_deduplicated_footnotes(results: Path) -> None:
+    for seed in SEEDS:
+        save(results, make_record("random", "transductive", 0, seed, status="failed", reason="out of memory",
+                                  config_hash="cccc11112222"))
+    md = render_markdown(aggregate(iter_records(results)), DATASET)
+    assert table_row(md, "transductive")[6] == "failed [1]"
+    assert table_row(md, "inductive")[5] == "N/A [2]"
+    assert md.count("out of memory") == 1
+
+
+def test_missing_fold_makes_the_cell_incomplete(results: Path) -> None:
+    record_path(results, DATASET, TASK, "inductive", "nuclr", "aaaa11112222", 2, 1).unlink()
+    df = aggregate(iter_records(results))
+    r = row(df, "nuclr", "inductive")
+    assert r["status"] == "incomplete" and r["folds"] == "2/3" and np.isnan(r["mean"])
+    md = render_markdown(df, DATASET)
+    assert table_row(md, "inductive")[4] == "incomplete (2/3 folds)"
+    assert table_row(md, "inductive")[-1] == "–"  # no number on the method side
+
+
+def test_delta_is_best_method_minus_best_other(results: Path) -> None:
+    df = aggregate(iter_records(results))
+    md = render_markdown(df, DATASET)
+    for setting, others in (("transductive", ("neuprint", "random")), ("inductive", ("random",))):
+        delta = row(df, "nuclr", setting)["mean"] - max(row(df, m, setting)["mean"] for m in others)
+        assert table_row(md, setting)[-1] == f"{delta:+.4f}"
+    r = row(df, "nuclr", "transductive")
+    assert table_row(md, "transductive")[4] == f"{r['mean']:.4f} ± {r['std']:.4f}"
+    only_methods = render_markdown(df[df["kind"] == "method"], DATASET)
+    assert table_row(only_methods, "transductive")[-1] == "–"
+
+
+def test_stale_config_hash_is_refused_naming_both_files(results: Path) -> None:
+    new = save(results, make_record("nuclr", "transductive", 0, 0, config_hash="dddd11112222"))
+    old = record_path(results, DATASET, TASK, "transductive", "nuclr", "aaaa11112222", 0, 0)
+    with pytest.raises(NeuronbenchError, match="stale records") as err:
+        build_leaderboard(results, results.parent / "leaderboards")
+    assert str(new) in str(err.value) and str(old) in str(err.value)
+
+
+def test_other_preset_is_its_own_column(results: Path) -> None:
+    for seed in SEEDS:
+        save(results, make_record("nuclr", "transductive", 0, seed, preset="paper", config_hash="eeee11112222"))
+    md = render_markdown(aggregate(iter_records(results)), DATASET)
+    assert "| nuclr | nuclr [paper] | neuprint | random | Δ |" in md
+    assert table_row(md, "inductive")[5] == "not run"
+
+
+def test_split_and_data_mismatches_are_refused(results: Path) -> None:
+    path = record_path(results, DATASET, TASK, "inductive", "random", "cccc11112222", 1, 2)
+    write_record(path, make_record("random", "inductive", 1, 2, split_checksum="split-sum-2"))
+    with pytest.raises(NeuronbenchError, match="split checksums") as err:
+        aggregate(iter_records(results))
+    assert str(path) in str(err.value)
+    record = make_record("random", "inductive", 1, 2)
+    record["dataset"]["checksum"] = "data-sum-2"
+    write_record(path, record)
+    with pytest.raises(NeuronbenchError, match="dataset checksums") as err:
+        aggregate(iter_records(results))
+    assert str(path) in str(err.value)
+
+
+def test_build_is_byte_identical_and_removes_stale_files(results: Path, tmp_path: Path) -> None:
+    out = tmp_path / "leaderboards"
+    out.mkdir()
+    (out / "gone.md").write_text("old")
+    (out / "gone-linear.png").write_bytes(b"old")
+    (out / "notes.txt").write_text("kept")
+    for seed in SEEDS:  # a second probe: its own tables and figure
+        for fold in range(3):
+            save(results, make_record("nuclr", "inductive", fold, seed, probes=("linear", "mlp")))
+    first = build_leaderboard(results, out)
+    assert [p.name for p in first] == ["README.md", "toy-linear.png", "toy-mlp.png", "toy.csv", "toy.md"]
+    snapshot = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert not (out / "gone.md").exists() and not (out / "gone-linear.png").exists()
+    assert snapshot["notes.txt"] == b"kept"
+    assert snapshot["toy-linear.png"].startswith(b"\x89PNG")
+    assert build_leaderboard(results, out) == first
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == snapshot
+
+    md = snapshot["toy.md"].decode()
+    titles = [line for line in md.splitlines() if line.startswith("### ")]
+    assert titles == ["### linear probe, macro-F1", "### linear probe, accuracy (top-1)",
+                      "### linear probe, balanced accuracy", "### mlp probe, macro-F1"]
+    # the mlp probe ran only for nuclr: the others are incomplete there, not silently blank
+    mlp_table = md.split("### mlp probe")[1]
+    assert table_row(mlp_table, "transductive")[4] == "incomplete (0/1 folds)"
+    csv = snapshot["toy.csv"].decode()
+    assert "\r" not in csv and csv.splitlines()[0].startswith("dataset,task,n_classes,setting,method,kind")
+    assert "toy.md" in snapshot["README.md"].decode() and "never edited by hand" in snapshot["README.md"].decode()
+
+
+def test_import_is_light() -> None:
+    code = ("import sys, neuronbench.leaderboard; "
+            "assert 'torch' not in sys.modules and 'matplotlib' not in sys.modules, sorted(sys.modules)")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])

@@ -1,0 +1,165 @@
+"""neuronbench.metrics on hand-computed examples."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+from sklearn.metrics import balanced_accuracy_score, f1_score
+
+from neuronbench.errors import NeuronbenchError
+from neuronbench.metrics import chance_levels, classification_metrics
+
+CLASSES = ["a", "b", "c", "d"]
+Y_TRUE = ["a", "a", "b", "b", "c"]
+Y_PRED = ["a", "b", "b", "b", "a"]
+
+
+def test_hand_computed_example():
+    m = classification_metrics(Y_TRUE, Y_PRED, CLASSES)
+    # a: TP 1, FP 1, FN 1 -> 2/4; b: TP 2, FP 1, FN 0 -> 4/5; c: TP 0, FN 1 -> 0;
+    # d occurs nowhere -> None and left out of the mean.
+    assert m["per_class_f1"] == {"a": 0.5, "b": 0.8, "c": 0.0, "d": None}
+    assert m["macro_f1"] == pytest.approx((0.5 + 0.8 + 0.0) / 3)
+    assert m["accuracy"] == pytest.approx(3 / 5)
+    assert m["balanced_accuracy"] == pytest.approx((1 / 2 + 2 / 2 + 0 / 1) / 3)
+    assert m["confusion_matrix"] == [[1, 1, 0, 0], [0, 2, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0]]
+    assert m["n"] == 5
+
+
+def test_class_only_predicted_counts_in_macro_f1():
+    m = classification_metrics(["a", "a"], ["a", "b"], ["a", "b", "c"])
+    assert m["per_class_f1"] == {"a": pytest.approx(2 / 3), "b": 0.0, "c": None}
+    assert m["macro_f1"] == pytest.approx(1 / 3)
+    assert m["balanced_accuracy"] == pytest.approx(0.5)  # recall over classes in y_true
+
+
+def test_values_are_json_ready_plain_types():
+    m = classification_metrics(np.array(Y_TRUE), np.array(Y_PRED), tuple(CLASSES))
+    json.dumps(m, allow_nan=False)
+    for key in ("macro_f1", "accuracy", "balanced_accuracy"):
+        assert type(m[key]) is float
+    assert type(m["n"]) is int
+    assert all(type(v) is int for row in m["confusion_matrix"] for v in row)
+    assert all(v is None or type(v) is float for v in m["per_class_f1"].values())
+
+
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
+def test_agrees_with_sklearn_on_random_labels():
+    rng = np.random.default_rng(0)
+    classes = ["x", "y", "z", "w", "v"]
+    for _ in range(20):
+        t = rng.choice(classes[:4], size=30)
+        p = rng.choice(classes, size=30)
+        m = classification_metrics(t, p, classes)
+        assert m["macro_f1"] == pytest.approx(f1_score(t, p, average="macro", zero_division=0))
+        assert m["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(t, p))
+
+
+def test_perfect_predictions():
+    m = classification_metrics(["a", "b", "b"], ["a", "b", "b"], ["a", "b"])
+    assert m["macro_f1"] == m["accuracy"] == m["balanced_accuracy"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "y_true, y_pred, message",
+    [
+        (["a", "e"], ["a", "a"], "'e'"),
+        (["a", "b"], ["a", "zebra"], "'zebra'"),
+        (["a", "b"], ["a"], "must match"),
+        ([], [], "empty"),
+    ],
+)
+def test_bad_input_raises(y_true, y_pred, message):
+    with pytest.raises(NeuronbenchError, match=message):
+        classification_metrics(y_true, y_pred, CLASSES)
+
+
+def test_duplicate_classes_raise():
+    with pytest.raises(NeuronbenchError, match="duplicates"):
+        classification_metrics(["a"], ["a"], ["a", "a"])
+
+
+def test_uniform_chance_hand_computed():
+    # n=2, y=[a, b], K=2: the four equally likely guesses score 1/3, 1, 0, 1/3.
+    levels = chance_levels(["a", "b"], ["a", "b"])
+    assert levels["uniform_macro_f1"] == pytest.approx(5 / 12)
+
+
+def _brute_force_uniform(y_true: list, classes: list) -> float:
+    scores = [
+        classification_metrics(y_true, list(guess), classes)["macro_f1"]
+        for guess in itertools.product(classes, repeat=len(y_true))
+    ]
+    return float(np.mean(scores))
+
+
+@pytest.mark.parametrize(
+    "y_true, classes",
+    [
+        (["a", "a", "a", "b", "c"], ["a", "b", "c"]),
+        (["a", "b", "b", "b", "b", "c"], ["c", "b", "a"]),
+        (["a", "a", "b", "b"], ["a", "b"]),
+    ],
+)
+def test_uniform_chance_is_the_exact_expectation(y_true, classes):
+    expected = _brute_force_uniform(y_true, classes)
+    assert chance_levels(y_true, classes)["uniform_macro_f1"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_uniform_chance_with_a_class_absent_from_y_true_is_within_the_bound():
+    y_true, classes = ["a", "a", "b", "b", "b", "a", "b"], ["a", "b", "c"]
+    exact = _brute_force_uniform(y_true, classes)
+    bound = 1 * (1 - 1 / 3) ** len(y_true)
+    value = chance_levels(y_true, classes)["uniform_macro_f1"]
+    assert abs(value - exact) <= bound
+    assert value != pytest.approx(exact, abs=1e-6)  # it is an approximation here
+
+
+def test_uniform_chance_large_n_matches_the_frequency_limit():
+    # For large n, E[F1_c] -> 2 p_c q / (p_c + q) with q = 1/K.
+    y = ["a"] * 6000 + ["b"] * 3000 + ["c"] * 1000
+    p, q = np.array([0.6, 0.3, 0.1]), 1 / 3
+    limit = float(np.mean(2 * p * q / (p + q)))
+    assert chance_levels(y, ["a", "b", "c"])["uniform_macro_f1"] == pytest.approx(limit, abs=1e-3)
+
+
+def test_majority_chance():
+    levels = chance_levels(["a", "a", "b", "c"], ["a", "b", "c"])
+    # always "a": F1_a = 2*2 / (2*2 + 2) = 2/3; b, c score 0.
+    assert levels["majority_macro_f1"] == pytest.approx(2 / 9)
+    # a class absent from y_true is never predicted by the majority rule: not averaged
+    levels = chance_levels(["a", "a", "b", "c"], ["a", "b", "c", "d"])
+    assert levels["majority_macro_f1"] == pytest.approx(2 / 9)
+
+
+def test_majority_tie_goes_to_first_listed_class():
+    assert chance_levels(["b", "a"], ["b", "a"])["majority_macro_f1"] == pytest.approx(
+        (2 / 3) / 2
+    )
+
+
+def test_chance_levels_plain_floats_and_errors():
+    levels = chance_levels(["a", "b", "b"], ["a", "b"])
+    assert set(levels) == {"uniform_macro_f1", "majority_macro_f1"}
+    assert all(type(v) is float and math.isfinite(v) for v in levels.values())
+    with pytest.raises(NeuronbenchError, match="'q'"):
+        chance_levels(["a", "q"], ["a", "b"])
+    with pytest.raises(NeuronbenchError, match="empty"):
+        chance_levels([], ["a", "b"])
+
+
+def test_single_class_task():
+    assert chance_levels(["a", "a"], ["a"]) == {"uniform_macro_f1": 1.0, "majority_macro_f1": 1.0}
+
+
+def test_metrics_does_not_import_torch():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = "import sys, neuronbench.metrics; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])

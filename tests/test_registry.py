@@ -1,0 +1,48 @@
+import subprocess
+import sys
+
+import pytest
+
+from neuronbench.errors import NeuronbenchError
+from neuronbench.plugin import MethodInfo, config_hash
+from neuronbench.registry import all_methods, get_method
+
+
+def test_listing_imports_neither_torch_nor_pandas():
+    code = ("import sys; from neuronbench.cli import main; "
+            "[main(['list', w]) for w in ('methods', 'datasets', 'tasks')]; "
+            "print('HEAVY', sorted(m for m in ('torch', 'pandas', 'sklearn', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "HEAVY []" in out
+    assert "features" in out and "synthetic" in out and "region" in out
+
+
+def test_builtin_controls_are_registered_with_presets():
+    methods = all_methods()
+    assert {"features", "random"} <= set(methods)
+    for info in methods.values():
+        assert "cpu" in info.presets
+
+
+def test_unknown_method_lists_the_valid_ones():
+    with pytest.raises(NeuronbenchError, match="choose from: .*features"):
+        get_method("nope")
+
+
+def test_method_info_rules():
+    with pytest.raises(NeuronbenchError, match="'cpu' preset"):
+        MethodInfo("x", "method", "s", "m:f", presets={"paper": {}})
+    with pytest.raises(NeuronbenchError, match="kind"):
+        MethodInfo("x", "oracle", "s", "m:f", presets={"cpu": {}})
+    info = MethodInfo("x", "method", "s", "m:f", presets={"cpu": {"d": 1, "device": "auto"}},
+                      settings=("transductive",), na_reasons={"inductive": "needs the test animals"},
+                      modalities=("spikes",), requires=("waveforms",))
+    assert info.config(device="cuda") == {"d": 1, "device": "cuda"}
+    with pytest.raises(NeuronbenchError, match="unknown config keys"):
+        info.config(width=3)
+    assert info.why_not("inductive", "spikes", ("waveforms",)) == "needs the test animals"
+    assert "calcium" in info.why_not("transductive", "calcium", ())
+    assert "waveforms" in info.why_not("transductive", "spikes", ())
+    assert info.why_not("transductive", "spikes", ("waveforms",)) is None
+    # the device is not part of a method's identity
+    assert config_hash({"d": 1, "device": "cpu"}) == config_hash({"d": 1, "device": "cuda"})

@@ -1,0 +1,146 @@
+"""The grid runner end to end on a hand-made dataset, with spy plug-ins registered
+through the entry-point group as a third-party package would."""
+
+import json
+from importlib.metadata import EntryPoint
+
+import pytest
+
+from neuronbench import registry
+from neuronbench.cli import main
+from neuronbench.data import catalog
+from neuronbench.data.store import data_root, write_dataset
+from neuronbench.results import iter_records
+from neuronbench.runner import GridOptions, run_grid
+from neuronbench import tasks as tasks_mod
+from tests import plugin_example
+from tests.conftest import small_recordings
+
+SETTINGS = ["transductive", "transductive-zero-shot", "inductive"]
+
+
+@pytest.fixture(autouse=True)
+def handmade(monkeypatch):
+    info = catalog.DatasetInfo("handmade", "hand-made", "tests", "spikes", available=("waveforms",))
+    monkeypatch.setitem(catalog.DATASETS, "handmade", info)
+    task = tasks_mod.Task("handmade", "cell_class", "cell_class", ("a", "b"), "test task")
+    monkeypatch.setitem(tasks_mod.TASKS, task.key, task)
+    path = data_root() / "handmade"
+    if not path.exists():
+        write_dataset(path, "handmade", small_recordings(), label_columns=["cell_class"])
+    eps = [EntryPoint(name=n, value=f"tests.plugin_example:{v}", group=registry.ENTRY_POINT_GROUP)
+           for n, v in (("spy", "INFO"), ("spy-supervised", "SUPERVISED"), ("spy-failing", "FAILING"),
+                        ("spy-calcium", "CALCIUM_ONLY"))]
+    monkeypatch.setattr(registry, "entry_points", lambda group: eps if group == registry.ENTRY_POINT_GROUP else [])
+    registry.all_methods.cache_clear()
+    for v in plugin_example.SEEN.values():
+        v.clear()
+    yield
+    registry.all_methods.cache_clear()
+
+
+def _opts(tmp_path, **kw):
+    return GridOptions(results=tmp_path / "results", progress=False, probes=("linear",), **kw)
+
+
+def test_plugin_from_entry_point_runs_every_setting_and_never_sees_labels(tmp_path):
+    paths = run_grid(["spy"], "handmade", SETTINGS, [0, 1], options=_opts(tmp_path))
+    records = [r for _, r in iter_records(tmp_path / "results")]
+    assert len(paths) == len(records) == 2 * (1 + 3 + 1)  # seeds x folds (LOAO has 3 animals)
+    assert {r["status"] for r in records} == {"ok"}
+    assert all(labels is None for fit in plugin_example.SEEN["fit"] for _, labels in fit)
+    assert all(labels is None for _, labels in plugin_example.SEEN["embed"])
+    assert plugin_example.SEEN["labels"] == [None] * len(plugin_example.SEEN["labels"])
+    # one pretraining per (pretraining set, seed): all recordings, and the inductive subset
+    assert len(plugin_example.SEEN["fit"]) == 2 * 2
+    inductive = [r for r in records if r["setting"] == "inductive"]
+    for r in inductive:
+        held = set(r["split"]["test_animals"])
+        assert r["split"]["n_pretrain_recordings"] == 6 - 2 * len(held)
+
+
+def test_supervised_method_gets_probe_train_labels_only(tmp_path):
+    from neuronbench.data.store import Dataset
+    from neuronbench.splits import get_split
+
+    run_grid(["spy-supervised"], "handmade", ["inductive"], [0], options=_opts(tmp_path))
+    (labels,) = plugin_example.SEEN["labels"]
+    ds = Dataset(data_root() / "handmade")
+    split = get_split(ds, tasks_mod.TASKS["handmade/cell_class"], "inductive")
+    assert sorted(labels.index) == sorted(split.folds[0].train)
+    assert not set(labels.index) & set(split.folds[0].test + split.folds[0].val)
+
+
+def test_rerun_does_nothing_and_a_deleted_record_is_redone_alone(tmp_path):
+    opts = _opts(tmp_path)
+    paths = run_grid(["spy"], "handmade", ["transductive", "inductive"], [0], options=opts)
+    before = {p: p.read_bytes() for p in paths}
+    n_fits = len(plugin_example.SEEN["fit"])
+    run_grid(["spy"], "handmade", ["transductive", "inductive"], [0], options=opts)
+    assert len(plugin_example.SEEN["fit"]) == n_fits  # nothing redone
+    assert {p: p.read_bytes() for p in paths} == before
+    paths[0].unlink()
+    run_grid(["spy"], "handmade", ["transductive", "inductive"], [0], options=opts)
+    assert len(plugin_example.SEEN["fit"]) == n_fits  # the cached embedding serves the redone run
+    redone = json.loads(paths[0].read_text())
+    old = json.loads(before[paths[0]])
+    assert redone["probes"] == old["probes"]  # same seed, same numbers
+    assert all(before[p] == p.read_bytes() for p in paths[1:])
+
+
+def test_failing_method_is_recorded_and_the_grid_goes_on(tmp_path, capsys):
+    rc = main(["run", "--method", "spy-failing,spy", "--split", "inductive", "--dataset", "handmade",
+               "--seeds", "1", "--probes", "linear", "--results", str(tmp_path / "results"), "--no-progress"])
+    assert rc == 1
+    records = {r["method"]["name"]: r for _, r in iter_records(tmp_path / "results")}
+    assert records["spy-failing"]["status"] == "failed"
+    assert "this method always fails" in records["spy-failing"]["reason"]
+    assert records["spy"]["status"] == "ok"
+    assert "always fails" in capsys.readouterr().err
+
+
+def test_unsupported_modality_is_recorded_as_not_applicable(tmp_path):
+    run_grid(["spy-calcium"], "handmade", ["transductive"], [0], options=_opts(tmp_path))
+    (rec,) = [r for _, r in iter_records(tmp_path / "results")]
+    assert rec["status"] == "not_applicable" and "calcium" in rec["reason"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "--method", "nope", "--split", "inductive"], "unknown method 'nope'; choose from:"),
+    (["run", "--method", "spy", "--split", "sideways", "--dataset", "handmade"], "unknown setting 'sideways'"),
+    (["run", "--method", "spy", "--split", "inductive", "--dataset", "handmade", "--task", "x"],
+     "unknown task 'x' for dataset 'handmade'; choose from: cell_class"),
+    (["run", "--method", "spy", "--split", "inductive", "--dataset", "nowhere"], "unknown dataset 'nowhere'"),
+])
+def test_bad_names_give_the_valid_ones(argv, message, capsys, tmp_path):
+    assert main(argv + ["--results", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_corrupt_data_file_fails_cleanly_and_damages_no_record(tmp_path, capsys, monkeypatch):
+    import shutil
+
+    results = tmp_path / "results"
+    argv = ["run", "--method", "spy", "--split", "inductive", "--dataset", "handmade", "--probes", "linear",
+            "--results", str(results), "--no-progress"]
+    assert main(argv + ["--seeds", "1"]) == 0
+    before = {p: p.read_bytes() for p in results.rglob("fold*.json")}
+    broken = tmp_path / "data"
+    shutil.copytree(data_root() / "handmade", broken / "handmade")
+    target = broken / "handmade" / "arrays" / "m0-s1" / "spike_times.npy"
+    target.write_bytes(target.read_bytes()[:100])
+    monkeypatch.setenv("NEURONBENCH_DATA", str(broken))
+    assert main(argv + ["--seeds", "0,1"]) == 1
+    err = capsys.readouterr().err
+    assert "m0-s1/spike_times.npy" in err and "truncated" in err
+    assert {p: p.read_bytes() for p in before} == before  # the finished record is untouched
+
+
+def test_parallel_jobs_give_the_same_records_as_sequential(tmp_path):
+    def probes(root):
+        return {p.relative_to(root): r["probes"] for p, r in iter_records(root)}
+
+    run_grid(["spy"], "handmade", ["transductive", "inductive"], [0, 1], options=_opts(tmp_path / "a"))
+    run_grid(["spy"], "handmade", ["transductive", "inductive"], [0, 1], options=_opts(tmp_path / "b"), jobs=2)
+    a, b = probes(tmp_path / "a" / "results"), probes(tmp_path / "b" / "results")
+    assert a == b and len(a) == 4
