@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 from neuronbench.data.catalog import build_synthetic
 
-                for path in build_synthetic(args.size, force=args.force):
+                for path in build_synthetic(force=args.force, size=args.size):
                     print(path)
         elif args.command == "score":
             cmd_score(args)

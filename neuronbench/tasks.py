@@ -39,7 +39,7 @@ def _synthetic_tasks(dataset: str) -> tuple[Task, ...]:
 
 
 TASKS: dict[str, Task] = {
-    t.key: t for name, info in DATASETS.items() if info.synthetic for t in _synthetic_tasks(name)
+    t.key: t for name, info in DATASETS.items() if info.source == "neuronbench.data.synthetic" for t in _synthetic_tasks(name)
 }
 
 

@@ -1,17 +1,20 @@
 """The datasets neuronbench knows, and how to get each one as a `Dataset`.
 
-Embedded datasets (the synthetic ground truth) are generated here on first use and
-cached under `data_root()`; the others are prepared from their downloads.
+Simulated datasets (the synthetic ground truth) are generated on first use by their
+``generator`` and cached under `data_root()`; the others are prepared from their
+downloads.
 This module stays light (no numpy/pandas at import) so that listing is instant.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import shutil
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from neuronbench.errors import NeuronbenchError
 
@@ -29,8 +32,11 @@ class DatasetInfo:
         summary: one line; source: citation or where it comes from.
         modality: ``"spikes"`` or ``"calcium"``.
         available: optional fields every recording has (``"waveforms"``, ``"behaviour"``).
-        synthetic: for generated datasets, the size of the simulation (``"default"`` or
-            ``"tiny"``); None for datasets prepared from downloads.
+        generator: for datasets neuronbench simulates itself, ``"module:function"`` of
+            the builder, called as ``function(root, force=..., **generator_kwargs)``; it
+            writes the dataset (and may write sibling datasets of the same simulation)
+            under ``root``. None for datasets prepared from downloads.
+        generator_kwargs: keyword arguments of the builder.
         test_animals: animals held out in the inductive setting; None: a hashed third
             of the animals (see `neuronbench.splits`).
         dev_recordings: recordings never used as test (Bugeon's development sessions).
@@ -41,7 +47,8 @@ class DatasetInfo:
     source: str
     modality: str
     available: tuple[str, ...] = ()
-    synthetic: str | None = None
+    generator: str | None = None
+    generator_kwargs: Mapping[str, Any] = field(default_factory=dict)
     test_animals: tuple[str, ...] | None = None
     dev_recordings: tuple[str, ...] = ()
 
@@ -55,7 +62,8 @@ def _synthetic_pair(prefix: str, size: str, what: str) -> tuple[DatasetInfo, Dat
             source="neuronbench.data.synthetic",
             modality="spikes",
             available=("waveforms", "behaviour"),
-            synthetic=size,
+            generator="neuronbench.data.catalog:build_synthetic",
+            generator_kwargs={"size": size},
         ),
         DatasetInfo(
             name=f"{prefix}-calcium",
@@ -63,7 +71,8 @@ def _synthetic_pair(prefix: str, size: str, what: str) -> tuple[DatasetInfo, Dat
             source="neuronbench.data.synthetic",
             modality="calcium",
             available=("behaviour",),
-            synthetic=size,
+            generator="neuronbench.data.catalog:build_synthetic",
+            generator_kwargs={"size": size},
         ),
     )
 
@@ -85,7 +94,7 @@ def get_dataset_info(name: str) -> DatasetInfo:
     return DATASETS[name]
 
 
-def build_synthetic(size: str = "default", root: Path | None = None, *, force: bool = False) -> list[Path]:
+def build_synthetic(root: Path | None = None, *, force: bool = False, size: str = "default") -> list[Path]:
     """Simulate the population of a size once and write its spikes and calcium datasets
     (generated once, then read from the cache; regenerated when the generator changed)."""
     from neuronbench.data import synthetic
@@ -94,7 +103,8 @@ def build_synthetic(size: str = "default", root: Path | None = None, *, force: b
     root = Path(root) if root is not None else data_root()
     config = synthetic.SyntheticConfig() if size == "default" else synthetic.tiny_config()
     params = _synthetic_params(config)
-    names = [i.name for i in DATASETS.values() if i.synthetic == size]
+    names = [i.name for i in DATASETS.values()
+             if i.generator_kwargs.get("size") == size and i.generator and i.generator.endswith(":build_synthetic")]
     paths = [root / n for n in names]
     if not force and all(_is_current(p, params) for p in paths):
         return paths
@@ -159,8 +169,9 @@ def load_dataset(name: str, root: Path | None = None) -> Dataset:
 
     info = get_dataset_info(name)
     root = Path(root) if root is not None else data_root()
-    if info.synthetic:
-        build_synthetic(info.synthetic, root)
+    if info.generator:
+        module, _, function = info.generator.partition(":")
+        getattr(importlib.import_module(module), function)(root, **info.generator_kwargs)
     path = root / name
     if not (path / "manifest.json").is_file():
         raise NeuronbenchError(
