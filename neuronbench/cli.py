@@ -42,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     run.add_argument("--preset", default="cpu", help="method config preset: cpu (default) or paper")
     run.add_argument("--probes", type=_csv, default=["linear", "mlp", "xgboost"])
-    run.add_argument("--jobs", type=int, default=1, help="encoder jobs run in parallel (processes)")
+    run.add_argument("--jobs", type=int, default=1, help="run on a local Dask cluster of N worker processes")
+    run.add_argument("--scheduler", default=None, help="run on an existing Dask scheduler (tcp://host:port)")
+    run.add_argument("--cluster", type=Path, default=None, help="run on a dask-jobqueue cluster (YAML config)")
     run.add_argument("--results", type=Path, default=Path("results"), help="results folder (default ./results)")
     run.add_argument("--no-progress", action="store_true")
 
@@ -89,13 +91,18 @@ def cmd_list(what: str) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from neuronbench.executors import make_executor
     from neuronbench.leaderboard import aggregate, render_markdown
     from neuronbench.results import read_record
     from neuronbench.runner import GridOptions, run_grid
 
     options = GridOptions(preset=args.preset, device=args.device, probes=tuple(args.probes),
                           results=args.results, progress=not args.no_progress)
-    paths = run_grid(args.method, args.dataset, args.split, args.seeds, args.task, options, jobs=args.jobs)
+    executor = make_executor(args.jobs, args.scheduler, args.cluster)
+    try:
+        paths = run_grid(args.method, args.dataset, args.split, args.seeds, args.task, options, executor)
+    finally:
+        executor.close()
     records = [read_record(p) for p in paths if p.is_file()]
     table = aggregate(records)
     for metric in ("macro_f1", "accuracy"):

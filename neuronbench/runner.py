@@ -1,13 +1,18 @@
 """Run a grid: methods x tasks x settings x folds x seeds on one dataset.
 
 The grid is cut into *encoder jobs*, one per (method config, pretraining set, seed)
-(supervised methods: also per task, setting and fold, since they see labels). A job
-fits the method once on its pretraining recordings (labels removed), embeds every
-recording of the dataset once, caches that embedding, and then scores each of its runs
-with the probes. Every run writes one record (`neuronbench.results`); a run whose record
-is already there (same split, same data) is skipped, so an interrupted grid resumes
-where it stopped. A job that raises marks its runs "failed" with the error and the grid
-goes on.
+(supervised methods: also per task, setting and fold, since they see labels). Each job
+becomes one *encode task* (fit the method once on its pretraining recordings, labels
+removed; embed every recording of the dataset once; cache the embedding atomically under
+``results/cache/embeddings``) and one *probe task* per run (read that embedding, score it
+with the probes, write the run's record). Tasks go to an executor
+(`neuronbench.executors`: in-process, or Dask locally or on a cluster); the records and
+the cache are the only shared state, and each record is written by exactly one task.
+
+Every run writes one record (`neuronbench.results`); a run whose record is already there
+(same split, same data, same config) is skipped, so an interrupted grid, or one whose
+worker died, resumes where it stopped when the same command is run again. A job that
+raises marks its runs "failed" with the error and the grid goes on.
 """
 
 from __future__ import annotations
@@ -22,10 +27,8 @@ import sys
 import time
 import traceback
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import lru_cache
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,7 @@ from neuronbench.data.store import Dataset
 from neuronbench.embeddings import check_embeddings, read_embeddings, write_embeddings
 from neuronbench.errors import NeuronbenchError
 from neuronbench.evaluate import evaluate_fold
+from neuronbench.executors import InProcessExecutor
 from neuronbench.plugin import SETTINGS, MethodInfo, config_hash
 from neuronbench.probes import PROBES
 from neuronbench.registry import get_method
@@ -101,9 +105,10 @@ def run_grid(
     seeds: Sequence[int],
     tasks: Sequence[str] | None = None,
     options: GridOptions = GridOptions(),
-    jobs: int = 1,
+    executor: Any = None,
 ) -> list[Path]:
-    """Run the grid and return the record paths it covers (new and already done)."""
+    """Run the grid on ``executor`` (default: in-process) and return the record paths it
+    covers (new and already done)."""
     infos = [get_method(m) for m in methods]
     for s in settings:
         if s not in SETTINGS:
@@ -120,29 +125,30 @@ def run_grid(
                     config_hash(info.config(options.preset, options.device)), f.fold, seed)
         for info in infos for t in task_list for s in settings for f in splits[(t.name, s)].folds for seed in seeds
     ]
-    n_runs = sum(len(j.runs) for j in pending)
-    if not pending:
-        return paths
-    bar = _bar(n_runs, options.progress, f"{dataset}: {n_runs} run(s) in {len(pending)} encoder job(s)")
-    if jobs <= 1:
-        for job in pending:
-            execute_job(job, ds.path, options)
-            bar.update(len(job.runs))
-    else:
-        ctx = get_context("spawn")
-        env_threads = str(max(1, (os.cpu_count() or 1) // jobs))
-        with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_limit_threads, initargs=(env_threads,)) as pool:
-            futures = {pool.submit(execute_job, job, ds.path, options): job for job in pending}
-            for fut in as_completed(futures):
-                fut.result()
-                bar.update(len(futures[fut].runs))
-    bar.close()
+    if pending:
+        submit_jobs(pending, ds.path, options, executor or InProcessExecutor())
     return paths
 
 
-def _limit_threads(n: str) -> None:
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = n
+def submit_jobs(jobs: Sequence[EncoderJob], dataset_path: Path, options: GridOptions, executor: Any) -> None:
+    """Submit one encode task per job and one probe task per run (which waits for its
+    job's embedding), and follow them with one progress bar."""
+    futures = []
+    for job in jobs:
+        gpu = executor.gpus > 0 and "device" in job.config and job.config["device"] != "cpu"
+        encoded = executor.submit(encode_task, job, dataset_path, options.results / "cache" / "embeddings",
+                                  resources={"GPU": 1} if gpu else None, key=f"encode-{job.cache_key}")
+        for run in job.runs:
+            futures.append(executor.submit(probe_task, job, run, dataset_path, encoded, options,
+                                           key=f"probe-{run.path}"))
+    n_runs = len(futures)
+    bar = _bar(n_runs, options.progress, f"{Path(dataset_path).name}: {n_runs} run(s), {len(jobs)} encoder job(s)")
+    failed = 0
+    for done, future in enumerate(executor.as_completed(futures), start=1):
+        failed += future.result() != "ok"
+        bar.set_postfix_str(f"done {done}, running {n_runs - done}, failed {failed}", refresh=False)
+        bar.update(1)
+    bar.close()
 
 
 def _bar(total: int, enabled: bool, desc: str) -> Any:
@@ -209,20 +215,26 @@ def is_done(path: Path, split: Split, dataset_checksum: str, config_hash: str) -
     )
 
 
-def execute_job(job: EncoderJob, dataset_path: Path, options: GridOptions) -> None:
-    """Fit, embed (or reuse the cached embedding), then probe and record every run."""
-    ds = Dataset(dataset_path)
+def encode_task(job: EncoderJob, dataset_path: Path, cache_dir: Path) -> dict[str, Any]:
+    """Fit and embed (or find the cached embedding); never raises: an error is returned
+    so that every run of the job records it."""
     try:
-        table, timings, device = encode(job, ds, options.results / "cache" / "embeddings")
+        path, timings, device = encode(job, Dataset(dataset_path), cache_dir)
     except Exception as e:  # the grid goes on; each run of the job records the error
-        reason = _error_text(e)
-        for run in job.runs:
-            write_record(run.path, base_record(job.info, job.preset, job.config, ds, run, "failed", reason))
-        return
-    for run in job.runs:
+        return {"error": _error_text(e)}
+    return {"path": str(path), "timings": timings, "device": device}
+
+
+def probe_task(job: EncoderJob, run: Run, dataset_path: Path, encoded: dict[str, Any], options: GridOptions) -> str:
+    """Probe one run on its job's embedding and write its record; returns the status."""
+    ds = Dataset(dataset_path)
+    if "error" in encoded:
+        record = base_record(job.info, job.preset, job.config, ds, run, "failed", encoded["error"])
+    else:
         t0 = time.perf_counter()
         record = base_record(job.info, job.preset, job.config, ds, run, "ok", None)
         try:
+            table, _ = read_embeddings(Path(encoded["path"]))
             labels = task_table(ds, run.task).set_index("neuron_id")["label"]
             scored = evaluate_fold(table, labels, run.fold.train, run.fold.val, run.fold.test,
                                    run.task.classes, options.probes, options.probe_seeds)
@@ -230,20 +242,23 @@ def execute_job(job: EncoderJob, dataset_path: Path, options: GridOptions) -> No
             record.update(status="failed", reason=_error_text(e))
         else:
             record.update(scored)
-            record["environment"]["device"] = device
-            record["timings"] = {**timings, "probe_s": time.perf_counter() - t0}
+            record["environment"]["device"] = encoded["device"]
             record["environment"]["peak_rss_mb"] = _peak_rss_mb()
-        write_record(run.path, record)
+            record["timings"] = {**encoded["timings"], "probe_s": time.perf_counter() - t0}
+    write_record(run.path, record)
+    return record["status"]
 
 
-def encode(job: EncoderJob, ds: Dataset, cache_dir: Path) -> tuple[pd.DataFrame, dict[str, float | None], str]:
-    """The job's embedding of every recording: from the cache, or fit + embed + cache."""
+def encode(job: EncoderJob, ds: Dataset, cache_dir: Path) -> tuple[Path, dict[str, float], str]:
+    """The job's embedding of every recording, cached (written atomically): returns its
+    path, the fit/embed timings and the device, from the cache or by fit + embed."""
     path = cache_dir / f"{job.info.name}-{config_hash(job.config)}" / f"{ds.checksum[:12]}-{job.cache_key}.parquet"
     all_ids = ds.neurons["neuron_id"].tolist()
     if path.is_file():
         try:
             table, meta = read_embeddings(path)
-            return check_embeddings(table, all_ids, str(path)), meta["timings"], meta["device"]
+            check_embeddings(table, all_ids, str(path))
+            return path, meta["timings"], meta["device"]
         except (NeuronbenchError, KeyError):
             path.unlink(missing_ok=True)  # a damaged cache entry is recomputed
     model = job.info.build(job.config)
@@ -260,7 +275,7 @@ def encode(job: EncoderJob, ds: Dataset, cache_dir: Path) -> tuple[pd.DataFrame,
     device = str(getattr(model, "device_", "cpu"))
     timings = {"fit_s": t1 - t0, "embed_s": t2 - t1}
     write_embeddings(path, table, {"timings": timings, "device": device})
-    return table, timings, device
+    return path, timings, device
 
 
 def base_record(info: MethodInfo, preset: str, config: dict[str, Any], ds: Dataset, run: Run,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 
@@ -13,13 +15,17 @@ SEEN: dict[str, list] = {"fit": [], "embed": [], "labels": []}
 class SpyMethod:
     """Embeds each unit by its spike count and log rate; records what it was given."""
 
-    def __init__(self, dim: int = 2, fail: bool = False):
+    def __init__(self, dim: int = 2, fail: bool = False, die_once: str | None = None):
         self.dim = dim
         self.fail = fail
+        self.die_once = die_once
 
     def fit(self, recordings, *, seed, labels=None):
         if self.fail:
             raise RuntimeError("this method always fails")
+        if self.die_once and not os.path.exists(self.die_once):
+            open(self.die_once, "w").close()
+            os._exit(1)  # the worker process dies mid-task, as a killed cluster job would
         SEEN["fit"].append([(r.recording, r.labels) for r in recordings])
         SEEN["labels"].append(None if labels is None else labels.copy())
         self.seed_ = seed
@@ -36,10 +42,10 @@ class SpyMethod:
 
 
 INFO = MethodInfo(name="spy", kind="method", summary="test spy", factory="tests.plugin_example:SpyMethod",
-                  presets={"cpu": {"dim": 2, "fail": False}})
+                  presets={"cpu": {"dim": 2, "fail": False, "die_once": None}})
 SUPERVISED = MethodInfo(name="spy-supervised", kind="baseline", summary="test spy", supervised=True,
-                        factory="tests.plugin_example:SpyMethod", presets={"cpu": {"dim": 2, "fail": False}})
+                        factory="tests.plugin_example:SpyMethod", presets={"cpu": {"dim": 2, "fail": False, "die_once": None}})
 FAILING = MethodInfo(name="spy-failing", kind="method", summary="always fails",
-                     factory="tests.plugin_example:SpyMethod", presets={"cpu": {"dim": 2, "fail": True}})
+                     factory="tests.plugin_example:SpyMethod", presets={"cpu": {"dim": 2, "fail": True, "die_once": None}})
 CALCIUM_ONLY = MethodInfo(name="spy-calcium", kind="baseline", summary="calcium only", modalities=("calcium",),
-                          factory="tests.plugin_example:SpyMethod", presets={"cpu": {"dim": 2, "fail": False}})
+                          factory="tests.plugin_example:SpyMethod", presets={"cpu": {"dim": 2, "fail": False, "die_once": None}})

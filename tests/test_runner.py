@@ -136,11 +136,3 @@ def test_corrupt_data_file_fails_cleanly_and_damages_no_record(tmp_path, capsys,
     assert {p: p.read_bytes() for p in before} == before  # the finished record is untouched
 
 
-def test_parallel_jobs_give_the_same_records_as_sequential(tmp_path):
-    def probes(root):
-        return {p.relative_to(root): r["probes"] for p, r in iter_records(root)}
-
-    run_grid(["spy"], "handmade", ["transductive", "inductive"], [0, 1], options=_opts(tmp_path / "a"))
-    run_grid(["spy"], "handmade", ["transductive", "inductive"], [0, 1], options=_opts(tmp_path / "b"), jobs=2)
-    a, b = probes(tmp_path / "a" / "results"), probes(tmp_path / "b" / "results")
-    assert a == b and len(a) == 4

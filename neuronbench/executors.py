@@ -1,0 +1,152 @@
+"""Executors: where the grid's tasks run. The runner only calls ``submit`` and
+``as_completed``; result records (and the embedding cache) are the only shared state.
+
+- `InProcessExecutor` (default): runs each task when it is submitted, in this process;
+  for debugging and tests.
+- `DaskExecutor`: a ``dask.distributed`` client, on
+  - a local cluster (``--jobs N``: N worker processes, one task at a time each, BLAS and
+    torch threads set to cores / N so that workers do not oversubscribe the machine),
+  - an existing scheduler (``--scheduler tcp://host:port``), or
+  - a ``dask-jobqueue`` cluster (SLURM, PBS, ...) described in a small YAML file
+    (``--cluster FILE``, see `load_cluster_config`).
+
+Tasks declare resources: pretraining of a torch method asks for ``{"GPU": 1}`` where
+the cluster has GPUs (its workers then advertise ``GPU``), so it waits for a GPU worker;
+CPU tasks (probes, CPU pretraining) ask for nothing and run on any worker.
+A future passed as an argument of ``submit`` is a dependency: the task starts when it
+is done and receives its result.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from neuronbench.errors import NeuronbenchError
+
+CLUSTER_CLASSES = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster", "lsf": "LSFCluster",
+                   "htcondor": "HTCondorCluster", "moab": "MoabCluster", "oar": "OARCluster"}
+CLUSTER_KINDS = tuple(CLUSTER_CLASSES)
+
+
+class InProcessExecutor:
+    """Runs every task at submission, in order, in this process."""
+
+    gpus = 0
+
+    def submit(self, fn: Callable[..., Any], *args: Any, resources: dict[str, float] | None = None,
+               key: str | None = None) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*[a.result() if isinstance(a, Future) else a for a in args]))
+        except BaseException as e:  # noqa: BLE001 - handed to the caller through the future
+            future.set_exception(e)
+        return future
+
+    def as_completed(self, futures: Iterable[Any]) -> Iterator[Any]:
+        return iter(list(futures))
+
+    def close(self) -> None:
+        pass
+
+
+class DaskExecutor:
+    """A ``dask.distributed`` client (and the cluster it started, if any)."""
+
+    def __init__(self, client: Any, cluster: Any = None, gpus: int = 0):
+        self.client, self.cluster, self.gpus = client, cluster, gpus
+
+    def submit(self, fn: Callable[..., Any], *args: Any, resources: dict[str, float] | None = None,
+               key: str | None = None) -> Any:
+        return self.client.submit(fn, *args, resources=resources, key=key, pure=False, retries=1)
+
+    def as_completed(self, futures: Iterable[Any]) -> Iterator[Any]:
+        from distributed import as_completed
+
+        return iter(as_completed(list(futures)))
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def local_dask(jobs: int) -> DaskExecutor:
+    """A local cluster of ``jobs`` worker processes, one thread each, sharing the cores."""
+    from distributed import Client, LocalCluster
+
+    threads = str(max(1, (os.cpu_count() or 1) // jobs))
+    env = {v: threads for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, env=env,
+                           dashboard_address=None, silence_logs=40)
+    return DaskExecutor(Client(cluster), cluster)
+
+
+def load_cluster_config(path: Path) -> dict[str, Any]:
+    """Read a dask-jobqueue cluster description, e.g.::
+
+        kind: slurm          # slurm, pbs, sge, lsf, htcondor, moab or oar
+        jobs: 8              # how many batch jobs (one Dask worker each)
+        queue: gpu
+        cores: 8
+        memory: 32GB
+        gpus: 1              # per job; workers then advertise the GPU resource
+        walltime: "04:00:00"
+        job_extra_directives: ["--gres=gpu:1"]
+    """
+    import yaml
+
+    try:
+        config = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise NeuronbenchError(f"{path}: not a readable cluster config ({e})") from None
+    if not isinstance(config, dict):
+        raise NeuronbenchError(f"{path}: expected a mapping of cluster settings")
+    if config.get("kind") not in CLUSTER_KINDS:
+        raise NeuronbenchError(f"{path}: field 'kind': expected one of {CLUSTER_KINDS}, got {config.get('kind')!r}")
+    for field in ("cores", "memory"):
+        if field not in config:
+            raise NeuronbenchError(f"{path}: field {field!r} is required")
+    return config
+
+
+def jobqueue_dask(path: Path) -> DaskExecutor:
+    """A dask-jobqueue cluster from a config file (see `load_cluster_config`)."""
+    config = load_cluster_config(path)
+    try:
+        import dask_jobqueue
+    except ImportError:
+        raise NeuronbenchError("--cluster needs dask-jobqueue: pip install 'neuronbench[cluster]'") from None
+    from distributed import Client
+
+    kind = config.pop("kind")
+    jobs = int(config.pop("jobs", 1))
+    gpus = int(config.pop("gpus", 0))
+    cls = getattr(dask_jobqueue, CLUSTER_CLASSES[kind])
+    extra = list(config.pop("worker_extra_args", [])) + (["--resources", f"GPU={gpus}"] if gpus else [])
+    cluster = cls(processes=1, worker_extra_args=extra, **config)
+    cluster.scale(jobs=jobs)
+    return DaskExecutor(Client(cluster), cluster, gpus=gpus)
+
+
+def make_executor(jobs: int = 1, scheduler: str | None = None, cluster: Path | None = None) -> Any:
+    """The executor the options ask for (in-process when none is asked for)."""
+    if sum(bool(x) for x in (jobs > 1, scheduler, cluster)) > 1:
+        raise NeuronbenchError("choose one of --jobs N (N > 1), --scheduler and --cluster")
+    if scheduler:
+        from distributed import Client
+
+        try:
+            client = Client(scheduler, timeout="20s")
+        except OSError as e:
+            raise NeuronbenchError(f"--scheduler {scheduler}: cannot connect ({e})") from None
+        gpus = sum(1 for w in client.scheduler_info()["workers"].values() if w.get("resources", {}).get("GPU"))
+        return DaskExecutor(client, gpus=gpus)
+    if cluster:
+        return jobqueue_dask(cluster)
+    if jobs > 1:
+        return local_dask(jobs)
+    return InProcessExecutor()

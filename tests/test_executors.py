@@ -1,0 +1,68 @@
+"""Grids on Dask: same records as in-process, a dying worker loses nothing, failures
+are recorded. Uses a local Dask cluster of 2 worker processes."""
+
+import dataclasses
+
+import pytest
+
+from neuronbench.errors import NeuronbenchError
+from neuronbench.executors import load_cluster_config, local_dask, make_executor
+from neuronbench.results import iter_records
+from neuronbench.runner import GridOptions, run_grid
+from tests import plugin_example
+from tests.test_runner import handmade  # noqa: F401 (the fixture registers the dataset and spies)
+
+SETTINGS = ["transductive", "transductive-zero-shot", "inductive"]
+
+
+def _numbers(root):
+    """Each record without what legitimately differs between processes (timings, host)."""
+    out = {}
+    for path, r in iter_records(root):
+        out[str(path.relative_to(root))] = {k: v for k, v in r.items() if k not in ("timings", "environment")}
+    return out
+
+
+@pytest.fixture(scope="module")
+def dask2():
+    executor = local_dask(2)
+    yield executor
+    executor.close()
+
+
+def test_dask_records_equal_in_process_records(tmp_path, dask2):
+    opts = GridOptions(results=tmp_path / "a", progress=False, probes=("linear", "mlp"), probe_seeds=(0,))
+    run_grid(["spy", "spy-failing"], "handmade", SETTINGS, [0], options=opts)
+    run_grid(["spy", "spy-failing"], "handmade", SETTINGS, [0],
+             options=dataclasses.replace(opts, results=tmp_path / "b"), executor=dask2)
+    a, b = _numbers(tmp_path / "a"), _numbers(tmp_path / "b")
+    assert a == b and len(a) == 2 * 5
+    statuses = {r["method"]["name"]: r["status"] for r in a.values()}
+    assert statuses == {"spy": "ok", "spy-failing": "failed"}  # a failing task does not stop the grid
+
+
+def test_a_worker_dying_mid_grid_loses_nothing_and_duplicates_nothing(tmp_path, dask2, monkeypatch):
+    marker = tmp_path / "died"
+    dying = dataclasses.replace(plugin_example.INFO, presets={"cpu": {"dim": 2, "fail": False, "die_once": str(marker)}})
+    monkeypatch.setattr("neuronbench.runner.get_method", lambda name: dying)
+    opts = GridOptions(results=tmp_path / "r", progress=False, probes=("linear",))
+    paths = run_grid(["spy"], "handmade", SETTINGS, [0, 1, 2], options=opts, executor=dask2)
+    assert marker.exists()  # a worker did die during the grid
+    records = list(iter_records(tmp_path / "r"))
+    assert sorted(p for p, _ in records) == sorted(paths) and len(set(paths)) == len(paths) == 3 * 5
+    assert all(r["status"] == "ok" for _, r in records)
+    before = {p: p.read_bytes() for p in paths}
+    run_grid(["spy"], "handmade", SETTINGS, [0, 1, 2], options=opts, executor=dask2)  # rerun: nothing to do
+    assert {p: p.read_bytes() for p in paths} == before
+
+
+def test_executor_options_are_checked(tmp_path):
+    with pytest.raises(NeuronbenchError, match="choose one of"):
+        make_executor(jobs=2, scheduler="tcp://127.0.0.1:1")
+    bad = tmp_path / "cluster.yaml"
+    bad.write_text("kind: kubernetes\ncores: 4\nmemory: 8GB\n")
+    with pytest.raises(NeuronbenchError, match="field 'kind'"):
+        load_cluster_config(bad)
+    good = tmp_path / "slurm.yaml"
+    good.write_text("kind: slurm\njobs: 4\nqueue: gpu\ncores: 8\nmemory: 32GB\ngpus: 1\nwalltime: '04:00:00'\n")
+    assert load_cluster_config(good)["queue"] == "gpu"
