@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="encoder seeds: a count or a list (default 3)")
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     run.add_argument("--preset", default="cpu", help="method config preset: cpu (default) or paper")
-    run.add_argument("--probes", type=_csv, default=["linear", "mlp", "xgboost"])
+    run.add_argument("--probes", type=_csv, default=["linear"],
+                     help="linear (default, the headline), mlp, xgboost; comma-separated")
     run.add_argument("--jobs", type=int, default=1, help="run on a local Dask cluster of N worker processes")
     run.add_argument("--scheduler", default=None, help="run on an existing Dask scheduler (tcp://host:port)")
     run.add_argument("--cluster", type=Path, default=None, help="run on a dask-jobqueue cluster (YAML config)")

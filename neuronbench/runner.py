@@ -180,7 +180,7 @@ def plan_jobs(
                 for fold in split.folds:
                     for seed in seeds:
                         path = record_path(options.results, ds.name, task.name, setting, info.name, chash, fold.fold, seed)
-                        if is_done(path, split, ds.checksum, config_hash=chash):
+                        if is_done(path, split, ds.checksum, chash, options.probes):
                             continue
                         run = Run(task, split, fold, seed, path)
                         if reason is not None:
@@ -198,9 +198,10 @@ def plan_jobs(
     return list(jobs.values())
 
 
-def is_done(path: Path, split: Split, dataset_checksum: str, config_hash: str) -> bool:
-    """A finished run: its record exists, is readable, and was made on this split and data.
-    Failed runs are not done (they are retried); a damaged record is redone."""
+def is_done(path: Path, split: Split, dataset_checksum: str, config_hash: str, probes: Sequence[str]) -> bool:
+    """A finished run: its record exists, is readable, was made on this split, data and
+    config, and holds every probe asked for. Failed runs are not done (they are
+    retried); a damaged record is redone."""
     if not path.is_file():
         return False
     try:
@@ -208,7 +209,7 @@ def is_done(path: Path, split: Split, dataset_checksum: str, config_hash: str) -
     except NeuronbenchError:
         return False
     return (
-        rec["status"] in ("ok", "not_applicable")
+        (rec["status"] == "not_applicable" or (rec["status"] == "ok" and set(probes) <= set(rec["probes"])))
         and rec["split"].get("checksum") == split.checksum
         and rec["dataset"].get("checksum") == dataset_checksum
         and rec["method"].get("config_hash") == config_hash

@@ -136,3 +136,13 @@ def test_corrupt_data_file_fails_cleanly_and_damages_no_record(tmp_path, capsys,
     assert {p: p.read_bytes() for p in before} == before  # the finished record is untouched
 
 
+
+
+def test_asking_for_another_probe_redoes_the_run_from_the_cached_embedding(tmp_path):
+    opts = _opts(tmp_path)
+    (path,) = run_grid(["spy"], "handmade", ["inductive"], [0], options=opts)
+    n_fits = len(plugin_example.SEEN["fit"])
+    run_grid(["spy"], "handmade", ["inductive"], [0], options=GridOptions(
+        results=opts.results, progress=False, probes=("linear", "xgboost"), probe_seeds=(0,)))
+    assert set(json.loads(path.read_text())["probes"]) == {"linear", "xgboost"}
+    assert len(plugin_example.SEEN["fit"]) == n_fits
