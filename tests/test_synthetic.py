@@ -270,7 +270,7 @@ def test_cell_class_in_waveform_width(design):
     labels = labels_of(design)
     f1 = cv_macro_f1(x, labels["cell_class"].to_numpy())
     MEASURED["cell_class from waveform width"] = f1
-    assert f1 > 0.75
+    assert 0.65 < f1 < 0.9  # informative but overlapping: LTS (inhibitory) waveforms are broad-ish
     width = pd.Series(x[:, 0]).groupby(labels["subclass"]).median()
     assert width["FS"] < width["LTS"] < min(width["RS"], width["IB"], width["CH"])
 
