@@ -10,6 +10,8 @@ from pathlib import Path
 from neuronbench.errors import NeuronbenchError
 
 SPLIT_CHOICES = ("transductive", "transductive-zero-shot", "inductive")
+REAL_DATASETS = {name: f"neuronbench.data.{name}" for name in ("bugeon", "steinmetz", "ibl", "allen")}
+"""The datasets prepared from downloads: name -> module with ``download(to)`` and ``prepare(raw, out)``."""
 
 
 def _csv(text: str) -> list[str]:
@@ -62,6 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--size", choices=("default", "tiny"), default="default")
     synth.add_argument("--force", action="store_true", help="regenerate even if cached")
     dsub.add_parser("path", help="print the data folder")
+    dl = dsub.add_parser("download", help="download a public dataset (resumable, checksums verified)")
+    dl.add_argument("name", choices=tuple(REAL_DATASETS))
+    dl.add_argument("--to", type=Path, default=None, help="raw folder (default $NEURONBENCH_DATA/raw/NAME)")
+    dl.add_argument("--no-progress", action="store_true")
+    prep = dsub.add_parser("prepare", help="turn a downloaded dataset into the canonical format")
+    prep.add_argument("name", choices=tuple(REAL_DATASETS))
+    prep.add_argument("--raw", type=Path, default=None, help="raw folder (default $NEURONBENCH_DATA/raw/NAME)")
+    prep.add_argument("--force", action="store_true", help="replace a dataset already prepared")
 
     score = sub.add_parser("score", help="score precomputed embeddings from a Parquet file")
     score.add_argument("file", type=Path)
@@ -130,6 +140,26 @@ def cmd_score(args: argparse.Namespace) -> None:
         print(f"| {name} | {m['macro_f1']:.4f} | {m['accuracy']:.4f} | {m['balanced_accuracy']:.4f} |")
 
 
+def cmd_real_data(args: argparse.Namespace) -> None:
+    """``data download NAME [--to DIR]`` and ``data prepare NAME [--raw DIR] [--force]``."""
+    import importlib
+    import shutil
+
+    from neuronbench.data.store import data_root
+
+    module = importlib.import_module(REAL_DATASETS[args.name])
+    if args.data_command == "download":
+        to = args.to or data_root() / "raw" / args.name
+        print(module.download(to, progress=not args.no_progress))
+        print(f"next: neuronbench data prepare {args.name} --raw {to}", file=sys.stderr)
+        return
+    raw = args.raw or data_root() / "raw" / args.name
+    out = data_root() / args.name
+    if out.exists() and args.force:
+        shutil.rmtree(out)
+    print(module.prepare(raw, out))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -147,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
 
             if args.data_command == "path":
                 print(data_root())
+            elif args.data_command in ("download", "prepare"):
+                cmd_real_data(args)
             else:
                 from neuronbench.data.catalog import build_synthetic
 

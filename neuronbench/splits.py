@@ -11,6 +11,10 @@ Definitions (NuCLR, Arora et al. 2025; `../shared/reference/evaluation.md`):
 - ``inductive`` (zero-shot): the held-out animals are absent from pretraining and from
   probe training. Held-out animals are the dataset's published test animals, or else a
   hashed third of its animals (one fold, so one pretraining per seed).
+- A dataset with ``eval_animals`` (NuCLR's Allen protocol: leave-one-session-out over the
+  labelled sessions) is evaluated on those animals only, one fold per animal, the probe
+  trained on the others; in the inductive setting all of them stay out of pretraining
+  (one pretraining per seed, shared by the folds).
 
 Assignments are made by hashing id strings with a seed (torch_brain / brainsets style),
 never by the order of a set: the same ids give the same split on any machine. The unit
@@ -153,6 +157,11 @@ def make_split(dataset: Dataset, task: Task, setting: str, seed: int = 0) -> Spl
         raise NeuronbenchError(f"unknown setting {setting!r}; choose from: {', '.join(SETTINGS)}")
     info = get_dataset_info(dataset.name)
     table = task_table(dataset, task)
+    if info.eval_animals is not None:  # a published protocol evaluates on these animals only
+        table = table[table["animal"].isin(info.eval_animals)].reset_index(drop=True)
+        if table.empty:
+            raise NeuronbenchError(f"{dataset.path}: no labelled neuron of task {task.key} in the evaluated "
+                                   f"animals {list(info.eval_animals)[:5]}...")
     recs = dataset.recordings
     all_recordings = recs["recording"].tolist()
     not_dev = ~table["recording"].isin(info.dev_recordings).to_numpy()
@@ -172,6 +181,18 @@ def make_split(dataset: Dataset, task: Task, setting: str, seed: int = 0) -> Spl
         for k, animal in enumerate(animals):
             in_animal = (table["animal"] == animal).to_numpy()
             folds.append(_fold(table, k, all_recordings, in_animal & not_dev, ~in_animal, seed, (animal,)))
+    elif info.eval_animals is not None:  # inductive, leave-one-out over the evaluated animals
+        if len(animals) < 2:
+            raise NeuronbenchError(f"task {task.key}: leave-one-animal-out needs 2+ animals, found {animals}")
+        rec_animal = recs["animal"].astype(str)
+        pretrain = recs.loc[~rec_animal.isin(info.eval_animals), "recording"].tolist()
+        if not pretrain:
+            raise NeuronbenchError(
+                f"task {task.key}: the inductive setting needs recordings outside the evaluated animals"
+            )
+        for k, animal in enumerate(animals):
+            in_animal = (table["animal"] == animal).to_numpy()
+            folds.append(_fold(table, k, pretrain, in_animal & not_dev, ~in_animal, seed, (animal,)))
     else:  # inductive
         all_animals = sorted(recs["animal"].astype(str).unique())
         held = held_out_animals(all_animals, dataset.name, seed)

@@ -42,6 +42,17 @@ TASKS: dict[str, Task] = {
     t.key: t for name, info in DATASETS.items() if info.source == "neuronbench.data.synthetic" for t in _synthetic_tasks(name)
 }
 
+REAL_TASKS: tuple[Task, ...] = (
+    Task("bugeon", "cell_class", "cell_class", ("EC", "IN"), "Excitatory (EC) vs inhibitory (IN: every non-EC t-type)"),
+    Task("bugeon", "subclass", "subclass", ("Lamp5", "Pvalb", "Sncg", "Sst", "Vip"),
+         "Five inhibitory subclasses (t-type prefix; EC, IN and Serpinf1 left out)"),
+    Task("steinmetz", "region", "region", ("MB", "VIS", "TH", "HPF"), "Four region groups (NuCLR's)"),
+    Task("ibl", "region", "region", ("CB", "CNU", "CTXsp", "HB", "HPF", "HY", "Isocortex", "MB", "OLF", "TH"),
+         "Ten Cosmos regions (void and root left out)"),
+    Task("allen", "cell_type", "cell_type", ("Pvalb", "Sst", "Vip"), "Opto-tagged Cre lines (VIS units)"),
+)
+TASKS.update({t.key: t for t in REAL_TASKS})
+
 
 def tasks_for(dataset: str) -> list[Task]:
     """The tasks of a dataset, in registry order."""

@@ -30,8 +30,9 @@ case (NuCLR's session ids, e.g. ``sb025_20191004``), animal = the mouse (``SB025
   t-type's prefix before the first ``-``; ``unknown`` for EC and IN, as NuCLR sets it).
   The subclass task keeps Lamp5, Pvalb, Sncg, Sst, Vip (NuCLR drops Serpinf1).
 
-Published splits (NuCLR): development sessions `DEV_RECORDINGS` are never tested;
-inductive test mouse SB028 (`TEST_ANIMALS`), absent from pretraining.
+Published splits (NuCLR; frozen in the catalog entry): the development sessions
+sb025_20191004, sb026_20191011, sb028_20191106, sb030_20200108 are never tested; the
+inductive test mouse is SB028, absent from pretraining.
 """
 
 from __future__ import annotations
@@ -51,11 +52,11 @@ from neuronbench.errors import NeuronbenchError
 NAME = "bugeon"
 FIGSHARE_ARTICLE = 19448531
 FIGSHARE_FILE = 38046633
-MICE: tuple[str, ...] = ("SB025", "SB026", "SB028", "SB030")
-TEST_ANIMALS: tuple[str, ...] = ("SB028",)
-DEV_RECORDINGS: tuple[str, ...] = ("sb025_20191004", "sb026_20191011", "sb028_20191106", "sb030_20200108")
-STIMULI: dict[str, str] = {"Blank": "spontaneous", "Drifting Gratings": "drifting_gratings",
-                           "Natural Scenes": "natural_scenes"}
+STIMULI: dict[str, str] = {
+    "Blank": "spontaneous",
+    "Drifting Gratings": "drifting_gratings",
+    "Natural Scenes": "natural_scenes",
+}
 SUBCLASSES: tuple[str, ...] = ("Lamp5", "Pvalb", "Sncg", "Sst", "Vip")
 LABEL_COLUMNS: tuple[str, ...] = ("cell_class", "subclass", "ttype")
 BLOCK_GAP_S = 60.0
@@ -73,8 +74,13 @@ def download(to: Path, *, progress: bool = True) -> Path:
 def find_root(raw_dir: Path) -> Path:
     """The folder holding the mouse folders (the zip may add one or two levels)."""
     raw_dir = Path(raw_dir)
-    candidates = [raw_dir, *sorted(p for p in raw_dir.glob("*") if p.is_dir()),
-                  *sorted(p for p in raw_dir.glob("*/*") if p.is_dir())]
+    if not raw_dir.is_dir():
+        raise NeuronbenchError(f"{raw_dir}: not a folder (expected the unpacked figshare {FIGSHARE_ARTICLE} release)")
+    candidates = [
+        raw_dir,
+        *sorted(p for p in raw_dir.glob("*") if p.is_dir()),
+        *sorted(p for p in raw_dir.glob("*/*") if p.is_dir()),
+    ]
     for c in candidates:
         if any(p.is_dir() and _MOUSE.match(p.name) for p in c.iterdir()):
             return c
@@ -86,8 +92,13 @@ def find_root(raw_dir: Path) -> Path:
 
 def session_dirs(root: Path) -> list[Path]:
     """Every ``<MOUSE>/<YYYY-MM-DD>/`` folder, sorted."""
-    dirs = [d for m in sorted(root.iterdir()) if m.is_dir() and _MOUSE.match(m.name)
-            for d in sorted(m.iterdir()) if d.is_dir() and _SESSION.match(d.name)]
+    dirs = [
+        d
+        for m in sorted(root.iterdir())
+        if m.is_dir() and _MOUSE.match(m.name)
+        for d in sorted(m.iterdir())
+        if d.is_dir() and _SESSION.match(d.name)
+    ]
     if not dirs:
         raise NeuronbenchError(f"{root}: no session folder <MOUSE>/<YYYY-MM-DD>/ found")
     return dirs
@@ -143,19 +154,27 @@ def _blocks(session: Path, n: int, report: list[str]) -> list[dict]:
             if act.ndim != 2:
                 raise NeuronbenchError(f"{act_path}: field 'shape': expected (frames, neurons), got {act.shape}")
             if act.shape[1] != n:
-                report.append(f"{act_path}: {act.shape[1]} neurons but the session lists {n} "
-                              f"({session / 'neuron.ttype.txt'}); block skipped")
+                report.append(
+                    f"{act_path}: {act.shape[1]} neurons but the session lists {n} "
+                    f"({session / 'neuron.ttype.txt'}); block skipped"
+                )
                 continue
             times = vector(block / "frame.times.npy", act.shape[0], field="rows (one time per frame)")
             times = times.astype(np.float64)
             if len(times) < 2 or not np.all(np.diff(times) > 0):
-                raise NeuronbenchError(f"{block / 'frame.times.npy'}: field 'times': expected 2+ strictly increasing times")
-            blocks.append({
-                "path": block, "stimulus": STIMULI.get(stim_dir.name, stim_dir.name.lower().replace(" ", "_")),
-                "traces": act.astype(np.float32), "times": times,
-                "running_speed": _resample(block, "running.speed.npy", "running.times.npy", times),
-                "pupil": _resample(block, "eye.size.npy", "eye.times.npy", times),
-            })
+                raise NeuronbenchError(
+                    f"{block / 'frame.times.npy'}: field 'times': expected 2+ strictly increasing times"
+                )
+            blocks.append(
+                {
+                    "path": block,
+                    "stimulus": STIMULI.get(stim_dir.name, stim_dir.name.lower().replace(" ", "_")),
+                    "traces": act.astype(np.float32),
+                    "times": times,
+                    "running_speed": _resample(block, "running.speed.npy", "running.times.npy", times),
+                    "pupil": _resample(block, "eye.size.npy", "eye.times.npy", times),
+                }
+            )
     blocks.sort(key=lambda b: (b["times"][0], str(b["path"])))
     return blocks
 
@@ -167,7 +186,9 @@ def load_session(session: Path, report: list[str]) -> Recording | None:
     uid = vector(session / "neuron.UniqueID.npy", n).astype(np.float64)
     pos = load_npy(session / "neuron.stackPosCorrected.npy")
     if pos.ndim != 2 or pos.shape[0] != n or pos.shape[1] < 2:
-        raise NeuronbenchError(f"{session / 'neuron.stackPosCorrected.npy'}: field 'shape': expected ({n}, 2), got {pos.shape}")
+        raise NeuronbenchError(
+            f"{session / 'neuron.stackPosCorrected.npy'}: field 'shape': expected ({n}, 2), got {pos.shape}"
+        )
     depth = vector(session / "neuron.depth.npy", n).astype(np.float64)
 
     blocks = _blocks(session, n, report)
@@ -189,8 +210,10 @@ def load_session(session: Path, report: list[str]) -> Recording | None:
         filled = pd.DataFrame(traces).interpolate(axis=0, limit_direction="both").to_numpy(dtype=np.float32)
         empty = ~np.isfinite(filled).all(axis=0)
         if empty.any():
-            report.append(f"{session}: {int(empty.sum())} neuron(s) without any finite dF/F frame dropped "
-                          f"(rows {np.flatnonzero(empty)[:10].tolist()})")
+            report.append(
+                f"{session}: {int(empty.sum())} neuron(s) without any finite dF/F frame dropped "
+                f"(rows {np.flatnonzero(empty)[:10].tolist()})"
+            )
         traces = filled
     else:
         empty = np.zeros(n, dtype=bool)
@@ -201,18 +224,34 @@ def load_session(session: Path, report: list[str]) -> Recording | None:
     ids = [neuron_id(NAME, rec_id, u) for u in units]
     tracks = [None if not np.isfinite(u) else str(int(u)) for u in uid[keep]]
     labels = labels_from_ttypes([ttypes[i] for i in keep])
-    behaviour = pd.DataFrame({
-        "time": frame_times,
-        "running_speed": np.concatenate([b["running_speed"] for b in blocks]),
-        "pupil": np.concatenate([b["pupil"] for b in blocks]),
-    })
+    behaviour = pd.DataFrame(
+        {
+            "time": frame_times,
+            "running_speed": np.concatenate([b["running_speed"] for b in blocks]),
+            "pupil": np.concatenate([b["pupil"] for b in blocks]),
+        }
+    )
     rec = Recording(
-        dataset=NAME, animal=session.parent.name, recording=rec_id, modality="calcium",
-        neurons=pd.DataFrame({"neuron_id": ids, "unit": units, "track_id": tracks,
-                              "x": pos[keep, 0].astype(float), "y": pos[keep, 1].astype(float), "z": depth[keep]}),
-        t_start=float(frame_times[0]), t_stop=float(end),
+        dataset=NAME,
+        animal=session.parent.name,
+        recording=rec_id,
+        modality="calcium",
+        neurons=pd.DataFrame(
+            {
+                "neuron_id": ids,
+                "unit": units,
+                "track_id": tracks,
+                "x": pos[keep, 0].astype(float),
+                "y": pos[keep, 1].astype(float),
+                "z": depth[keep],
+            }
+        ),
+        t_start=float(frame_times[0]),
+        t_stop=float(end),
         epochs=pd.DataFrame(epochs, columns=["start", "stop", "stimulus"]),
-        traces=np.ascontiguousarray(traces[:, keep]), frame_times=frame_times, behaviour=behaviour,
+        traces=np.ascontiguousarray(traces[:, keep]),
+        frame_times=frame_times,
+        behaviour=behaviour,
         labels=pd.DataFrame({"neuron_id": ids, **labels}),
     )
     return rec.validate(where=str(session))
@@ -234,6 +273,11 @@ def prepare(raw_dir: Path, out_dir: Path) -> Path:
     recs, report = load(raw_dir)
     for line in report:
         print(f"neuronbench: bugeon: {line}", file=sys.stderr)
-    return write_dataset(out_dir, NAME, recs, label_columns=LABEL_COLUMNS,
-                         params={"source": f"figshare:{FIGSHARE_ARTICLE}/files/{FIGSHARE_FILE}", "reported": report},
-                         description="Bugeon et al. 2022: V1 2-photon calcium with coppaFISH t-types")
+    return write_dataset(
+        out_dir,
+        NAME,
+        recs,
+        label_columns=LABEL_COLUMNS,
+        params={"source": f"figshare:{FIGSHARE_ARTICLE}/files/{FIGSHARE_FILE}", "reported": report},
+        description="Bugeon et al. 2022: V1 2-photon calcium with coppaFISH t-types",
+    )

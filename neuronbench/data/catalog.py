@@ -40,6 +40,10 @@ class DatasetInfo:
         test_animals: animals held out in the inductive setting; None: a hashed third
             of the animals (see `neuronbench.splits`).
         dev_recordings: recordings never used as test (Bugeon's development sessions).
+        eval_animals: a published protocol that evaluates on these animals only, one at
+            a time (NuCLR's Allen leave-one-session-out): only their neurons enter the
+            task's splits, zero-shot folds leave one of them out and train the probe on
+            the others, and the inductive setting keeps all of them out of pretraining.
     """
 
     name: str
@@ -51,6 +55,7 @@ class DatasetInfo:
     generator_kwargs: Mapping[str, Any] = field(default_factory=dict)
     test_animals: tuple[str, ...] | None = None
     dev_recordings: tuple[str, ...] = ()
+    eval_animals: tuple[str, ...] | None = None
 
 
 def _synthetic_pair(prefix: str, size: str, what: str) -> tuple[DatasetInfo, DatasetInfo]:
@@ -82,6 +87,39 @@ DATASETS: dict[str, DatasetInfo] = {
     for info in (
         *_synthetic_pair("synthetic", "default", "The embedded default:"),
         *_synthetic_pair("synthetic-tiny", "tiny", "A tiny (seconds to run) version of the"),
+        DatasetInfo(
+            name="bugeon",
+            summary="Bugeon et al. 2022: mouse V1 2-photon calcium (dF/F), coppaFISH t-types, 4 mice, 17 sessions.",
+            source="figshare 19448531 (doi 10.6084/m9.figshare.19448531)",
+            modality="calcium",
+            available=("behaviour",),
+            test_animals=("SB028",),
+            dev_recordings=("sb025_20191004", "sb026_20191011", "sb028_20191106", "sb030_20200108"),
+        ),
+        DatasetInfo(
+            name="steinmetz",
+            summary="Steinmetz et al. 2019: Neuropixels, 10 mice, 39 sessions, one recording per probe.",
+            source="figshare 9598406",
+            modality="spikes",
+            available=("waveforms",),
+            test_animals=("Cori", "Forssmann", "Hench"),
+        ),
+        DatasetInfo(
+            name="ibl",
+            summary="IBL Brain Wide Map: Neuropixels, one recording per probe, 10 Cosmos regions.",
+            source="IBL OpenAlyx via ONE-api (sessions of NuCLR's IBL experiments)",
+            modality="spikes",
+        ),
+        DatasetInfo(
+            name="allen",
+            summary="Allen Visual Coding Neuropixels: VIS units, opto-tagged Pvalb / Sst / Vip cell types.",
+            source="DANDI 000021 (Siegle et al. 2021)",
+            modality="spikes",
+            available=("waveforms",),
+            eval_animals=("715093703", "719161530", "721123822", "746083955", "751348571", "755434585",
+                          "756029989", "758798717", "760345702", "760693773", "762120172", "762602078",
+                          "773418906", "791319847", "797828357", "798911424"),
+        ),
     )
 }
 

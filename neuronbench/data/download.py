@@ -21,6 +21,7 @@ A source without a checksum is refused: nothing is used before it is verified.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import sys
@@ -128,19 +129,34 @@ def fetch(source: Source, folder: Path, *, progress: bool = True, timeout: float
                 length = resp.headers.get("Content-Length")
                 if total is None and length is not None:
                     total = start + int(length)
-                with open(part, "ab" if start else "wb") as out, tqdm(
-                    total=total, initial=start, unit="B", unit_scale=True, desc=source.name,
-                    disable=not progress, file=sys.stderr, leave=False,
-                ) as bar:
+                with (
+                    open(part, "ab" if start else "wb") as out,
+                    tqdm(
+                        total=total,
+                        initial=start,
+                        unit="B",
+                        unit_scale=True,
+                        desc=source.name,
+                        disable=not progress,
+                        file=sys.stderr,
+                        leave=False,
+                    ) as bar,
+                ):
                     while block := resp.read(CHUNK):
                         out.write(block)
                         bar.update(len(block))
-            break
+            if source.size is None or part.stat().st_size >= source.size:
+                break
+            if attempt == attempts:  # the server closed the connection early, every time
+                raise NeuronbenchError(
+                    f"{source.url}: download of {dest} stopped at {part.stat().st_size} of {source.size} bytes; "
+                    "rerun the same command to resume"
+                )
         except urllib.error.HTTPError as e:
             if e.code == 416 and start:  # nothing left to send: the part is complete
                 break
             raise NeuronbenchError(f"{source.url}: HTTP {e.code} {e.reason} while downloading {dest}") from None
-        except (urllib.error.URLError, OSError, TimeoutError) as e:
+        except (urllib.error.URLError, OSError, TimeoutError, http.client.HTTPException) as e:
             if attempt == attempts:
                 raise NeuronbenchError(
                     f"{source.url}: download of {dest} interrupted ({e}); rerun the same command to resume"
@@ -180,8 +196,9 @@ def extract(archive: Path, target: Path) -> Path:
         with tarfile.open(archive) as tf:
             members = tf.getmembers()
             _check_members(archive, ((m.name, _tar_kind(m)) for m in members))
+            safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}  # Python >= 3.11.4 / 3.10.12
             for m in members:  # regular files and folders only, checked above
-                tf.extract(m, target, set_attrs=False, filter="data")
+                tf.extract(m, target, set_attrs=False, **safe)
     else:
         raise NeuronbenchError(f"{archive}: not a zip or tar archive")
     marker.write_text(json.dumps({"archive": archive.name}))
@@ -205,7 +222,9 @@ def _tar_kind(m: tarfile.TarInfo) -> str:
 
 def _get_json(url: str, timeout: float = 60.0) -> Any:
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers={"User-Agent": USER_AGENT}), timeout=timeout) as r:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers={"User-Agent": USER_AGENT}), timeout=timeout
+        ) as r:
             return json.loads(r.read().decode())
     except (urllib.error.URLError, OSError, ValueError) as e:
         raise NeuronbenchError(f"{url}: could not read the source's metadata ({e})") from None
@@ -213,8 +232,12 @@ def _get_json(url: str, timeout: float = 60.0) -> Any:
 
 def _figshare_source(entry: dict[str, Any], url: str) -> Source:
     try:
-        return Source(url=entry["download_url"], name=entry["name"], md5=entry.get("computed_md5") or None,
-                      size=int(entry["size"]))
+        return Source(
+            url=entry["download_url"],
+            name=entry["name"],
+            md5=entry.get("computed_md5") or None,
+            size=int(entry["size"]),
+        )
     except KeyError as e:
         raise NeuronbenchError(f"{url}: field {e.args[0]!r} missing in a file entry") from None
 
@@ -247,8 +270,14 @@ def dandi_sources(dandiset: str, version: str, *, keep: Any = None, api: str = D
             sha = digest.get("dandi:sha2-256")
             if not sha:
                 raise NeuronbenchError(f"{meta_url}: field 'digest': no 'dandi:sha2-256' to verify {asset['path']}")
-            out.append(Source(url=f"{api}/assets/{asset['asset_id']}/download/", name=asset["path"], sha256=sha,
-                              size=int(asset["size"])))
+            out.append(
+                Source(
+                    url=f"{api}/assets/{asset['asset_id']}/download/",
+                    name=asset["path"],
+                    sha256=sha,
+                    size=int(asset["size"]),
+                )
+            )
         url = page.get("next")
     return out
 
@@ -273,11 +302,14 @@ def read_plan(folder: Path, pinned: dict[str, Any]) -> list[Source] | None:
             return None
         return [Source(**s) for s in doc["sources"]]
     except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise NeuronbenchError(f"{path}: not a valid source list ({e}); delete it to resolve the sources again") from None
+        raise NeuronbenchError(
+            f"{path}: not a valid source list ({e}); delete it to resolve the sources again"
+        ) from None
 
 
-def download_all(folder: Path, pinned: dict[str, Any], resolve: Any, *, progress: bool = True,
-                 unpack: bool = True) -> list[Path]:
+def download_all(
+    folder: Path, pinned: dict[str, Any], resolve: Any, *, progress: bool = True, unpack: bool = True
+) -> list[Path]:
     """Resolve the pinned sources once (``resolve()`` -> list of `Source`), fetch and
     verify each, and unpack the archives among them into ``folder``."""
     folder = Path(folder)

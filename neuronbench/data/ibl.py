@@ -63,13 +63,22 @@ def download(to: Path, *, progress: bool = True) -> Path:
     from tqdm import tqdm
 
     for eid in tqdm(pinned_sessions(), desc="ibl sessions", unit="session", disable=not progress):
-        one.load_dataset(eid, "_ibl_trials.table.pqt", collection="alf", download_only=True)
-        for collection in one.list_collections(eid, filename="spikes.times.npy"):
-            if not collection.endswith(SPIKE_SORTER):
-                continue
-            for obj, attrs in (("spikes", ["times", "clusters"]), ("clusters", ["channels", "metrics"]),
-                               ("channels", ["brainLocationIds_ccf_2017", "mlapdv"])):
-                one.load_object(eid, obj, collection=collection, attribute=attrs, download_only=True)
+        try:
+            one.load_dataset(eid, "_ibl_trials.table.pqt", collection="alf", download_only=True)
+            for collection in one.list_collections(eid, filename="spikes.times.npy"):
+                if not collection.endswith(SPIKE_SORTER):
+                    continue
+                one.load_object(
+                    eid, "spikes", collection=collection, attribute=["times", "clusters"], download_only=True
+                )
+                one.load_object(
+                    eid, "clusters", collection=collection, attribute=["channels", "metrics"], download_only=True
+                )
+                # every channels.* file (small): ONE would read "brainLocationIds_ccf_2017" as
+                # attribute "brainLocationIds" with timescale "ccf_2017", so no attribute filter
+                one.load_object(eid, "channels", collection=collection, download_only=True)
+        except Exception as e:  # ONE and its HTTP stack raise many types
+            raise NeuronbenchError(f"ibl session {eid}: download failed ({e}); rerun to resume") from None
     return Path(to)
 
 
@@ -78,9 +87,15 @@ def probe_dirs(raw_dir: Path) -> list[Path]:
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
         raise NeuronbenchError(f"{raw_dir}: not a folder")
-    dirs = sorted({p.parent for p in raw_dir.rglob("spikes.times*.npy")
-                   if p.parent.name == SPIKE_SORTER and p.parent.parent.name.startswith("probe")
-                   and p.parent.parent.parent.name == "alf"})
+    dirs = sorted(
+        {
+            p.parent
+            for p in raw_dir.rglob("spikes.times*.npy")
+            if p.parent.name == SPIKE_SORTER
+            and p.parent.parent.name.startswith("probe")
+            and p.parent.parent.parent.name == "alf"
+        }
+    )
     if not dirs:
         raise NeuronbenchError(
             f"{raw_dir}: no alf/probeXX/{SPIKE_SORTER}/ folder with spikes.times.npy found; expected a ONE cache "
@@ -89,9 +104,11 @@ def probe_dirs(raw_dir: Path) -> list[Path]:
     return dirs
 
 
-def _load(alfio, folder: Path, obj: str, attributes: list[str]) -> dict:
+def _load(alfio, folder: Path, obj: str, attributes: list[str], *, filter_attributes: bool = True) -> dict:
+    """An ALF object with (at least) these attributes. ONE reads ``a_b`` in an attribute
+    as attribute ``a`` with timescale ``b``, so such names cannot be used as a filter."""
     try:
-        bunch = alfio.load_object(folder, obj, attribute=attributes)
+        bunch = alfio.load_object(folder, obj, **({"attribute": attributes} if filter_attributes else {}))
     except Exception as e:  # ONE raises ALFObjectNotFound and friends
         raise NeuronbenchError(f"{folder}: ALF object {obj!r} ({', '.join(attributes)}): {e}".split("\n")[0]) from None
     missing = [a for a in attributes if a not in bunch]
@@ -105,7 +122,9 @@ def _column(folder: Path, name: str, a: np.ndarray, n: int | None = None) -> np.
     if a.ndim == 2 and a.shape[1] == 1:
         a = a[:, 0]
     if a.ndim != 1 or (n is not None and len(a) != n):
-        raise NeuronbenchError(f"{folder / name}: field 'shape': expected ({n if n is not None else 'N'},), got {a.shape}")
+        raise NeuronbenchError(
+            f"{folder / name}: field 'shape': expected ({n if n is not None else 'N'},), got {a.shape}"
+        )
     return a
 
 
@@ -134,34 +153,52 @@ def load_probe(folder: Path, regions) -> Recording:
     try:
         parts = alfpath.session_path_parts(session, as_dict=True)
     except Exception:
-        raise NeuronbenchError(f"{session}: session folder: expected <lab>/Subjects/<subject>/<yyyy-mm-dd>/<nnn>") from None
+        raise NeuronbenchError(
+            f"{session}: session folder: expected <lab>/Subjects/<subject>/<yyyy-mm-dd>/<nnn>"
+        ) from None
     spikes = _load(alfio, folder, "spikes", ["times", "clusters"])
     clusters = _load(alfio, folder, "clusters", ["channels", "metrics"])
-    channels = _load(alfio, folder, "channels", ["brainLocationIds_ccf_2017"])
+    channels = _load(alfio, folder, "channels", ["brainLocationIds_ccf_2017"], filter_attributes=False)
     times = _column(folder, "spikes.times.npy", spikes["times"]).astype(np.float64)
-    clu = integers(folder / "spikes.clusters.npy", _column(folder, "spikes.clusters.npy", spikes["clusters"], len(times)))
+    clu = integers(
+        folder / "spikes.clusters.npy", _column(folder, "spikes.clusters.npy", spikes["clusters"], len(times))
+    )
     if not np.all(np.isfinite(times)):
         raise NeuronbenchError(f"{folder / 'spikes.times.npy'}: field 'times': contains NaN or infinite values")
     metrics = clusters["metrics"]
     if not isinstance(metrics, pd.DataFrame) or "label" not in metrics.columns:
-        raise NeuronbenchError(f"{folder / 'clusters.metrics.pqt'}: field 'label': missing (fraction of QC metrics passed)")
+        raise NeuronbenchError(
+            f"{folder / 'clusters.metrics.pqt'}: field 'label': missing (fraction of QC metrics passed)"
+        )
     n = len(metrics)
     if "cluster_id" in metrics.columns and not np.array_equal(metrics["cluster_id"].to_numpy(), np.arange(n)):
-        raise NeuronbenchError(f"{folder / 'clusters.metrics.pqt'}: field 'cluster_id': expected rows 0..{n - 1} in order")
-    cl_chan = integers(folder / "clusters.channels.npy", _column(folder, "clusters.channels.npy", clusters["channels"], n))
-    atlas = integers(folder / "channels.brainLocationIds_ccf_2017.npy",
-                     _column(folder, "channels.brainLocationIds_ccf_2017.npy", channels["brainLocationIds_ccf_2017"]))
+        raise NeuronbenchError(
+            f"{folder / 'clusters.metrics.pqt'}: field 'cluster_id': expected rows 0..{n - 1} in order"
+        )
+    cl_chan = integers(
+        folder / "clusters.channels.npy", _column(folder, "clusters.channels.npy", clusters["channels"], n)
+    )
+    atlas = integers(
+        folder / "channels.brainLocationIds_ccf_2017.npy",
+        _column(folder, "channels.brainLocationIds_ccf_2017.npy", channels["brainLocationIds_ccf_2017"]),
+    )
     if len(clu) and (clu.min() < 0 or clu.max() >= n):
-        raise NeuronbenchError(f"{folder / 'spikes.clusters.npy'}: field 'clusters': expected ids 0..{n - 1} "
-                               f"(rows of clusters.metrics.pqt), found {clu.min()}..{clu.max()}")
+        raise NeuronbenchError(
+            f"{folder / 'spikes.clusters.npy'}: field 'clusters': expected ids 0..{n - 1} "
+            f"(rows of clusters.metrics.pqt), found {clu.min()}..{clu.max()}"
+        )
     if cl_chan.min() < 0 or cl_chan.max() >= len(atlas):
-        raise NeuronbenchError(f"{folder / 'clusters.channels.npy'}: field 'channels': expected 0..{len(atlas) - 1} "
-                               f"(rows of channels.brainLocationIds_ccf_2017.npy), found up to {cl_chan.max()}")
+        raise NeuronbenchError(
+            f"{folder / 'clusters.channels.npy'}: field 'channels': expected 0..{len(atlas) - 1} "
+            f"(rows of channels.brainLocationIds_ccf_2017.npy), found up to {cl_chan.max()}"
+        )
     ids_of_unit = atlas[cl_chan]
     unknown = ~np.isin(np.abs(ids_of_unit), regions.id)
     if unknown.any():
-        raise NeuronbenchError(f"{folder / 'channels.brainLocationIds_ccf_2017.npy'}: field 'ids': atlas id(s) "
-                               f"{np.unique(ids_of_unit[unknown])[:5].tolist()} unknown to the Allen structure tree")
+        raise NeuronbenchError(
+            f"{folder / 'channels.brainLocationIds_ccf_2017.npy'}: field 'ids': atlas id(s) "
+            f"{np.unique(ids_of_unit[unknown])[:5].tolist()} unknown to the Allen structure tree"
+        )
 
     units = np.flatnonzero(metrics["label"].to_numpy(dtype=float) == 1.0)
     if len(units) == 0:
@@ -177,12 +214,21 @@ def load_probe(folder: Path, regions) -> Recording:
     ids = [neuron_id(NAME, rec_id, u) for u in names]
     t_start, t_stop = min(0.0, float(times.min())), float(times.max())
     rec = Recording(
-        dataset=NAME, animal=str(parts["subject"]), recording=rec_id, modality="spikes",
-        neurons=pd.DataFrame({"neuron_id": ids, "unit": names, "track_id": None, "x": np.nan, "y": np.nan, "z": np.nan}),
-        t_start=t_start, t_stop=t_stop, epochs=clip_epochs(_trials_epochs(session), t_start, t_stop),
-        spike_times=spike_times, spike_offsets=offsets,
-        labels=pd.DataFrame({"neuron_id": ids, "region": [c if c in COSMOS else None for c in cosmos],
-                             "acronym": list(acronyms)}),
+        dataset=NAME,
+        animal=str(parts["subject"]),
+        recording=rec_id,
+        modality="spikes",
+        neurons=pd.DataFrame(
+            {"neuron_id": ids, "unit": names, "track_id": None, "x": np.nan, "y": np.nan, "z": np.nan}
+        ),
+        t_start=t_start,
+        t_stop=t_stop,
+        epochs=clip_epochs(_trials_epochs(session), t_start, t_stop),
+        spike_times=spike_times,
+        spike_offsets=offsets,
+        labels=pd.DataFrame(
+            {"neuron_id": ids, "region": [c if c in COSMOS else None for c in cosmos], "acronym": list(acronyms)}
+        ),
     )
     return rec.validate(where=str(folder))
 
@@ -195,6 +241,11 @@ def load(raw_dir: Path) -> list[Recording]:
 def prepare(raw_dir: Path, out_dir: Path) -> Path:
     from neuronbench.data.store import write_dataset
 
-    return write_dataset(out_dir, NAME, load(raw_dir), label_columns=LABEL_COLUMNS,
-                         params={"source": OPENALYX, "qc": "clusters.metrics label == 1", "mapping": "Cosmos"},
-                         description="IBL Brain Wide Map: Neuropixels, one recording per probe, 10 Cosmos regions")
+    return write_dataset(
+        out_dir,
+        NAME,
+        load(raw_dir),
+        label_columns=LABEL_COLUMNS,
+        params={"source": OPENALYX, "qc": "clusters.metrics label == 1", "mapping": "Cosmos"},
+        description="IBL Brain Wide Map: Neuropixels, one recording per probe, 10 Cosmos regions",
+    )

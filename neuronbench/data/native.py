@@ -66,8 +66,9 @@ def merge_runs(start: np.ndarray, stop: np.ndarray, name: np.ndarray) -> pd.Data
     start, stop, name = np.asarray(start)[order], np.asarray(stop)[order], np.asarray(name, dtype=object)[order]
     first = np.flatnonzero(np.r_[True, name[1:] != name[:-1]])
     stops = np.maximum.reduceat(stop, first)
-    return pd.DataFrame({"start": start[first].astype(float), "stop": stops.astype(float),
-                         "stimulus": name[first].astype(str)})
+    return pd.DataFrame(
+        {"start": start[first].astype(float), "stop": stops.astype(float), "stimulus": name[first].astype(str)}
+    )
 
 
 def clip_epochs(epochs: pd.DataFrame, t_start: float, t_stop: float) -> pd.DataFrame:

@@ -25,7 +25,8 @@ animal = the mouse (``Cori``).
 - Epochs: ``spontaneous`` intervals, the ``task`` block (first trial start to last trial
   end) and the ``passive`` block (first to last passive event), from the files present.
 
-Published split (NuCLR): inductive test mice Cori, Forssmann, Hench (`TEST_ANIMALS`).
+Published split (NuCLR; frozen in the catalog entry): inductive test mice Cori, Forssmann,
+Hench, absent from pretraining.
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ from neuronbench.errors import NeuronbenchError
 
 NAME = "steinmetz"
 FIGSHARE_ARTICLE = 9598406
-TEST_ANIMALS: tuple[str, ...] = ("Cori", "Forssmann", "Hench")
 REGION_GROUPS: dict[str, tuple[str, ...]] = {
     "MB": ("MRN", "SCm", "SCs", "APN", "PAG"),
     "VIS": ("VISp", "VISrl", "VISam", "VISpm", "VISl", "VISa"),
@@ -63,8 +63,9 @@ def download(to: Path, *, progress: bool = True) -> Path:
     (and the per-session tars inside them)."""
     from neuronbench.data.download import extract
 
-    paths = download_all(to, {"figshare_article": FIGSHARE_ARTICLE}, lambda: figshare_sources(FIGSHARE_ARTICLE),
-                         progress=progress)
+    paths = download_all(
+        to, {"figshare_article": FIGSHARE_ARTICLE}, lambda: figshare_sources(FIGSHARE_ARTICLE), progress=progress
+    )
     for inner in sorted(Path(to).rglob("*.tar")):
         if inner not in paths:
             extract(inner, inner.parent)
@@ -76,8 +77,14 @@ def session_dirs(raw_dir: Path) -> list[Path]:
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
         raise NeuronbenchError(f"{raw_dir}: not a folder")
-    dirs = sorted({p.parent for pattern in ("*/spikes.times.npy", "*/*/spikes.times.npy", "*/*/*/spikes.times.npy")
-                   for p in raw_dir.glob(pattern) if _SESSION.match(p.parent.name)})
+    dirs = sorted(
+        {
+            p.parent
+            for pattern in ("*/spikes.times.npy", "*/*/spikes.times.npy", "*/*/*/spikes.times.npy")
+            for p in raw_dir.glob(pattern)
+            if _SESSION.match(p.parent.name)
+        }
+    )
     if not dirs:
         raise NeuronbenchError(
             f"{raw_dir}: no session folder <Mouse>_<YYYY-MM-DD>/ with spikes.times.npy found; expected the "
@@ -130,15 +137,18 @@ def load_session(folder: Path) -> list[Recording]:
         raise NeuronbenchError(f"{folder}: folder name: expected <Mouse>_<YYYY-MM-DD>")
     mouse, date = m.group(1), "".join(m.group(2, 3, 4))
     times = vector(folder / "spikes.times.npy").astype(np.float64)
-    clu = integers(folder / "spikes.clusters.npy",
-                   vector(folder / "spikes.clusters.npy", len(times), field="rows (one per spike)"))
+    clu = integers(
+        folder / "spikes.clusters.npy", vector(folder / "spikes.clusters.npy", len(times), field="rows (one per spike)")
+    )
     if not np.all(np.isfinite(times)):
         raise NeuronbenchError(f"{folder / 'spikes.times.npy'}: field 'times': contains NaN or infinite values")
     probes = integers(folder / "clusters.probes.npy", vector(folder / "clusters.probes.npy"))
     n = len(probes)
     if len(clu) and (clu.min() < 0 or clu.max() >= n):
-        raise NeuronbenchError(f"{folder / 'spikes.clusters.npy'}: field 'clusters': expected ids 0..{n - 1} "
-                               f"(one per row of clusters.probes.npy), found {clu.min()}..{clu.max()}")
+        raise NeuronbenchError(
+            f"{folder / 'spikes.clusters.npy'}: field 'clusters': expected ids 0..{n - 1} "
+            f"(one per row of clusters.probes.npy), found {clu.min()}..{clu.max()}"
+        )
     peak = integers(folder / "clusters.peakChannel.npy", vector(folder / "clusters.peakChannel.npy", n)) - 1
     annotation = vector(folder / "clusters._phy_annotation.npy", n).astype(np.float64)
     tsv = folder / "channels.brainLocation.tsv"
@@ -152,8 +162,10 @@ def load_session(folder: Path) -> list[Recording]:
     if missing:
         raise NeuronbenchError(f"{tsv}: missing columns {missing}; expected {list(TSV_COLUMNS)}")
     if peak.min() < 0 or peak.max() >= len(channels):
-        raise NeuronbenchError(f"{folder / 'clusters.peakChannel.npy'}: field 'peakChannel': expected 1-based "
-                               f"channels 1..{len(channels)} (rows of {tsv.name}), found {peak.min() + 1}..{peak.max() + 1}")
+        raise NeuronbenchError(
+            f"{folder / 'clusters.peakChannel.npy'}: field 'peakChannel': expected 1-based "
+            f"channels 1..{len(channels)} (rows of {tsv.name}), found {peak.min() + 1}..{peak.max() + 1}"
+        )
     if (folder / "channels.probe.npy").is_file():
         ch_probe = integers(folder / "channels.probe.npy", vector(folder / "channels.probe.npy", len(channels)))
         wrong = ch_probe[peak] != probes
@@ -179,15 +191,23 @@ def load_session(folder: Path) -> list[Recording]:
         names = [str(u) for u in units]
         ids = [neuron_id(NAME, rec_id, u) for u in names]
         rec = Recording(
-            dataset=NAME, animal=mouse, recording=rec_id, modality="spikes",
-            neurons=pd.DataFrame({"neuron_id": ids, "unit": names, "track_id": None,
-                                  "x": np.nan, "y": np.nan, "z": np.nan}),
-            t_start=t_start, t_stop=t_stop, epochs=epochs.copy(),
-            spike_times=spike_times, spike_offsets=offsets,
+            dataset=NAME,
+            animal=mouse,
+            recording=rec_id,
+            modality="spikes",
+            neurons=pd.DataFrame(
+                {"neuron_id": ids, "unit": names, "track_id": None, "x": np.nan, "y": np.nan, "z": np.nan}
+            ),
+            t_start=t_start,
+            t_stop=t_stop,
+            epochs=epochs.copy(),
+            spike_times=spike_times,
+            spike_offsets=offsets,
             waveforms=None if waveforms is None else waveforms[units],
             waveform_rate=None if waveforms is None else WAVEFORM_RATE,
-            labels=pd.DataFrame({"neuron_id": ids, "region": [GROUP_OF.get(a) for a in acronyms[units]],
-                                 "acronym": acronyms[units]}),
+            labels=pd.DataFrame(
+                {"neuron_id": ids, "region": [GROUP_OF.get(a) for a in acronyms[units]], "acronym": acronyms[units]}
+            ),
         )
         recs.append(rec.validate(where=str(folder)))
     return recs
@@ -203,6 +223,11 @@ def load(raw_dir: Path) -> list[Recording]:
 def prepare(raw_dir: Path, out_dir: Path) -> Path:
     from neuronbench.data.store import write_dataset
 
-    return write_dataset(out_dir, NAME, load(raw_dir), label_columns=LABEL_COLUMNS,
-                         params={"source": f"figshare:{FIGSHARE_ARTICLE}", "min_phy_annotation": MIN_PHY_ANNOTATION},
-                         description="Steinmetz et al. 2019: Neuropixels, one recording per probe, 4 region groups")
+    return write_dataset(
+        out_dir,
+        NAME,
+        load(raw_dir),
+        label_columns=LABEL_COLUMNS,
+        params={"source": f"figshare:{FIGSHARE_ARTICLE}", "min_phy_annotation": MIN_PHY_ANNOTATION},
+        description="Steinmetz et al. 2019: Neuropixels, one recording per probe, 4 region groups",
+    )
