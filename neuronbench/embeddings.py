@@ -6,8 +6,6 @@ brings to `neuronbench score` as a Parquet file.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from neuronbench.atomic import atomic_write
 from neuronbench.errors import NeuronbenchError
 
 _META_KEY = b"neuronbench"
@@ -52,19 +51,10 @@ def check_embeddings(table: Any, expected_ids: Sequence[str], where: str) -> pd.
 
 def write_embeddings(path: Path, table: pd.DataFrame, meta: dict[str, Any]) -> None:
     """Write an embedding table atomically, with ``meta`` (JSON) in the Parquet footer."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     frame = table.reset_index()
     arrow = pa.Table.from_pandas(frame, preserve_index=False)
     arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), _META_KEY: json.dumps(meta).encode()})
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        pq.write_table(arrow, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: pq.write_table(arrow, f))
 
 
 def read_embeddings(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:

@@ -25,8 +25,6 @@ or checksums, and one dataset with different data checksums.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -35,10 +33,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from neuronbench.atomic import atomic_write, atomic_write_text
 from neuronbench.errors import NeuronbenchError
 from neuronbench.metrics import chance_levels, classification_metrics
 from neuronbench.plugin import KINDS, SETTINGS
-from neuronbench.results import atomic_write_text, iter_records, record_path, validate_record
+from neuronbench.results import iter_records, record_path, validate_record
 
 METRICS: tuple[str, ...] = ("macro_f1", "accuracy", "balanced_accuracy")
 METRIC_NAMES = {"macro_f1": "macro-F1", "accuracy": "accuracy (top-1)", "balanced_accuracy": "balanced accuracy"}
@@ -400,16 +399,7 @@ def write_figure(df: pd.DataFrame, dataset: str, probe: str, path: Path) -> None
         ax.set_title(f"{task}, {setting}", fontsize=9)
     fig.suptitle(f"{dataset}: {probe} probe, mean ± std over encoder seeds", fontsize=10)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=FIGURE_DPI, metadata={"Software": None})
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=FIGURE_DPI, metadata={"Software": None}))
 
 
 # ---------------------------------------------------------------- the folder

@@ -39,7 +39,7 @@ from neuronbench.data.catalog import get_dataset_info
 from neuronbench.data.store import Dataset, data_root
 from neuronbench.errors import NeuronbenchError
 from neuronbench.plugin import SETTINGS
-from neuronbench.results import atomic_write_text
+from neuronbench.atomic import atomic_write_text
 from neuronbench.tasks import Task
 
 SPLIT_VERSION = 1
