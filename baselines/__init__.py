@@ -1,6 +1,7 @@
 """Published baselines (NeuPRINT, NEMO, LOLCAT) and the controls, each listed here by
 its `MethodInfo` (metadata only: the model code is imported when the method is built)."""
 
+from baselines.lolcat import INFO as LOLCAT
 from neuronbench.plugin import MethodInfo
 
 FEATURES = MethodInfo(
@@ -21,4 +22,4 @@ RANDOM = MethodInfo(
     presets={"cpu": {"dim": 32}, "paper": {"dim": 32}},
 )
 
-METHODS: tuple[MethodInfo, ...] = (FEATURES, RANDOM)
+METHODS: tuple[MethodInfo, ...] = (FEATURES, RANDOM, LOLCAT)

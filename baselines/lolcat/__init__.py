@@ -1,0 +1,38 @@
+"""LOLCAT (Schneider et al., Cell Reports 2023): supervised snippet-ISI-histogram model.
+
+Metadata only (no torch import): the model lives in `baselines.lolcat.method`.
+"""
+
+from neuronbench.plugin import MethodInfo
+
+_PAPER = {
+    # input (features.py)
+    "snippet_s": 3.0, "spike_histogram": "log", "spike_bins": 128,
+    "calcium_histogram": "linear", "calcium_bins": 90, "add_onset": False,
+    "event_threshold": 3.0, "event_decay_s": 1.0,
+    # network (model.py)
+    "encoder_sizes": (32, 16, 16, 16), "heads": 4, "head_dim": 8, "classifier_hidden": 16,
+    "dropout": 0.5, "batchnorm": True,
+    # training (method.py, sampling.py)
+    "snippet_dropout": 0.4, "batch_size": 128, "lr": 1e-2, "weight_decay": 1e-4,
+    "epochs": 1000, "milestones": (10, 100, 400), "gamma": 0.1, "val_fraction": 0.2,
+    "eval_batch_size": 512, "threads": 1, "device": "auto",
+}
+
+INFO = MethodInfo(
+    name="lolcat",
+    kind="baseline",
+    summary="Supervised on probe-train labels: 3 s snippet ISI (calcium: inter-event) histograms -> "
+    "MLP -> 4-head attention pooling -> 32-d neuron embedding (what the probe reads) -> classifier.",
+    paper="Schneider et al., Transcriptomic cell type structures in vivo neuronal activity across "
+    "multiple timescales, Cell Reports 2023",
+    factory="baselines.lolcat.method:Lolcat",
+    presets={
+        "paper": _PAPER,
+        "cpu": {**_PAPER, "epochs": 40, "milestones": (30,)},
+        "tiny": {**_PAPER, "epochs": 4, "milestones": (10,), "batch_size": 32},
+    },
+    modalities=("spikes", "calcium"),
+    supervised=True,
+    extras=("torch",),
+)
