@@ -2,6 +2,7 @@
 its `MethodInfo` (metadata only: the model code is imported when the method is built)."""
 
 from baselines.lolcat import INFO as LOLCAT
+from baselines.nemo import INFO as NEMO
 from neuronbench.plugin import MethodInfo
 
 FEATURES = MethodInfo(
@@ -22,4 +23,4 @@ RANDOM = MethodInfo(
     presets={"cpu": {"dim": 32}, "paper": {"dim": 32}},
 )
 
-METHODS: tuple[MethodInfo, ...] = (FEATURES, RANDOM, LOLCAT)
+METHODS: tuple[MethodInfo, ...] = (FEATURES, RANDOM, LOLCAT, NEMO)
