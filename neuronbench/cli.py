@@ -36,10 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run methods on a dataset's tasks in a setting")
-    run.add_argument("--method", required=True, type=_csv, help="method name(s), comma-separated")
-    run.add_argument("--split", required=True, type=_csv, help=f"setting(s): {', '.join(SPLIT_CHOICES)}")
+    run.add_argument("--method", required=True, type=_csv, action="extend",
+                     help="method name(s), comma-separated or repeated")
+    run.add_argument("--split", required=True, type=_csv, action="extend",
+                     help=f"setting(s): {', '.join(SPLIT_CHOICES)}")
     run.add_argument("--dataset", default="synthetic")
-    run.add_argument("--task", type=_csv, default=None, help="task name(s) (default: all of the dataset's)")
+    run.add_argument("--task", type=_csv, action="extend", default=None,
+                     help="task name(s) (default: all of the dataset's)")
     run.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="encoder seeds: a count or a list (default 3)")
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     run.add_argument("--preset", default="cpu", help="method config preset: cpu (default) or paper")

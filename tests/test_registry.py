@@ -46,3 +46,10 @@ def test_method_info_rules():
     assert info.why_not("transductive", "spikes", ("waveforms",)) is None
     # the device is not part of a method's identity
     assert config_hash({"d": 1, "device": "cpu"}) == config_hash({"d": 1, "device": "cuda"})
+
+
+def test_repeated_options_add_up():
+    from neuronbench.cli import build_parser
+
+    args = build_parser().parse_args(["run", "--method", "a", "--method", "b,c", "--split", "inductive"])
+    assert args.method == ["a", "b", "c"] and args.split == ["inductive"] and args.task is None
