@@ -53,3 +53,12 @@ def test_repeated_options_add_up():
 
     args = build_parser().parse_args(["run", "--method", "a", "--method", "b,c", "--split", "inductive"])
     assert args.method == ["a", "b", "c"] and args.split == ["inductive"] and args.task is None
+
+
+def test_cached_synthetic_dataset_is_reused_not_rebuilt(tmp_path):
+    from neuronbench.data.catalog import build_synthetic
+
+    paths = build_synthetic(tmp_path, size="tiny")
+    stamp = [(p / "manifest.json").stat().st_mtime_ns for p in paths]
+    assert build_synthetic(tmp_path, size="tiny") == paths
+    assert [(p / "manifest.json").stat().st_mtime_ns for p in paths] == stamp

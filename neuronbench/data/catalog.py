@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -176,7 +177,7 @@ def _synthetic_params(config: object) -> dict:
     return {
         "generator": "neuronbench.data.synthetic",
         "source_sha256": hashlib.sha256(source).hexdigest(),
-        "config": dataclasses.asdict(config),
+        "config": json.loads(json.dumps(dataclasses.asdict(config))),  # tuples as the manifest stores them
     }
 
 
