@@ -3,6 +3,7 @@ its `MethodInfo` (metadata only: the model code is imported when the method is b
 
 from baselines.lolcat import INFO as LOLCAT
 from baselines.nemo import INFO as NEMO
+from baselines.neuprint import INFO as NEUPRINT
 from neuronbench.plugin import MethodInfo
 
 FEATURES = MethodInfo(
@@ -23,4 +24,4 @@ RANDOM = MethodInfo(
     presets={"cpu": {"dim": 32}, "paper": {"dim": 32}},
 )
 
-METHODS: tuple[MethodInfo, ...] = (FEATURES, RANDOM, LOLCAT, NEMO)
+METHODS: tuple[MethodInfo, ...] = (FEATURES, RANDOM, NEMO, NEUPRINT, LOLCAT)

@@ -1,5 +1,8 @@
 """The new methods under study (NuCLR, NeurPIR). Each lists its `MethodInfo` here."""
 
+from methods.neurpir import INFO as NEURPIR
+from methods.neurpir import INFO_NOCEBRA as NEURPIR_NOCEBRA
+from methods.nuclr import INFO as NUCLR
 from neuronbench.plugin import MethodInfo
 
-METHODS: tuple[MethodInfo, ...] = ()
+METHODS: tuple[MethodInfo, ...] = (NUCLR, NEURPIR, NEURPIR_NOCEBRA)

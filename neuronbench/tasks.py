@@ -52,6 +52,9 @@ REAL_TASKS: tuple[Task, ...] = (
     Task("allen", "cell_type", "cell_type", ("Pvalb", "Sst", "Vip"), "Opto-tagged Cre lines (VIS units)"),
 )
 TASKS.update({t.key: t for t in REAL_TASKS})
+TASKS.update({f"{d}/firing_mode": Task(d, "firing_mode", "firing_mode", ("RS", "IB", "CH", "FS", "LTS"),
+                                       "Five Izhikevich firing modes (NeurPIR's simulation)")
+              for d in ("izhikevich", "izhikevich-tiny")})
 
 
 def tasks_for(dataset: str) -> list[Task]:

@@ -89,6 +89,23 @@ DATASETS: dict[str, DatasetInfo] = {
         *_synthetic_pair("synthetic", "default", "The embedded default:"),
         *_synthetic_pair("synthetic-tiny", "tiny", "A tiny (seconds to run) version of the"),
         DatasetInfo(
+            name="izhikevich",
+            summary="NeurPIR's Izhikevich benchmark: 2,000 neurons in five firing modes (RS, IB, CH, FS, LTS), "
+            "5 coupled networks driven by noisy input, 2 sessions each (spikes).",
+            source="neuronbench.data.izhikevich_dataset",
+            modality="spikes",
+            generator="neuronbench.data.izhikevich_dataset:build",
+            generator_kwargs={"size": "default"},
+        ),
+        DatasetInfo(
+            name="izhikevich-tiny",
+            summary="A tiny (seconds to run) version of the Izhikevich benchmark, for tests.",
+            source="neuronbench.data.izhikevich_dataset",
+            modality="spikes",
+            generator="neuronbench.data.izhikevich_dataset:build",
+            generator_kwargs={"size": "tiny"},
+        ),
+        DatasetInfo(
             name="bugeon",
             summary="Bugeon et al. 2022: mouse V1 2-photon calcium (dF/F), coppaFISH t-types, 4 mice, 17 sessions.",
             source="figshare 19448531 (doi 10.6084/m9.figshare.19448531)",

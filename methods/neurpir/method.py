@@ -1,0 +1,266 @@
+"""NeurPIR as a neuronbench plug-in: VICReg on per-neuron segments, conditioned on the
+CEBRA-encoded surrounding information.
+
+Wu, Liao, Deng, Guo & Wang, "Neuron Platonic Intrinsic Representation From Dynamics Using
+Contrastive Learning", ICLR 2025. Published facts (`shared/reference/methods.md`, the
+paper's abstract and Fig. 1): each neuron is treated separately; segments of its
+activity are positives of each other (VICReg: invariance, variance and covariance terms,
+weights 25 / 25 / 1, variance target 1, eps 1e-4, a 3-layer 1024-wide expander); the
+surrounding information (stimulus, behaviour, session) is encoded with CEBRA and given
+to the neuron encoder as auxiliary input; per-segment embeddings are pooled with
+adaptive average pooling into one time-invariant embedding; the two views of a neuron
+have different segment lengths (segment-length augmentation); the trained encoder
+embeds the neurons of unseen animals directly. The authors' public repository is a
+different model and was not followed.
+
+Where each piece lives and what we chose where the paper is silent:
+
+- `methods.neurpir.segments`: activity, segment lengths, views, overlaps, sessions.
+- `methods.neurpir.surround`: CEBRA's input, settings and objective (time-contrastive,
+  fitted on the pretraining recordings only; it never receives labels).
+- `methods.neurpir.model`: the segment encoder (200 ms patches, a residual 1-D convolution),
+  the pooling, the expander.
+- `methods.neurpir.loss`: VICReg.
+- Optimisation (ours; the paper gives none): AdamW, weight decay 1e-5, linear warm-up
+  over the first 5 % of ``steps`` then cosine decay to 0, batches of ``batch_size``
+  neurons drawn without replacement from a seeded per-epoch permutation; bf16 autocast
+  on CUDA only.
+- Read-out: the pooled embedding (``dim`` columns ``neurpir_00`` ...) of each unit of
+  each recording, over every segment of the recording (`segments.tiling`).
+- Ablation: ``surround=False`` drops the CEBRA input (the encoder sees the activity
+  alone; CEBRA is not fitted). It is registered as the method ``neurpir-nocebra`` so
+  the leaderboard shows both side by side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from methods.neurpir.loss import vicreg_loss
+from methods.neurpir.model import NeurPIRNet, expander
+from methods.neurpir.segments import SegmentStore, gather_segments, neuron_groups, recording_activity, tiling
+from methods.neurpir.surround import SurroundEncoder
+from neuronbench.data.recording import Recording
+from neuronbench.device import autocast, resolve_device, seed_everything
+from neuronbench.errors import NeuronbenchError
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run with ``n`` intra-op CPU threads (None: leave torch's setting), then restore."""
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def learning_rate(step: int, peak: float, warmup: int, total: int) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine decay to 0 at ``total``."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(total - warmup, 1)
+    return peak * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+
+class NeurPIR:
+    """Neuron Platonic Intrinsic Representation (see the module docstring).
+
+    Args (grouped; the defaults are the ``cpu`` preset's, but for ``threads``; presets in
+    `methods.neurpir`):
+        surround: give the encoder the CEBRA embedding of the surrounding information.
+        bin_s, segment_bins, calcium_segment_frames, n_segments, cross_session,
+            calcium_percentile: activity and views (`methods.neurpir.segments`).
+        patch_bins, calcium_patch_frames, hidden, dim, conv_layers, kernel, expander: the
+            network (`methods.neurpir.model`).
+        invariance_weight, variance_weight, covariance_weight, variance_target, eps: VICReg.
+        batch_size, steps, lr, weight_decay: optimisation.
+        cebra_dim, cebra_iterations, cebra_batch_size, cebra_lr, cebra_temperature,
+            cebra_hidden, cebra_time_offset, cebra_bin_s: CEBRA (`methods.neurpir.surround`).
+        readout_values: activity values per read-out forward pass (memory bound).
+        threads: torch CPU threads during fit and embed (None: leave torch's setting; 1
+            is much faster than 2 on a machine whose cores are busy with other work).
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    """
+
+    def __init__(self, *, surround: bool = True, bin_s: float = 0.02,
+                 segment_bins: Sequence[int] = (50, 100, 200), calcium_segment_frames: Sequence[int] = (16, 32, 64),
+                 n_segments: int = 8, cross_session: bool = True, calcium_percentile: float = 99.0,
+                 patch_bins: int = 10, calcium_patch_frames: int = 4, hidden: int = 32, dim: int = 64,
+                 conv_layers: int = 1, kernel: int = 3, expander: Sequence[int] = (256, 256, 256),
+                 invariance_weight: float = 25.0, variance_weight: float = 25.0, covariance_weight: float = 1.0,
+                 variance_target: float = 1.0, eps: float = 1e-4, batch_size: int = 256, steps: int = 300,
+                 lr: float = 3e-3, weight_decay: float = 1e-5, cebra_dim: int = 4, cebra_iterations: int = 300,
+                 cebra_batch_size: int = 256, cebra_lr: float = 3e-4, cebra_temperature: float = 1.0,
+                 cebra_hidden: int = 16, cebra_time_offset: int = 10, cebra_bin_s: float = 0.1,
+                 readout_values: int = 1 << 22, threads: int | None = None, device: str = "auto"):
+        self.surround = surround
+        self.bin_s = bin_s
+        self.segment_bins = segment_bins
+        self.calcium_segment_frames = calcium_segment_frames
+        self.n_segments = n_segments
+        self.cross_session = cross_session
+        self.calcium_percentile = calcium_percentile
+        self.patch_bins = patch_bins
+        self.calcium_patch_frames = calcium_patch_frames
+        self.hidden = hidden
+        self.dim = dim
+        self.conv_layers = conv_layers
+        self.kernel = kernel
+        self.expander = expander
+        self.invariance_weight = invariance_weight
+        self.variance_weight = variance_weight
+        self.covariance_weight = covariance_weight
+        self.variance_target = variance_target
+        self.eps = eps
+        self.batch_size = batch_size
+        self.steps = steps
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.cebra_dim = cebra_dim
+        self.cebra_iterations = cebra_iterations
+        self.cebra_batch_size = cebra_batch_size
+        self.cebra_lr = cebra_lr
+        self.cebra_temperature = cebra_temperature
+        self.cebra_hidden = cebra_hidden
+        self.cebra_time_offset = cebra_time_offset
+        self.cebra_bin_s = cebra_bin_s
+        self.readout_values = readout_values
+        self.threads = threads
+        self.device = device
+
+    # ------------------------------------------------------------------ helpers
+
+    def _lengths(self, modality: str) -> tuple[list[int], int]:
+        """(segment lengths, patch) of a modality, in bins or frames."""
+        calcium = modality == "calcium"
+        lengths = [int(v) for v in (self.calcium_segment_frames if calcium else self.segment_bins)]
+        patch = int(self.calcium_patch_frames if calcium else self.patch_bins)
+        if patch < 1 or not lengths or any(v < patch or v % patch for v in lengths):
+            raise NeuronbenchError(f"neurpir: config segment lengths {lengths} must be positive multiples of the "
+                                   f"patch ({patch}) for {modality}")
+        return lengths, patch
+
+    def _inputs(self, rec: Recording) -> tuple[np.ndarray, np.ndarray]:
+        """(activity (units, T), aligned surround (T, d); d = 0 without it)."""
+        act, times = recording_activity(rec, self.bin_s, self.calcium_percentile)
+        if self.surround_ is None:
+            return act, np.zeros((act.shape[1], 0), dtype=np.float32)
+        return act, self.surround_.transform(rec, times)
+
+    def _check_modality(self, recordings: Sequence[Recording]) -> str:
+        if not recordings:
+            raise NeuronbenchError("neurpir: no recordings given")
+        modalities = {rec.modality for rec in recordings}
+        if len(modalities) > 1:
+            raise NeuronbenchError(f"neurpir: recordings of one modality expected, got {sorted(modalities)}")
+        return modalities.pop()
+
+    def loss(self, net: NeurPIRNet, head: torch.nn.Module, xa: torch.Tensor, xb: torch.Tensor
+             ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """VICReg loss of two views (neurons, segments, channels, length)."""
+        return vicreg_loss(head(net(xa)), head(net(xb)), invariance_weight=self.invariance_weight,
+                           variance_weight=self.variance_weight, covariance_weight=self.covariance_weight,
+                           gamma=self.variance_target, eps=self.eps)
+
+    # ------------------------------------------------------------------ fit / embed
+
+    def fit(self, recordings: Sequence[Recording], *, seed: int, labels: pd.Series | None = None) -> NeurPIR:
+        """Self-supervised training on ``recordings`` (``labels`` is not used)."""
+        with torch_threads(self.threads):
+            return self._fit(recordings, seed)
+
+    def embed(self, recordings: Sequence[Recording]) -> pd.DataFrame:
+        """One row per unit of ``recordings``: the pooled embedding over every segment."""
+        if not hasattr(self, "net_"):
+            raise NeuronbenchError("neurpir: call fit(recordings, seed=...) before embed")
+        with torch_threads(self.threads), torch.no_grad():
+            return self._embed(recordings)
+
+    def _fit(self, recordings: Sequence[Recording], seed: int) -> NeurPIR:
+        modality = self._check_modality(recordings)
+        lengths, patch = self._lengths(modality)
+        device = resolve_device(self.device)
+        generator = seed_everything(seed)
+        self.surround_ = None
+        if self.surround:
+            self.surround_ = SurroundEncoder(
+                output_dimension=self.cebra_dim, max_iterations=self.cebra_iterations,
+                batch_size=self.cebra_batch_size, learning_rate=self.cebra_lr, temperature=self.cebra_temperature,
+                num_hidden_units=self.cebra_hidden, time_offsets=self.cebra_time_offset, bin_s=self.cebra_bin_s,
+            ).fit(recordings, seed=seed, device=device.type)
+        inputs = [self._inputs(rec) for rec in recordings]
+        store = SegmentStore.build([a for a, _ in inputs], [s for _, s in inputs],
+                                   [g for rec in recordings for g in neuron_groups(rec)])
+        if store.n_rows < 2:
+            raise NeuronbenchError("neurpir: VICReg needs at least 2 neurons to train on")
+        in_channels = 1 + inputs[0][1].shape[1]
+        net = NeurPIRNet(in_channels, patch, self.hidden, self.dim, self.conv_layers, self.kernel).to(device)
+        head = expander(self.dim, self.expander).to(device)
+        params = [*net.parameters(), *head.parameters()]
+        optimizer = torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
+        batch = min(int(self.batch_size), store.n_rows)
+        warmup = max(1, int(0.05 * self.steps))
+        order, position = torch.randperm(store.n_rows, generator=generator), 0
+        self.loss_history_: list[float] = []
+        net.train()
+        head.train()
+        for step in range(int(self.steps)):
+            if position + batch > store.n_rows:  # a new epoch: a new permutation
+                order, position = torch.randperm(store.n_rows, generator=generator), 0
+            rows = order[position:position + batch]
+            position += batch
+            pick = torch.randperm(len(lengths), generator=generator)[:2]
+            pair = (lengths[int(pick[0])], lengths[int(pick[-1])])
+            xa, xb = store.views(rows, pair, self.n_segments, generator, self.cross_session)
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(step, self.lr, warmup, int(self.steps))
+            with autocast(device):
+                loss, _ = self.loss(net, head, xa.to(device), xb.to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            self.loss_history_.append(float(loss.detach()))
+        self.net_ = net.eval()
+        self.expander_ = head.eval()
+        self.modality_ = modality
+        self.readout_length_ = max(lengths)
+        self.n_features_ = int(self.dim)
+        self.device_ = str(device)
+        return self
+
+    def _embed(self, recordings: Sequence[Recording]) -> pd.DataFrame:
+        modality = self._check_modality(recordings)
+        if modality != self.modality_:
+            raise NeuronbenchError(f"neurpir: fitted on {self.modality_} recordings, cannot embed {modality}")
+        device = torch.device(self.device_)
+        length = self.readout_length_
+        ids, parts = [], []
+        for rec in recordings:
+            act, aux = self._inputs(rec)
+            n_units, n_bins = act.shape
+            starts = torch.from_numpy(tiling(n_bins, length))
+            per_unit = len(starts) * length * (1 + aux.shape[1])
+            chunk = max(1, int(self.readout_values) // per_unit)
+            flat, surround = torch.from_numpy(act.ravel()), torch.from_numpy(aux)
+            for u0 in range(0, n_units, chunk):
+                units = torch.arange(u0, min(u0 + chunk, n_units))
+                x = gather_segments(flat, units * n_bins, torch.full_like(units, n_bins),
+                                    starts.expand(len(units), -1), length, surround, torch.zeros_like(units))
+                with autocast(device):
+                    parts.append(self.net_(x.to(device)).float().cpu().numpy())
+            ids.extend(str(i) for i in rec.neuron_ids)
+        width = max(2, len(str(self.n_features_ - 1)))
+        columns = [f"neurpir_{j:0{width}d}" for j in range(self.n_features_)]
+        return pd.DataFrame(np.concatenate(parts).astype(np.float64), index=pd.Index(ids, name="neuron_id"),
+                            columns=columns)

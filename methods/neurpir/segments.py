@@ -1,0 +1,160 @@
+"""Per-neuron segments of binned activity, and the two views of segment-length augmentation.
+
+NeurPIR (Wu et al., ICLR 2025; `shared/reference/methods.md`) treats every neuron on its
+own: its activity, as binned rates, is cut into segments, segments of the same neuron
+are positives, and the two views of a neuron have different segment lengths. The paper
+leaves lengths and overlaps open; our choices (all in the config):
+
+- Activity. Spikes: counts in ``bin_s`` = 20 ms bins (raw counts, the rate differences
+  between cell types are kept). Calcium: the dF/F trace at its frame rate, divided by
+  the recording's 99th percentile (NuCLR's calcium normalisation; one number per
+  recording, so a neuron's amplitude relative to its session is kept).
+- Segment lengths: spikes ``segment_bins`` = (50, 100, 200) bins = 1, 2, 4 s; calcium
+  ``calcium_segment_frames`` = (16, 32, 64) frames = about 3.7, 7.5, 15 s at 4.3 Hz.
+- A view is ``n_segments`` = 8 segments of one length at uniformly random positions;
+  segments of a view may overlap each other. Each training step draws two different
+  lengths (in random order), one per view: segment-length augmentation.
+- The two views never share data: each neuron's recording is cut into halves, view 1
+  takes its segments in one half (chosen at random per neuron and step) and view 2 in
+  the other, so positives are the same neuron at different times (and, with the stimulus
+  blocks of a session, often under different surrounding conditions). A segment longer
+  than a half starts at the half's beginning and runs on; indices past the end of a
+  recording repeat its last bin (only for recordings shorter than two segments).
+- Sessions (``cross_session``, default on): a neuron tracked across recordings (same
+  ``track_id`` within an animal) draws view 2 from a random one of its recordings, so
+  positives also span sessions; untracked neurons pair with themselves.
+- Read-out: the recording is tiled with non-overlapping segments of the longest
+  training length (the last one shifted back to end at the recording's end), and every
+  segment enters the pooled embedding.
+
+`SegmentStore` keeps the activity of all training neurons as one flat array (and the
+aligned surrounding information per recording), so a batch of views is one vectorised
+gather; nothing loops over neurons or spikes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from neuronbench.data.binning import activity
+from neuronbench.data.recording import Recording
+from neuronbench.errors import NeuronbenchError
+
+
+def recording_activity(rec: Recording, bin_s: float, calcium_percentile: float = 99.0
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """(activity (units, T) float32, the start time of each bin or frame)."""
+    act, times = activity(rec, bin_s)
+    if rec.modality == "calcium":
+        scale = float(np.percentile(act, calcium_percentile)) if act.size else 0.0
+        act = act / (scale if scale > 0 else 1.0)
+    return np.ascontiguousarray(act, dtype=np.float32), times
+
+
+def neuron_groups(rec: Recording) -> list[str]:
+    """Group key of each unit: ``<animal>/<track_id>`` when tracked, else its neuron id."""
+    track = rec.neurons["track_id"]
+    keys = np.where(track.notna(), rec.animal + "/" + track.astype(str), rec.neurons["neuron_id"].astype(str))
+    return keys.tolist()
+
+
+def tiling(n_bins: int, length: int) -> np.ndarray:
+    """Start bins of non-overlapping segments covering ``n_bins``; the last one shifted
+    back to end at ``n_bins`` (one segment from 0 if the recording is shorter)."""
+    starts = np.arange(0, max(n_bins - length, 0) + 1, length)
+    if starts[-1] + length < n_bins:
+        starts = np.append(starts, n_bins - length)
+    return starts
+
+
+def gather_segments(act: torch.Tensor, row_offset: torch.Tensor, n_bins: torch.Tensor, starts: torch.Tensor,
+                    length: int, surround: torch.Tensor | None = None,
+                    surround_offset: torch.Tensor | None = None) -> torch.Tensor:
+    """Segments (rows, segments, 1 + d, length) from flat arrays.
+
+    ``act`` is the flat activity of all rows (row r occupies ``row_offset[r]`` ..
+    ``+ n_bins[r]``); ``starts`` (rows, segments) are start bins. ``surround`` (flat
+    (bins, d), row r's recording at ``surround_offset[r]``) adds d channels aligned bin
+    by bin. Indices past a row's end repeat its last bin.
+    """
+    idx = starts[..., None] + torch.arange(length)
+    idx = torch.minimum(idx, (n_bins - 1)[:, None, None])
+    x = act[row_offset[:, None, None] + idx][:, :, None, :]
+    if surround is not None and surround.shape[1] > 0:
+        aux = surround[surround_offset[:, None, None] + idx]  # (rows, segments, length, d)
+        x = torch.cat([x, aux.permute(0, 1, 3, 2)], dim=2)
+    return x
+
+
+@dataclass
+class SegmentStore:
+    """The training neurons ("rows": one unit of one recording) as flat tensors."""
+
+    activity: torch.Tensor  # (sum of rows' bins,) float32
+    row_offset: torch.Tensor  # (rows,) int64
+    n_bins: torch.Tensor  # (rows,) int64
+    surround: torch.Tensor  # (sum of recordings' bins, d) float32; d = 0 without it
+    surround_offset: torch.Tensor  # (rows,) int64: the row's recording in `surround`
+    group_members: torch.Tensor  # (rows,) row indices sorted by group
+    group_start: torch.Tensor  # (rows,) start of the row's group in `group_members`
+    group_size: torch.Tensor  # (rows,) size of the row's group
+
+    @classmethod
+    def build(cls, activities: Sequence[np.ndarray], surrounds: Sequence[np.ndarray], groups: Sequence[str]
+              ) -> SegmentStore:
+        """From per-recording activity (units, T), aligned surround (T, d) and the
+        group key of every unit (in recording order)."""
+        if not activities:
+            raise NeuronbenchError("neurpir: no recordings to train on")
+        n_bins = np.concatenate([np.full(a.shape[0], a.shape[1]) for a in activities]).astype(np.int64)
+        rec_bins = np.array([a.shape[1] for a in activities], dtype=np.int64)
+        rec_of_row = np.repeat(np.arange(len(activities)), [a.shape[0] for a in activities])
+        codes, group = np.unique(np.asarray(groups, dtype=object).astype(str), return_inverse=True)
+        members = np.argsort(group, kind="stable")
+        size = np.bincount(group, minlength=len(codes))
+        start = np.concatenate([[0], np.cumsum(size)[:-1]])
+        return cls(
+            activity=torch.from_numpy(np.concatenate([a.ravel() for a in activities])),
+            row_offset=torch.from_numpy(np.concatenate([[0], np.cumsum(n_bins)[:-1]])),
+            n_bins=torch.from_numpy(n_bins),
+            surround=torch.from_numpy(np.concatenate(surrounds).astype(np.float32)),
+            surround_offset=torch.from_numpy(np.concatenate([[0], np.cumsum(rec_bins)[:-1]])[rec_of_row]),
+            group_members=torch.from_numpy(members),
+            group_start=torch.from_numpy(start[group]),
+            group_size=torch.from_numpy(size[group]),
+        )
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.n_bins.numel())
+
+    def partners(self, rows: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """A random row of each row's group (itself when untracked)."""
+        pick = (torch.rand(rows.numel(), generator=generator) * self.group_size[rows]).long()
+        return self.group_members[self.group_start[rows] + pick]
+
+    def segments(self, rows: torch.Tensor, half: torch.Tensor, length: int, n_segments: int,
+                 generator: torch.Generator) -> torch.Tensor:
+        """``n_segments`` random segments of ``length`` bins from half ``half`` (0 or 1)
+        of each row's recording: (rows, n_segments, 1 + d, length)."""
+        n_bins = self.n_bins[rows]
+        half_len = n_bins // 2
+        span = (half_len - length + 1).clamp(min=1)
+        u = torch.rand(rows.numel(), n_segments, generator=generator)
+        starts = (half * half_len)[:, None] + (u * span[:, None]).long()
+        return gather_segments(self.activity, self.row_offset[rows], n_bins, starts, length,
+                               self.surround, self.surround_offset[rows])
+
+    def views(self, rows: torch.Tensor, lengths: tuple[int, int], n_segments: int, generator: torch.Generator,
+              cross_session: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """Two views of each row: view 1 from a random half of its recording with
+        segments of ``lengths[0]``, view 2 from the other half (of a random recording
+        of the same tracked neuron if ``cross_session``) with segments of ``lengths[1]``."""
+        half = torch.randint(0, 2, (rows.numel(),), generator=generator)
+        other = self.partners(rows, generator) if cross_session else rows
+        return (self.segments(rows, half, lengths[0], n_segments, generator),
+                self.segments(other, 1 - half, lengths[1], n_segments, generator))

@@ -1,0 +1,162 @@
+"""The surrounding information (stimulus, behaviour, session), encoded with CEBRA.
+
+NeurPIR (Wu et al., ICLR 2025, Fig. 1) treats the stimulus, the behaviour and the
+session as surrounding information (SI), encodes it with CEBRA (Schneider, Lee & Mathis,
+Nature 2023; PyPI ``cebra``, Apache-2.0) and gives it to the neuron encoder as an
+auxiliary input. The paper leaves the CEBRA settings open; ours (all in the config):
+
+- CEBRA's input: the SI of a recording on a regular grid of ``cebra_bin_s`` = 0.1 s,
+  one row per grid point: a one-hot of the stimulus epoch the point lies in (the
+  vocabulary is every stimulus name of the pretraining recordings; an unknown name or a
+  point outside every epoch is all zeros) and the behaviour variables (running speed,
+  pupil) wherever the pretraining recordings have them, linearly interpolated to the
+  grid and z-scored within the recording (zeros where a recording lacks one). The
+  session enters as that per-recording normalisation and as the unit CEBRA's embedding
+  is computed over: each recording is transformed on its own, padded at its edges.
+- Model: the sklearn API, ``cebra.CEBRA(model_architecture="offset10-model")`` (a
+  convolutional encoder over 10 grid points, 1 s), cosine distance, InfoNCE with a fixed
+  temperature (1.0), Adam at 3e-4, output dimension ``cebra_dim``. ``paper`` preset:
+  the sklearn API's defaults (32 hidden units, 10,000 steps, 8 dimensions) with batches
+  of 512 (as in CEBRA's demos; the API's default is the full dataset);
+  ``cpu``: batch 256, 16 hidden units, 300 steps, 4 dimensions (about 10 s).
+- Objective: time-contrastive (``fit(X)`` without auxiliary variables; positives
+  ``time_offsets`` = 10 grid points apart). The SI is already CEBRA's input, so
+  conditioning on it a second time would add nothing; and no label of any kind can reach
+  the model. One model is fitted on the concatenated grids of the pretraining
+  recordings only (a positive pair straddles two recordings with probability about
+  offset / recording length, < 1 % here) and embeds any recording, those of unseen
+  animals included.
+- Alignment: the neuron encoder receives, at each of its time bins, the CEBRA
+  embedding of the grid point that bin starts in.
+- Reproducibility: CEBRA's samplers seed their own torch generators from the operating
+  system's entropy (``cebra.distributions.base.HasGenerator.__init__`` calls
+  ``torch.Generator.seed()``), so two fits with the same global seed differ. During our
+  fit (only) those generators are re-seeded deterministically from the fit's seed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from neuronbench.data.recording import BEHAVIOUR_COLUMNS, Recording
+from neuronbench.errors import NeuronbenchError
+
+BEHAVIOUR_VARIABLES: tuple[str, ...] = tuple(c for c in BEHAVIOUR_COLUMNS if c != "time")
+
+
+def stimulus_one_hot(rec: Recording, times: np.ndarray, stimuli: Sequence[str]) -> np.ndarray:
+    """(times, len(stimuli)) one-hot of the epoch each time lies in (zeros outside every
+    epoch or for a stimulus not in ``stimuli``)."""
+    out = np.zeros((len(times), len(stimuli)), dtype=np.float32)
+    epochs = rec.epochs.sort_values("start", kind="stable")
+    if not len(epochs) or not len(stimuli):
+        return out
+    starts, stops = epochs["start"].to_numpy(float), epochs["stop"].to_numpy(float)
+    column = {s: j for j, s in enumerate(stimuli)}
+    code = np.array([column.get(str(s), -1) for s in epochs["stimulus"]])
+    idx = np.searchsorted(starts, times, side="right") - 1
+    inside = idx >= 0
+    inside[inside] &= times[inside] < stops[idx[inside]]
+    hit = inside.copy()
+    hit[inside] &= code[idx[inside]] >= 0
+    out[np.flatnonzero(hit), code[idx[hit]]] = 1.0
+    return out
+
+
+def behaviour_features(rec: Recording, times: np.ndarray, variables: Sequence[str]) -> np.ndarray:
+    """(times, len(variables)): each variable interpolated at ``times`` (NaN samples
+    skipped) and z-scored within the recording; zeros where it is not recorded."""
+    out = np.zeros((len(times), len(variables)), dtype=np.float32)
+    beh = rec.behaviour
+    for j, name in enumerate(variables):
+        if beh is None or name not in beh.columns:
+            continue
+        t, v = beh["time"].to_numpy(float), beh[name].to_numpy(float)
+        ok = np.isfinite(t) & np.isfinite(v)
+        if ok.sum() < 2:
+            continue
+        x = np.interp(times, t[ok], v[ok])
+        sd = x.std()
+        out[:, j] = (x - x.mean()) / sd if sd > 0 else 0.0
+    return out
+
+
+@contextlib.contextmanager
+def seeded_cebra_sampling(seed: int) -> Iterator[None]:
+    """Within the block, every CEBRA sampler built gets a generator seeded by
+    (``seed``, its creation order) instead of the OS entropy (see the module docstring)."""
+    from cebra.distributions import base
+
+    original = base.HasGenerator.__init__
+    order = itertools.count()
+
+    def seeded_init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self._seed = int(np.random.SeedSequence([seed, next(order)]).generate_state(1)[0])
+        self.generator.manual_seed(self._seed)
+
+    base.HasGenerator.__init__ = seeded_init
+    try:
+        yield
+    finally:
+        base.HasGenerator.__init__ = original
+
+
+class SurroundEncoder:
+    """CEBRA over the surrounding information; fitted on pretraining recordings only."""
+
+    def __init__(self, *, output_dimension: int = 8, max_iterations: int = 1000, batch_size: int = 512,
+                 learning_rate: float = 3e-4, temperature: float = 1.0, num_hidden_units: int = 32,
+                 time_offsets: int = 10, bin_s: float = 0.1):
+        self.output_dimension = output_dimension
+        self.max_iterations = max_iterations
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.temperature = temperature
+        self.num_hidden_units = num_hidden_units
+        self.time_offsets = time_offsets
+        self.bin_s = bin_s
+
+    def grid(self, rec: Recording) -> np.ndarray:
+        """The grid times of a recording (at least one receptive field of 10 points)."""
+        n = max(int(np.ceil(rec.duration / self.bin_s)), 10)
+        return rec.t_start + self.bin_s * np.arange(n)
+
+    def features(self, rec: Recording) -> np.ndarray:
+        """CEBRA's input for a recording: (grid points, stimuli + behaviour variables)."""
+        times = self.grid(rec)
+        return np.concatenate([stimulus_one_hot(rec, times, self.stimuli_),
+                               behaviour_features(rec, times, self.behaviour_)], axis=1)
+
+    def fit(self, recordings: Sequence[Recording], *, seed: int, device: str = "cpu") -> SurroundEncoder:
+        """Fit CEBRA (time-contrastive) on the SI of ``recordings``; never sees labels."""
+        import cebra
+
+        self.stimuli_ = sorted({str(s) for rec in recordings for s in rec.epochs["stimulus"]})
+        self.behaviour_ = [v for v in BEHAVIOUR_VARIABLES
+                           if any(rec.behaviour is not None and v in rec.behaviour.columns for rec in recordings)]
+        if not self.stimuli_ and not self.behaviour_:
+            raise NeuronbenchError("neurpir: the recordings have no stimulus epochs and no behaviour, so there is "
+                                   "no surrounding information to encode; use the method 'neurpir-nocebra'")
+        x = np.concatenate([self.features(rec) for rec in recordings])
+        self.cebra_ = cebra.CEBRA(
+            model_architecture="offset10-model", device=device, conditional="time",
+            output_dimension=self.output_dimension, max_iterations=self.max_iterations,
+            batch_size=self.batch_size, learning_rate=self.learning_rate, temperature=self.temperature,
+            num_hidden_units=self.num_hidden_units, time_offsets=self.time_offsets, verbose=False,
+        )
+        with seeded_cebra_sampling(seed):
+            self.cebra_.fit(x)
+        return self
+
+    def transform(self, rec: Recording, times: np.ndarray) -> np.ndarray:
+        """(len(times), output_dimension) float32: the embedding of the grid point each
+        time starts in."""
+        emb = self.cebra_.transform(self.features(rec))
+        idx = np.clip(np.floor((np.asarray(times) - rec.t_start) / self.bin_s + 1e-9).astype(np.int64),
+                      0, len(emb) - 1)
+        return np.ascontiguousarray(emb[idx], dtype=np.float32)

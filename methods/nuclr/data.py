@@ -1,0 +1,326 @@
+"""NuCLR's inputs: tokens, stimulus periods, the two views of a pair, and batches.
+
+Tokens (Arora et al. 2025; `nerdslab/nuclr`, ``NuclrV2gaBin.tokenize`` and
+``NuclrV2gaCa2.tokenize``)
+    Spikes: counts in ``bin_s`` = 20 ms bins, ``bins_per_token`` = 50 bins (1 s) per token,
+    raw counts (no rate normalisation). A unit with no spike in a window gets no token in
+    that window. Calcium: dF/F divided by the 99th percentile of the recording's dF/F (all
+    frames and units together, as the original's Bugeon preprocessing), patches of
+    ``frames_per_token`` = 4 frames per token; every unit has tokens in every window.
+
+Storage (ours)
+    Every recording's activity is binned once and laid out unit-major in one flat buffer
+    (`TokenStore`; uint8 counts for spikes, clipped at 255 per 20 ms bin, float32 for
+    calcium), moved to the device once. A window of unit g starting at step s is
+    ``flat[unit_offset[g] + s : ... + window_steps]``, so a whole batch is one gather on
+    the device from a small index array built on the host: no per-step host-device copy
+    of activity and no Python loop over units or spikes. Windows start on the step grid
+    (20 ms bins or frames); the original starts them at continuous times (a shift of
+    < 20 ms, deliberate).
+
+Periods and views (original ``RandomFixedWindowSampler`` and ``TwoViewDataset``)
+    A recording is cut into periods of one stimulus: its ``epochs``, adjacent epochs of
+    the same stimulus merged (no epochs: the whole recording is one period). Periods
+    shorter than two windows are not sampled (as the original). View 1 tiles each period
+    with a random offset in [0, window) and non-overlapping windows; the pairs of all
+    recordings are shuffled per epoch with a generator seeded by (seed, epoch). View 2 is
+    a window drawn uniformly among all windows that lie inside one period of the same
+    recording and within ``max_distance`` of view 1 (its start >= start1 - d, its end <=
+    end1 + d): it may overlap view 1 and may lie in a neighbouring period, but no view
+    ever spans two stimulus periods.
+
+Unit dropout (original ``UnitDropout(min_units=0.5)``)
+    Each view independently keeps k units, k uniform in [floor(keep_min * n), n], a random
+    subset. The original applies it to the raw calcium traces but tokenises the normalised
+    copy, so it is a no-op on calcium there; ``calcium_unit_dropout=True`` (our default)
+    applies it, ``False`` reproduces the original.
+
+Pairs and batches
+    Positives are the units present in both views. A pair is dropped when it has
+    ``min_matched`` (10) or fewer matched units (the original drops pairs whose views
+    have <= 10 units each; we count matched units, as the loss needs them). Inside a
+    window the matched units come first, in the same order in both views (the model is
+    permutation-equivariant, so order carries nothing), which lets the loss read the
+    positives off the diagonal of padded similarity matrices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from neuronbench.data.binning import bin_spikes
+from neuronbench.data.recording import Recording
+from neuronbench.errors import NeuronbenchError
+
+MAX_COUNT = 255  # spikes per 20 ms bin stored in uint8
+
+
+@dataclass(frozen=True)
+class TokenStore:
+    """The activity of a list of recordings, flat and unit-major, ready for windowing.
+
+    Attributes:
+        modality: ``"spikes"`` or ``"calcium"``.
+        flat: device tensor of every unit's series back to back (uint8 or float32).
+        host: the same buffer as a NumPy array (for finding silent units).
+        unit_offset: (units,) where each unit's series starts in ``flat``.
+        first_unit: (recordings + 1,) global index of each recording's first unit.
+        n_steps: (recordings,) time steps (bins or frames) of each recording.
+        step_s: (recordings,) duration of one step in seconds.
+        token_steps: steps per token (50 bins or 4 frames).
+        periods: per recording, (k, 2) int64 [start, stop) step ranges of one stimulus.
+        neuron_ids: per recording, its units' global ids.
+    """
+
+    modality: str
+    flat: torch.Tensor
+    host: np.ndarray
+    unit_offset: np.ndarray
+    first_unit: np.ndarray
+    n_steps: np.ndarray
+    step_s: np.ndarray
+    token_steps: int
+    periods: list[np.ndarray]
+    neuron_ids: list[np.ndarray]
+
+    @property
+    def n_recordings(self) -> int:
+        return len(self.n_steps)
+
+    def n_units(self, r: int) -> int:
+        return int(self.first_unit[r + 1] - self.first_unit[r])
+
+    def block(self, r: int) -> np.ndarray:
+        """(units, steps) host view of recording r (no copy)."""
+        g0, g1 = self.first_unit[r], self.first_unit[r + 1]
+        start = self.unit_offset[g0]
+        return self.host[start : start + (g1 - g0) * self.n_steps[r]].reshape(g1 - g0, self.n_steps[r])
+
+    def present(self, r: int, start: int, window_steps: int) -> np.ndarray:
+        """(units,) bool: units of recording r that get tokens in the window (spikes: at
+        least one spike in it; calcium: every unit)."""
+        if self.modality == "calcium":
+            return np.ones(self.n_units(r), dtype=bool)
+        return self.block(r)[:, start : start + window_steps].any(axis=1)
+
+
+def normalised_calcium(rec: Recording) -> np.ndarray:
+    """(units, frames) float32 dF/F divided by the recording's 99th percentile (all frames
+    and units); a non-positive percentile (a silent recording) leaves the traces as they are."""
+    traces = np.asarray(rec.traces, dtype=np.float32)
+    p99 = float(np.percentile(traces, 99.0))
+    scale = p99 if p99 > 0 and np.isfinite(p99) else 1.0
+    return np.ascontiguousarray((traces / scale).T)
+
+
+def stimulus_periods(rec: Recording) -> np.ndarray:
+    """(k, 2) [start, stop) times in seconds of the recording's stimulus periods: its
+    epochs with touching epochs of the same stimulus merged; the whole recording when it
+    has no epochs."""
+    if rec.epochs is None or len(rec.epochs) == 0:
+        return np.array([[rec.t_start, rec.t_stop]], dtype=np.float64)
+    ep = rec.epochs.sort_values("start")
+    merged: list[list] = []
+    for start, stop, stim in zip(ep["start"], ep["stop"], ep["stimulus"]):
+        if merged and merged[-1][2] == stim and abs(merged[-1][1] - start) < 1e-6:
+            merged[-1][1] = stop
+        else:
+            merged.append([float(start), float(stop), stim])
+    return np.array([m[:2] for m in merged], dtype=np.float64)
+
+
+def build_store(recordings: Sequence[Recording], *, bin_s: float, bins_per_token: int,
+                frames_per_token: int, device: torch.device) -> TokenStore:
+    """Bin (spikes) or normalise (calcium) every recording once and lay them out flat.
+    A period keeps the steps that lie inside it: bins [t0 + k bin_s, t0 + (k+1) bin_s)
+    within [start, stop), or frames whose time is in [start, stop)."""
+    modalities = sorted({r.modality for r in recordings})
+    if len(modalities) != 1:
+        raise NeuronbenchError(f"nuclr: expected recordings of one modality, got {modalities}")
+    modality = modalities[0]
+    series, periods, n_steps, step_s = [], [], [], []
+    for rec in recordings:
+        bounds = stimulus_periods(rec)
+        if modality == "spikes":
+            x = np.minimum(bin_spikes(rec, bin_s), MAX_COUNT).astype(np.uint8)
+            rel = (bounds - rec.t_start) / bin_s
+            per = np.column_stack([np.ceil(rel[:, 0] - 1e-6), np.floor(rel[:, 1] + 1e-6)])
+            step = bin_s
+        else:
+            x = normalised_calcium(rec)
+            times = np.asarray(rec.frame_times, dtype=np.float64)
+            per = np.searchsorted(times, bounds, side="left")
+            step = float(np.median(np.diff(times)))
+        series.append(x)
+        periods.append(np.clip(per, 0, x.shape[1]).astype(np.int64))
+        n_steps.append(x.shape[1])
+        step_s.append(step)
+    counts = np.array([x.shape[0] for x in series])
+    lengths = np.repeat(np.array(n_steps, dtype=np.int64), counts)
+    unit_offset = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    host = np.concatenate([x.ravel() for x in series])
+    flat = torch.from_numpy(host).to(device)
+    return TokenStore(
+        modality=modality,
+        flat=flat,
+        host=flat.numpy() if flat.device.type == "cpu" else host,
+        unit_offset=unit_offset,
+        first_unit=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        n_steps=np.array(n_steps, dtype=np.int64),
+        step_s=np.array(step_s, dtype=np.float64),
+        token_steps=bins_per_token if modality == "spikes" else frames_per_token,
+        periods=periods,
+        neuron_ids=[r.neuron_ids for r in recordings],
+    )
+
+
+View = tuple[int, int, np.ndarray]
+"""A window: (recording index, start step, local indices of its units in token order)."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Windows in the packed layout the model reads.
+
+    Attributes:
+        tokens: (U, L, P) float32, one row per (window, unit): L tokens of P steps.
+        index: (U,) long, the row's place in the padded (windows x max_units) layout,
+            ``window * max_units + slot``.
+        mask: (W, max_units) bool, True where a slot holds a unit.
+        units: (U,) host int64, the global unit index of every row.
+        n_matched: (pairs,) long for training batches (views 0..P-1 are the first views,
+            P..2P-1 the second ones; matched units occupy the first slots of both), else None.
+    """
+
+    tokens: torch.Tensor
+    index: torch.Tensor
+    mask: torch.Tensor
+    units: np.ndarray
+    n_matched: torch.Tensor | None = None
+
+    @property
+    def n_windows(self) -> int:
+        return self.mask.shape[0]
+
+    @property
+    def max_units(self) -> int:
+        return self.mask.shape[1]
+
+
+def make_batch(store: TokenStore, views: Sequence[View], window_steps: int,
+               n_matched: np.ndarray | None = None) -> Batch:
+    """Gather the tokens of ``views`` with one device-side row gather from the store's
+    sliding-window view (the host sends only one start offset per row)."""
+    lens = np.array([len(v[2]) for v in views], dtype=np.int64)
+    units = np.concatenate([store.first_unit[r] + u for r, _, u in views]).astype(np.int64)
+    starts = np.repeat(np.array([s for _, s, _ in views], dtype=np.int64), lens)
+    slot = np.arange(len(units)) - np.repeat(np.cumsum(lens) - lens, lens)
+    width = int(lens.max())
+    index = np.repeat(np.arange(len(views)), lens) * width + slot
+    mask = np.arange(width)[None, :] < lens[:, None]
+    device = store.flat.device
+    rows = torch.from_numpy(store.unit_offset[units] + starts).to(device)
+    windows = store.flat.unfold(0, window_steps, 1)  # (positions, window_steps), no copy
+    tokens = windows.index_select(0, rows).float().view(len(units), -1, store.token_steps)
+    return Batch(
+        tokens=tokens,
+        index=torch.from_numpy(index).to(device),
+        mask=torch.from_numpy(mask).to(device),
+        units=units,
+        n_matched=None if n_matched is None else torch.from_numpy(np.asarray(n_matched, dtype=np.int64)).to(device),
+    )
+
+
+def sampling_periods(store: TokenStore, window_steps: int) -> list[np.ndarray]:
+    """Per recording, the periods long enough to sample from (>= 2 windows, as the
+    original); recordings without one are left out of training."""
+    return [p[(p[:, 1] - p[:, 0]) >= 2 * window_steps] for p in store.periods]
+
+
+def epoch_pairs(periods: Sequence[np.ndarray], window_steps: int, max_distance: np.ndarray,
+                rng: np.random.Generator) -> np.ndarray:
+    """(pairs, 3) int64 rows (recording, start of view 1, start of view 2), shuffled.
+    ``max_distance`` is in steps, per recording."""
+    out = []
+    for r, per in enumerate(periods):
+        if len(per) == 0:
+            continue
+        starts = [np.arange(a + rng.integers(0, window_steps), b - window_steps + 1, window_steps) for a, b in per]
+        s1 = np.concatenate(starts).astype(np.int64)
+        if len(s1) == 0:
+            continue
+        # view 2: uniform over the windows inside one period and within max_distance of view 1
+        lo = np.maximum(per[None, :, 0], s1[:, None] - max_distance[r])
+        hi = np.minimum(per[None, :, 1], s1[:, None] + window_steps + max_distance[r]) - window_steps
+        n_valid = np.clip(hi - lo + 1, 0, None)  # (views, periods); >= 1 where view 1 lies
+        cum = np.cumsum(n_valid, axis=1)
+        pick = (rng.random(len(s1)) * cum[:, -1]).astype(np.int64)
+        which = (pick[:, None] >= cum).sum(axis=1)
+        before = np.take_along_axis(cum - n_valid, which[:, None], axis=1)[:, 0]
+        s2 = np.take_along_axis(lo, which[:, None], axis=1)[:, 0] + pick - before
+        out.append(np.column_stack([np.full(len(s1), r), s1, s2]))
+    if not out:
+        return np.zeros((0, 3), dtype=np.int64)
+    pairs = np.concatenate(out).astype(np.int64)
+    return pairs[rng.permutation(len(pairs))]
+
+
+def keep_units(n: int, keep_min: float, rng: np.random.Generator) -> np.ndarray:
+    """(n,) bool: a random subset of k units, k uniform in [floor(keep_min n), n]."""
+    low = int(n * keep_min)
+    keep = np.zeros(n, dtype=bool)
+    if n <= low:
+        keep[:] = True
+        return keep
+    keep[rng.permutation(n)[: rng.integers(low, n + 1)]] = True
+    return keep
+
+
+def pair_batch(store: TokenStore, pairs: np.ndarray, window_steps: int, *, keep_min: float,
+               unit_dropout: bool, min_matched: int, rng: np.random.Generator) -> Batch | None:
+    """The training batch of ``pairs`` (rows of `epoch_pairs`): unit dropout per view,
+    silent units removed, matched units first; pairs with <= ``min_matched`` matched
+    units are dropped (None if none is left)."""
+    first, second, matched = [], [], []
+    for r, s1, s2 in pairs:
+        n = store.n_units(r)
+        p1 = store.present(r, s1, window_steps)
+        p2 = store.present(r, s2, window_steps)
+        if unit_dropout:
+            p1 &= keep_units(n, keep_min, rng)
+            p2 &= keep_units(n, keep_min, rng)
+        both = p1 & p2
+        m = int(both.sum())
+        if m <= min_matched:
+            continue
+        shared = np.flatnonzero(both)
+        first.append((r, s1, np.concatenate([shared, np.flatnonzero(p1 & ~p2)])))
+        second.append((r, s2, np.concatenate([shared, np.flatnonzero(p2 & ~p1)])))
+        matched.append(m)
+    if not matched:
+        return None
+    return make_batch(store, first + second, window_steps, np.array(matched))
+
+
+def readout_views(store: TokenStore, window_tokens: int) -> dict[int, list[View]]:
+    """Non-overlapping windows over every recording, the last one shifted back to end at
+    the recording's end; grouped by window length in steps. A recording shorter than one
+    window is read in one window of its whole tokens; one shorter than a token is not read."""
+    groups: dict[int, list[View]] = {}
+    for r in range(store.n_recordings):
+        n_steps = int(store.n_steps[r])
+        window = min(window_tokens, n_steps // store.token_steps) * store.token_steps
+        if window == 0:
+            continue
+        starts = list(range(0, n_steps - window + 1, window))
+        if starts[-1] + window < n_steps:
+            starts.append(n_steps - window)
+        for s in starts:
+            units = np.flatnonzero(store.present(r, s, window))
+            if len(units):
+                groups.setdefault(window, []).append((r, s, units))
+    return groups

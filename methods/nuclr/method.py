@@ -1,0 +1,311 @@
+"""NuCLR as a neuronbench method: self-supervised pretraining (`NuCLR.fit`) and the
+frozen read-out (`NuCLR.embed`). Arora et al., NeurIPS 2025, "Know Thyself by Knowing
+Others"; facts from the paper and `nerdslab/nuclr` (``configs/train_ephys.yaml``,
+``configs/train_ca.yaml``, ``src/trainers/contrastive.py``).
+
+Training (published settings; the `paper` preset)
+    AdamW (PyTorch defaults betas 0.9/0.999, eps 1e-8), weight decay 0.01 on weights and
+    0 on LayerNorm parameters and biases (every parameter of fewer than 2 dims); the
+    learning rate rises linearly from 0 over ``warmup_epochs`` (1) epoch, then follows a
+    cosine to 0 at the last step. Spikes: lr 5e-4, 128 window pairs per step, 300 epochs
+    (~50 k steps on IBL); calcium: lr 1.25e-4, 16 pairs per step, 30 epochs. Gradient
+    norms clipped at 1.0, backbone and projector separately (as the original). The fused
+    AdamW kernel (the same update; CPU and CUDA) replaces ~80 per-parameter kernels. bf16
+    autocast on CUDA, full precision on the CPU. An epoch is one pass over the view-1
+    tiling of every recording (`data.epoch_pairs`), in batches of full size (the
+    original's ``drop_last``); when an epoch has fewer pairs than a batch, it is one
+    batch of all of them. Views: 10 s windows within +-30 s (spikes) or 128 frames
+    (~30 s) within +-240 s (calcium), never spanning two stimulus periods; 50-100 % of
+    the units kept per view. Details in `data`, `model` and `loss`.
+
+Read-out
+    The frozen backbone (eval mode) runs over every recording in non-overlapping
+    windows, the last one shifted back to end at the recording's end; a unit's embedding
+    is the mean of its pre-projector output over every window in which it has tokens.
+    A unit that never gets a token (no spike in any window) gets the zero vector: a
+    finite, documented fallback that the probe's scaler treats like any other point.
+
+Not supported yet
+    NuCLR chooses its checkpoint by the probe's validation macro-F1 (evaluated every
+    epoch). The harness does not hand validation labels to ``fit``, so the final
+    checkpoint is used. With ``checkpoint_dir`` set, it is saved there
+    (``neuronbench.device.save_checkpoint``: config + weights + versions) and
+    `NuCLR.from_checkpoint` loads it back (``weights_only``).
+
+Presets (`methods.nuclr.INFO`, where each choice is justified): ``paper`` as published;
+``cpu`` a smaller model (d = 64, 4 heads x 16, no dropout) and budget (8 pairs per step,
+2 epochs, one thread); ``tiny`` a seconds-long smoke run. ``threads`` sets torch's CPU
+threads during fit and embed (restored afterwards; None leaves torch's setting).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import math
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from methods.nuclr.data import Batch, build_store, epoch_pairs, make_batch, pair_batch, readout_views, sampling_periods
+from methods.nuclr.loss import dcl_loss
+from methods.nuclr.model import Encoder, Layout, projector
+from neuronbench.data.recording import Recording
+from neuronbench.device import autocast, load_checkpoint, resolve_device, save_checkpoint, seed_everything
+from neuronbench.errors import NeuronbenchError
+
+
+def batch_loss(encoder: Encoder, proj: torch.nn.Module, batch: Batch, *, tau: float,
+               scale_within_view: bool) -> torch.Tensor:
+    """The contrastive loss of a training batch (see `loss.dcl_loss`)."""
+    h = encoder(batch.tokens, Layout(batch.index, batch.mask))
+    z = F.normalize(proj(h).float(), dim=-1)
+    w, n = batch.mask.shape
+    padded = z.new_zeros(w * n, z.shape[1]).index_copy(0, batch.index, z).view(2, w // 2, n, -1)
+    mask = batch.mask.view(2, w // 2, n)
+    return dcl_loss(padded[0], padded[1], mask[0], mask[1], batch.n_matched, tau=tau,
+                    scale_within_view=scale_within_view)
+
+
+def learning_rate(step: int, peak: float, warmup: int, total: int) -> float:
+    """Linear warm-up from 0 over ``warmup`` steps, then cosine decay to 0 at ``total``."""
+    if step < warmup:
+        return peak * step / warmup
+    return peak * 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run with ``n`` intra-op CPU threads (None: leave torch's setting), then restore."""
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def parameter_groups(modules: Sequence[torch.nn.Module], weight_decay: float) -> list[dict[str, Any]]:
+    """Weight decay on weight matrices only (not on LayerNorm parameters or biases)."""
+    params = [p for m in modules for p in m.parameters()]
+    return [{"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
+
+
+class NuCLR:
+    """NuCLR (Arora et al. 2025): a permutation-equivariant spatio-temporal transformer
+    trained so that a unit's representation in one window identifies it in another.
+    The constructor takes a preset's keys (see `methods.nuclr.INFO`) and does no work."""
+
+    def __init__(self, *, dim: int = 256, heads: int = 4, dim_head: int = 64, temporal_layers: int = 2,
+                 spatiotemporal_layers: int = 2, ffn_mult: int = 4, dropout: float = 0.2,
+                 rotary_fraction: float = 0.5, bin_s: float = 0.02, bins_per_token: int = 50,
+                 tokens_spikes: int = 10, frames_per_token: int = 4, tokens_calcium: int = 32,
+                 max_distance_s_spikes: float = 30.0, max_distance_s_calcium: float = 240.0,
+                 keep_min: float = 0.5, min_matched: int = 10, tau: float = 0.2,
+                 scale_within_view: bool = True, calcium_unit_dropout: bool = True,
+                 lr_spikes: float = 5e-4, lr_calcium: float = 1.25e-4, batch_pairs_spikes: int = 128,
+                 batch_pairs_calcium: int = 16, epochs_spikes: int = 300, epochs_calcium: int = 30,
+                 weight_decay: float = 0.01, warmup_epochs: int = 1, grad_clip: float = 1.0,
+                 readout_rows: int = 4096, threads: int | None = None, checkpoint_dir: str | None = None,
+                 device: str = "auto"):
+        self.dim = dim
+        self.heads = heads
+        self.dim_head = dim_head
+        self.temporal_layers = temporal_layers
+        self.spatiotemporal_layers = spatiotemporal_layers
+        self.ffn_mult = ffn_mult
+        self.dropout = dropout
+        self.rotary_fraction = rotary_fraction
+        self.bin_s = bin_s
+        self.bins_per_token = bins_per_token
+        self.tokens_spikes = tokens_spikes
+        self.frames_per_token = frames_per_token
+        self.tokens_calcium = tokens_calcium
+        self.max_distance_s_spikes = max_distance_s_spikes
+        self.max_distance_s_calcium = max_distance_s_calcium
+        self.keep_min = keep_min
+        self.min_matched = min_matched
+        self.tau = tau
+        self.scale_within_view = scale_within_view
+        self.calcium_unit_dropout = calcium_unit_dropout
+        self.lr_spikes = lr_spikes
+        self.lr_calcium = lr_calcium
+        self.batch_pairs_spikes = batch_pairs_spikes
+        self.batch_pairs_calcium = batch_pairs_calcium
+        self.epochs_spikes = epochs_spikes
+        self.epochs_calcium = epochs_calcium
+        self.weight_decay = weight_decay
+        self.warmup_epochs = warmup_epochs
+        self.grad_clip = grad_clip
+        self.readout_rows = readout_rows
+        self.threads = threads
+        self.checkpoint_dir = checkpoint_dir
+        self.device = device
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor's keyword arguments (scikit-learn convention)."""
+        return {k: getattr(self, k) for k in inspect.signature(type(self).__init__).parameters if k != "self"}
+
+    # -- the pieces, per modality --------------------------------------------------------
+
+    def _store(self, recordings: Sequence[Recording], device: torch.device):
+        if not recordings:
+            raise NeuronbenchError("nuclr: expected at least one recording")
+        return build_store(recordings, bin_s=self.bin_s, bins_per_token=self.bins_per_token,
+                           frames_per_token=self.frames_per_token, device=device)
+
+    def _window_tokens(self, modality: str) -> int:
+        return self.tokens_spikes if modality == "spikes" else self.tokens_calcium
+
+    def build_modules(self, modality: str, device: torch.device) -> tuple[Encoder, torch.nn.Sequential]:
+        """A freshly initialised backbone and projector for a modality."""
+        encoder = Encoder(
+            tokens_in=self.bins_per_token if modality == "spikes" else self.frames_per_token,
+            dim=self.dim, heads=self.heads, dim_head=self.dim_head, temporal_layers=self.temporal_layers,
+            spatiotemporal_layers=self.spatiotemporal_layers, ffn_mult=self.ffn_mult, dropout=self.dropout,
+            rotary_fraction=self.rotary_fraction,
+        )
+        return encoder.to(device), projector(self.dim).to(device)
+
+    # -- fit -----------------------------------------------------------------------------
+
+    def fit(self, recordings: Sequence[Recording], *, seed: int, labels: pd.Series | None = None) -> NuCLR:
+        """Pretrain on ``recordings`` (labels are not used: NuCLR is self-supervised)."""
+        with torch_threads(self.threads):
+            return self._fit(recordings, seed)
+
+    def _fit(self, recordings: Sequence[Recording], seed: int) -> NuCLR:
+        device = resolve_device(self.device)
+        seed_everything(seed)
+        store = self._store(recordings, device)
+        spikes = store.modality == "spikes"
+        window_steps = self._window_tokens(store.modality) * store.token_steps
+        max_distance = np.round(
+            (self.max_distance_s_spikes if spikes else self.max_distance_s_calcium) / store.step_s).astype(np.int64)
+        periods = sampling_periods(store, window_steps)
+        if not any(len(p) for p in periods):
+            raise NeuronbenchError(
+                f"nuclr: no stimulus period of any recording is at least two windows long "
+                f"({window_steps} steps each); use shorter windows (tokens_spikes / tokens_calcium)")
+        lr = self.lr_spikes if spikes else self.lr_calcium
+        batch_pairs = self.batch_pairs_spikes if spikes else self.batch_pairs_calcium
+        epochs = self.epochs_spikes if spikes else self.epochs_calcium
+        unit_dropout = spikes or self.calcium_unit_dropout
+
+        plan = [epoch_pairs(periods, window_steps, max_distance, np.random.default_rng([seed, epoch]))
+                for epoch in range(epochs)]
+        n_batches = [max(1, len(p) // batch_pairs) if len(p) else 0 for p in plan]
+        total = sum(n_batches)
+        warmup = sum(n_batches[: self.warmup_epochs])
+
+        encoder, proj = self.build_modules(store.modality, device)
+        optimizer = torch.optim.AdamW(parameter_groups([encoder, proj], self.weight_decay), lr=lr, fused=True)
+        encoder.train()
+        proj.train()
+        history, step = [], 0
+        for epoch, pairs in enumerate(plan):
+            rng = np.random.default_rng([seed, epoch, 1])  # unit dropout
+            size = batch_pairs if len(pairs) >= batch_pairs else len(pairs)
+            for b in range(n_batches[epoch]):
+                batch = pair_batch(store, pairs[b * size : (b + 1) * size], window_steps, keep_min=self.keep_min,
+                                   unit_dropout=unit_dropout, min_matched=self.min_matched, rng=rng)
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate(step, lr, warmup, total)
+                step += 1
+                if batch is None:
+                    continue
+                with autocast(device):
+                    loss = batch_loss(encoder, proj, batch, tau=self.tau, scale_within_view=self.scale_within_view)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(encoder.parameters(), self.grad_clip)
+                torch.nn.utils.clip_grad_norm_(proj.parameters(), self.grad_clip)
+                optimizer.step()
+                history.append(loss.detach())
+        if not history:
+            raise NeuronbenchError(f"nuclr: no window pair had more than {self.min_matched} matched units")
+
+        self.encoder_, self.projector_ = encoder.eval(), proj.eval()
+        self.modality_ = store.modality
+        self.loss_history_ = torch.stack(history).float().cpu().numpy()
+        self.n_steps_ = step
+        self.device_ = str(device)
+        if self.checkpoint_dir is not None:
+            self.save(Path(self.checkpoint_dir) / f"nuclr-{store.modality}-seed{seed}.pt")
+        return self
+
+    # -- checkpoints ---------------------------------------------------------------------
+
+    def save(self, path: Path) -> None:
+        """Write config + weights + versions (`neuronbench.device.save_checkpoint`)."""
+        state = {**{f"encoder.{k}": v for k, v in self.encoder_.state_dict().items()},
+                 **{f"projector.{k}": v for k, v in self.projector_.state_dict().items()}}
+        save_checkpoint(path, self.get_params(), state, modality=self.modality_)
+
+    @classmethod
+    def from_checkpoint(cls, path: Path, device: str = "auto") -> NuCLR:
+        """A fitted NuCLR from a checkpoint written by `save` (loaded ``weights_only``)."""
+        ckpt = load_checkpoint(path)
+        model = cls(**{**ckpt["config"], "device": device})
+        dev = resolve_device(device)
+        encoder, proj = model.build_modules(ckpt["modality"], dev)
+        state = ckpt["state_dict"]
+        encoder.load_state_dict({k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")})
+        proj.load_state_dict({k[len("projector."):]: v for k, v in state.items() if k.startswith("projector.")})
+        model.encoder_, model.projector_ = encoder.eval(), proj.eval()
+        model.modality_, model.device_ = ckpt["modality"], str(dev)
+        return model
+
+    # -- embed ---------------------------------------------------------------------------
+
+    def embed(self, recordings: Sequence[Recording]) -> pd.DataFrame:
+        """One row per unit (index ``neuron_id``), ``dim`` columns ``nuclr_000``...: the
+        mean pre-projector output over the windows where the unit has tokens (zeros if none)."""
+        if not hasattr(self, "encoder_"):
+            raise NeuronbenchError("nuclr: call fit before embed")
+        with torch_threads(self.threads):
+            return self._embed(recordings)
+
+    def _embed(self, recordings: Sequence[Recording]) -> pd.DataFrame:
+        device = torch.device(self.device_)
+        store = self._store(recordings, device)
+        if store.modality != self.modality_:
+            raise NeuronbenchError(f"nuclr: fitted on {self.modality_} recordings, cannot embed {store.modality}")
+        n_units = int(store.first_unit[-1])
+        sums = torch.zeros(n_units, self.dim, dtype=torch.float64, device=device)
+        counts = torch.zeros(n_units, dtype=torch.float64, device=device)
+        self.encoder_.eval()
+        with torch.inference_mode(), autocast(device):
+            for window, views in readout_views(store, self._window_tokens(store.modality)).items():
+                for chunk in _chunks(views, self.readout_rows):
+                    batch = make_batch(store, chunk, window)
+                    h = self.encoder_(batch.tokens, Layout(batch.index, batch.mask))
+                    rows = torch.from_numpy(batch.units).to(device)
+                    sums.index_add_(0, rows, h.double())
+                    counts.index_add_(0, rows, torch.ones_like(rows, dtype=torch.float64))
+        values = (sums / counts.clamp(min=1.0)[:, None]).cpu().numpy()
+        index = pd.Index(np.concatenate(store.neuron_ids), name="neuron_id")
+        return pd.DataFrame(values, index=index, columns=[f"nuclr_{i:03d}" for i in range(self.dim)])
+
+
+def _chunks(views: list, max_rows: int) -> list[list]:
+    """Consecutive groups of views with at most ``max_rows`` unit rows (>= one view each)."""
+    out, current, rows = [], [], 0
+    for v in views:
+        if current and rows + len(v[2]) > max_rows:
+            out.append(current)
+            current, rows = [], 0
+        current.append(v)
+        rows += len(v[2])
+    if current:
+        out.append(current)
+    return out
