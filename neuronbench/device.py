@@ -44,6 +44,20 @@ def autocast(device: torch.device) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run with ``n`` intra-op CPU threads (None: leave torch's setting), then restore."""
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def seed_everything(seed: int) -> torch.Generator:
     """Seed every generator a fit may touch; returns a CPU torch.Generator for sampling."""
     random.seed(seed)

@@ -34,9 +34,8 @@ Where each piece lives and what we chose where the paper is silent:
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -47,22 +46,8 @@ from methods.neurpir.model import NeurPIRNet, expander
 from methods.neurpir.segments import SegmentStore, gather_segments, neuron_groups, recording_activity, tiling
 from methods.neurpir.surround import SurroundEncoder
 from neuronbench.data.recording import Recording
-from neuronbench.device import autocast, resolve_device, seed_everything
+from neuronbench.device import autocast, resolve_device, seed_everything, torch_threads
 from neuronbench.errors import NeuronbenchError
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run with ``n`` intra-op CPU threads (None: leave torch's setting), then restore."""
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def learning_rate(step: int, peak: float, warmup: int, total: int) -> float:

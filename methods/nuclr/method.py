@@ -40,10 +40,9 @@ threads during fit and embed (restored afterwards; None leaves torch's setting).
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +55,7 @@ from methods.nuclr.data import Batch, build_store, epoch_pairs, make_batch, pair
 from methods.nuclr.loss import dcl_loss
 from methods.nuclr.model import Encoder, Layout, projector
 from neuronbench.data.recording import Recording
-from neuronbench.device import autocast, load_checkpoint, resolve_device, save_checkpoint, seed_everything
+from neuronbench.device import autocast, load_checkpoint, resolve_device, save_checkpoint, seed_everything, torch_threads
 from neuronbench.errors import NeuronbenchError
 
 
@@ -77,20 +76,6 @@ def learning_rate(step: int, peak: float, warmup: int, total: int) -> float:
     if step < warmup:
         return peak * step / warmup
     return peak * 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run with ``n`` intra-op CPU threads (None: leave torch's setting), then restore."""
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def parameter_groups(modules: Sequence[torch.nn.Module], weight_decay: float) -> list[dict[str, Any]]:
