@@ -77,9 +77,10 @@ class DaskExecutor:
 # Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536 (its
 # ``distributed.nanny.pre-spawn-environ``), so glibc hands freed memory back to the
 # kernel at every free of more than 64 KiB. PyTorch's CPU training loops allocate and free
-# such buffers at every step: measured here, a LOLCAT fit took 8.9 s with glibc's default
-# and 19.4 s with 64 KiB (and ~4x longer with two such workers, in kernel time). Workers
-# we start keep glibc's default (the variable is not set).
+# such buffers at every step: measured here, a LOLCAT fit took 8.6 s with glibc's default,
+# 19.4 s with 64 KiB and 15.8 s with 128 MiB (setting it at all also turns off glibc's
+# adaptive mmap threshold), and ~4x longer with two such workers, in kernel time.
+# Workers we start keep glibc's default (the variable is not set).
 WORKER_ENVIRON_DROP = ("MALLOC_TRIM_THRESHOLD_",)
 
 
