@@ -53,9 +53,8 @@ Our decisions (each named; see those modules for input and sampling details):
 
 from __future__ import annotations
 
-import contextlib
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -67,7 +66,7 @@ from baselines.lolcat.features import SnippetConfig, n_snippets, normalisation, 
 from baselines.lolcat.model import LolcatNet
 from baselines.lolcat import sampling
 from neuronbench.data.recording import Recording
-from neuronbench.device import autocast, resolve_device, seed_everything
+from neuronbench.device import autocast, resolve_device, seed_everything, torch_threads
 from neuronbench.errors import NeuronbenchError
 
 
@@ -181,18 +180,9 @@ class Lolcat:
         return SnippetConfig(float(self.snippet_s), str(histogram), int(bins), bool(self.add_onset),
                              float(self.event_threshold), float(self.event_decay_s))
 
-    @contextlib.contextmanager
-    def _threads(self) -> Iterator[None]:
+    def _threads(self):
         """On the CPU, run with ``threads`` intra-op threads (None: torch's setting)."""
-        if self.threads is None or self.torch_device_.type != "cpu":
-            yield
-            return
-        before = torch.get_num_threads()
-        torch.set_num_threads(int(self.threads))
-        try:
-            yield
-        finally:
-            torch.set_num_threads(before)
+        return torch_threads(self.threads if self.torch_device_.type == "cpu" else None)
 
     def _forward(self, hist: np.ndarray, n_snip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(logits, embeddings) of every neuron of ``hist`` in evaluation mode (all
