@@ -35,9 +35,9 @@ import torch
 
 from methods.nuclr import INFO
 from methods.nuclr.data import Batch, build_store, epoch_pairs, pair_batch, sampling_periods
-from methods.nuclr.method import NuCLR, batch_loss, parameter_groups
+from methods.nuclr.method import NuCLR, parameter_groups
 from neuronbench.data.recording import Recording, neuron_id
-from neuronbench.device import autocast, resolve_device
+from neuronbench.device import resolve_device
 
 TOKENS_PER_STEP = {"cpu": 16_000, "paper": 8_000}  # about; pairs per step = budget / tokens of a pair
 
@@ -110,13 +110,7 @@ def run_one(preset: str, n_units: int, steps: int, device_name: str, profile: bo
     def step(i: int) -> Batch:
         batch = pair_batch(store, pairs[np.arange(i * size, (i + 1) * size) % len(pairs)], window,
                            keep_min=model.keep_min, unit_dropout=True, min_matched=model.min_matched, rng=rng)
-        with autocast(device):
-            loss = batch_loss(encoder, proj, batch, tau=model.tau, scale_within_view=model.scale_within_view)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(encoder.parameters(), model.grad_clip)
-        torch.nn.utils.clip_grad_norm_(proj.parameters(), model.grad_clip)
-        optimizer.step()
+        model.train_step(encoder, proj, optimizer, batch, device)
         return batch
 
     step(0)  # warm-up (allocations, lazy imports)

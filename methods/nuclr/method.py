@@ -161,6 +161,19 @@ class NuCLR:
         )
         return encoder.to(device), projector(self.dim).to(device)
 
+    def train_step(self, encoder: Encoder, proj: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: Batch,
+                   device: torch.device) -> torch.Tensor:
+        """One optimisation step on a batch (autocast on CUDA, clipping backbone and
+        projector separately, as the original); returns the detached loss."""
+        with autocast(device):
+            loss = batch_loss(encoder, proj, batch, tau=self.tau, scale_within_view=self.scale_within_view)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(encoder.parameters(), self.grad_clip)
+        torch.nn.utils.clip_grad_norm_(proj.parameters(), self.grad_clip)
+        optimizer.step()
+        return loss.detach()
+
     # -- fit -----------------------------------------------------------------------------
 
     def fit(self, recordings: Sequence[Recording], *, seed: int, labels: pd.Series | None = None) -> NuCLR:
@@ -208,14 +221,7 @@ class NuCLR:
                 step += 1
                 if batch is None:
                     continue
-                with autocast(device):
-                    loss = batch_loss(encoder, proj, batch, tau=self.tau, scale_within_view=self.scale_within_view)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(encoder.parameters(), self.grad_clip)
-                torch.nn.utils.clip_grad_norm_(proj.parameters(), self.grad_clip)
-                optimizer.step()
-                history.append(loss.detach())
+                history.append(self.train_step(encoder, proj, optimizer, batch, device))
         if not history:
             raise NeuronbenchError(f"nuclr: no window pair had more than {self.min_matched} matched units")
 

@@ -12,9 +12,10 @@ import dataclasses
 import importlib
 import json
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from neuronbench.errors import NeuronbenchError
@@ -83,28 +84,19 @@ def _synthetic_pair(prefix: str, size: str, what: str) -> tuple[DatasetInfo, Dat
     )
 
 
+def _izhikevich(name: str, size: str, summary: str) -> DatasetInfo:
+    return DatasetInfo(name=name, summary=summary, source="neuronbench.data.izhikevich_dataset", modality="spikes",
+                       generator="neuronbench.data.izhikevich_dataset:build", generator_kwargs={"size": size})
+
+
 DATASETS: dict[str, DatasetInfo] = {
     info.name: info
     for info in (
         *_synthetic_pair("synthetic", "default", "The embedded default:"),
         *_synthetic_pair("synthetic-tiny", "tiny", "A tiny (seconds to run) version of the"),
-        DatasetInfo(
-            name="izhikevich",
-            summary="NeurPIR's Izhikevich benchmark: 2,000 neurons in five firing modes (RS, IB, CH, FS, LTS), "
-            "5 coupled networks driven by noisy input, 2 sessions each (spikes).",
-            source="neuronbench.data.izhikevich_dataset",
-            modality="spikes",
-            generator="neuronbench.data.izhikevich_dataset:build",
-            generator_kwargs={"size": "default"},
-        ),
-        DatasetInfo(
-            name="izhikevich-tiny",
-            summary="A tiny (seconds to run) version of the Izhikevich benchmark, for tests.",
-            source="neuronbench.data.izhikevich_dataset",
-            modality="spikes",
-            generator="neuronbench.data.izhikevich_dataset:build",
-            generator_kwargs={"size": "tiny"},
-        ),
+        _izhikevich("izhikevich", "default", "NeurPIR's Izhikevich benchmark: 2,000 neurons in five firing modes "
+                    "(RS, IB, CH, FS, LTS), 5 coupled networks driven by noisy input, 2 sessions each (spikes)."),
+        _izhikevich("izhikevich-tiny", "tiny", "A tiny (seconds to run) version of the Izhikevich benchmark, for tests."),
         DatasetInfo(
             name="bugeon",
             summary="Bugeon et al. 2022: mouse V1 2-photon calcium (dF/F), coppaFISH t-types, 4 mice, 17 sessions.",
@@ -184,17 +176,24 @@ def build_synthetic(root: Path | None = None, *, force: bool = False, size: str 
 
 
 def _synthetic_params(config: object) -> dict:
-    """Manifest parameters: the config plus a hash of the generator's source, so that a
-    change of the simulation code regenerates the cached dataset."""
-    import hashlib
-
+    """Manifest parameters of the synthetic datasets (see `generator_params`)."""
     from neuronbench.data import izhikevich, synthetic
 
-    source = b"".join(Path(m.__file__).read_bytes() for m in (izhikevich, synthetic))
+    return generator_params("neuronbench.data.synthetic", (izhikevich, synthetic), config)
+
+
+def generator_params(generator: str, modules: Sequence[ModuleType], config: object) -> dict:
+    """Manifest parameters of a simulated dataset: the generator's name, a hash of its
+    modules' source (a change of the simulation code regenerates the cached dataset) and
+    its config dataclass, in their JSON form (tuples as lists) so that they compare equal
+    to what the manifest holds."""
+    import hashlib
+
+    source = b"".join(Path(m.__file__).read_bytes() for m in modules)
     return {
-        "generator": "neuronbench.data.synthetic",
+        "generator": generator,
         "source_sha256": hashlib.sha256(source).hexdigest(),
-        "config": json.loads(json.dumps(dataclasses.asdict(config))),  # tuples as the manifest stores them
+        "config": json.loads(json.dumps(dataclasses.asdict(config))),
     }
 
 

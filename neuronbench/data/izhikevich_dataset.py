@@ -56,9 +56,6 @@ Simulation
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 import math
 import shutil
 from dataclasses import dataclass
@@ -233,21 +230,13 @@ def simulate(config: IzhikevichDatasetConfig = IzhikevichDatasetConfig(), datase
     return recordings
 
 
-def _params(config: IzhikevichDatasetConfig) -> dict:
-    """Manifest parameters: the config and a hash of the simulation code (a change of
-    either regenerates the cached dataset), in their JSON form (tuples as lists), so
-    that they compare equal to what the manifest holds."""
-    source = Path(izhikevich.__file__).read_bytes() + Path(__file__).read_bytes()
-    params = {"generator": __name__, "source_sha256": hashlib.sha256(source).hexdigest(),
-              "config": dataclasses.asdict(config)}
-    return json.loads(json.dumps(params))
-
-
 def build(root: Path | None = None, *, force: bool = False, size: str = "default") -> list[Path]:
     """Simulate and write ``izhikevich`` (``size="default"``) or ``izhikevich-tiny``
     (``size="tiny"``) under ``root`` once; later calls read the cache (regenerated when
     the config or the simulation code changed)."""
-    from neuronbench.data.catalog import _is_current
+    import sys
+
+    from neuronbench.data.catalog import _is_current, generator_params
     from neuronbench.data.store import Dataset, data_root, write_dataset
 
     if size not in ("default", "tiny"):
@@ -255,7 +244,7 @@ def build(root: Path | None = None, *, force: bool = False, size: str = "default
     config = IzhikevichDatasetConfig() if size == "default" else tiny_config()
     name = DATASET if size == "default" else DATASET_TINY
     path = (Path(root) if root is not None else data_root()) / name
-    params = _params(config)
+    params = generator_params(__name__, (izhikevich, sys.modules[__name__]), config)
     if not force and _is_current(path, params):
         return [path]
     if path.exists():
