@@ -24,4 +24,14 @@ RANDOM = MethodInfo(
     presets={"cpu": {"dim": 32}, "paper": {"dim": 32}},
 )
 
-METHODS: tuple[MethodInfo, ...] = (FEATURES, RANDOM, NEMO, NEUPRINT, LOLCAT)
+POPULATION = MethodInfo(
+    name="population",
+    kind="control",
+    summary="Hand-crafted population-coupling statistics: a neuron's correlation with the other "
+    "units of its recording and the spectrum of its most correlated partners (no stimulus, no behaviour).",
+    factory="baselines.population:PopulationCoupling",
+    presets={"cpu": {"bin_s": 0.1, "window_s": 0.0, "top_k": 10},
+             "paper": {"bin_s": 0.1, "window_s": 0.0, "top_k": 10}},
+)
+
+METHODS: tuple[MethodInfo, ...] = (FEATURES, POPULATION, RANDOM, NEMO, NEUPRINT, LOLCAT)

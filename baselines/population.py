@@ -1,0 +1,120 @@
+"""Hand-crafted population-coupling statistics: the "what does a neuron's co-variation
+with the rest of its recording tell" control.
+
+The counterpart of the single-neuron features control (`baselines.features`): each unit
+is described by how its activity co-varies with the other units of its recording, and by
+nothing else (no stimulus, no behaviour, no labels, nothing learned). It answers how
+much of a task a population-context method could get from simple co-variation alone.
+
+Activity: spike counts in ``bin_s`` (100 ms) bins, or the calcium trace at its frame
+rate. In each window of ``window_s`` seconds (0: the whole recording, the default; a
+recording shorter than a window is one window), every unit's series is z-scored and
+
+    mean_corr       mean Pearson correlation with every other unit;
+    top_corr        mean of its ``top_k`` (10) largest correlations;
+    pop_corr        correlation with the mean z-scored activity of all the other units:
+                    population coupling (Okun et al., Nature 2015, "Diverse coupling of
+                    neurons to populations in sensory cortex"; they correlate with the
+                    summed population rate; the z-scored mean weighs units equally);
+    band_A_BHz      log power of the unit's *partner signal* (the mean z-scored activity
+                    of its ``top_k`` most correlated units) in [A, B) Hz, relative to its
+                    power in all of `BANDS_HZ`: what the group it co-varies with does.
+                    A band above the Nyquist frequency of the step (calcium at 4.3 Hz:
+                    3-5 Hz) is 0.
+
+A unit's row is the mean over windows. A unit silent in a window (zero variance) has
+correlation 0 with everyone there; a window with one unit gives zeros. Deterministic: no
+seed is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from neuronbench.data.binning import activity
+from neuronbench.data.recording import Recording
+from neuronbench.errors import NeuronbenchError
+
+BANDS_HZ: tuple[tuple[float, float], ...] = ((0.1, 0.3), (0.3, 0.8), (0.8, 1.2), (1.2, 3.0), (3.0, 5.0))
+COLUMNS: tuple[str, ...] = ("mean_corr", "top_corr", "pop_corr", *(f"band_{a:g}_{b:g}hz" for a, b in BANDS_HZ))
+
+
+def _zscore(x: np.ndarray) -> np.ndarray:
+    """Columns of x (steps, units) to zero mean and unit variance; constant columns to 0."""
+    x = x - x.mean(axis=0)
+    sd = x.std(axis=0)
+    return np.divide(x, sd, out=np.zeros_like(x), where=sd > 0)
+
+
+def window_statistics(x: np.ndarray, step_s: float, top_k: int) -> np.ndarray:
+    """(units, len(COLUMNS)) statistics of one window of activity ``x`` (steps, units)."""
+    n_steps, n_units = x.shape
+    out = np.zeros((n_units, len(COLUMNS)))
+    if n_units < 2 or n_steps < 2:
+        return out
+    z = _zscore(x.astype(np.float64))
+    corr = z.T @ z / n_steps
+    np.fill_diagonal(corr, 0.0)
+    k = min(top_k, n_units - 1)
+    out[:, 0] = corr.sum(axis=1) / (n_units - 1)
+    out[:, 2] = (z * _zscore(z.sum(axis=1, keepdims=True) - z)).mean(axis=0)
+    np.fill_diagonal(corr, -np.inf)  # a unit is never its own partner
+    partners = np.argsort(-corr, axis=1, kind="stable")[:, :k]
+    out[:, 1] = np.take_along_axis(corr, partners, axis=1).mean(axis=1)
+    select = np.zeros((n_units, n_units))
+    select[partners, np.arange(n_units)[:, None]] = 1.0 / k
+    signal = z @ select  # (steps, units): each unit's partner signal
+    power = np.abs(np.fft.rfft(signal - signal.mean(axis=0), axis=0)) ** 2
+    freqs = np.fft.rfftfreq(n_steps, step_s)
+    bands = np.stack([power[(freqs >= a) & (freqs < b)].sum(axis=0) for a, b in BANDS_HZ], axis=1)
+    total = bands.sum(axis=1, keepdims=True)
+    ok = (bands > 0) & (total > 0)
+    out[:, 3:] = np.log(np.divide(bands, total, out=np.ones_like(bands), where=ok))
+    return out
+
+
+def coupling_statistics(rec: Recording, *, bin_s: float, window_s: float, top_k: int) -> np.ndarray:
+    """(units, len(COLUMNS)): `window_statistics` averaged over the recording's windows."""
+    x, times = activity(rec, bin_s)
+    x = x.T  # (steps, units)
+    step_s = bin_s if rec.modality == "spikes" else float(np.median(np.diff(times))) if len(times) > 1 else 1.0
+    size = len(x) if window_s <= 0 else max(2, int(round(window_s / step_s)))
+    starts = range(0, max(1, len(x) - size + 1), size)
+    return np.mean([window_statistics(x[s : s + size], step_s, top_k) for s in starts], axis=0)
+
+
+class PopulationCoupling:
+    """Population-coupling statistics (see the module docstring for the columns).
+
+    Args:
+        bin_s: spike-count bin in seconds (calcium uses its frames).
+        window_s: window length in seconds; 0 = the whole recording.
+        top_k: partners per unit for ``top_corr`` and the partner signal.
+
+    Untrained: ``fit`` checks nothing is missing and returns; ``embed`` works without it.
+    """
+
+    def __init__(self, bin_s: float = 0.1, window_s: float = 0.0, top_k: int = 10):
+        self.bin_s = bin_s
+        self.window_s = window_s
+        self.top_k = top_k
+
+    def fit(self, recordings: Sequence[Recording], *, seed: int,
+            labels: pd.Series | None = None) -> PopulationCoupling:
+        """Nothing to learn (``seed`` and ``labels`` unused)."""
+        self.n_features_ = len(COLUMNS)
+        return self
+
+    def embed(self, recordings: Sequence[Recording]) -> pd.DataFrame:
+        """One row per unit (index ``neuron_id``), columns `COLUMNS`."""
+        if not recordings:
+            raise NeuronbenchError("population: embed needs at least one recording")
+        if self.bin_s <= 0 or self.top_k < 1:
+            raise NeuronbenchError(f"population: expected bin_s > 0 and top_k >= 1, got {self.bin_s}, {self.top_k}")
+        values = np.vstack([coupling_statistics(r, bin_s=self.bin_s, window_s=self.window_s, top_k=self.top_k)
+                            for r in recordings])
+        index = pd.Index(np.concatenate([r.neuron_ids for r in recordings]), name="neuron_id")
+        return pd.DataFrame(values, index=index, columns=list(COLUMNS))

@@ -1,0 +1,64 @@
+"""Analysis (not a test, not a method): how much of a task lives in population
+co-variation alone, seen through windows of a given length.
+
+Each unit is described by the population control's co-variation statistics
+(`baselines.population`: correlation with the other units, with the population, and
+the spectrum of its most correlated partners; no stimulus, no behaviour, no labels),
+computed in non-overlapping windows of ``--windows`` seconds (0 = the whole recording)
+and averaged over a unit's windows, as NuCLR's read-out averages its windows. The
+harness's linear probe scores each description in every setting on the leaderboard's
+folds (split seed 0, probe seed 0), next to the single-neuron features control. The
+10 s row is what simple statistics of NuCLR's 10 s windows hold; the whole-recording
+row is the `population` control of the leaderboard.
+
+    python scripts/population_ceiling.py [--dataset synthetic] [--task region] [--windows 0,30,10]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pandas as pd
+
+from baselines.features import SingleNeuronFeatures
+from baselines.population import PopulationCoupling
+from neuronbench.data.catalog import load_dataset
+from neuronbench.evaluate import evaluate_fold
+from neuronbench.plugin import SETTINGS
+from neuronbench.splits import make_split, task_table
+from neuronbench.tasks import get_task
+
+
+def score(embeddings: pd.DataFrame, dataset, task, setting: str) -> float:
+    """Linear-probe macro-F1 on the leaderboard's folds (mean over folds)."""
+    labels = task_table(dataset, task).set_index("neuron_id")["label"]
+    f1 = []
+    for fold in make_split(dataset, task, setting, 0).folds:
+        out = evaluate_fold(embeddings, labels, fold.train, fold.val, fold.test, task.classes, ("linear",), (0,))
+        f1.append(out["probes"]["linear"][0]["metrics"]["macro_f1"])
+    return float(np.mean(f1))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--dataset", default="synthetic")
+    p.add_argument("--task", default="region")
+    p.add_argument("--windows", default="0,30,10", help="window lengths in s, comma-separated; 0 = whole recording")
+    args = p.parse_args()
+    dataset = load_dataset(args.dataset)
+    task = get_task(args.dataset, args.task)
+    recordings = [r.without_labels() for r in dataset.load()]
+    columns = {"single-neuron features": SingleNeuronFeatures().embed(recordings)}
+    for w in (float(x) for x in args.windows.split(",")):
+        name = "population, whole recording" if w <= 0 else f"population, {w:g} s windows"
+        columns[name] = PopulationCoupling(window_s=w).embed(recordings)
+    print(f"{args.dataset} / {args.task}: linear-probe macro-F1 (split seed 0, probe seed 0)\n")
+    print("| description | " + " | ".join(SETTINGS) + " |")
+    print("|---|" + "---|" * len(SETTINGS))
+    for name, emb in columns.items():
+        print(f"| {name} | " + " | ".join(f"{score(emb, dataset, task, s):.3f}" for s in SETTINGS) + " |")
+
+
+if __name__ == "__main__":
+    main()
