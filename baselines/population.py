@@ -76,14 +76,22 @@ def window_statistics(x: np.ndarray, step_s: float, top_k: int) -> np.ndarray:
     return out
 
 
-def coupling_statistics(rec: Recording, *, bin_s: float, window_s: float, top_k: int) -> np.ndarray:
-    """(units, len(COLUMNS)): `window_statistics` averaged over the recording's windows."""
+def activity_windows(rec: Recording, *, bin_s: float, window_s: float) -> tuple[list[np.ndarray], float]:
+    """The recording's activity (steps, units) cut into non-overlapping windows of
+    ``window_s`` seconds (0, or longer than the recording: one window), and the step in s."""
     x, times = activity(rec, bin_s)
     x = x.T  # (steps, units)
-    step_s = bin_s if rec.modality == "spikes" else float(np.median(np.diff(times))) if len(times) > 1 else 1.0
+    step_s = bin_s
+    if rec.modality == "calcium":
+        step_s = float(np.median(np.diff(times))) if len(times) > 1 else 1.0
     size = len(x) if window_s <= 0 else max(2, int(round(window_s / step_s)))
-    starts = range(0, max(1, len(x) - size + 1), size)
-    return np.mean([window_statistics(x[s : s + size], step_s, top_k) for s in starts], axis=0)
+    return [x[s : s + size] for s in range(0, max(1, len(x) - size + 1), size)], step_s
+
+
+def coupling_statistics(rec: Recording, *, bin_s: float, window_s: float, top_k: int) -> np.ndarray:
+    """(units, len(COLUMNS)): `window_statistics` averaged over the recording's windows."""
+    windows, step_s = activity_windows(rec, bin_s=bin_s, window_s=window_s)
+    return np.mean([window_statistics(w, step_s, top_k) for w in windows], axis=0)
 
 
 class PopulationCoupling:

@@ -11,6 +11,13 @@ folds (split seed 0, probe seed 0), next to the single-neuron features control. 
 10 s row is what simple statistics of NuCLR's 10 s windows hold; the whole-recording
 row is the `population` control of the leaderboard.
 
+A second table asks what a model that must re-identify a unit from one window to the
+next (NuCLR's objective) can get from each statistic: its single-window reliability,
+ICC = between-unit variance / total variance over a unit's ``--windows`` windows
+(between-unit variance corrected for the noise of the window mean), next to the log
+firing rate, and the task's share of the between-unit variance (eta^2 of the unit means
+across classes). A statistic with a low ICC is mostly window noise in any one window.
+
     python scripts/population_ceiling.py [--dataset synthetic] [--task region] [--windows 0,30,10]
 """
 
@@ -22,8 +29,9 @@ import numpy as np
 import pandas as pd
 
 from baselines.features import SingleNeuronFeatures
-from baselines.population import PopulationCoupling
+from baselines.population import COLUMNS, PopulationCoupling, activity_windows, window_statistics
 from neuronbench.data.catalog import load_dataset
+from neuronbench.data.recording import Recording
 from neuronbench.evaluate import evaluate_fold
 from neuronbench.plugin import SETTINGS
 from neuronbench.splits import make_split, task_table
@@ -38,6 +46,24 @@ def score(embeddings: pd.DataFrame, dataset, task, setting: str) -> float:
         out = evaluate_fold(embeddings, labels, fold.train, fold.val, fold.test, task.classes, ("linear",), (0,))
         f1.append(out["probes"]["linear"][0]["metrics"]["macro_f1"])
     return float(np.mean(f1))
+
+
+def reliability(recordings: list[Recording], labels: pd.Series, window_s: float) -> pd.DataFrame:
+    """Per statistic (and the log rate): single-window ICC and the task's eta^2, means
+    over recordings (see the module docstring)."""
+    rows = []
+    for rec in recordings:
+        windows, step_s = activity_windows(rec, bin_s=0.1, window_s=window_s)
+        stats = np.stack([np.column_stack([np.log((w.sum(0) + 0.5) / (len(w) * step_s)), window_statistics(w, step_s, 10)])
+                          for w in windows])  # (windows, units, statistics)
+        within = stats.var(axis=0).mean(axis=0)
+        means = stats.mean(axis=0)
+        between = np.clip(means.var(axis=0) - within / len(windows), 0.0, None)
+        y = labels.reindex(rec.neuron_ids).to_numpy()
+        keep = ~pd.isna(y)
+        class_means = np.stack([means[keep][y[keep] == c].mean(axis=0) for c in np.unique(y[keep])])
+        rows.append(np.column_stack([between / (between + within), class_means.var(axis=0) / means[keep].var(axis=0)]))
+    return pd.DataFrame(np.mean(rows, axis=0), index=["log_rate", *COLUMNS], columns=["icc", "eta2"])
 
 
 def main() -> None:
@@ -58,6 +84,13 @@ def main() -> None:
     print("|---|" + "---|" * len(SETTINGS))
     for name, emb in columns.items():
         print(f"| {name} | " + " | ".join(f"{score(emb, dataset, task, s):.3f}" for s in SETTINGS) + " |")
+    labels = task_table(dataset, task).set_index("neuron_id")["label"]
+    for w in (float(x) for x in args.windows.split(",") if float(x) > 0):
+        table = reliability(recordings, labels, w)
+        print(f"\n{w:g} s windows: single-window reliability (ICC) and {args.task} share of between-unit variance\n")
+        print("| statistic | ICC | eta^2 |\n|---|---|---|")
+        for name, row in table.iterrows():
+            print(f"| {name} | {row['icc']:.3f} | {row['eta2']:.3f} |")
 
 
 if __name__ == "__main__":
