@@ -3,6 +3,7 @@
 from methods.neurpir import INFO as NEURPIR
 from methods.neurpir import INFO_NOCEBRA as NEURPIR_NOCEBRA
 from methods.nuclr import INFO as NUCLR
+from methods.nuclr import INFO_NOSPATIAL as NUCLR_NOSPATIAL
 from neuronbench.plugin import MethodInfo
 
-METHODS: tuple[MethodInfo, ...] = (NUCLR, NEURPIR, NEURPIR_NOCEBRA)
+METHODS: tuple[MethodInfo, ...] = (NUCLR, NUCLR_NOSPATIAL, NEURPIR, NEURPIR_NOCEBRA)

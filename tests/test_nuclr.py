@@ -21,6 +21,7 @@ from methods.nuclr.model import Encoder, Layout, rotary_phases, rotate
 from neuronbench.data.catalog import load_dataset
 from neuronbench.data.recording import Recording, neuron_id
 from neuronbench.errors import NeuronbenchError
+from neuronbench.registry import get_method
 from neuronbench.results import iter_records
 from neuronbench.runner import GridOptions, run_grid
 
@@ -166,10 +167,10 @@ def test_pair_batches_put_matched_units_first(tiny_recordings: list[Recording]) 
 # -- the backbone ------------------------------------------------------------------------
 
 
-def small_encoder() -> Encoder:
+def small_encoder(spatial: bool = True) -> Encoder:
     torch.manual_seed(0)
     return Encoder(tokens_in=6, dim=16, heads=2, dim_head=8, temporal_layers=1, spatiotemporal_layers=1,
-                   ffn_mult=4, dropout=0.0, rotary_fraction=0.5).eval()
+                   ffn_mult=4, dropout=0.0, rotary_fraction=0.5, spatial=spatial).eval()
 
 
 def layout(sizes: list[int]) -> Layout:
@@ -218,6 +219,21 @@ def test_no_attention_across_windows_of_a_batch() -> None:
         changed = x.clone()
         changed[0] = changed[0] + 5
         assert not torch.allclose(enc(changed, layout([6, 5]))[1:6], both[1:6])
+
+
+def test_the_nospatial_ablation_sees_each_unit_alone() -> None:
+    enc = small_encoder(spatial=False)
+    assert isinstance(enc.spatiotemporal[0][0], torch.nn.Identity)  # no attention across units
+    x = torch.randn(11, 5, 6)
+    with torch.no_grad():
+        both = enc(x, layout([6, 5]))
+        changed = x.clone()
+        changed[0] = changed[0] + 5
+        torch.testing.assert_close(enc(changed, layout([6, 5]))[1:], both[1:])  # others unchanged
+        torch.testing.assert_close(enc(x[:1], layout([1]))[0], both[0], rtol=1e-5, atol=1e-5)  # alone = in context
+    nospatial = get_method("nuclr-nospatial")
+    assert {k: v for k, v in nospatial.config("cpu").items() if k != "spatial_attention"} == INFO.config("cpu")
+    assert nospatial.config("cpu")["spatial_attention"] is False and "spatial_attention" not in INFO.config("cpu")
 
 
 # -- the loss ----------------------------------------------------------------------------

@@ -33,6 +33,12 @@ the module where they live):
     - checkpoint selection by validation macro-F1 is not available (the harness does not
       pass validation labels to ``fit``): the final weights are used.
     - a unit without tokens in every read-out window gets the zero vector.
+
+Two registered names share one implementation: ``nuclr`` and ``nuclr-nospatial``, our
+population-context ablation (``spatial_attention=False``: the spatio-temporal blocks
+without their attention across units, so a unit's representation is computed from its
+own activity alone; everything else equal). The paper reports that population context
+matters; its ablation's exact form is not restated here, so this one is ours.
 """
 
 from neuronbench.plugin import MethodInfo
@@ -69,15 +75,27 @@ TINY: dict = {
     "epochs_spikes": 2, "epochs_calcium": 2, "threads": 1,
 }
 
+_COMMON: dict = {
+    "kind": "method",
+    "paper": "Arora et al., NeurIPS 2025, 'Know Thyself by Knowing Others: Learning Neuron Identity "
+    "from Population Context'",
+    "factory": "methods.nuclr.method:NuCLR",
+    "modalities": ("spikes", "calcium"),
+    "extras": ("torch",),
+}
+
 INFO = MethodInfo(
     name="nuclr",
-    kind="method",
     summary="Self-supervised permutation-equivariant spatio-temporal transformer: a neuron's "
     "representation, computed with its population as context, must identify it in another window.",
-    paper="Arora et al., NeurIPS 2025, 'Know Thyself by Knowing Others: Learning Neuron Identity "
-    "from Population Context'",
-    factory="methods.nuclr.method:NuCLR",
     presets={"paper": PAPER, "cpu": CPU, "tiny": TINY},
-    modalities=("spikes", "calcium"),
-    extras=("torch",),
+    **_COMMON,
+)
+
+INFO_NOSPATIAL = MethodInfo(
+    name="nuclr-nospatial",
+    summary="NuCLR without attention across units (ablation): the same model and training, each "
+    "unit's representation computed from its own activity alone.",
+    presets={name: {**preset, "spatial_attention": False} for name, preset in INFO.presets.items()},
+    **_COMMON,
 )

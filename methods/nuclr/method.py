@@ -92,7 +92,7 @@ class NuCLR:
 
     def __init__(self, *, dim: int = 256, heads: int = 4, dim_head: int = 64, temporal_layers: int = 2,
                  spatiotemporal_layers: int = 2, ffn_mult: int = 4, dropout: float = 0.2,
-                 rotary_fraction: float = 0.5, bin_s: float = 0.02, bins_per_token: int = 50,
+                 rotary_fraction: float = 0.5, spatial_attention: bool = True, bin_s: float = 0.02, bins_per_token: int = 50,
                  tokens_spikes: int = 10, frames_per_token: int = 4, tokens_calcium: int = 32,
                  max_distance_s_spikes: float = 30.0, max_distance_s_calcium: float = 240.0,
                  keep_min: float = 0.5, min_matched: int = 10, tau: float = 0.2,
@@ -110,6 +110,7 @@ class NuCLR:
         self.ffn_mult = ffn_mult
         self.dropout = dropout
         self.rotary_fraction = rotary_fraction
+        self.spatial_attention = spatial_attention
         self.bin_s = bin_s
         self.bins_per_token = bins_per_token
         self.tokens_spikes = tokens_spikes
@@ -157,7 +158,7 @@ class NuCLR:
             tokens_in=self.bins_per_token if modality == "spikes" else self.frames_per_token,
             dim=self.dim, heads=self.heads, dim_head=self.dim_head, temporal_layers=self.temporal_layers,
             spatiotemporal_layers=self.spatiotemporal_layers, ffn_mult=self.ffn_mult, dropout=self.dropout,
-            rotary_fraction=self.rotary_fraction,
+            rotary_fraction=self.rotary_fraction, spatial=self.spatial_attention,
         )
         return encoder.to(device), projector(self.dim).to(device)
 

@@ -22,6 +22,9 @@ Backbone (published: d = 256, 4 heads x 64, ~6.3 M parameters with the projector
     recordings or times) never attend to each other: the original's xformers
     block-diagonal mask, computed with PyTorch scaled-dot-product attention.
     Output per unit and window: the mean over its L tokens (d-dim), no final norm.
+    ``spatial=False`` (ours, the population-context ablation of `methods.nuclr`'s
+    ``nuclr-nospatial``): the spatio-temporal blocks keep everything but the spatial
+    attention, so each unit's output depends on its own tokens only.
 
 Projector (the loss's): LayerNorm -> Linear(d, d) -> ReLU -> Linear(d, d); the loss
 L2-normalises its output.
@@ -129,9 +132,11 @@ class Encoder(nn.Module):
     each unit's output tokens (the pre-projector representation)."""
 
     def __init__(self, *, tokens_in: int, dim: int, heads: int, dim_head: int, temporal_layers: int,
-                 spatiotemporal_layers: int, ffn_mult: int, dropout: float, rotary_fraction: float):
+                 spatiotemporal_layers: int, ffn_mult: int, dropout: float, rotary_fraction: float,
+                 spatial: bool = True):
         super().__init__()
         self.dim_head = dim_head
+        self.spatial = spatial
         self.rotate_dim = 2 * int(dim_head * rotary_fraction / 2)
         self.read_in = nn.Linear(tokens_in, dim)
         self.temporal = nn.ModuleList(
@@ -139,8 +144,9 @@ class Encoder(nn.Module):
             for _ in range(temporal_layers)
         )
         self.spatiotemporal = nn.ModuleList(
-            nn.ModuleList([Attention(dim, heads, dim_head), GEGLU(dim, ffn_mult, dropout),
-                           Attention(dim, heads, dim_head), GEGLU(dim, ffn_mult, dropout)])
+            nn.ModuleList([Attention(dim, heads, dim_head) if spatial else nn.Identity(),
+                           GEGLU(dim, ffn_mult, dropout), Attention(dim, heads, dim_head),
+                           GEGLU(dim, ffn_mult, dropout)])
             for _ in range(spatiotemporal_layers)
         )
         self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()  # no mask drawn at 0
@@ -152,7 +158,8 @@ class Encoder(nn.Module):
             x = x + self.drop(attn.temporal(x, phases))
             x = x + self.drop(ffn(x))
         for s_attn, s_ffn, t_attn, t_ffn in self.spatiotemporal:
-            x = x + self.drop(s_attn.spatial(x, layout))
+            if self.spatial:
+                x = x + self.drop(s_attn.spatial(x, layout))
             x = x + self.drop(s_ffn(x))
             x = x + self.drop(t_attn.temporal(x, phases))
             x = x + self.drop(t_ffn(x))
