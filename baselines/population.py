@@ -39,6 +39,7 @@ from neuronbench.data.recording import Recording
 from neuronbench.errors import NeuronbenchError
 
 BANDS_HZ: tuple[tuple[float, float], ...] = ((0.1, 0.3), (0.3, 0.8), (0.8, 1.2), (1.2, 3.0), (3.0, 5.0))
+CHUNK_UNITS = 256  # partner signals computed this many units at a time
 COLUMNS: tuple[str, ...] = ("mean_corr", "top_corr", "pop_corr", *(f"band_{a:g}_{b:g}hz" for a, b in BANDS_HZ))
 
 
@@ -64,12 +65,16 @@ def window_statistics(x: np.ndarray, step_s: float, top_k: int) -> np.ndarray:
     np.fill_diagonal(corr, -np.inf)  # a unit is never its own partner
     partners = np.argsort(-corr, axis=1, kind="stable")[:, :k]
     out[:, 1] = np.take_along_axis(corr, partners, axis=1).mean(axis=1)
-    select = np.zeros((n_units, n_units))
-    select[partners, np.arange(n_units)[:, None]] = 1.0 / k
-    signal = z @ select  # (steps, units): each unit's partner signal
-    power = np.abs(np.fft.rfft(signal - signal.mean(axis=0), axis=0)) ** 2
     freqs = np.fft.rfftfreq(n_steps, step_s)
-    bands = np.stack([power[(freqs >= a) & (freqs < b)].sum(axis=0) for a, b in BANDS_HZ], axis=1)
+    in_band = [(freqs >= a) & (freqs < b) for a, b in BANDS_HZ]
+    bands = np.zeros((n_units, len(BANDS_HZ)))
+    for lo in range(0, n_units, CHUNK_UNITS):  # bounded memory on long, large recordings
+        cols = np.arange(lo, min(lo + CHUNK_UNITS, n_units))
+        select = np.zeros((n_units, len(cols)))
+        select[partners[cols], np.arange(len(cols))[:, None]] = 1.0 / k
+        signal = z @ select  # (steps, chunk): each unit's partner signal
+        power = np.abs(np.fft.rfft(signal - signal.mean(axis=0), axis=0)) ** 2
+        bands[cols] = np.stack([power[m].sum(axis=0) for m in in_band], axis=1)
     total = bands.sum(axis=1, keepdims=True)
     ok = (bands > 0) & (total > 0)
     out[:, 3:] = np.log(np.divide(bands, total, out=np.ones_like(bands), where=ok))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from baselines import population
 from baselines.population import COLUMNS, PopulationCoupling, window_statistics
 from neuronbench.errors import NeuronbenchError
 from tests.test_controls import calcium_recording, spikes_recording
@@ -76,6 +77,12 @@ def test_silent_units_single_unit_and_windows(groups) -> None:
     np.testing.assert_allclose(windowed, expected, atol=1e-10)
     np.testing.assert_allclose(PopulationCoupling(window_s=500.0).embed([groups]).to_numpy(),
                                PopulationCoupling().embed([groups]).to_numpy())
+
+
+def test_partner_signals_in_chunks_equal_all_at_once(groups, monkeypatch) -> None:
+    whole = PopulationCoupling().embed([groups]).to_numpy()
+    monkeypatch.setattr(population, "CHUNK_UNITS", 5)  # 12 units: chunks of 5, 5, 2
+    np.testing.assert_allclose(PopulationCoupling().embed([groups]).to_numpy(), whole, rtol=1e-12, atol=1e-12)
 
 
 def test_calcium_bands_above_nyquist_are_zero_and_deterministic() -> None:
