@@ -107,7 +107,7 @@ class PopulationCoupling:
         window_s: window length in seconds; 0 = the whole recording.
         top_k: partners per unit for ``top_corr`` and the partner signal.
 
-    Untrained: ``fit`` checks nothing is missing and returns; ``embed`` works without it.
+    Untrained: ``fit`` has nothing to learn; ``embed`` works without it.
     """
 
     def __init__(self, bin_s: float = 0.1, window_s: float = 0.0, top_k: int = 10):

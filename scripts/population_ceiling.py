@@ -14,8 +14,8 @@ row is the `population` control of the leaderboard.
 A second table asks what a model that must re-identify a unit from one window to the
 next (NuCLR's objective) can get from each statistic: its single-window reliability,
 ICC = between-unit variance / total variance over a unit's ``--windows`` windows
-(between-unit variance corrected for the noise of the window mean), next to the log
-firing rate, and the task's share of the between-unit variance (eta^2 of the unit means
+(between-unit variance corrected for the noise of the window mean), next to the
+activity level (log firing rate; calcium: mean dF/F), and the task's share of the between-unit variance (eta^2 of the unit means
 across classes). A statistic with a low ICC is mostly window noise in any one window.
 
     python scripts/population_ceiling.py [--dataset synthetic] [--task region] [--windows 0,30,10]
@@ -49,21 +49,27 @@ def score(embeddings: pd.DataFrame, dataset, task, setting: str) -> float:
 
 
 def reliability(recordings: list[Recording], labels: pd.Series, window_s: float) -> pd.DataFrame:
-    """Per statistic (and the log rate): single-window ICC and the task's eta^2, means
-    over recordings (see the module docstring)."""
+    """Per statistic (and the activity level): single-window ICC and the task's eta^2,
+    means over the recordings with labels (see the module docstring)."""
     rows = []
     for rec in recordings:
+        y = labels.reindex(rec.neuron_ids).to_numpy()
+        keep = ~pd.isna(y)
+        if not keep.any():
+            continue
         windows, step_s = activity_windows(rec, bin_s=0.1, window_s=window_s)
-        stats = np.stack([np.column_stack([np.log((w.sum(0) + 0.5) / (len(w) * step_s)), window_statistics(w, step_s, 10)])
+        level = ((lambda w: np.log((w.sum(0) + 0.5) / (len(w) * step_s))) if rec.modality == "spikes"
+                 else (lambda w: w.mean(0)))
+        stats = np.stack([np.column_stack([level(w), window_statistics(w, step_s, 10)])
                           for w in windows])  # (windows, units, statistics)
         within = stats.var(axis=0).mean(axis=0)
         means = stats.mean(axis=0)
         between = np.clip(means.var(axis=0) - within / len(windows), 0.0, None)
-        y = labels.reindex(rec.neuron_ids).to_numpy()
-        keep = ~pd.isna(y)
         class_means = np.stack([means[keep][y[keep] == c].mean(axis=0) for c in np.unique(y[keep])])
-        rows.append(np.column_stack([between / (between + within), class_means.var(axis=0) / means[keep].var(axis=0)]))
-    return pd.DataFrame(np.mean(rows, axis=0), index=["log_rate", *COLUMNS], columns=["icc", "eta2"])
+        with np.errstate(invalid="ignore"):  # a constant statistic (a band above Nyquist): undefined
+            rows.append(np.column_stack([between / (between + within),
+                                         class_means.var(axis=0) / means[keep].var(axis=0)]))
+    return pd.DataFrame(np.mean(rows, axis=0), index=["activity_level", *COLUMNS], columns=["icc", "eta2"])
 
 
 def main() -> None:
@@ -90,7 +96,7 @@ def main() -> None:
         print(f"\n{w:g} s windows: single-window reliability (ICC) and {args.task} share of between-unit variance\n")
         print("| statistic | ICC | eta^2 |\n|---|---|---|")
         for name, row in table.iterrows():
-            print(f"| {name} | {row['icc']:.3f} | {row['eta2']:.3f} |")
+            print(f"| {name} | " + " | ".join("–" if np.isnan(v) else f"{v:.3f}" for v in row) + " |")
 
 
 if __name__ == "__main__":
