@@ -92,7 +92,8 @@ class NuCLR:
 
     def __init__(self, *, dim: int = 256, heads: int = 4, dim_head: int = 64, temporal_layers: int = 2,
                  spatiotemporal_layers: int = 2, ffn_mult: int = 4, dropout: float = 0.2,
-                 rotary_fraction: float = 0.5, spatial_attention: bool = True, bin_s: float = 0.02, bins_per_token: int = 50,
+                 rotary_fraction: float = 0.5, spatial_attention: bool = True, bin_s: float = 0.02,
+                 bins_per_token: int = 50,
                  tokens_spikes: int = 10, frames_per_token: int = 4, tokens_calcium: int = 32,
                  max_distance_s_spikes: float = 30.0, max_distance_s_calcium: float = 240.0,
                  keep_min: float = 0.5, min_matched: int = 10, tau: float = 0.2,
