@@ -34,7 +34,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from neuronbench.data.binning import activity
+from neuronbench.data.binning import activity, zscore
 from neuronbench.data.recording import Recording
 from neuronbench.errors import NeuronbenchError
 
@@ -43,25 +43,18 @@ CHUNK_UNITS = 256  # partner signals computed this many units at a time
 COLUMNS: tuple[str, ...] = ("mean_corr", "top_corr", "pop_corr", *(f"band_{a:g}_{b:g}hz" for a, b in BANDS_HZ))
 
 
-def _zscore(x: np.ndarray) -> np.ndarray:
-    """Columns of x (steps, units) to zero mean and unit variance; constant columns to 0."""
-    x = x - x.mean(axis=0)
-    sd = x.std(axis=0)
-    return np.divide(x, sd, out=np.zeros_like(x), where=sd > 0)
-
-
 def window_statistics(x: np.ndarray, step_s: float, top_k: int) -> np.ndarray:
     """(units, len(COLUMNS)) statistics of one window of activity ``x`` (steps, units)."""
     n_steps, n_units = x.shape
     out = np.zeros((n_units, len(COLUMNS)))
     if n_units < 2 or n_steps < 2:
         return out
-    z = _zscore(x.astype(np.float64))
+    z = zscore(x, axis=0)
     corr = z.T @ z / n_steps
     np.fill_diagonal(corr, 0.0)
     k = min(top_k, n_units - 1)
     out[:, 0] = corr.sum(axis=1) / (n_units - 1)
-    out[:, 2] = (z * _zscore(z.sum(axis=1, keepdims=True) - z)).mean(axis=0)
+    out[:, 2] = (z * zscore(z.sum(axis=1, keepdims=True) - z, axis=0)).mean(axis=0)
     np.fill_diagonal(corr, -np.inf)  # a unit is never its own partner
     partners = np.argsort(-corr, axis=1, kind="stable")[:, :k]
     out[:, 1] = np.take_along_axis(corr, partners, axis=1).mean(axis=1)

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from neuronbench.data.binning import activity
+from neuronbench.data.binning import activity, zscore
 from neuronbench.data.recording import Recording
 from neuronbench.errors import NeuronbenchError
 
@@ -88,14 +88,6 @@ class Batch:
     ctx_prev: torch.Tensor
     t: torch.Tensor
     target: torch.Tensor
-
-
-def zscore(a: np.ndarray, axis: int) -> np.ndarray:
-    """(a - mean) / std along ``axis`` (ddof 0); 0 where the std is 0."""
-    a = np.asarray(a, dtype=np.float64)
-    mu = a.mean(axis=axis, keepdims=True)
-    sd = a.std(axis=axis, keepdims=True)
-    return np.divide(a - mu, sd, out=np.zeros_like(a), where=sd > 0)
 
 
 def neuron_keys(rec: Recording) -> tuple[str, ...]:

@@ -2,7 +2,8 @@
 
 `bin_spikes` counts each unit's spikes in regular bins (vectorised over all spikes of a
 recording at once); `activity` returns a recording's activity on a regular time grid
-whatever its modality (spike counts, or the calcium trace as recorded).
+whatever its modality (spike counts, or the calcium trace as recorded); `zscore`
+standardises activity along an axis.
 """
 
 from __future__ import annotations
@@ -42,3 +43,11 @@ def activity(rec: Recording, bin_s: float | None = None) -> tuple[np.ndarray, np
         raise NeuronbenchError("bin_s is required to bin spikes")
     counts = bin_spikes(rec, bin_s)
     return counts, rec.t_start + bin_s * np.arange(counts.shape[1])
+
+
+def zscore(a: np.ndarray, axis: int) -> np.ndarray:
+    """(a - mean) / std along ``axis`` (ddof 0), in float64; 0 where the std is 0."""
+    a = np.asarray(a, dtype=np.float64)
+    mu = a.mean(axis=axis, keepdims=True)
+    sd = a.std(axis=axis, keepdims=True)
+    return np.divide(a - mu, sd, out=np.zeros_like(a), where=sd > 0)
