@@ -22,6 +22,7 @@ import hashlib
 import importlib
 import json
 from collections.abc import Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -108,6 +109,12 @@ class MethodInfo:
         if device is not None and "device" in cfg:
             cfg["device"] = device
         return cfg
+
+    def ablation(self, name: str, summary: str, **changes: Any) -> MethodInfo:
+        """The same method under another name with ``changes`` applied to every preset
+        (an ablation on the leaderboard, e.g. ``nuclr-nospatial``)."""
+        presets = {k: {**preset, **changes} for k, preset in self.presets.items()}
+        return dataclasses.replace(self, name=name, summary=summary, presets=presets)
 
     def build(self, config: Mapping[str, Any] | None = None) -> Method:
         """Import the factory and construct the method with ``config`` (default: the

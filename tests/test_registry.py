@@ -62,3 +62,12 @@ def test_cached_synthetic_dataset_is_reused_not_rebuilt(tmp_path):
     stamp = [(p / "manifest.json").stat().st_mtime_ns for p in paths]
     assert build_synthetic(tmp_path, size="tiny") == paths
     assert [(p / "manifest.json").stat().st_mtime_ns for p in paths] == stamp
+
+
+def test_ablation_is_the_same_method_with_changed_presets() -> None:
+    base = MethodInfo(name="m", kind="method", summary="s", factory="x:y", paper="p", extras=("torch",),
+                      presets={"cpu": {"a": 1, "b": 2}, "paper": {"a": 3, "b": 4}})
+    abl = base.ablation("m-no-b", "without b", b=0)
+    assert (abl.name, abl.summary, abl.paper, abl.extras, abl.factory) == ("m-no-b", "without b", "p", ("torch",), "x:y")
+    assert abl.presets == {"cpu": {"a": 1, "b": 0}, "paper": {"a": 3, "b": 0}}
+    assert base.presets["cpu"] == {"a": 1, "b": 2}  # the original is untouched

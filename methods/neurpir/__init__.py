@@ -41,27 +41,22 @@ TINY: dict = {
     "hidden": 8, "dim": 8, "conv_layers": 1, "batch_size": 32, "steps": 3, "threads": 1,
 }
 
-_COMMON = dict(
+INFO = MethodInfo(
+    name="neurpir",
     kind="method",
+    summary="VICReg on each neuron's activity segments (segment-length augmentation, adaptive average "
+    "pooling), conditioned on CEBRA-encoded surrounding information (stimulus, behaviour, session).",
     paper="Wu, Liao, Deng, Guo & Wang, ICLR 2025, 'Neuron Platonic Intrinsic Representation From "
     "Dynamics Using Contrastive Learning'",
     factory="methods.neurpir.method:NeurPIR",
+    presets={"paper": PAPER, "cpu": CPU, "tiny": TINY},
     modalities=("spikes", "calcium"),
     extras=("torch", "neurpir"),
 )
 
-INFO = MethodInfo(
-    name="neurpir",
-    summary="VICReg on each neuron's activity segments (segment-length augmentation, adaptive average "
-    "pooling), conditioned on CEBRA-encoded surrounding information (stimulus, behaviour, session).",
-    presets={"paper": PAPER, "cpu": CPU, "tiny": TINY},
-    **_COMMON,
-)
-
-INFO_NOCEBRA = MethodInfo(
-    name="neurpir-nocebra",
-    summary="NeurPIR without the CEBRA-encoded surrounding information (ablation): the segment "
+INFO_NOCEBRA = INFO.ablation(
+    "neurpir-nocebra",
+    "NeurPIR without the CEBRA-encoded surrounding information (ablation): the segment "
     "encoder sees the neuron's activity alone.",
-    presets={name: {**preset, "surround": False} for name, preset in INFO.presets.items()},
-    **_COMMON,
+    surround=False,
 )

@@ -75,27 +75,22 @@ TINY: dict = {
     "epochs_spikes": 2, "epochs_calcium": 2, "threads": 1,
 }
 
-_COMMON: dict = {
-    "kind": "method",
-    "paper": "Arora et al., NeurIPS 2025, 'Know Thyself by Knowing Others: Learning Neuron Identity "
-    "from Population Context'",
-    "factory": "methods.nuclr.method:NuCLR",
-    "modalities": ("spikes", "calcium"),
-    "extras": ("torch",),
-}
-
 INFO = MethodInfo(
     name="nuclr",
+    kind="method",
     summary="Self-supervised permutation-equivariant spatio-temporal transformer: a neuron's "
     "representation, computed with its population as context, must identify it in another window.",
+    paper="Arora et al., NeurIPS 2025, 'Know Thyself by Knowing Others: Learning Neuron Identity "
+    "from Population Context'",
+    factory="methods.nuclr.method:NuCLR",
     presets={"paper": PAPER, "cpu": CPU, "tiny": TINY},
-    **_COMMON,
+    modalities=("spikes", "calcium"),
+    extras=("torch",),
 )
 
-INFO_NOSPATIAL = MethodInfo(
-    name="nuclr-nospatial",
-    summary="NuCLR without attention across units (ablation): the same model and training, each "
+INFO_NOSPATIAL = INFO.ablation(
+    "nuclr-nospatial",
+    "NuCLR without attention across units (ablation): the same model and training, each "
     "unit's representation computed from its own activity alone.",
-    presets={name: {**preset, "spatial_attention": False} for name, preset in INFO.presets.items()},
-    **_COMMON,
+    spatial_attention=False,
 )
