@@ -146,7 +146,7 @@ def build_synthetic(root: Path | None = None, *, force: bool = False, size: str 
     """Simulate the population of a size once and write its spikes and calcium datasets
     (generated once, then read from the cache; regenerated when the generator changed)."""
     from neuronbench.data import synthetic
-    from neuronbench.data.store import Dataset, data_root, write_dataset
+    from neuronbench.data.store import data_root
 
     root = Path(root) if root is not None else data_root()
     config = synthetic.SyntheticConfig() if size == "default" else synthetic.tiny_config()
@@ -154,25 +154,32 @@ def build_synthetic(root: Path | None = None, *, force: bool = False, size: str 
     names = [i.name for i in DATASETS.values()
              if i.generator_kwargs.get("size") == size and i.generator and i.generator.endswith(":build_synthetic")]
     paths = [root / n for n in names]
-    if not force and all(_is_current(p, params) for p in paths):
+    if not force and all(is_current(p, params) for p in paths):
         return paths
     by_modality = dict(zip(("spikes", "calcium"), synthetic.simulate(config)))
     for path in paths:
-        if path.exists():
-            if not force and _is_current(path, params):
-                continue
-            shutil.rmtree(path)
+        if not force and is_current(path, params):
+            continue
         info = DATASETS[path.name]
-        recordings = [_renamed(r, info.name) for r in by_modality[info.modality]]
-        try:
-            write_dataset(path, info.name, recordings, label_columns=synthetic.LABEL_COLUMNS,
-                          params=params, description=info.summary)
-        except OSError:
-            # Another process wrote the same (deterministic) dataset first: use it.
-            if not _is_current(path, params):
-                raise
-        Dataset(path)  # fail early if what is there is unreadable
+        write_simulated(path, info.name, [_renamed(r, info.name) for r in by_modality[info.modality]],
+                        label_columns=synthetic.LABEL_COLUMNS, params=params, description=info.summary)
     return paths
+
+
+def write_simulated(path: Path, name: str, recordings: Sequence[Recording], *, label_columns: Sequence[str],
+                    params: dict, description: str) -> None:
+    """(Re)write a simulated dataset at ``path``, replacing what is there. A concurrent
+    writer of the same (deterministic) dataset that finished first is used as it is."""
+    from neuronbench.data.store import Dataset, write_dataset
+
+    if path.exists():
+        shutil.rmtree(path)
+    try:
+        write_dataset(path, name, recordings, label_columns=label_columns, params=params, description=description)
+    except OSError:
+        if not is_current(path, params):
+            raise
+    Dataset(path)  # fail early if what is there is unreadable
 
 
 def _synthetic_params(config: object) -> dict:
@@ -207,7 +214,8 @@ def _renamed(rec: Recording, dataset: str) -> Recording:
     return dataclasses.replace(rec, dataset=dataset, neurons=neurons, labels=labels)
 
 
-def _is_current(path: Path, params: dict) -> bool:
+def is_current(path: Path, params: dict) -> bool:
+    """Whether ``path`` holds a readable dataset written with these manifest ``params``."""
     from neuronbench.data.store import Dataset
 
     if not (path / "manifest.json").is_file():

@@ -57,7 +57,6 @@ Simulation
 from __future__ import annotations
 
 import math
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -236,8 +235,8 @@ def build(root: Path | None = None, *, force: bool = False, size: str = "default
     the config or the simulation code changed)."""
     import sys
 
-    from neuronbench.data.catalog import _is_current, generator_params
-    from neuronbench.data.store import Dataset, data_root, write_dataset
+    from neuronbench.data.catalog import generator_params, is_current, write_simulated
+    from neuronbench.data.store import data_root
 
     if size not in ("default", "tiny"):
         raise ValueError(f"size: expected 'default' or 'tiny', got {size!r}")
@@ -245,16 +244,8 @@ def build(root: Path | None = None, *, force: bool = False, size: str = "default
     name = DATASET if size == "default" else DATASET_TINY
     path = (Path(root) if root is not None else data_root()) / name
     params = generator_params(__name__, (izhikevich, sys.modules[__name__]), config)
-    if not force and _is_current(path, params):
+    if not force and is_current(path, params):
         return [path]
-    if path.exists():
-        shutil.rmtree(path)
-    try:
-        write_dataset(path, name, simulate(config, name), label_columns=LABEL_COLUMNS, params=params,
-                      description="NeurPIR's Izhikevich benchmark: five firing modes in coupled networks.")
-    except OSError:
-        # Another process wrote the same (deterministic) dataset first: use it.
-        if not _is_current(path, params):
-            raise
-    Dataset(path)  # fail early if what is there is unreadable
+    write_simulated(path, name, simulate(config, name), label_columns=LABEL_COLUMNS, params=params,
+                    description="NeurPIR's Izhikevich benchmark: five firing modes in coupled networks.")
     return [path]
