@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from neuronbench.data.catalog import get_dataset_info
+from neuronbench.data.recording import group_keys
 from neuronbench.data.store import Dataset, data_root
 from neuronbench.errors import NeuronbenchError
 from neuronbench.plugin import SETTINGS
@@ -106,8 +107,7 @@ def task_table(dataset: Dataset, task: Task) -> pd.DataFrame:
             "label": dataset.labels[task.label].to_numpy(dtype=object),
         }
     )
-    track = neurons["track_id"]
-    table["group"] = np.where(track.notna(), table["animal"] + "/" + track.astype(str), table["neuron_id"])
+    table["group"] = group_keys(table["animal"], neurons["track_id"], table["neuron_id"])
     table = table[table["label"].isin(task.classes)].reset_index(drop=True)
     if table.empty:
         raise NeuronbenchError(f"{dataset.path}: no neuron has a label in {task.classes} for task {task.key}")
@@ -209,7 +209,8 @@ def make_split(dataset: Dataset, task: Task, setting: str, seed: int = 0) -> Spl
 
 def check_split(split: Split, dataset: Dataset) -> None:
     """The guarantees every split must keep; raise if one is broken."""
-    group_of = dict(zip(dataset.neurons["neuron_id"], _groups(dataset)))
+    n = dataset.neurons
+    group_of = dict(zip(n["neuron_id"], group_keys(n["animal"], n["track_id"], n["neuron_id"])))
     animal_of = dict(zip(dataset.neurons["neuron_id"], dataset.neurons["animal"].astype(str)))
     rec_animal = dict(zip(dataset.recordings["recording"], dataset.recordings["animal"].astype(str)))
     for f in split.folds:
@@ -224,11 +225,6 @@ def check_split(split: Split, dataset: Dataset) -> None:
                 raise NeuronbenchError(f"split {split.task}/{split.setting} fold {f.fold}: a test animal trains the probe")
         if split.setting == "inductive" and {rec_animal[r] for r in f.pretrain} & set(f.test_animals):
             raise NeuronbenchError(f"split {split.task}/inductive: a held-out animal is in pretraining")
-
-
-def _groups(dataset: Dataset) -> np.ndarray:
-    n = dataset.neurons
-    return np.where(n["track_id"].notna(), n["animal"].astype(str) + "/" + n["track_id"].astype(str), n["neuron_id"])
 
 
 def split_path(dataset: str, task: str, setting: str, seed: int = 0, root: Path | None = None) -> Path:

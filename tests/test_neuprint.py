@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from baselines.neuprint import INFO
 from baselines.neuprint.data import (
     mask_entries,
-    neuron_keys,
     population_context,
     prepare_session,
     window_starts,
@@ -229,7 +228,7 @@ def test_prepare_session(recordings: list[Recording]) -> None:
     run = np.interp(rec.frame_times, b["time"][ok], b["running_speed"][ok])
     np.testing.assert_allclose(s.behaviour[:, 0], (run - run.mean()) / run.std(), atol=1e-5)
     assert np.isfinite(s.behaviour).all()
-    assert neuron_keys(rec)[:2] == ("a0/t0", "a0/t1") and neuron_keys(rec)[-1] == "toy/r0/u7"
+    assert tuple(rec.group_keys[:2]) == ("a0/t0", "a0/t1") and rec.group_keys[-1] == "toy/r0/u7"
     # without behaviour: zero columns
     bare = calcium_recording("r9", "a0", [None] * 3, behaviour=False)
     s0 = prepare_session(bare, bin_s=0.25, train_fraction=0.75, behaviour_columns=("running_speed", "pupil"))
@@ -349,7 +348,7 @@ def test_reoptimize_unseen_keeps_fitted_rows(recordings: list[Recording]) -> Non
     model = NeuPRINT(**{**TINY, "reoptimize": "unseen"}).fit(recordings[:2], seed=0)
     table = model.embed(recordings)
     for rec in recordings[:2]:
-        for nid, key in zip(rec.neuron_ids, neuron_keys(rec)):
+        for nid, key in zip(rec.neuron_ids, rec.group_keys):
             np.testing.assert_array_equal(table.loc[nid].to_numpy(), model.table_[model.keys_[key]].numpy())
     new = table.loc[recordings[2].neuron_ids].to_numpy()
     assert np.isfinite(new).all() and not np.isin(new, model.table_.numpy()).all()

@@ -14,7 +14,7 @@ import torch
 from methods.neurpir import INFO, INFO_NOCEBRA
 from methods.neurpir.loss import vicreg_loss, vicreg_terms
 from methods.neurpir.model import NeurPIRNet, expander
-from methods.neurpir.segments import SegmentStore, neuron_groups, recording_activity, tiling
+from methods.neurpir.segments import SegmentStore, recording_activity, tiling
 from methods.neurpir.surround import SurroundEncoder, stimulus_one_hot
 from neuronbench.data.catalog import load_dataset
 from neuronbench.errors import NeuronbenchError
@@ -121,7 +121,7 @@ def test_network_shapes_and_pooling():
 def test_a_few_steps_reduce_the_loss(spikes):
     acts = [recording_activity(r, 0.02)[0] for r in spikes]
     store = SegmentStore.build(acts, [np.zeros((a.shape[1], 0), np.float32) for a in acts],
-                               [g for r in spikes for g in neuron_groups(r)])
+                               [g for r in spikes for g in r.group_keys])
     xa, xb = store.views(torch.arange(64), (10, 20), 4, torch.Generator().manual_seed(0))
     torch.manual_seed(0)
     net, head = NeurPIRNet(1, 10, 16, 16), expander(16, (32, 32, 32))

@@ -72,12 +72,7 @@ from neuronbench.errors import NeuronbenchError
 
 def neuron_groups(recordings: Sequence[Recording]) -> pd.Series:
     """neuron_id -> group: ``<animal>/<track_id>`` for tracked neurons, else the id."""
-    parts = []
-    for rec in recordings:
-        track = rec.neurons["track_id"]
-        ids = rec.neurons["neuron_id"].astype(str)
-        parts.append(pd.Series(np.where(track.notna(), rec.animal + "/" + track.astype(str), ids), index=ids))
-    return pd.concat(parts)
+    return pd.concat([pd.Series(rec.group_keys, index=rec.neurons["neuron_id"].astype(str)) for rec in recordings])
 
 
 def histogram_table(recordings: Sequence[Recording], ids: Sequence[str], config: SnippetConfig

@@ -90,14 +90,6 @@ class Batch:
     target: torch.Tensor
 
 
-def neuron_keys(rec: Recording) -> tuple[str, ...]:
-    """Embedding keys: ``<animal>/<track_id>`` for a tracked neuron (one embedding in
-    every recording of that animal where it appears), else its neuron_id."""
-    tracks = rec.neurons["track_id"].to_numpy(dtype=object)
-    ids = rec.neuron_ids
-    return tuple(f"{rec.animal}/{t}" if isinstance(t, str) and t else str(i) for t, i in zip(tracks, ids))
-
-
 def behaviour_on_grid(rec: Recording, times: np.ndarray, columns: Sequence[str]) -> np.ndarray:
     """Behaviour ``columns`` at ``times``, (steps, len(columns)) float32, each
     z-scored; NaN gaps are interpolated linearly. A column the recording lacks (or
@@ -133,7 +125,7 @@ def prepare_session(rec: Recording, *, bin_s: float, train_fraction: float,
         s1=z64.sum(axis=0),
         s2=(z64**2).sum(axis=0),
         behaviour=behaviour_on_grid(rec, times, behaviour_columns),
-        keys=neuron_keys(rec),
+        keys=tuple(rec.group_keys),
         n_train=max(1, int(z.shape[1] * train_fraction)),
     )
 

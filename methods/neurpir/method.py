@@ -43,7 +43,7 @@ import torch
 
 from methods.neurpir.loss import vicreg_loss
 from methods.neurpir.model import NeurPIRNet, expander
-from methods.neurpir.segments import SegmentStore, gather_segments, neuron_groups, recording_activity, tiling
+from methods.neurpir.segments import SegmentStore, gather_segments, recording_activity, tiling
 from methods.neurpir.surround import SurroundEncoder
 from neuronbench.data.recording import Recording
 from neuronbench.device import autocast, resolve_device, seed_everything, torch_threads
@@ -186,7 +186,7 @@ class NeurPIR:
             ).fit(recordings, seed=seed, device=device.type)
         inputs = [self._inputs(rec) for rec in recordings]
         store = SegmentStore.build([a for a, _ in inputs], [s for _, s in inputs],
-                                   [g for rec in recordings for g in neuron_groups(rec)])
+                                   [g for rec in recordings for g in rec.group_keys])
         if store.n_rows < 2:
             raise NeuronbenchError("neurpir: VICReg needs at least 2 neurons to train on")
         in_channels = 1 + inputs[0][1].shape[1]

@@ -55,13 +55,6 @@ def recording_activity(rec: Recording, bin_s: float, calcium_percentile: float =
     return np.ascontiguousarray(act, dtype=np.float32), times
 
 
-def neuron_groups(rec: Recording) -> list[str]:
-    """Group key of each unit: ``<animal>/<track_id>`` when tracked, else its neuron id."""
-    track = rec.neurons["track_id"]
-    keys = np.where(track.notna(), rec.animal + "/" + track.astype(str), rec.neurons["neuron_id"].astype(str))
-    return keys.tolist()
-
-
 def tiling(n_bins: int, length: int) -> np.ndarray:
     """Start bins of non-overlapping segments covering ``n_bins``; the last one shifted
     back to end at ``n_bins`` (one segment from 0 if the recording is shorter)."""

@@ -37,6 +37,15 @@ def neuron_id(dataset: str, recording: str, unit: str | int) -> str:
     return f"{dataset}/{recording}/{unit}"
 
 
+def group_keys(animal: str | pd.Series, track_id: pd.Series, neuron_ids: pd.Series | np.ndarray) -> np.ndarray:
+    """The identity of each neuron across recordings: ``<animal>/<track_id>`` for a
+    tracked neuron (the same key in every recording of its animal where it appears), else
+    its neuron id. ``animal`` is one id or one per neuron."""
+    track = pd.Series(np.asarray(track_id, dtype=object))
+    animal = pd.Series(np.broadcast_to(np.asarray(animal, dtype=object), len(track))).astype(str)
+    return np.where(track.notna(), animal + "/" + track.astype(str), np.asarray(neuron_ids, dtype=object).astype(str))
+
+
 @dataclass(frozen=True, eq=False)
 class Recording:
     """One recording in canonical form. Arrays may be read-only memory maps.
@@ -81,6 +90,11 @@ class Recording:
     @property
     def neuron_ids(self) -> np.ndarray:
         return self.neurons["neuron_id"].to_numpy()
+
+    @property
+    def group_keys(self) -> np.ndarray:
+        """Each unit's identity across recordings (`group_keys`)."""
+        return group_keys(self.animal, self.neurons["track_id"], self.neurons["neuron_id"])
 
     @property
     def duration(self) -> float:
