@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from neuronbench.data.binning import activity, zscore
+from neuronbench.data.binning import activity, behaviour_on_grid, zscore
 from neuronbench.data.recording import Recording
 from neuronbench.errors import NeuronbenchError
 
@@ -88,25 +88,6 @@ class Batch:
     ctx_prev: torch.Tensor
     t: torch.Tensor
     target: torch.Tensor
-
-
-def behaviour_on_grid(rec: Recording, times: np.ndarray, columns: Sequence[str]) -> np.ndarray:
-    """Behaviour ``columns`` at ``times``, (steps, len(columns)) float32, each
-    z-scored; NaN gaps are interpolated linearly. A column the recording lacks (or
-    that is all NaN) is 0, the z-scored mean."""
-    out = np.zeros((len(times), len(columns)), dtype=np.float32)
-    beh = rec.behaviour
-    if beh is None or not len(columns):
-        return out
-    t = beh["time"].to_numpy(dtype=np.float64)
-    for j, col in enumerate(columns):
-        if col not in beh.columns:
-            continue
-        v = beh[col].to_numpy(dtype=np.float64)
-        ok = np.isfinite(v) & np.isfinite(t)
-        if ok.any():
-            out[:, j] = zscore(np.interp(times, t[ok], v[ok]), axis=0)
-    return out
 
 
 def prepare_session(rec: Recording, *, bin_s: float, train_fraction: float,

@@ -42,6 +42,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from neuronbench.data.binning import behaviour_on_grid
 from neuronbench.data.recording import BEHAVIOUR_COLUMNS, Recording
 from neuronbench.errors import NeuronbenchError
 
@@ -64,24 +65,6 @@ def stimulus_one_hot(rec: Recording, times: np.ndarray, stimuli: Sequence[str]) 
     hit = inside.copy()
     hit[inside] &= code[idx[inside]] >= 0
     out[np.flatnonzero(hit), code[idx[hit]]] = 1.0
-    return out
-
-
-def behaviour_features(rec: Recording, times: np.ndarray, variables: Sequence[str]) -> np.ndarray:
-    """(times, len(variables)): each variable interpolated at ``times`` (NaN samples
-    skipped) and z-scored within the recording; zeros where it is not recorded."""
-    out = np.zeros((len(times), len(variables)), dtype=np.float32)
-    beh = rec.behaviour
-    for j, name in enumerate(variables):
-        if beh is None or name not in beh.columns:
-            continue
-        t, v = beh["time"].to_numpy(float), beh[name].to_numpy(float)
-        ok = np.isfinite(t) & np.isfinite(v)
-        if ok.sum() < 2:
-            continue
-        x = np.interp(times, t[ok], v[ok])
-        sd = x.std()
-        out[:, j] = (x - x.mean()) / sd if sd > 0 else 0.0
     return out
 
 
@@ -130,7 +113,7 @@ class SurroundEncoder:
         """CEBRA's input for a recording: (grid points, stimuli + behaviour variables)."""
         times = self.grid(rec)
         return np.concatenate([stimulus_one_hot(rec, times, self.stimuli_),
-                               behaviour_features(rec, times, self.behaviour_)], axis=1)
+                               behaviour_on_grid(rec, times, self.behaviour_)], axis=1)
 
     def fit(self, recordings: Sequence[Recording], *, seed: int, device: str = "cpu") -> SurroundEncoder:
         """Fit CEBRA (time-contrastive) on the SI of ``recordings``; never sees labels."""

@@ -3,10 +3,12 @@
 `bin_spikes` counts each unit's spikes in regular bins (vectorised over all spikes of a
 recording at once); `activity` returns a recording's activity on a regular time grid
 whatever its modality (spike counts, or the calcium trace as recorded); `zscore`
-standardises activity along an axis.
+standardises activity along an axis; `behaviour_on_grid` resamples behaviour on a grid.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -51,3 +53,22 @@ def zscore(a: np.ndarray, axis: int) -> np.ndarray:
     mu = a.mean(axis=axis, keepdims=True)
     sd = a.std(axis=axis, keepdims=True)
     return np.divide(a - mu, sd, out=np.zeros_like(a), where=sd > 0)
+
+
+def behaviour_on_grid(rec: Recording, times: np.ndarray, columns: Sequence[str]) -> np.ndarray:
+    """Behaviour ``columns`` at ``times``, (steps, len(columns)) float32, each
+    z-scored; NaN gaps are interpolated linearly. A column the recording lacks (or
+    that is all NaN) is 0, the z-scored mean."""
+    out = np.zeros((len(times), len(columns)), dtype=np.float32)
+    beh = rec.behaviour
+    if beh is None or not len(columns):
+        return out
+    t = beh["time"].to_numpy(dtype=np.float64)
+    for j, col in enumerate(columns):
+        if col not in beh.columns:
+            continue
+        v = beh[col].to_numpy(dtype=np.float64)
+        ok = np.isfinite(v) & np.isfinite(t)
+        if ok.any():
+            out[:, j] = zscore(np.interp(times, t[ok], v[ok]), axis=0)
+    return out
