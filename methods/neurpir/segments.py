@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from neuronbench.data.binning import activity
+from neuronbench.data.binning import activity, percentile_scaled
 from neuronbench.data.recording import Recording
 from neuronbench.errors import NeuronbenchError
 
@@ -50,8 +50,7 @@ def recording_activity(rec: Recording, bin_s: float, calcium_percentile: float =
     """(activity (units, T) float32, the start time of each bin or frame)."""
     act, times = activity(rec, bin_s)
     if rec.modality == "calcium":
-        scale = float(np.percentile(act, calcium_percentile)) if act.size else 0.0
-        act = act / (scale if scale > 0 else 1.0)
+        act = percentile_scaled(act, calcium_percentile)
     return np.ascontiguousarray(act, dtype=np.float32), times
 
 

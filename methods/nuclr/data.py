@@ -52,7 +52,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from neuronbench.data.binning import bin_spikes
+from neuronbench.data.binning import bin_spikes, percentile_scaled
 from neuronbench.data.recording import Recording
 from neuronbench.errors import NeuronbenchError
 
@@ -111,10 +111,7 @@ class TokenStore:
 def normalised_calcium(rec: Recording) -> np.ndarray:
     """(units, frames) float32 dF/F divided by the recording's 99th percentile (all frames
     and units); a non-positive percentile (a silent recording) leaves the traces as they are."""
-    traces = np.asarray(rec.traces, dtype=np.float32)
-    p99 = float(np.percentile(traces, 99.0))
-    scale = p99 if p99 > 0 and np.isfinite(p99) else 1.0
-    return np.ascontiguousarray((traces / scale).T)
+    return np.ascontiguousarray(percentile_scaled(rec.traces, 99.0).T)
 
 
 def stimulus_periods(rec: Recording) -> np.ndarray:

@@ -3,7 +3,8 @@
 `bin_spikes` counts each unit's spikes in regular bins (vectorised over all spikes of a
 recording at once); `activity` returns a recording's activity on a regular time grid
 whatever its modality (spike counts, or the calcium trace as recorded); `zscore`
-standardises activity along an axis; `behaviour_on_grid` resamples behaviour on a grid.
+standardises activity along an axis; `percentile_scaled` divides calcium activity by a
+percentile of the recording; `behaviour_on_grid` resamples behaviour on a grid.
 """
 
 from __future__ import annotations
@@ -53,6 +54,15 @@ def zscore(a: np.ndarray, axis: int) -> np.ndarray:
     mu = a.mean(axis=axis, keepdims=True)
     sd = a.std(axis=axis, keepdims=True)
     return np.divide(a - mu, sd, out=np.zeros_like(a), where=sd > 0)
+
+
+def percentile_scaled(x: np.ndarray, percentile: float) -> np.ndarray:
+    """``x`` (float32) divided by its ``percentile`` over all values (NuCLR's and our
+    NeurPIR's calcium scale: dF/F over the recording's 99th percentile); a non-positive or
+    non-finite percentile (a silent recording) leaves it as it is."""
+    x = np.asarray(x, dtype=np.float32)
+    scale = float(np.percentile(x, percentile)) if x.size else 0.0
+    return x / scale if scale > 0 and np.isfinite(scale) else x
 
 
 def behaviour_on_grid(rec: Recording, times: np.ndarray, columns: Sequence[str]) -> np.ndarray:
