@@ -7,7 +7,7 @@ the spectrum of its most correlated partners; no stimulus, no behaviour, no labe
 computed in non-overlapping windows of ``--windows`` seconds (0 = the whole recording)
 and averaged over a unit's windows, as NuCLR's read-out averages its windows. The
 harness's linear probe scores each description in every setting on the leaderboard's
-folds (split seed 0, probe seed 0), next to the single-neuron features control. The
+folds (split seed 0, probe seed 0; predictions pooled over folds), next to the single-neuron features control. The
 10 s row is what simple statistics of NuCLR's 10 s windows hold; the whole-recording
 row is the `population` control of the leaderboard.
 
@@ -33,19 +33,22 @@ from baselines.population import COLUMNS, PopulationCoupling, activity_windows, 
 from neuronbench.data.catalog import load_dataset
 from neuronbench.data.recording import Recording
 from neuronbench.evaluate import evaluate_fold
+from neuronbench.metrics import classification_metrics
 from neuronbench.plugin import SETTINGS
 from neuronbench.splits import make_split, task_table
 from neuronbench.tasks import get_task
 
 
 def score(embeddings: pd.DataFrame, dataset, task, setting: str) -> float:
-    """Linear-probe macro-F1 on the leaderboard's folds (mean over folds)."""
+    """Linear-probe macro-F1 on the leaderboard's folds, the predictions of all folds
+    pooled before scoring (as the leaderboard does)."""
     labels = task_table(dataset, task).set_index("neuron_id")["label"]
-    f1 = []
+    y_true, y_pred = [], []
     for fold in make_split(dataset, task, setting, 0).folds:
         out = evaluate_fold(embeddings, labels, fold.train, fold.val, fold.test, task.classes, ("linear",), (0,))
-        f1.append(out["probes"]["linear"][0]["metrics"]["macro_f1"])
-    return float(np.mean(f1))
+        y_true += out["y_true"]["label"]
+        y_pred += out["probes"]["linear"][0]["y_pred"]
+    return float(classification_metrics(y_true, y_pred, task.classes)["macro_f1"])
 
 
 def reliability(recordings: list[Recording], labels: pd.Series, window_s: float) -> pd.DataFrame:
