@@ -281,7 +281,7 @@ def load(raw_dir: Path) -> list[Recording]:
     return recs
 
 
-def prepare(raw_dir: Path, out_dir: Path) -> Path:
+def prepare(raw_dir: Path, out_dir: Path, *, replace: bool = False) -> Path:
     from neuronbench.data.store import write_dataset
 
     return write_dataset(
@@ -289,6 +289,7 @@ def prepare(raw_dir: Path, out_dir: Path) -> Path:
         NAME,
         load(raw_dir),
         label_columns=LABEL_COLUMNS,
+        replace=replace,
         params={
             "source": f"dandi:{DANDISET}/{DANDI_VERSION}",
             "qc": QC_LIMITS,

@@ -266,7 +266,7 @@ def load(raw_dir: Path) -> tuple[list[Recording], list[str]]:
     return recs, report
 
 
-def prepare(raw_dir: Path, out_dir: Path) -> Path:
+def prepare(raw_dir: Path, out_dir: Path, *, replace: bool = False) -> Path:
     """Read the native release under ``raw_dir`` and write the canonical dataset."""
     from neuronbench.data.store import write_dataset
 
@@ -278,6 +278,7 @@ def prepare(raw_dir: Path, out_dir: Path) -> Path:
         NAME,
         recs,
         label_columns=LABEL_COLUMNS,
+        replace=replace,
         params={"source": f"figshare:{FIGSHARE_ARTICLE}/files/{FIGSHARE_FILE}", "reported": report},
         description="Bugeon et al. 2022: V1 2-photon calcium with coppaFISH t-types",
     )

@@ -238,7 +238,7 @@ def load(raw_dir: Path) -> list[Recording]:
     return [load_probe(folder, regions) for folder in probe_dirs(raw_dir)]
 
 
-def prepare(raw_dir: Path, out_dir: Path) -> Path:
+def prepare(raw_dir: Path, out_dir: Path, *, replace: bool = False) -> Path:
     from neuronbench.data.store import write_dataset
 
     return write_dataset(
@@ -246,6 +246,7 @@ def prepare(raw_dir: Path, out_dir: Path) -> Path:
         NAME,
         load(raw_dir),
         label_columns=LABEL_COLUMNS,
+        replace=replace,
         params={"source": OPENALYX, "qc": "clusters.metrics label == 1", "mapping": "Cosmos"},
         description="IBL Brain Wide Map: Neuropixels, one recording per probe, 10 Cosmos regions",
     )

@@ -220,7 +220,7 @@ def load(raw_dir: Path) -> list[Recording]:
     return recs
 
 
-def prepare(raw_dir: Path, out_dir: Path) -> Path:
+def prepare(raw_dir: Path, out_dir: Path, *, replace: bool = False) -> Path:
     from neuronbench.data.store import write_dataset
 
     return write_dataset(
@@ -228,6 +228,7 @@ def prepare(raw_dir: Path, out_dir: Path) -> Path:
         NAME,
         load(raw_dir),
         label_columns=LABEL_COLUMNS,
+        replace=replace,
         params={"source": f"figshare:{FIGSHARE_ARTICLE}", "min_phy_annotation": MIN_PHY_ANNOTATION},
         description="Steinmetz et al. 2019: Neuropixels, one recording per probe, 4 region groups",
     )
