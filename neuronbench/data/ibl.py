@@ -163,6 +163,8 @@ def load_probe(folder: Path, regions) -> Recording:
     clu = integers(
         folder / "spikes.clusters.npy", _column(folder, "spikes.clusters.npy", spikes["clusters"], len(times))
     )
+    if len(times) == 0:
+        raise NeuronbenchError(f"{folder / 'spikes.times.npy'}: field 'times': expected the probe's spikes, got none")
     if not np.all(np.isfinite(times)):
         raise NeuronbenchError(f"{folder / 'spikes.times.npy'}: field 'times': contains NaN or infinite values")
     metrics = clusters["metrics"]
@@ -171,6 +173,8 @@ def load_probe(folder: Path, regions) -> Recording:
             f"{folder / 'clusters.metrics.pqt'}: field 'label': missing (fraction of QC metrics passed)"
         )
     n = len(metrics)
+    if n == 0:
+        raise NeuronbenchError(f"{folder / 'clusters.metrics.pqt'}: field 'rows': expected one row per cluster, got none")
     if "cluster_id" in metrics.columns and not np.array_equal(metrics["cluster_id"].to_numpy(), np.arange(n)):
         raise NeuronbenchError(
             f"{folder / 'clusters.metrics.pqt'}: field 'cluster_id': expected rows 0..{n - 1} in order"
