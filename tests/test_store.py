@@ -226,3 +226,13 @@ def _data_env_in_a_module_fixture():
 def test_module_fixtures_see_the_private_data_folder(_data_env_in_a_module_fixture, tmp_path_factory):
     assert _data_env_in_a_module_fixture is not None
     assert Path(_data_env_in_a_module_fixture).is_relative_to(tmp_path_factory.getbasetemp())
+
+
+def test_regenerating_a_simulated_dataset_keeps_the_old_one_if_generation_fails(tmp_path):
+    from neuronbench.data.catalog import write_simulated
+
+    first = _write(tmp_path).checksum
+    with pytest.raises(NeuronbenchError, match="raw/bad"):
+        write_simulated(tmp_path / "handmade", "handmade", _failing(small_recordings()), label_columns=["cell_class"],
+                        params={"changed": True}, description="")
+    assert Dataset(tmp_path / "handmade").verify().checksum == first and _leftovers(tmp_path) == []
