@@ -144,11 +144,11 @@ def cmd_score(args: argparse.Namespace) -> None:
 
 
 def cmd_real_data(args: argparse.Namespace) -> None:
-    """``data download NAME [--to DIR]`` and ``data prepare NAME [--raw DIR] [--force]``."""
+    """``data download NAME [--to DIR]`` and ``data prepare NAME [--raw DIR] [--force]``.
+    A prepared dataset is replaced (``--force``) only once its rebuild is complete."""
     import importlib
-    import shutil
 
-    from neuronbench.data.store import data_root
+    from neuronbench.data.store import data_root, remove_stale
 
     module = importlib.import_module(REAL_DATASETS[args.name])
     if args.data_command == "download":
@@ -158,9 +158,13 @@ def cmd_real_data(args: argparse.Namespace) -> None:
         return
     raw = args.raw or data_root() / "raw" / args.name
     out = data_root() / args.name
-    if out.exists() and args.force:
-        shutil.rmtree(out)
-    print(module.prepare(raw, out))
+    remove_stale(out.parent)
+    if out.exists() and not args.force:
+        raise NeuronbenchError(
+            f"{out}: dataset {args.name!r} is already prepared; rerun with --force to rebuild it "
+            "(the current one is kept until the rebuild has succeeded)"
+        )
+    print(module.prepare(raw, out, replace=args.force))
 
 
 def main(argv: list[str] | None = None) -> int:

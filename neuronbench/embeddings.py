@@ -68,12 +68,13 @@ def read_embeddings(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
 
 
 def read_user_embeddings(
-    path: Path, *, id_column: str = "neuron_id", prefix: str | None = None
+    path: Path, *, id_column: str = "neuron_id", prefix: str | None = None, exclude: Sequence[str] = ()
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A user's Parquet file: (embedding columns, other columns), both indexed by id.
 
     Embedding columns are those starting with ``prefix``, or, without a prefix, every
-    numeric column. Without an ``id_column`` in the file, rows are numbered ``row/<i>``.
+    numeric column; never those in ``exclude`` (the label, the grouping column). Without
+    an ``id_column`` in the file, rows are numbered ``row/<i>``.
     """
     path = Path(path)
     if not path.is_file():
@@ -89,10 +90,11 @@ def read_user_embeddings(
     else:
         raise NeuronbenchError(f"{path}: no column {id_column!r} (the neuron id); columns: {list(frame.columns)[:10]}")
     frame.index = pd.Index(ids.to_numpy(), name="neuron_id")
+    candidates = [c for c in frame.columns if c not in set(exclude)]
     if prefix is not None:
-        emb_cols = [c for c in frame.columns if str(c).startswith(prefix)]
+        emb_cols = [c for c in candidates if str(c).startswith(prefix)]
     else:
-        emb_cols = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+        emb_cols = [c for c in candidates if pd.api.types.is_numeric_dtype(frame[c])]
     if not emb_cols:
         raise NeuronbenchError(f"{path}: no embedding columns (prefix {prefix!r}); columns: {list(frame.columns)[:10]}")
     emb = check_embeddings(frame[emb_cols], list(frame.index), str(path))

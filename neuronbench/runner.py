@@ -260,8 +260,11 @@ def encode(job: EncoderJob, ds: Dataset, cache_dir: Path) -> tuple[Path, dict[st
             table, meta = read_embeddings(path)
             check_embeddings(table, all_ids, str(path))
             return path, meta["timings"], meta["device"]
-        except (NeuronbenchError, KeyError):
-            path.unlink(missing_ok=True)  # a damaged cache entry is recomputed
+        except (NeuronbenchError, KeyError) as e:
+            reason = str(e) if isinstance(e, NeuronbenchError) else f"field {e} missing"
+            print(f"neuronbench: warning: the cached embedding {path} is damaged ({reason}); recomputing it",
+                  file=sys.stderr)
+            path.unlink(missing_ok=True)  # our own cache file: recomputed below
     model = job.info.build(job.config)
     pretrain = [r.without_labels() for r in ds.load(job.pretrain)]
     t0 = time.perf_counter()

@@ -6,14 +6,20 @@ neuronbench split:
 
 - ``--split-by neuron``: one stratified split (20 % test, 20 % of the rest for
   validation), the transductive rule of `neuronbench.splits`.
-- ``--split-by COLUMN`` (e.g. ``eid`` for sessions, ``lab``): group k-fold: each group
-  goes to one of `GROUP_FOLDS` folds by its hash, a fold's groups are never in its
+- ``--split-by COLUMN`` (e.g. ``eid`` for sessions, ``lab``): group k-fold: the groups
+  are ranked by their hash and dealt in turn to `GROUP_FOLDS` folds (so that no fold is
+  empty; with fewer groups, one fold per group), a fold's groups are never in its
   training side, validation is a hashed 20 % of the training groups, and the
   predictions of all folds are pooled before scoring.
+
+Without ``--prefix`` the embedding is every numeric column except the label and the
+grouping column. A test set with fewer than `MIN_TEST_PER_CLASS` neurons of a class (or
+none) in a fold is reported on stderr: its scores are too noisy to compare methods.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +33,7 @@ from neuronbench.metrics import chance_levels, classification_metrics
 from neuronbench.splits import TEST_FRACTION, VAL_FRACTION, stratified_pick, unit_hash
 
 GROUP_FOLDS = 5
+MIN_TEST_PER_CLASS = 10
 
 
 def folds_for(meta: pd.DataFrame, label: str, split_by: str, seed: int = 0) -> list[tuple[list[str], list[str], list[str]]]:
@@ -42,17 +49,33 @@ def folds_for(meta: pd.DataFrame, label: str, split_by: str, seed: int = 0) -> l
     if split_by not in meta.columns:
         raise NeuronbenchError(f"--split-by {split_by!r}: no such column; choose 'neuron' or one of {list(meta.columns)}")
     group = meta[split_by].astype(str)
-    fold_of = {g: int(unit_hash(g, f"{seed}/groupfold") * GROUP_FOLDS) for g in group.unique()}
+    ranked = sorted(group.unique(), key=lambda g: unit_hash(g, f"{seed}/groupfold"))
+    if len(ranked) < 2:
+        raise NeuronbenchError(f"--split-by {split_by!r}: expected 2+ groups to hold out in turn, got {ranked}")
+    n_folds = min(GROUP_FOLDS, len(ranked))
+    fold_of = {g: i % n_folds for i, g in enumerate(ranked)}
     folds = []
-    for k in range(GROUP_FOLDS):
+    for k in range(n_folds):
         in_test = group.map(fold_of).to_numpy() == k
-        if not in_test.any():
-            continue
         train_groups = sorted(set(group[~in_test]))
         val_groups = {g for g in train_groups if unit_hash(g, f"{seed}/groupval/{k}") < VAL_FRACTION}
         in_val = ~in_test & group.isin(val_groups).to_numpy()
         folds.append((sorted(ids[~in_test & ~in_val]), sorted(ids[in_val]), sorted(ids[in_test])))
     return folds
+
+
+def small_test_sets(folds: Sequence[tuple[list[str], list[str], list[str]]], labels: pd.Series,
+                    classes: Sequence[str]) -> list[str]:
+    """One line per fold whose test set has fewer than `MIN_TEST_PER_CLASS` neurons of a
+    class (or none of it)."""
+    lines = []
+    for k, (_, _, test) in enumerate(folds):
+        counts = labels.loc[test].value_counts()
+        small = {c: int(counts.get(c, 0)) for c in classes if counts.get(c, 0) < MIN_TEST_PER_CLASS}
+        if small:
+            lines.append(f"fold {k} tests {len(test)} neuron(s), fewer than {MIN_TEST_PER_CLASS} of class(es) "
+                         f"{small}: its scores are noisy")
+    return lines
 
 
 def score_file(
@@ -68,7 +91,7 @@ def score_file(
 ) -> dict[str, Any]:
     """Score a user's embedding file; returns {probe: mean metrics over probe seeds}
     computed on the predictions pooled over folds, plus chance levels and sizes."""
-    emb, meta = read_user_embeddings(path, id_column=id_column, prefix=prefix)
+    emb, meta = read_user_embeddings(path, id_column=id_column, prefix=prefix, exclude=(label, split_by))
     if label not in meta.columns:
         raise NeuronbenchError(f"{path}: no label column {label!r}; columns: {list(meta.columns)}")
     keep = meta[label].notna().to_numpy()
@@ -78,6 +101,14 @@ def score_file(
         raise NeuronbenchError(f"{path}: field {label!r}: expected 2+ classes, got {classes}")
     labels = meta[label].astype(str)
     folds = folds_for(meta, label, split_by, seed)
+    for k, (train, _, _) in enumerate(folds):
+        if labels.loc[train].nunique() < 2:
+            raise NeuronbenchError(
+                f"{path}: --split-by {split_by!r}: fold {k} trains on class(es) {sorted(labels.loc[train].unique())} "
+                f"only; expected 2+ classes of {label!r} outside its test groups"
+            )
+    for line in small_test_sets(folds, labels, classes):
+        print(f"neuronbench: warning: {path}: {line}", file=sys.stderr)
     per_probe: dict[str, dict[int, tuple[list[str], list[str]]]] = {}
     y_all: list[str] = []
     for train, val, test in folds:

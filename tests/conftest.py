@@ -9,12 +9,15 @@ import pytest
 from neuronbench.data.recording import Recording, neuron_id
 
 
-@pytest.fixture(autouse=True)
-def _data_root(tmp_path_factory, monkeypatch):
-    """Every test reads and writes datasets in a session-wide temporary folder."""
+@pytest.fixture(scope="session", autouse=True)
+def _data_root(tmp_path_factory):
+    """Every test and fixture reads and writes datasets in a session-wide temporary
+    folder, never the user's ``$NEURONBENCH_DATA``: session-scoped, so that it is set
+    before any module-scoped fixture runs."""
     root = tmp_path_factory.getbasetemp() / "nb-data"
-    monkeypatch.setenv("NEURONBENCH_DATA", str(root))
-    return root
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NEURONBENCH_DATA", str(root))
+        yield root
 
 
 def make_recording(dataset: str, animal: str, rec: str, tracks: list[str | None], labels: list[str],

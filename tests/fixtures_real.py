@@ -389,8 +389,8 @@ def write_allen(root: Path, *, n_units: int = 22, rate: float = 4.0, seed: int =
             wf_rows[u][best[u]] += 40.0 * np.sin(np.linspace(0, 2 * np.pi, 82))
         path = folder / f"sub-{specimen}_ses-{session}.nwb"
         with h5py.File(path, "w") as f:
-            f.attrs["identifier"] = session
             f.attrs["neurodata_type"] = "NWBFile"
+            f.create_dataset("identifier", data=session, dtype=str_dt)  # NWB 2.x: a dataset at the root
             f.create_dataset("general/session_id", data=session, dtype=str_dt)
             f.create_dataset("general/subject/genotype", data=genotype, dtype=str_dt)
             f.create_dataset("general/subject/subject_id", data=specimen, dtype=str_dt)

@@ -97,6 +97,36 @@ def test_malformed_files_name_the_file(tmp_path):
         allen.load(tmp_path)
 
 
+def test_a_session_without_optotagging_is_an_error(tmp_path, monkeypatch, capsys):
+    import h5py
+
+    from neuronbench import cli
+
+    truth = write_allen(tmp_path / "raw", n_units=6)
+    path = truth["719161530"]["path"]
+    with h5py.File(path, "a") as f:
+        del f["processing/optotagging"]
+    with pytest.raises(NeuronbenchError, match=r"ses-719161530\.nwb: field 'processing/optotagging/"
+                                               r"optogenetic_stimulation/start_time': missing"):
+        allen.load(tmp_path / "raw")
+    monkeypatch.setenv("NEURONBENCH_DATA", str(tmp_path / "data"))
+    assert cli.main(["data", "prepare", "allen", "--raw", str(tmp_path / "raw")]) == 2
+    assert "optogenetic_stimulation/start_time': missing" in capsys.readouterr().err
+    assert not (tmp_path / "data" / "allen").exists()
+
+
+def test_the_session_id_falls_back_to_the_root_identifier_dataset(tmp_path):
+    import h5py
+
+    truth = write_allen(tmp_path, n_units=6)
+    path = truth["719161530"]["path"]
+    with h5py.File(path, "a") as f:
+        del f["general/session_id"]
+    recs = allen.load_session(path)
+    assert recs and {r.animal for r in recs} == {"719161530"}  # not the file name
+    assert recs[0].recording.startswith("719161530_p")
+
+
 def test_sessions_are_the_labelled_ones_of_the_catalog():
     from neuronbench.data.catalog import DATASETS
 

@@ -137,3 +137,35 @@ def test_malformed_sessions_name_the_file(tmp_path):
         bugeon.load(tmp_path)
     with pytest.raises(NeuronbenchError, match="no mouse folder"):
         bugeon.load(tmp_path / "Bugeon et al 2022 v2" / "SB025")
+
+
+def test_a_neuron_nan_over_a_whole_block_is_an_error_naming_file_and_neuron(tmp_path):
+    truth = write_bugeon(tmp_path, n_pool=9, n_session=6, frames=8)
+    act = truth["sb026_20191011"]["folder"] / "Natural Scenes" / "01" / "frame.neuralActivity.npy"
+    traces = np.load(act)
+    traces[:, 2] = np.nan
+    np.save(act, traces)
+    with pytest.raises(NeuronbenchError, match=r"Natural Scenes/01/frame\.neuralActivity\.npy: field 'traces': "
+                                               r"neuron\(s\) \(columns\) \[2\] have no finite dF/F frame"):
+        bugeon.load(tmp_path)
+
+
+def test_a_short_ttype_list_names_the_ttype_file(tmp_path):
+    truth = write_bugeon(tmp_path, n_pool=9, n_session=6, frames=8)
+    ttype = truth["sb026_20191011"]["folder"] / "neuron.ttype.txt"
+    ttype.write_text("\n".join(truth["sb026_20191011"]["ttypes"][:5]) + "\n")
+    with pytest.raises(NeuronbenchError, match=r"2019-10-11/neuron\.ttype\.txt: field 'ttype': expected 6 lines, "
+                                               r"got 5 \(one per neuron, as in neuron\.UniqueID\.npy"):
+        bugeon.load(tmp_path)
+
+
+def test_cli_prepare_of_a_nan_filled_session_exits_2_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    from neuronbench import cli
+
+    truth = write_bugeon(tmp_path / "raw", n_pool=9, n_session=6, frames=8)
+    act = truth["sb025_20191004"]["folder"] / "Blank" / "01" / "frame.neuralActivity.npy"
+    np.save(act, np.full(np.load(act).shape, np.nan))
+    monkeypatch.setenv("NEURONBENCH_DATA", str(tmp_path / "data"))
+    assert cli.main(["data", "prepare", "bugeon", "--raw", str(tmp_path / "raw")]) == 2
+    assert "frame.neuralActivity.npy: field 'traces'" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())

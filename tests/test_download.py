@@ -126,6 +126,15 @@ def test_fetch_refuses_a_wrong_md5_and_a_wrong_size(server, tmp_path):
     )
 
 
+def test_an_old_copy_is_kept_until_a_verified_download_replaces_it(server, tmp_path):
+    (tmp_path / "file.bin").write_bytes(b"an older release")
+    src = dl.Source(url=server.base + "/gone", name="file.bin", sha256=hashlib.sha256(PAYLOAD).hexdigest())
+    with pytest.raises(NeuronbenchError, match="HTTP 404"):
+        dl.fetch(src, tmp_path, progress=False)
+    assert (tmp_path / "file.bin").read_bytes() == b"an older release"
+    assert dl.fetch(_source(server), tmp_path, progress=False).read_bytes() == PAYLOAD
+
+
 def test_a_source_without_checksum_or_escaping_name_is_refused():
     with pytest.raises(NeuronbenchError, match="no sha256 or md5"):
         dl.Source(url="http://127.0.0.1/x", name="x")

@@ -72,3 +72,18 @@ def test_malformed_probes_name_the_file(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(NeuronbenchError, match="empty: no alf/probeXX/pykilosort/ folder"):
         ibl.load(tmp_path / "empty")
+
+
+def test_a_probe_with_no_spikes_or_no_clusters_is_a_clear_error(tmp_path):
+    truth = write_ibl(tmp_path, n_clusters=6)
+    folder = truth["CSHL049_2020-01-08_001_probe00"]["folder"]
+    metrics = pd.read_parquet(folder / "clusters.metrics.pqt")
+    metrics.iloc[:0].to_parquet(folder / "clusters.metrics.pqt")
+    np.save(folder / "clusters.channels.npy", np.zeros(0, dtype=np.int64))
+    with pytest.raises(NeuronbenchError, match=r"probe00/pykilosort/clusters\.metrics\.pqt: field 'rows': expected one"):
+        ibl.load(tmp_path)
+    metrics.to_parquet(folder / "clusters.metrics.pqt")
+    for name in ("spikes.times.npy", "spikes.clusters.npy"):
+        np.save(folder / name, np.zeros(0))
+    with pytest.raises(NeuronbenchError, match=r"probe00/pykilosort/spikes\.times\.npy: field 'times': expected the"):
+        ibl.load(tmp_path)

@@ -4,6 +4,7 @@ published splits, and `neuronbench run --method features --split inductive`."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -150,7 +151,8 @@ def test_cli_prepare_refuses_to_overwrite_and_reports_a_missing_folder(prepared,
     assert cli.main(["data", "prepare", "steinmetz", "--raw", str(raw / "steinmetz")]) == 0
     first = Dataset(tmp_path / "steinmetz").checksum
     assert cli.main(["data", "prepare", "steinmetz", "--raw", str(raw / "steinmetz")]) == 2
-    assert "a dataset is already there" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "already prepared" in err and "--force" in err
     assert cli.main(["data", "prepare", "steinmetz", "--raw", str(raw / "steinmetz"), "--force"]) == 0
     assert Dataset(tmp_path / "steinmetz").checksum == first  # preparing is deterministic
     assert cli.main(["data", "prepare", "bugeon", "--raw", str(tmp_path / "nowhere")]) == 2
@@ -159,3 +161,19 @@ def test_cli_prepare_refuses_to_overwrite_and_reports_a_missing_folder(prepared,
         from neuronbench.data.catalog import load_dataset
 
         load_dataset("ibl")
+
+
+def test_cli_prepare_force_with_a_bad_raw_folder_keeps_the_prepared_dataset(prepared, tmp_path, monkeypatch, capsys):
+    raw, _ = prepared
+    monkeypatch.setenv("NEURONBENCH_DATA", str(tmp_path / "data"))
+    assert cli.main(["data", "prepare", "steinmetz", "--raw", str(raw / "steinmetz")]) == 0
+    first = Dataset(tmp_path / "data" / "steinmetz").checksum
+    bad = tmp_path / "bad"
+    shutil.copytree(raw / "steinmetz", bad)
+    session = next(p.parent for p in bad.rglob("spikes.times.npy"))
+    (session / "clusters.probes.npy").write_bytes(b"not an array")  # fails after a session or more was read
+    capsys.readouterr()
+    assert cli.main(["data", "prepare", "steinmetz", "--raw", str(bad), "--force"]) == 2
+    assert "clusters.probes.npy" in capsys.readouterr().err
+    assert Dataset(tmp_path / "data" / "steinmetz").verify().checksum == first
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["steinmetz"]  # no temporary folder left

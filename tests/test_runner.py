@@ -88,6 +88,20 @@ def test_rerun_does_nothing_and_a_deleted_record_is_redone_alone(tmp_path):
     assert all(before[p] == p.read_bytes() for p in paths[1:])
 
 
+def test_a_damaged_cached_embedding_is_recomputed_with_a_warning_naming_it(tmp_path, capsys):
+    opts = _opts(tmp_path)
+    paths = run_grid(["spy"], "handmade", ["inductive"], [0], options=opts)
+    (cached,) = (tmp_path / "results" / "cache" / "embeddings").rglob("*.parquet")
+    cached.write_bytes(cached.read_bytes()[:100])
+    paths[0].unlink()
+    n_fits = len(plugin_example.SEEN["fit"])
+    capsys.readouterr()
+    run_grid(["spy"], "handmade", ["inductive"], [0], options=opts)
+    assert len(plugin_example.SEEN["fit"]) > n_fits  # recomputed
+    err = capsys.readouterr().err
+    assert err.count(f"cached embedding {cached} is damaged") == 1
+
+
 def test_failing_method_is_recorded_and_the_grid_goes_on(tmp_path, capsys):
     rc = main(["run", "--method", "spy-failing,spy", "--split", "inductive", "--dataset", "handmade",
                "--seeds", "1", "--probes", "linear", "--results", str(tmp_path / "results"), "--no-progress"])

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from neuronbench.cli import main
-from neuronbench.score import folds_for, score_file
+from neuronbench.score import GROUP_FOLDS, folds_for, score_file
 
 IBL_RRR = Path(__file__).resolve().parents[2] / "shared" / "data" / "ibl_rrr" / "ibl_rrr.parquet"
 needs_ibl = pytest.mark.skipif(not IBL_RRR.is_file(), reason=f"{IBL_RRR} not present")
@@ -50,3 +50,53 @@ def test_malformed_embedding_files_give_clear_errors(tmp_path, capsys):
     pd.DataFrame({"neuron_id": ["a", "b"], "e0": [1.0, 2.0]}).to_parquet(nolabel)
     assert main(["score", str(nolabel), "--label", "y"]) == 2
     assert "no label column 'y'" in capsys.readouterr().err
+
+
+@needs_ibl
+@pytest.mark.parametrize("split_by", ["eid", "lab"])
+def test_group_folds_are_never_empty(split_by):
+    meta = pd.read_parquet(IBL_RRR, columns=[split_by, "acronym"])
+    meta.index = [f"row/{i}" for i in range(len(meta))]
+    folds = folds_for(meta, "acronym", split_by)
+    assert len(folds) == GROUP_FOLDS and all(test for _, _, test in folds)  # 10 labs: 2 per fold
+
+
+def test_fewer_groups_than_folds_make_one_fold_per_group():
+    meta = pd.DataFrame({"lab": ["x", "y", "z"] * 4, "y": ["a", "b"] * 6}, index=[f"n{i}" for i in range(12)])
+    folds = folds_for(meta, "y", "lab")
+    assert sorted(tuple(sorted(set(meta.loc[test, "lab"]))) for _, _, test in folds) == [("x",), ("y",), ("z",)]
+
+
+def _numeric_label_file(path, n, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    frame = pd.DataFrame({"neuron_id": [f"n{i}" for i in range(n)], "cls": y, "session": np.arange(n) // 2 % 4,
+                          "e0": y + rng.normal(0, 0.3, n), "e1": rng.normal(size=n)})
+    frame.to_parquet(path)
+    return path
+
+
+def test_a_numeric_label_and_group_column_are_not_embedding_dimensions(tmp_path, capsys):
+    f = _numeric_label_file(tmp_path / "emb.parquet", 200)
+    out = score_file(f, "cls", split_by="session")
+    assert out["n_dims"] == 2 and out["classes"] == ["0", "1"]
+    assert main(["score", str(f), "--label", "cls", "--split-by", "session"]) == 0
+    assert "200 neurons x 2 dims, 2 classes" in capsys.readouterr().out
+
+
+def test_tiny_test_sets_are_warned_about_on_stderr(tmp_path, capsys):
+    f = _numeric_label_file(tmp_path / "tiny.parquet", 12)
+    assert main(["score", str(f), "--label", "cls"]) == 0
+    err = capsys.readouterr().err
+    assert "warning" in err and "tiny.parquet: fold 0 tests 2 neuron(s), fewer than 10 of class(es) {'0': 1, '1': 1}" in err
+    big = _numeric_label_file(tmp_path / "big.parquet", 400)
+    assert main(["score", str(big), "--label", "cls"]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_a_fold_that_trains_on_one_class_is_a_clear_error(tmp_path, capsys):
+    f = tmp_path / "confounded.parquet"
+    y = np.arange(40) % 2
+    pd.DataFrame({"y": y, "session": y, "e0": np.arange(40.0)}).to_parquet(f)  # one class per session
+    assert main(["score", str(f), "--label", "y", "--split-by", "session"]) == 2
+    assert "confounded.parquet: --split-by 'session': fold 0 trains on class(es)" in capsys.readouterr().err

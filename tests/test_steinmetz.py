@@ -116,3 +116,26 @@ def test_malformed_folders_name_the_file(tmp_path):
         steinmetz.load(tmp_path)
     with pytest.raises(NeuronbenchError, match=r"no session folder <Mouse>_<YYYY-MM-DD>/"):
         steinmetz.load(tmp_path / "allData" / "Cori_2016-12-14")
+
+
+@pytest.mark.parametrize("what", ["spikes", "clusters"])
+def test_a_session_with_no_spikes_or_clusters_is_a_clear_error(tmp_path, monkeypatch, capsys, what):
+    from neuronbench import cli
+
+    truth = write_steinmetz(tmp_path / "raw", n_clusters=6)
+    folder = truth["Cori_2016-12-14"]["folder"]
+    if what == "spikes":
+        for f in ("spikes.times.npy", "spikes.clusters.npy"):
+            np.save(folder / f, np.zeros((0, 1)))
+        expected = r"Cori_2016-12-14/spikes\.times\.npy: field 'times': expected the session's spikes, got none"
+    else:
+        for f in ("clusters.probes.npy", "clusters.peakChannel.npy", "clusters._phy_annotation.npy"):
+            np.save(folder / f, np.zeros((0, 1)))
+        np.save(folder / "spikes.clusters.npy", np.zeros((len(np.load(folder / "spikes.times.npy")), 1)))
+        expected = r"Cori_2016-12-14/clusters\.probes\.npy: field 'rows': expected one probe per cluster"
+    with pytest.raises(NeuronbenchError, match=expected):
+        steinmetz.load(tmp_path / "raw")
+    monkeypatch.setenv("NEURONBENCH_DATA", str(tmp_path / "data"))
+    assert cli.main(["data", "prepare", "steinmetz", "--raw", str(tmp_path / "raw")]) == 2
+    assert "Cori_2016-12-14" in capsys.readouterr().err
+    assert not (tmp_path / "data" / "steinmetz").exists()

@@ -26,7 +26,10 @@ mouse of this release was recorded in one session, so it names the mouse).
   ``cell_type`` = the session's Cre line (Pvalb, Sst, Vip) for Cre+ units, else None.
   ``area`` keeps the unit's VIS area.
 - Spikes from 300 s before the first optotagging stimulus on are cut (after the
-  labels are derived); the recording stops there.
+  labels are derived); the recording stops there. The published protocol labels and
+  cuts every session by its optotagging stimuli and names no session without them, so a
+  file without ``processing/optotagging`` is an error, not a silently unlabelled,
+  uncut session.
 - Epochs: runs of consecutive presentations of one stimulus (``intervals/*_presentations``).
 - Waveforms: ``waveform_mean`` on the unit's largest-amplitude channel, 30 kHz.
 - x, y, z stay NaN.
@@ -163,11 +166,10 @@ def load_session(path: Path) -> list[Recording]:
     except OSError as e:
         raise NeuronbenchError(f"{path}: not a readable NWB (HDF5) file ({e})") from None
     with f:
-        session = (
-            _strings(f["general/session_id"])[0]
-            if "general/session_id" in f
-            else str(f.attrs.get("identifier", path.stem))
-        )
+        session = next(
+            (_strings(f[k])[0] for k in ("general/session_id", "identifier") if isinstance(f.get(k), h5py.Dataset)),
+            path.stem,
+        )  # NWB 2.x keeps `identifier` as a dataset at the root
         session = re.sub(r"[^A-Za-z0-9_.-]", "_", session)
         unit_ids = _dataset(f, "units/id", path)[()]
         n = len(unit_ids)
@@ -203,17 +205,21 @@ def load_session(path: Path) -> list[Recording]:
         cre = next((c for c in CRE_LINES if genotype.startswith(c)), None)
         t_stop = max(float(np.max(np.concatenate(spikes), initial=0.0)), 0.0)
         positive = np.zeros(len(keep), dtype=bool)
-        if OPTO in f:
-            opto = f[OPTO]
-            start = opto["start_time"][()].astype(np.float64)
-            duration = (opto["duration"][()] if "duration" in opto else opto["stop_time"][()] - start).astype(
-                np.float64
-            )
-            pulses = np.sort(start[(duration > PULSE_DURATION_S[0]) & (duration < PULSE_DURATION_S[1])])
-            if cre is not None:
-                positive = cre_positive(spikes, pulses)
-            if len(start):
-                t_stop = float(start.min()) - CUT_BEFORE_OPTO_S
+        start = _dataset(f, f"{OPTO}/start_time", path)[()].astype(np.float64)
+        if len(start) == 0 or not np.isfinite(start).all():
+            raise NeuronbenchError(f"{path}: field '{OPTO}/start_time': expected the finite onsets of the "
+                                   f"optotagging stimuli, got {len(start)} value(s) (some not finite)")
+        duration = (
+            _dataset(f, f"{OPTO}/duration", path)[()] if f"{OPTO}/duration" in f
+            else _dataset(f, f"{OPTO}/stop_time", path)[()] - start
+        ).astype(np.float64)
+        if duration.shape != start.shape:
+            raise NeuronbenchError(f"{path}: field '{OPTO}/duration': expected {len(start)} values "
+                                   f"(one per start_time), got {duration.shape}")
+        pulses = np.sort(start[(duration > PULSE_DURATION_S[0]) & (duration < PULSE_DURATION_S[1])])
+        if cre is not None:
+            positive = cre_positive(spikes, pulses)
+        t_stop = float(start.min()) - CUT_BEFORE_OPTO_S
         t_start = min(0.0, min((float(s[0]) for s in spikes if len(s)), default=0.0))
         if t_stop <= t_start:
             raise NeuronbenchError(
@@ -281,7 +287,7 @@ def load(raw_dir: Path) -> list[Recording]:
     return recs
 
 
-def prepare(raw_dir: Path, out_dir: Path) -> Path:
+def prepare(raw_dir: Path, out_dir: Path, *, replace: bool = False) -> Path:
     from neuronbench.data.store import write_dataset
 
     return write_dataset(
@@ -289,6 +295,7 @@ def prepare(raw_dir: Path, out_dir: Path) -> Path:
         NAME,
         load(raw_dir),
         label_columns=LABEL_COLUMNS,
+        replace=replace,
         params={
             "source": f"dandi:{DANDISET}/{DANDI_VERSION}",
             "qc": QC_LIMITS,

@@ -23,7 +23,8 @@ case (NuCLR's session ids, e.g. ``sb025_20191004``), animal = the mouse (``SB025
   -> ``drifting_gratings``, Natural Scenes -> ``natural_scenes``.
 - A block whose activity does not have the session's neuron count (some ``/02/``
   blocks) is skipped and reported, not fatal. NaN gaps in a trace are filled by linear
-  interpolation in time; a neuron with no finite frame at all is dropped and reported.
+  interpolation in time within their block; a neuron whose trace is NaN over a whole
+  block is an error naming the file and the neuron (there is nothing to fill it from).
 - Behaviour: running speed and pupil (eye.size) linearly interpolated at the frame
   times over their finite samples (NaN gaps bridged, as NeuPRINT does).
 - Labels: ``ttype`` (as given), ``cell_class`` (``EC``, else ``IN``), ``subclass`` (the
@@ -169,7 +170,7 @@ def _blocks(session: Path, n: int, report: list[str]) -> list[dict]:
                 {
                     "path": block,
                     "stimulus": STIMULI.get(stim_dir.name, stim_dir.name.lower().replace(" ", "_")),
-                    "traces": act.astype(np.float32),
+                    "traces": _fill_gaps(act_path, act.astype(np.float32), times),
                     "times": times,
                     "running_speed": _resample(block, "running.speed.npy", "running.times.npy", times),
                     "pupil": _resample(block, "eye.size.npy", "eye.times.npy", times),
@@ -179,17 +180,52 @@ def _blocks(session: Path, n: int, report: list[str]) -> list[dict]:
     return blocks
 
 
+def _neuron_count(session: Path, counts: dict[str, int]) -> int:
+    """The session's neuron count, on which its per-neuron files must agree; a file that
+    disagrees with the others is named."""
+    values = list(counts.values())
+    n = max(set(values), key=values.count)
+    odd = [f for f, c in counts.items() if c != n]
+    if not odd:
+        return n
+    if values.count(n) <= len(values) // 2:  # no majority: name them all
+        listed = ", ".join(f"{f} {c}" for f, c in counts.items())
+        raise NeuronbenchError(f"{session}: the per-neuron files disagree on the neuron count ({listed}); "
+                               "expected one entry per neuron in each")
+    agree = ", ".join(f for f, c in counts.items() if c == n)
+    f = odd[0]
+    field = "'ttype': expected {n} lines" if f.endswith(".txt") else "'rows': expected {n} entries"
+    raise NeuronbenchError(f"{session / f}: field {field.format(n=n)}, got {counts[f]} (one per neuron, as in {agree})")
+
+
+def _fill_gaps(act_path: Path, traces: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """NaN gaps of a block's traces filled linearly in time; a neuron whose trace is NaN
+    over the whole block is an error (nothing to fill it from)."""
+    finite = np.isfinite(traces)
+    if finite.all():
+        return traces
+    empty = np.flatnonzero(~finite.any(axis=0))
+    if len(empty):
+        raise NeuronbenchError(
+            f"{act_path}: field 'traces': neuron(s) (columns) {empty[:10].tolist()} have no finite dF/F frame "
+            f"in this block of {traces.shape[0]} frames; expected finite values with at most NaN gaps"
+        )
+    filled = pd.DataFrame(traces, index=times).interpolate(method="index", axis=0, limit_direction="both")
+    return filled.to_numpy(dtype=np.float32)
+
+
 def load_session(session: Path, report: list[str]) -> Recording | None:
     """One session folder as a calcium recording (None, reported, if no block is usable)."""
     ttypes = _ttypes(session / "neuron.ttype.txt")
-    n = len(ttypes)
-    uid = vector(session / "neuron.UniqueID.npy", n).astype(np.float64)
+    uid = vector(session / "neuron.UniqueID.npy").astype(np.float64)
     pos = load_npy(session / "neuron.stackPosCorrected.npy")
-    if pos.ndim != 2 or pos.shape[0] != n or pos.shape[1] < 2:
+    if pos.ndim != 2 or pos.shape[1] < 2:
         raise NeuronbenchError(
-            f"{session / 'neuron.stackPosCorrected.npy'}: field 'shape': expected ({n}, 2), got {pos.shape}"
+            f"{session / 'neuron.stackPosCorrected.npy'}: field 'shape': expected (neurons, 2), got {pos.shape}"
         )
-    depth = vector(session / "neuron.depth.npy", n).astype(np.float64)
+    depth = vector(session / "neuron.depth.npy").astype(np.float64)
+    n = _neuron_count(session, {"neuron.ttype.txt": len(ttypes), "neuron.UniqueID.npy": len(uid),
+                                "neuron.stackPosCorrected.npy": len(pos), "neuron.depth.npy": len(depth)})
 
     blocks = _blocks(session, n, report)
     if not blocks:
@@ -206,24 +242,12 @@ def load_session(session: Path, report: list[str]) -> Recording | None:
         epochs.append((float(b["times"][0]), float(end), b["stimulus"]))
     frame_times = np.concatenate([b["times"] for b in blocks])
     traces = np.concatenate([b["traces"] for b in blocks], axis=0)
-    if not np.isfinite(traces).all():
-        filled = pd.DataFrame(traces).interpolate(axis=0, limit_direction="both").to_numpy(dtype=np.float32)
-        empty = ~np.isfinite(filled).all(axis=0)
-        if empty.any():
-            report.append(
-                f"{session}: {int(empty.sum())} neuron(s) without any finite dF/F frame dropped "
-                f"(rows {np.flatnonzero(empty)[:10].tolist()})"
-            )
-        traces = filled
-    else:
-        empty = np.zeros(n, dtype=bool)
-    keep = np.flatnonzero(~empty)
 
     rec_id = recording_id(session)
-    units = [str(i) for i in keep]
+    units = [str(i) for i in range(n)]
     ids = [neuron_id(NAME, rec_id, u) for u in units]
-    tracks = [None if not np.isfinite(u) else str(int(u)) for u in uid[keep]]
-    labels = labels_from_ttypes([ttypes[i] for i in keep])
+    tracks = [None if not np.isfinite(u) else str(int(u)) for u in uid]
+    labels = labels_from_ttypes(ttypes)
     behaviour = pd.DataFrame(
         {
             "time": frame_times,
@@ -241,15 +265,15 @@ def load_session(session: Path, report: list[str]) -> Recording | None:
                 "neuron_id": ids,
                 "unit": units,
                 "track_id": tracks,
-                "x": pos[keep, 0].astype(float),
-                "y": pos[keep, 1].astype(float),
-                "z": depth[keep],
+                "x": pos[:, 0].astype(float),
+                "y": pos[:, 1].astype(float),
+                "z": depth,
             }
         ),
         t_start=float(frame_times[0]),
         t_stop=float(end),
         epochs=pd.DataFrame(epochs, columns=["start", "stop", "stimulus"]),
-        traces=np.ascontiguousarray(traces[:, keep]),
+        traces=np.ascontiguousarray(traces),
         frame_times=frame_times,
         behaviour=behaviour,
         labels=pd.DataFrame({"neuron_id": ids, **labels}),
@@ -266,7 +290,7 @@ def load(raw_dir: Path) -> tuple[list[Recording], list[str]]:
     return recs, report
 
 
-def prepare(raw_dir: Path, out_dir: Path) -> Path:
+def prepare(raw_dir: Path, out_dir: Path, *, replace: bool = False) -> Path:
     """Read the native release under ``raw_dir`` and write the canonical dataset."""
     from neuronbench.data.store import write_dataset
 
@@ -278,6 +302,7 @@ def prepare(raw_dir: Path, out_dir: Path) -> Path:
         NAME,
         recs,
         label_columns=LABEL_COLUMNS,
+        replace=replace,
         params={"source": f"figshare:{FIGSHARE_ARTICLE}/files/{FIGSHARE_FILE}", "reported": report},
         description="Bugeon et al. 2022: V1 2-photon calcium with coppaFISH t-types",
     )

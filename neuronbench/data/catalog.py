@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,9 +145,10 @@ def build_synthetic(root: Path | None = None, *, force: bool = False, size: str 
     """Simulate the population of a size once and write its spikes and calcium datasets
     (generated once, then read from the cache; regenerated when the generator changed)."""
     from neuronbench.data import synthetic
-    from neuronbench.data.store import data_root
+    from neuronbench.data.store import data_root, remove_stale
 
     root = Path(root) if root is not None else data_root()
+    remove_stale(root)
     config = synthetic.SyntheticConfig() if size == "default" else synthetic.tiny_config()
     params = _synthetic_params(config)
     names = [i.name for i in DATASETS.values()
@@ -168,14 +168,14 @@ def build_synthetic(root: Path | None = None, *, force: bool = False, size: str 
 
 def write_simulated(path: Path, name: str, recordings: Sequence[Recording], *, label_columns: Sequence[str],
                     params: dict, description: str) -> None:
-    """(Re)write a simulated dataset at ``path``, replacing what is there. A concurrent
-    writer of the same (deterministic) dataset that finished first is used as it is."""
+    """(Re)write a simulated dataset at ``path``; an older one there is replaced only once
+    the new one is complete. A concurrent writer of the same (deterministic) dataset
+    that finished first is used as it is."""
     from neuronbench.data.store import Dataset, write_dataset
 
-    if path.exists():
-        shutil.rmtree(path)
     try:
-        write_dataset(path, name, recordings, label_columns=label_columns, params=params, description=description)
+        write_dataset(path, name, recordings, label_columns=label_columns, params=params, description=description,
+                      replace=True)
     except OSError:
         if not is_current(path, params):
             raise

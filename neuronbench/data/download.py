@@ -114,7 +114,7 @@ def fetch(source: Source, folder: Path, *, progress: bool = True, timeout: float
             verify(dest, source)
             return dest
         except NeuronbenchError:
-            dest.unlink()  # an old or damaged copy: fetch it again
+            pass  # an old or damaged copy: kept until a verified download replaces it
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     for attempt in range(1, attempts + 1):

@@ -163,6 +163,8 @@ def load_probe(folder: Path, regions) -> Recording:
     clu = integers(
         folder / "spikes.clusters.npy", _column(folder, "spikes.clusters.npy", spikes["clusters"], len(times))
     )
+    if len(times) == 0:
+        raise NeuronbenchError(f"{folder / 'spikes.times.npy'}: field 'times': expected the probe's spikes, got none")
     if not np.all(np.isfinite(times)):
         raise NeuronbenchError(f"{folder / 'spikes.times.npy'}: field 'times': contains NaN or infinite values")
     metrics = clusters["metrics"]
@@ -171,6 +173,8 @@ def load_probe(folder: Path, regions) -> Recording:
             f"{folder / 'clusters.metrics.pqt'}: field 'label': missing (fraction of QC metrics passed)"
         )
     n = len(metrics)
+    if n == 0:
+        raise NeuronbenchError(f"{folder / 'clusters.metrics.pqt'}: field 'rows': expected one row per cluster, got none")
     if "cluster_id" in metrics.columns and not np.array_equal(metrics["cluster_id"].to_numpy(), np.arange(n)):
         raise NeuronbenchError(
             f"{folder / 'clusters.metrics.pqt'}: field 'cluster_id': expected rows 0..{n - 1} in order"
@@ -238,7 +242,7 @@ def load(raw_dir: Path) -> list[Recording]:
     return [load_probe(folder, regions) for folder in probe_dirs(raw_dir)]
 
 
-def prepare(raw_dir: Path, out_dir: Path) -> Path:
+def prepare(raw_dir: Path, out_dir: Path, *, replace: bool = False) -> Path:
     from neuronbench.data.store import write_dataset
 
     return write_dataset(
@@ -246,6 +250,7 @@ def prepare(raw_dir: Path, out_dir: Path) -> Path:
         NAME,
         load(raw_dir),
         label_columns=LABEL_COLUMNS,
+        replace=replace,
         params={"source": OPENALYX, "qc": "clusters.metrics label == 1", "mapping": "Cosmos"},
         description="IBL Brain Wide Map: Neuropixels, one recording per probe, 10 Cosmos regions",
     )

@@ -236,7 +236,7 @@ def build(root: Path | None = None, *, force: bool = False, size: str = "default
     import sys
 
     from neuronbench.data.catalog import generator_params, is_current, write_simulated
-    from neuronbench.data.store import data_root
+    from neuronbench.data.store import data_root, remove_stale
 
     if size not in ("default", "tiny"):
         raise ValueError(f"size: expected 'default' or 'tiny', got {size!r}")
@@ -244,6 +244,7 @@ def build(root: Path | None = None, *, force: bool = False, size: str = "default
     name = DATASET if size == "default" else DATASET_TINY
     path = (Path(root) if root is not None else data_root()) / name
     params = generator_params(__name__, (izhikevich, sys.modules[__name__]), config)
+    remove_stale(path.parent)
     if not force and is_current(path, params):
         return [path]
     write_simulated(path, name, simulate(config, name), label_columns=LABEL_COLUMNS, params=params,

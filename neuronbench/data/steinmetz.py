@@ -140,10 +140,14 @@ def load_session(folder: Path) -> list[Recording]:
     clu = integers(
         folder / "spikes.clusters.npy", vector(folder / "spikes.clusters.npy", len(times), field="rows (one per spike)")
     )
+    if len(times) == 0:
+        raise NeuronbenchError(f"{folder / 'spikes.times.npy'}: field 'times': expected the session's spikes, got none")
     if not np.all(np.isfinite(times)):
         raise NeuronbenchError(f"{folder / 'spikes.times.npy'}: field 'times': contains NaN or infinite values")
     probes = integers(folder / "clusters.probes.npy", vector(folder / "clusters.probes.npy"))
     n = len(probes)
+    if n == 0:
+        raise NeuronbenchError(f"{folder / 'clusters.probes.npy'}: field 'rows': expected one probe per cluster, got none")
     if len(clu) and (clu.min() < 0 or clu.max() >= n):
         raise NeuronbenchError(
             f"{folder / 'spikes.clusters.npy'}: field 'clusters': expected ids 0..{n - 1} "
@@ -220,7 +224,7 @@ def load(raw_dir: Path) -> list[Recording]:
     return recs
 
 
-def prepare(raw_dir: Path, out_dir: Path) -> Path:
+def prepare(raw_dir: Path, out_dir: Path, *, replace: bool = False) -> Path:
     from neuronbench.data.store import write_dataset
 
     return write_dataset(
@@ -228,6 +232,7 @@ def prepare(raw_dir: Path, out_dir: Path) -> Path:
         NAME,
         load(raw_dir),
         label_columns=LABEL_COLUMNS,
+        replace=replace,
         params={"source": f"figshare:{FIGSHARE_ARTICLE}", "min_phy_annotation": MIN_PHY_ANNOTATION},
         description="Steinmetz et al. 2019: Neuropixels, one recording per probe, 4 region groups",
     )

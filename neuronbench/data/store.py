@@ -18,6 +18,12 @@ Tables are Parquet (pyarrow); arrays are ``.npy`` files memory-mapped on load wi
 place, so a crash never leaves a half-written dataset. Every file is checked against
 its manifest checksum before first use, so a corrupt or truncated file is an error that
 names it, never silently wrong numbers.
+
+Temporary folders are named ``.<name>.tmp-<pid>-<random>`` and hold a marker file
+(`TEMP_MARKER`: host and pid); a replaced dataset waits as ``.<name>.old-<pid>-<random>``
+until the new one is in place. `remove_stale` removes those of processes that are no
+longer alive on this host (and puts an old dataset back if the new one never arrived);
+it never touches a folder without our marker.
 """
 
 from __future__ import annotations
@@ -25,7 +31,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
+import socket
+import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from functools import cached_property
@@ -35,12 +44,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from neuronbench.atomic import _umask
 from neuronbench.data.recording import EPOCH_COLUMNS, NEURON_COLUMNS, Recording
 from neuronbench.errors import NeuronbenchError
 
 FORMAT = "neuronbench-dataset"
 FORMAT_VERSION = 1
 _ARRAYS = ("spike_times", "spike_offsets", "traces", "frame_times", "waveforms")
+TEMP_MARKER = ".neuronbench-temporary"
+_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<role>tmp|old)-(?P<pid>\d+)-[A-Za-z0-9_]+$")
 
 
 def data_root() -> Path:
@@ -68,16 +80,21 @@ def write_dataset(
     label_columns: Sequence[str],
     params: dict[str, Any] | None = None,
     description: str = "",
+    replace: bool = False,
 ) -> Path:
     """Validate and write recordings (with labels) as a dataset folder at ``path``.
 
-    Refuses to overwrite an existing folder; delete it first to rebuild.
+    The dataset is built in a temporary folder beside ``path`` and verified. An existing
+    dataset is refused, or with ``replace`` kept until the new one is complete and
+    verified, then swapped out (`_swap_in`); a folder that is not a neuronbench dataset
+    is never replaced.
     """
     path = Path(path)
     if path.exists():
-        raise NeuronbenchError(f"{path}: a dataset is already there; remove it to rebuild")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        if not replace:
+            raise NeuronbenchError(f"{path}: a dataset is already there; rebuild with --force to replace it")
+        _check_replaceable(path)
+    tmp = make_temp_dir(path)
     try:
         rec_rows, neuron_tables, label_tables, epoch_tables = [], [], [], []
         for rec in recordings:
@@ -130,7 +147,7 @@ def write_dataset(
         files = {
             str(p.relative_to(tmp).as_posix()): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
             for p in sorted(tmp.rglob("*"))
-            if p.is_file()
+            if p.is_file() and p.name != TEMP_MARKER
         }
         manifest = {
             "format": FORMAT,
@@ -143,11 +160,121 @@ def write_dataset(
             "files": files,
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
-        os.replace(tmp, path)
+        Dataset(tmp).verify()
+        (tmp / TEMP_MARKER).unlink()  # a finished dataset; its manifest still identifies it as ours
+        _swap_in(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def _is_dataset(path: Path) -> bool:
+    """Whether ``path`` holds a manifest of a neuronbench dataset (of any version)."""
+    try:
+        return json.loads((path / "manifest.json").read_text()).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _check_replaceable(path: Path) -> None:
+    if not _is_dataset(path):
+        raise NeuronbenchError(
+            f"{path}: exists but is not a neuronbench dataset (no readable manifest.json); "
+            "not replacing it: move it away or choose another data folder"
+        )
+
+
+def _temp_path(path: Path, role: str) -> Path:
+    token = os.urandom(6).hex()
+    return path.parent / f".{path.name}.{role}-{os.getpid()}-{token}"
+
+
+def _mark(folder: Path) -> None:
+    (folder / TEMP_MARKER).write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))
+
+
+def make_temp_dir(path: Path) -> Path:
+    """A new temporary folder beside ``path`` (``.<name>.tmp-<pid>-<random>``), marked
+    as ours and readable as the umask allows (mkdtemp alone makes it private), after
+    removing the stale ones of interrupted runs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(path.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent))
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())
+        _mark(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return tmp
+
+
+def _swap_in(tmp: Path, path: Path) -> None:
+    """Rename ``tmp`` to ``path``; an existing dataset there is renamed aside first and
+    removed only once the new one is in place (put back if the rename fails)."""
+    if not path.exists():
+        os.rename(tmp, path)
+        return
+    aside = _temp_path(path, "old")
+    os.rename(path, aside)
+    try:
+        _mark(aside)
+        os.rename(tmp, path)
+    except BaseException:
+        (aside / TEMP_MARKER).unlink(missing_ok=True)
+        if not path.exists():
+            os.rename(aside, path)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    except OverflowError:
+        return False
+    return True
+
+
+def remove_stale(folder: Path) -> list[Path]:
+    """Remove the temporary folders in ``folder`` left by processes no longer alive on
+    this host, and put back a dataset renamed aside whose replacement never arrived.
+    Only folders named like ours and holding our marker are touched; returns them."""
+    folder = Path(folder)
+    done = []
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return done
+    for entry in entries:
+        m = _TEMP_NAME.match(entry.name)
+        if m is None or not entry.is_dir():
+            continue
+        try:
+            marker = json.loads((entry / TEMP_MARKER).read_text())
+        except (OSError, ValueError):
+            continue  # not ours, or not finished being marked: leave it alone
+        if not isinstance(marker, dict) or marker.get("host") != socket.gethostname():
+            continue
+        pid = marker.get("pid")
+        if not isinstance(pid, int) or pid != int(m["pid"]) or _pid_alive(pid):
+            continue
+        target = folder / m["name"]
+        if m["role"] == "old" and not target.exists():
+            (entry / TEMP_MARKER).unlink()
+            os.rename(entry, target)
+            print(f"neuronbench: put back {target}, renamed aside by an interrupted run (pid {pid})",
+                  file=sys.stderr)
+        else:
+            shutil.rmtree(entry, ignore_errors=True)
+            print(f"neuronbench: removed {entry}, left by an interrupted run (pid {pid})", file=sys.stderr)
+        done.append(entry)
+    return done
 
 
 class Dataset:
@@ -169,6 +296,14 @@ class Dataset:
                 f"got {self.manifest.get('format')} v{self.manifest.get('format_version')}"
             )
         self._verified: set[str] = set()
+
+    def verify(self) -> Dataset:
+        """Check every file against the manifest and that the tables are readable and aligned."""
+        for rel in self.manifest["files"]:
+            self._file(rel)
+        for table in ("recordings", "labels", "epochs"):
+            getattr(self, table)
+        return self
 
     @property
     def name(self) -> str:
