@@ -404,7 +404,7 @@ def make_figure(df: pd.DataFrame, dataset: str, probe: str) -> Any:
     ncols = min(3, len(keys))
     nrows = math.ceil(len(keys) / ncols)
     width = max(6.0, 1.0 + 0.6 * len(columns) * ncols + 0.8 * ncols)
-    legend_in = 0.9  # inches above the panels for the title and the legend
+    legend_in = 0.5  # inches above the panels for the title and the legend
     height = 3.2 * nrows + legend_in
     fig = Figure(figsize=(width, height))
     FigureCanvasAgg(fig)
@@ -419,7 +419,7 @@ def make_figure(df: pd.DataFrame, dataset: str, probe: str) -> Any:
                 ax.bar(x, r["mean"], yerr=r["std"], color=KIND_COLORS.get(kind, "tab:purple"), capsize=3)
                 continue
             ax.bar(x, 1.0, color="0.95", edgecolor="0.6", hatch="///", linewidth=0.5)
-            ax.text(x, 0.5, NOT_RUN_LABELS[status], ha="center", va="center", rotation=90, fontsize=7,
+            ax.text(x, 0.5, NOT_RUN_LABELS[status], ha="center", va="center", rotation=90, fontsize=8,
                     bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
         first = panel.iloc[0]
         if not math.isnan(first["chance_uniform"]):
@@ -428,7 +428,8 @@ def make_figure(df: pd.DataFrame, dataset: str, probe: str) -> Any:
         ax.set_xticks(range(len(columns)))
         ax.set_xticklabels([_header(m, p) for _, m, p in columns], rotation=45, ha="right", fontsize=8)
         ax.set_xlim(-0.6, len(columns) - 0.4)
-        ax.set_ylim(0, 1)
+        ax.set_ylim(0, 1.05)  # room for the error bar of a score near 1
+        ax.set_yticks(np.linspace(0, 1, 6))
         ax.set_ylabel("macro-F1")
         ax.set_title(f"{task}, {setting}", fontsize=9)
     kinds = [k for k in KIND_COLORS if any(c[0] == k for c in columns)]
@@ -439,9 +440,9 @@ def make_figure(df: pd.DataFrame, dataset: str, probe: str) -> Any:
     top = 1 - legend_in / height
     fig.suptitle(f"{dataset}: {probe} probe, macro-F1, mean ± std over encoder seeds", fontsize=10,
                  y=1 - 0.08 / height)
-    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 1 - 0.35 / height),
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 1 - 0.28 / height),
                ncol=min(len(handles), 3 if width < 9 else 6), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, top))
+    fig.tight_layout(rect=(0, 0, 1, top), pad=0.6)
     return fig
 
 
