@@ -1,7 +1,8 @@
 """The leaderboard: tables and figures regenerated from the result records alone.
 
-``neuronbench leaderboard`` reads every record under ``results/`` and rewrites the folder
-``leaderboards/``; a second run changes no byte. How a cell is scored:
+``neuronbench leaderboard`` reads every record under ``results/`` and regenerates the
+folder ``leaderboards/``, replacing only files it wrote itself (`build_leaderboard`); a
+second run changes no byte. How a cell is scored:
 
 1. A *cell* is (dataset, task, setting, method name + preset). For each encoder seed, the
    ``y_true`` and each probe seed's ``y_pred`` of all folds of that seed are pooled and
@@ -387,11 +388,12 @@ def _readme(files_of: dict[str, list[str]]) -> str:
 # ---------------------------------------------------------------- figures
 
 def make_figure(df: pd.DataFrame, dataset: str, probe: str) -> Any:
-    """The matplotlib ``Figure`` of a dataset and probe: macro-F1 per method (bars coloured by kind, ± std error bars; dashed and dotted lines:
-    uniform-guess and majority-class chance), one panel per (task, setting). A cell without
-    a number (N/A, failed, incomplete, not run) is a hatched grey slot labelled as such,
-    never an empty slot that reads as zero. The legend sits above the panels, off the bars.
-    Fixed size: the same table gives the same figure."""
+    """The matplotlib ``Figure`` of a dataset and probe: macro-F1 per method (bars coloured
+    by kind, ± std error bars; dashed and dotted lines: uniform-guess and majority-class
+    chance), one panel per (task, setting). A cell without a number (N/A, failed,
+    incomplete, not run) is a hatched grey slot labelled as such, never an empty slot that
+    reads as zero. The legend sits above the panels, off the bars. Fixed size: the same
+    table gives the same figure."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D

@@ -203,7 +203,8 @@ def test_uniform_chance_matches_a_simulation():
     chance = chance_by_metric(y, classes)
     for metric in chance:
         values = [d[metric] for d in draws]
-        assert chance[metric]["uniform"] == pytest.approx(np.mean(values), abs=4 * np.std(values) / np.sqrt(len(values)))
+        standard_error = np.std(values) / np.sqrt(len(values))
+        assert chance[metric]["uniform"] == pytest.approx(np.mean(values), abs=4 * standard_error)
 
 
 def test_metrics_does_not_import_torch():
