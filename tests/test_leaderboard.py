@@ -225,6 +225,19 @@ def add_mlp_probe(results: Path) -> None:
             save(results, make_record("nuclr", "inductive", fold, seed, probes=("linear", "mlp")))
 
 
+@pytest.fixture
+def quick_figures(monkeypatch) -> None:
+    """A stand-in PNG per figure, for tests of which files are written (the figures
+    themselves are checked by the byte-identity and figure tests)."""
+    import neuronbench.leaderboard as lb
+
+    def png(df, dataset: str, probe: str) -> bytes:
+        rows = df[(df["dataset"] == dataset) & (df["probe"] == probe)]
+        return b"\x89PNG\r\n\x1a\n" + rows.to_csv(index=False).encode()
+
+    monkeypatch.setattr(lb, "figure_png", png)
+
+
 GENERATED = ["README.md", "leaderboard-manifest.json", "toy-linear.png", "toy-mlp.png", "toy.csv", "toy.md"]
 
 
@@ -290,8 +303,8 @@ def test_missing_or_empty_results_exit_2_and_delete_nothing(tmp_path: Path, make
 
 
 @pytest.mark.parametrize("name", ["README.md", "toy.md", "toy.csv", "toy-linear.png"])
-def test_a_user_file_with_a_generated_name_is_refused_and_nothing_written(results: Path, tmp_path: Path,
-                                                                         name: str, capsys) -> None:
+def test_a_user_file_with_a_generated_name_is_refused_and_nothing_written(
+        results: Path, tmp_path: Path, quick_figures, name: str, capsys) -> None:
     from neuronbench.cli import main
 
     out = tmp_path / "project"  # e.g. --out . in a user's project
@@ -305,7 +318,7 @@ def test_a_user_file_with_a_generated_name_is_refused_and_nothing_written(result
     assert snapshot(out) == before
 
 
-def test_a_user_file_identical_to_the_generated_one_is_accepted(results: Path, tmp_path: Path) -> None:
+def test_a_user_file_identical_to_the_generated_one_is_accepted(results: Path, tmp_path: Path, quick_figures) -> None:
     reference = build_leaderboard(results, tmp_path / "reference")[0].parent
     out = tmp_path / "out"
     out.mkdir()
@@ -314,7 +327,7 @@ def test_a_user_file_identical_to_the_generated_one_is_accepted(results: Path, t
     assert snapshot(out) == snapshot(reference)
 
 
-def test_an_edited_generated_file_is_refused(results: Path, tmp_path: Path) -> None:
+def test_an_edited_generated_file_is_refused(results: Path, tmp_path: Path, quick_figures) -> None:
     out = tmp_path / "leaderboards"
     add_mlp_probe(results)
     build_leaderboard(results, out)
@@ -336,7 +349,7 @@ def test_an_edited_generated_file_is_refused(results: Path, tmp_path: Path) -> N
     assert (out / "toy-mlp.png").read_bytes() == b"my own figure now"
 
 
-def test_a_foreign_manifest_is_refused(results: Path, tmp_path: Path) -> None:
+def test_a_foreign_manifest_is_refused(results: Path, tmp_path: Path, quick_figures) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / "leaderboard-manifest.json").write_text('{"files": {"../../etc/passwd": "x"}}')
@@ -345,7 +358,7 @@ def test_a_foreign_manifest_is_refused(results: Path, tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == ["leaderboard-manifest.json"]
 
 
-def test_a_folder_from_before_manifests_is_regenerated(results: Path, tmp_path: Path) -> None:
+def test_a_folder_from_before_manifests_is_regenerated(results: Path, tmp_path: Path, quick_figures) -> None:
     """As the committed leaderboards/ was: README index + the files it lists, no manifest."""
     out = tmp_path / "leaderboards"
     add_mlp_probe(results)
@@ -391,7 +404,7 @@ def test_a_failure_while_rendering_writes_nothing(results: Path, tmp_path: Path,
     assert snapshot(out) == before
 
 
-def test_an_interrupted_run_is_finished_by_the_rerun(results: Path, tmp_path: Path, monkeypatch) -> None:
+def test_an_interrupted_run_is_finished_by_the_rerun(results: Path, tmp_path: Path, quick_figures, monkeypatch) -> None:
     import neuronbench.leaderboard as lb
 
     out = tmp_path / "leaderboards"
@@ -413,7 +426,7 @@ def test_an_interrupted_run_is_finished_by_the_rerun(results: Path, tmp_path: Pa
     assert snapshot(out) == snapshot(build_leaderboard(results, tmp_path / "fresh")[0].parent)
 
 
-def test_out_inside_results_or_a_file_is_refused(results: Path, tmp_path: Path) -> None:
+def test_out_inside_results_or_a_file_is_refused(results: Path, tmp_path: Path, quick_figures) -> None:
     with pytest.raises(NeuronbenchError, match="inside the results folder"):
         build_leaderboard(results, results / "leaderboards")
     (tmp_path / "afile").write_text("x")
