@@ -3,7 +3,8 @@
 Protocol (``evaluation.md``, "Metrics"): the primary metric is macro-F1 over the task's
 classes; top-1 accuracy, balanced accuracy, per-class F1 and the confusion matrix come
 from the same predictions. Each task also stores two chance levels: the macro-F1 of a
-uniform random guess and of always predicting the majority class.
+uniform random guess and of always predicting the majority class (`chance_levels`);
+`chance_by_metric` gives both chance levels of every metric, for the leaderboard.
 
 Definitions used here (all values are plain ``float``/``int`` or ``None``, never NaN, so
 the results go straight into JSON):
@@ -27,7 +28,7 @@ from scipy.stats import binom
 
 from neuronbench.errors import NeuronbenchError
 
-__all__ = ["classification_metrics", "chance_levels"]
+__all__ = ["classification_metrics", "chance_by_metric", "chance_levels"]
 
 
 def _check_classes(classes: Sequence[str]) -> list:
@@ -104,23 +105,32 @@ def classification_metrics(
     }
 
 
-def chance_levels(y_true: Sequence[str], classes: Sequence[str]) -> dict:
-    """Macro-F1 of two trivial predictors on the labels ``y_true``.
+def chance_by_metric(y_true: Sequence[str], classes: Sequence[str]) -> dict:
+    """Each metric's value for two trivial predictors on the labels ``y_true``:
+    ``{metric: {"uniform": x, "majority": y}}`` for ``macro_f1``, ``accuracy`` and
+    ``balanced_accuracy``.
 
-    ``uniform_macro_f1``: the expected macro-F1 of guessing each label independently
-    and uniformly among the K ``classes``. For a class c with n_c of the n labels, let
-    S ~ Binomial(n, 1/K) be the number of times c is guessed; then
-    F1_c = 2 TP / (S + n_c), and given S = s, TP is hypergeometric with mean s n_c / n,
-    so ``E[F1_c] = sum_s P(S = s) * 2 s n_c / (n (s + n_c))`` (exact, computed from the
-    counts, no simulation). The expectation of the mean is the mean of the K
-    expectations. A class absent from ``y_true`` scores F1 0 whenever it is guessed and
-    is left out of the average when it is not; we always count it (as guessed), which
-    is off by at most m (1 - 1/K)^n for m absent classes (below 1e-9 once n >= 200
-    with K <= 10). With every class present the value is exact.
+    ``uniform``: the expected value when each label is guessed independently and uniformly
+    among the K ``classes``.
 
-    ``majority_macro_f1``: the macro-F1 (same definition as ``classification_metrics``)
-    of always predicting the most frequent class; ties go to the class listed first in
-    ``classes``.
+    - accuracy: every guess is right with probability 1/K, so 1/K (exact).
+    - balanced accuracy: each class's recall has expectation 1/K, hence so has their mean
+      over the classes present in ``y_true``: 1/K (exact).
+    - macro-F1: for a class c with n_c of the n labels, let S ~ Binomial(n, 1/K) be the
+      number of times c is guessed; then F1_c = 2 TP / (S + n_c), and given S = s, TP is
+      hypergeometric with mean s n_c / n, so
+      ``E[F1_c] = sum_s P(S = s) * 2 s n_c / (n (s + n_c))`` (exact, computed from the
+      counts, no simulation). The expectation of the mean is the mean of the K
+      expectations. A class absent from ``y_true`` scores F1 0 whenever it is guessed and
+      is left out of the average when it is not; we always count it (as guessed), which
+      is off by at most m (1 - 1/K)^n for m absent classes (below 1e-9 once n >= 200
+      with K <= 10). With every class present the value is exact.
+
+    ``majority``: the metric (same definitions as `classification_metrics`) of always
+    predicting the most frequent class; ties go to the class listed first in ``classes``.
+    So accuracy is the majority class's share, balanced accuracy 1 / (number of classes
+    present in ``y_true``), i.e. 1/K when all are present, and macro-F1
+    2 n_max / (n + n_max) over the classes present.
     """
     classes = _check_classes(classes)
     y_true = list(y_true)
@@ -136,8 +146,14 @@ def chance_levels(y_true: Sequence[str], classes: Sequence[str]) -> dict:
         float(np.sum(p_s * 2.0 * s * n_c / (n * (s + n_c)))) if n_c > 0 else 0.0
         for n_c in counts
     ]
-    uniform = float(np.mean(expected_f1))
-
     majority = classes[int(np.argmax(counts))]  # argmax: first of the tied maxima
-    majority_f1 = classification_metrics(y_true, [majority] * n, classes)["macro_f1"]
-    return {"uniform_macro_f1": uniform, "majority_macro_f1": majority_f1}
+    scores = classification_metrics(y_true, [majority] * n, classes)
+    uniform = {"macro_f1": float(np.mean(expected_f1)), "accuracy": 1.0 / k, "balanced_accuracy": 1.0 / k}
+    return {m: {"uniform": uniform[m], "majority": scores[m]} for m in uniform}
+
+
+def chance_levels(y_true: Sequence[str], classes: Sequence[str]) -> dict:
+    """The chance levels stored in every record: ``uniform_macro_f1`` and
+    ``majority_macro_f1``, the macro-F1 entries of `chance_by_metric`."""
+    f1 = chance_by_metric(y_true, classes)["macro_f1"]
+    return {"uniform_macro_f1": f1["uniform"], "majority_macro_f1": f1["majority"]}

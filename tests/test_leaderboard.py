@@ -3,6 +3,8 @@ refusal of duplicate or mixed records, byte-identical reruns."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +28,7 @@ SETTINGS = {"transductive": 1, "inductive": 3}
 METHODS = {"nuclr": ("method", "aaaa11112222", 0.8), "neuprint": ("baseline", "bbbb11112222", 0.6),
            "random": ("control", "cccc11112222", 0.0)}
 NA_REASON = "neuprint is transductive: it needs the test animals in pretraining"
+NUCLR = 5  # column of the first method in a table row: task, # classes, setting, 2 chance levels
 
 
 def fold_labels(setting: str, fold: int) -> tuple[list[str], list[str]]:
@@ -143,8 +146,9 @@ def test_not_applicable_shows_reason_and_columns_are_ordered(results: Path) -> N
     assert row(df, "neuprint", "inductive")["status"] == "not_applicable"
     md = render_markdown(df, DATASET)
     header = next(line for line in md.splitlines() if line.startswith("| Task"))
-    assert header == "| Task | # Classes | Setting | Chance (uniform macro-F1) | nuclr | neuprint | random | Δ |"
-    assert table_row(md, "inductive")[5] == "N/A [1]"
+    assert header == ("| Task | # Classes | Setting | Chance: uniform guess (macro-F1) | "
+                      "Chance: majority class (macro-F1) | nuclr | neuprint | random | Δ |")
+    assert table_row(md, "inductive")[NUCLR + 1] == "N/A [1]"
     assert f"- [1] {NA_REASON}" in md
     assert "pooled over all folds" in md
 
@@ -154,8 +158,8 @@ def test_failed_reasons_are_deduplicated_footnotes(results: Path) -> None:
         save(results, make_record("random", "transductive", 0, seed, status="failed", reason="out of memory",
                                   config_hash="cccc11112222"))
     md = render_markdown(aggregate(iter_records(results)), DATASET)
-    assert table_row(md, "transductive")[6] == "failed [1]"
-    assert table_row(md, "inductive")[5] == "N/A [2]"
+    assert table_row(md, "transductive")[NUCLR + 2] == "failed [1]"
+    assert table_row(md, "inductive")[NUCLR + 1] == "N/A [2]"
     assert md.count("out of memory") == 1
 
 
@@ -165,7 +169,7 @@ def test_missing_fold_makes_the_cell_incomplete(results: Path) -> None:
     r = row(df, "nuclr", "inductive")
     assert r["status"] == "incomplete" and r["folds"] == "2/3" and np.isnan(r["mean"])
     md = render_markdown(df, DATASET)
-    assert table_row(md, "inductive")[4] == "incomplete (2/3 folds)"
+    assert table_row(md, "inductive")[NUCLR] == "incomplete (2/3 folds)"
     assert table_row(md, "inductive")[-1] == "–"  # no number on the method side
 
 
@@ -176,7 +180,7 @@ def test_delta_is_best_method_minus_best_other(results: Path) -> None:
         delta = row(df, "nuclr", setting)["mean"] - max(row(df, m, setting)["mean"] for m in others)
         assert table_row(md, setting)[-1] == f"{delta:+.4f}"
     r = row(df, "nuclr", "transductive")
-    assert table_row(md, "transductive")[4] == f"{r['mean']:.4f} ± {r['std']:.4f}"
+    assert table_row(md, "transductive")[NUCLR] == f"{r['mean']:.4f} ± {r['std']:.4f}"
     only_methods = render_markdown(df[df["kind"] == "method"], DATASET)
     assert table_row(only_methods, "transductive")[-1] == "–"
 
@@ -194,7 +198,7 @@ def test_other_preset_is_its_own_column(results: Path) -> None:
         save(results, make_record("nuclr", "transductive", 0, seed, preset="paper", config_hash="eeee11112222"))
     md = render_markdown(aggregate(iter_records(results)), DATASET)
     assert "| nuclr | nuclr [paper] | neuprint | random | Δ |" in md
-    assert table_row(md, "inductive")[5] == "not run"
+    assert table_row(md, "inductive")[NUCLR + 1] == "not run"
 
 
 def test_split_and_data_mismatches_are_refused(results: Path) -> None:
@@ -211,34 +215,261 @@ def test_split_and_data_mismatches_are_refused(results: Path) -> None:
     assert str(path) in str(err.value)
 
 
-def test_build_is_byte_identical_and_removes_stale_files(results: Path, tmp_path: Path) -> None:
-    out = tmp_path / "leaderboards"
-    out.mkdir()
-    (out / "gone.md").write_text("old")
-    (out / "gone-linear.png").write_bytes(b"old")
-    (out / "notes.txt").write_text("kept")
-    for seed in SEEDS:  # a second probe: its own tables and figure
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def add_mlp_probe(results: Path) -> None:
+    for seed in SEEDS:  # a second probe for nuclr, inductive: its own tables and figure
         for fold in range(3):
             save(results, make_record("nuclr", "inductive", fold, seed, probes=("linear", "mlp")))
-    first = build_leaderboard(results, out)
-    assert [p.name for p in first] == ["README.md", "toy-linear.png", "toy-mlp.png", "toy.csv", "toy.md"]
-    snapshot = {p.name: p.read_bytes() for p in out.iterdir()}
-    assert not (out / "gone.md").exists() and not (out / "gone-linear.png").exists()
-    assert snapshot["notes.txt"] == b"kept"
-    assert snapshot["toy-linear.png"].startswith(b"\x89PNG")
-    assert build_leaderboard(results, out) == first
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == snapshot
 
-    md = snapshot["toy.md"].decode()
+
+@pytest.fixture
+def quick_figures(monkeypatch) -> None:
+    """A stand-in PNG per figure, for tests of which files are written (the figures
+    themselves are checked by the byte-identity and figure tests)."""
+    import neuronbench.leaderboard as lb
+
+    def png(df, dataset: str, probe: str) -> bytes:
+        rows = df[(df["dataset"] == dataset) & (df["probe"] == probe)]
+        return b"\x89PNG\r\n\x1a\n" + rows.to_csv(index=False).encode()
+
+    monkeypatch.setattr(lb, "figure_png", png)
+
+
+GENERATED = ["README.md", "leaderboard-manifest.json", "toy-linear.png", "toy-mlp.png", "toy.csv", "toy.md"]
+
+
+def test_build_is_byte_identical_and_removes_only_its_own_stale_files(results: Path, tmp_path: Path) -> None:
+    out = tmp_path / "leaderboards"
+    out.mkdir()
+    users = {"gone.md": b"old", "gone-linear.png": b"old", "notes.txt": b"kept", "notes.md": b"# my notes\n",
+             "mydata.csv": b"a,b\n1,2\n"}
+    for name, data in users.items():
+        (out / name).write_bytes(data)
+    add_mlp_probe(results)
+    first = build_leaderboard(results, out)
+    assert [p.name for p in first] == GENERATED
+    files = snapshot(out)
+    assert {n: files[n] for n in users} == users  # files it did not write are never touched
+    assert set(files) == set(users) | set(GENERATED)  # and no temporary file is left
+    assert files["toy-linear.png"].startswith(b"\x89PNG")
+    manifest = json.loads(files["leaderboard-manifest.json"])
+    assert manifest["files"] == {n: hashlib.sha256(files[n]).hexdigest() for n in GENERATED
+                                 if n != "leaderboard-manifest.json"}
+    assert build_leaderboard(results, out) == first
+    assert snapshot(out) == files
+
+    md = files["toy.md"].decode()
     titles = [line for line in md.splitlines() if line.startswith("### ")]
     assert titles == ["### linear probe, macro-F1", "### linear probe, accuracy (top-1)",
                       "### linear probe, balanced accuracy", "### mlp probe, macro-F1"]
     # the mlp probe ran only for nuclr: the others are incomplete there, not silently blank
     mlp_table = md.split("### mlp probe")[1]
-    assert table_row(mlp_table, "transductive")[4] == "incomplete (0/1 folds)"
-    csv = snapshot["toy.csv"].decode()
+    assert table_row(mlp_table, "transductive")[NUCLR] == "incomplete (0/1 folds)"
+    csv = files["toy.csv"].decode()
     assert "\r" not in csv and csv.splitlines()[0].startswith("dataset,task,n_classes,setting,method,kind")
-    assert "toy.md" in snapshot["README.md"].decode() and "never edited by hand" in snapshot["README.md"].decode()
+    assert "toy.md" in files["README.md"].decode() and "never edited by hand" in files["README.md"].decode()
+
+    # the mlp records are gone: its figure, which the tool wrote, goes; the user's files stay
+    for seed in SEEDS:
+        for fold in range(3):
+            save(results, make_record("nuclr", "inductive", fold, seed))
+    assert "toy-mlp.png" not in [p.name for p in build_leaderboard(results, out)]
+    after = snapshot(out)
+    assert "toy-mlp.png" not in after and {n: after[n] for n in users} == users
+    assert "toy-mlp.png" not in json.loads(after["leaderboard-manifest.json"])["files"]
+
+
+@pytest.mark.parametrize("make_results", ["missing", "empty"])
+def test_missing_or_empty_results_exit_2_and_delete_nothing(tmp_path: Path, make_results: str, capsys) -> None:
+    from neuronbench.cli import main
+
+    results = tmp_path / "reslts"  # a typo
+    if make_results == "empty":
+        results.mkdir()
+        (results / "notes.txt").write_text("no records here")
+    out = tmp_path / "leaderboards"
+    out.mkdir()
+    for name in ("notes.md", "mydata.csv", "plot.png", "README.md"):
+        (out / name).write_text(f"the user's {name}")
+    before = snapshot(out)
+    assert main(["leaderboard", "--results", str(results), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert str(results) in err and "Traceback" not in err
+    assert ("does not exist" if make_results == "missing" else "no result record") in err
+    assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("name", ["README.md", "toy.md", "toy.csv", "toy-linear.png"])
+def test_a_user_file_with_a_generated_name_is_refused_and_nothing_written(
+        results: Path, tmp_path: Path, quick_figures, name: str, capsys) -> None:
+    from neuronbench.cli import main
+
+    out = tmp_path / "project"  # e.g. --out . in a user's project
+    out.mkdir()
+    (out / name).write_text("the user's own file")
+    (out / "notes.md").write_text("mine")
+    before = snapshot(out)
+    assert main(["leaderboard", "--results", str(results), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert str(out / name) in err and "not written by" in err
+    assert snapshot(out) == before
+
+
+def test_a_user_file_identical_to_the_generated_one_is_accepted(results: Path, tmp_path: Path, quick_figures) -> None:
+    reference = build_leaderboard(results, tmp_path / "reference")[0].parent
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "toy.md").write_bytes((reference / "toy.md").read_bytes())
+    build_leaderboard(results, out)
+    assert snapshot(out) == snapshot(reference)
+
+
+def test_an_edited_generated_file_is_refused(results: Path, tmp_path: Path, quick_figures) -> None:
+    out = tmp_path / "leaderboards"
+    add_mlp_probe(results)
+    build_leaderboard(results, out)
+    (out / "toy.md").write_text((out / "toy.md").read_text() + "\nmy annotation\n")
+    before = snapshot(out)
+    with pytest.raises(NeuronbenchError, match="changed after") as err:
+        build_leaderboard(results, out)
+    assert str(out / "toy.md") in str(err.value)
+    assert snapshot(out) == before
+    # an edited file the run would remove (the mlp figure, once its records are gone) too
+    (out / "toy.md").write_bytes(before["toy.md"].replace(b"\nmy annotation\n", b""))
+    (out / "toy-mlp.png").write_bytes(b"my own figure now")
+    for seed in SEEDS:
+        for fold in range(3):
+            save(results, make_record("nuclr", "inductive", fold, seed))
+    with pytest.raises(NeuronbenchError, match="changed after") as err:
+        build_leaderboard(results, out)
+    assert str(out / "toy-mlp.png") in str(err.value)
+    assert (out / "toy-mlp.png").read_bytes() == b"my own figure now"
+
+
+def test_a_foreign_manifest_is_refused(results: Path, tmp_path: Path, quick_figures) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "leaderboard-manifest.json").write_text('{"files": {"../../etc/passwd": "x"}}')
+    with pytest.raises(NeuronbenchError, match="not a manifest written by"):
+        build_leaderboard(results, out)
+    assert sorted(p.name for p in out.iterdir()) == ["leaderboard-manifest.json"]
+
+
+def test_a_folder_from_before_manifests_is_regenerated(results: Path, tmp_path: Path, quick_figures) -> None:
+    """As the committed leaderboards/ was: README index + the files it lists, no manifest."""
+    out = tmp_path / "leaderboards"
+    add_mlp_probe(results)
+    build_leaderboard(results, out)
+    (out / "leaderboard-manifest.json").unlink()
+    (out / "toy.md").write_text("# Leaderboard: toy\n\nan older rendering\n")
+    (out / "notes.md").write_text("mine")
+    for seed in SEEDS:  # mlp records gone: the listed toy-mlp.png is stale
+        for fold in range(3):
+            save(results, make_record("nuclr", "inductive", fold, seed))
+    build_leaderboard(results, out)
+    files = snapshot(out)
+    assert "toy-mlp.png" not in files and files["notes.md"] == b"mine"
+    assert files["toy.md"].startswith(b"# Leaderboard: toy\n\nGenerated by")
+    assert "leaderboard-manifest.json" in files
+
+    # a listed file that is not of the generated form is the user's: refused
+    (out / "leaderboard-manifest.json").unlink()
+    (out / "toy.md").write_text("my own page")
+    with pytest.raises(NeuronbenchError, match="not a file this tool writes") as err:
+        build_leaderboard(results, out)
+    assert str(out / "toy.md") in str(err.value) and (out / "toy.md").read_text() == "my own page"
+
+
+def test_a_failure_while_rendering_writes_nothing(results: Path, tmp_path: Path, monkeypatch) -> None:
+    import neuronbench.leaderboard as lb
+
+    out = tmp_path / "leaderboards"
+    build_leaderboard(results, out)
+    add_mlp_probe(results)
+    before = snapshot(out)
+    calls = []
+
+    def failing(*args):
+        calls.append(args)
+        if len(calls) == 2:  # after the first figure rendered
+            raise RuntimeError("renderer crashed")
+        return b"\x89PNG fake"
+
+    monkeypatch.setattr(lb, "figure_png", failing)
+    with pytest.raises(RuntimeError):
+        build_leaderboard(results, out)
+    assert snapshot(out) == before
+
+
+def test_an_interrupted_run_is_finished_by_the_rerun(results: Path, tmp_path: Path, quick_figures, monkeypatch) -> None:
+    import neuronbench.leaderboard as lb
+
+    out = tmp_path / "leaderboards"
+    build_leaderboard(results, out)
+    add_mlp_probe(results)  # new results: every page changes
+    write, calls = lb._write, []
+
+    def interrupted(path: Path, data: bytes) -> None:
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        write(path, data)
+
+    monkeypatch.setattr(lb, "_write", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        build_leaderboard(results, out)
+    monkeypatch.setattr(lb, "_write", write)
+    build_leaderboard(results, out)
+    assert snapshot(out) == snapshot(build_leaderboard(results, tmp_path / "fresh")[0].parent)
+
+
+def test_out_inside_results_or_a_file_is_refused(results: Path, tmp_path: Path, quick_figures) -> None:
+    with pytest.raises(NeuronbenchError, match="inside the results folder"):
+        build_leaderboard(results, results / "leaderboards")
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(NeuronbenchError, match="not a folder"):
+        build_leaderboard(results, tmp_path / "afile")
+    assert not (results / "leaderboards").exists() and (tmp_path / "afile").read_text() == "x"
+
+
+def test_each_metric_has_its_own_chance_levels(results: Path) -> None:
+    df = aggregate(iter_records(results))
+    labels = [y for fold in range(3) for y in fold_labels("inductive", fold)[1]]
+    counts = [labels.count(c) for c in CLASSES]
+    f1 = chance_levels(labels, CLASSES)
+    expected = {"macro_f1": (f1["uniform_macro_f1"], f1["majority_macro_f1"]),
+                "accuracy": (1 / 3, max(counts) / len(labels)),
+                "balanced_accuracy": (1 / 3, 1 / sum(c > 0 for c in counts))}
+    for metric, (uniform, majority) in expected.items():
+        r = row(df, "nuclr", "inductive", metric=metric)
+        assert r["chance_uniform"] == pytest.approx(uniform) and r["chance_majority"] == pytest.approx(majority)
+        md = render_markdown(df, DATASET, metric=metric)
+        name = {"macro_f1": "macro-F1", "accuracy": "accuracy", "balanced_accuracy": "balanced accuracy"}[metric]
+        assert f"| Chance: uniform guess ({name}) | Chance: majority class ({name}) |" in md
+        assert table_row(md, "inductive")[3:5] == [f"{uniform:.4f}", f"{majority:.4f}"]
+    assert len({row(df, "nuclr", "inductive", metric=m)["chance_majority"] for m in expected}) == 3
+
+
+def test_figure_has_a_kind_legend_off_the_bars_and_marks_cells_without_a_number(results: Path) -> None:
+    from neuronbench.leaderboard import make_figure
+
+    for seed in SEEDS:  # a preset run in one setting only: "not run" elsewhere
+        save(results, make_record("nuclr", "transductive", 0, seed, preset="paper", config_hash="eeee11112222"))
+    fig = make_figure(aggregate(iter_records(results)), DATASET, "linear")
+    fig.canvas.draw()
+    (legend,) = fig.legends
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels[:3] == ["method", "baseline", "control"]
+    assert "chance: uniform guess" in labels and "chance: majority class" in labels
+    box = legend.get_window_extent()
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        assert not box.overlaps(ax.get_tightbbox(renderer))  # the legend covers no panel
+    by_panel = {ax.get_title(): [t.get_text() for t in ax.texts] for ax in fig.axes}
+    assert by_panel == {"cell_type, transductive": [], "cell_type, inductive": ["not run", "N/A"]}
 
 
 def test_import_is_light() -> None:

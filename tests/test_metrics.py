@@ -11,7 +11,7 @@ import pytest
 from sklearn.metrics import balanced_accuracy_score, f1_score
 
 from neuronbench.errors import NeuronbenchError
-from neuronbench.metrics import chance_levels, classification_metrics
+from neuronbench.metrics import chance_by_metric, chance_levels, classification_metrics
 
 CLASSES = ["a", "b", "c", "d"]
 Y_TRUE = ["a", "a", "b", "b", "c"]
@@ -154,6 +154,57 @@ def test_chance_levels_plain_floats_and_errors():
 
 def test_single_class_task():
     assert chance_levels(["a", "a"], ["a"]) == {"uniform_macro_f1": 1.0, "majority_macro_f1": 1.0}
+
+
+CHANCE_CASES = [
+    (["a", "a", "a", "b", "c"], ["a", "b", "c"]),
+    (["a", "b", "b", "b", "b", "c"], ["c", "b", "a"]),
+    (["a", "a", "b", "b"], ["a", "b"]),
+    (["b", "a", "b", "a", "b"], ["a", "b", "c"]),  # "c" absent from y_true
+]
+
+
+@pytest.mark.parametrize("y_true, classes", CHANCE_CASES)
+@pytest.mark.parametrize("metric", ["accuracy", "balanced_accuracy", "macro_f1"])
+def test_each_metrics_chance_matches_brute_force(y_true, classes, metric):
+    """Uniform: the mean over every one of the K^n equally likely guesses. Majority: the
+    constant prediction of the most frequent class (first listed on ties)."""
+    guesses = [classification_metrics(y_true, list(g), classes)[metric]
+               for g in itertools.product(classes, repeat=len(y_true))]
+    counts = [y_true.count(c) for c in classes]
+    majority = classes[counts.index(max(counts))]
+    constant = classification_metrics(y_true, [majority] * len(y_true), classes)[metric]
+    chance = chance_by_metric(y_true, classes)[metric]
+    assert chance["majority"] == pytest.approx(constant, abs=1e-12)
+    if metric == "macro_f1" and min(counts) == 0:  # the documented approximation
+        assert abs(chance["uniform"] - np.mean(guesses)) <= (1 - 1 / len(classes)) ** len(y_true)
+    else:
+        assert chance["uniform"] == pytest.approx(float(np.mean(guesses)), abs=1e-12)
+
+
+def test_chance_closed_forms_per_metric():
+    y = ["a"] * 5 + ["b"] * 3 + ["c"] * 2
+    chance = chance_by_metric(y, ["a", "b", "c", "d"])
+    assert chance["accuracy"] == {"uniform": pytest.approx(1 / 4), "majority": pytest.approx(5 / 10)}
+    # the majority rule recalls one of the three classes present
+    assert chance["balanced_accuracy"] == {"uniform": pytest.approx(1 / 4), "majority": pytest.approx(1 / 3)}
+    assert chance["macro_f1"]["majority"] == pytest.approx((2 * 5 / (10 + 5)) / 3)
+    # the three metrics' chance levels differ: one metric's chance cannot stand for another's
+    assert len({chance[m]["majority"] for m in chance}) == 3
+    assert chance_levels(y, ["a", "b", "c", "d"]) == {
+        "uniform_macro_f1": chance["macro_f1"]["uniform"], "majority_macro_f1": chance["macro_f1"]["majority"]}
+
+
+def test_uniform_chance_matches_a_simulation():
+    rng = np.random.default_rng(0)
+    classes = ["a", "b", "c"]
+    y = list(rng.choice(classes, size=40, p=[0.6, 0.3, 0.1]))
+    draws = [classification_metrics(y, list(rng.choice(classes, size=len(y))), classes) for _ in range(4000)]
+    chance = chance_by_metric(y, classes)
+    for metric in chance:
+        values = [d[metric] for d in draws]
+        standard_error = np.std(values) / np.sqrt(len(values))
+        assert chance[metric]["uniform"] == pytest.approx(np.mean(values), abs=4 * standard_error)
 
 
 def test_metrics_does_not_import_torch():
