@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("name", choices=tuple(REAL_DATASETS))
     prep.add_argument("--raw", type=Path, default=None, help="raw folder (default $NEURONBENCH_DATA/raw/NAME)")
     prep.add_argument("--force", action="store_true", help="replace a dataset already prepared")
+    prep.add_argument("--format", choices=("native", "brainsets"), default="native",
+                      help="native: the download's own layout (default); brainsets: temporaldata .h5 files")
 
     score = sub.add_parser("score", help="score precomputed embeddings from a Parquet file")
     score.add_argument("file", type=Path)
@@ -160,7 +162,10 @@ def cmd_real_data(args: argparse.Namespace) -> None:
     out = data_root() / args.name
     if out.exists() and args.force:
         shutil.rmtree(out)
-    print(module.prepare(raw, out))
+    if args.format == "brainsets":
+        print(importlib.import_module("neuronbench.data.brainsets").prepare(raw, out, args.name))
+    else:
+        print(module.prepare(raw, out))
 
 
 def main(argv: list[str] | None = None) -> int:
