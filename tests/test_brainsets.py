@@ -45,8 +45,9 @@ def _write_temporaldata(path: Path, times: np.ndarray, unit: np.ndarray) -> None
         subject=td.Data(id="CSHL045"),
         session=td.Data(id="sess-1"),
         spikes=td.IrregularTimeSeries(timestamps=times.copy(), unit_index=unit.copy(), domain=td.Interval(*DOMAIN)),
-        units=td.ArrayDict(**UNITS),
-        probes=td.ArrayDict(**PROBES),
+        # as brainsets pipelines build it (string columns are stored as variable-length strings)
+        units=td.ArrayDict.from_dataframe(pd.DataFrame({k: v.tolist() for k, v in UNITS.items()})),
+        probes=td.ArrayDict(**PROBES),  # numpy unicode: stored as fixed-length bytes
         trials=td.Interval(start=TRIALS[0], end=TRIALS[1]),
         running=td.IrregularTimeSeries(timestamps=RUNNING[0], running_speed=RUNNING[1][:, None], domain="auto"),
         pupil=td.RegularTimeSeries(size=PUPIL[2], sampling_rate=PUPIL[1], domain_start=PUPIL[0]),
@@ -57,8 +58,22 @@ def _write_temporaldata(path: Path, times: np.ndarray, unit: np.ndarray) -> None
         data.to_hdf5(f)
 
 
+def _obj(g, kind: str, **attrs) -> None:
+    """The attributes temporaldata writes on every group of its kind."""
+    g.attrs["object"] = kind
+    if kind in ("ArrayDict", "Interval", "IrregularTimeSeries"):
+        g.attrs["_unicode_keys"] = np.array(attrs.pop("unicode", []), dtype="S")
+    if kind == "Interval":
+        g.attrs["timekeys"] = np.array([b"start", b"end"])
+    if kind == "IrregularTimeSeries":
+        g.attrs["timekeys"] = np.array([b"timestamps"])
+    if kind == "Data":
+        g.attrs["absolute_start"] = 0.0
+    g.attrs.update(attrs)
+
+
 def _interval(g, start, end) -> None:
-    g.attrs["object"] = "Interval"
+    _obj(g, "Interval")
     g.create_dataset("start", data=np.atleast_1d(np.asarray(start, dtype=np.float64)))
     g.create_dataset("end", data=np.atleast_1d(np.asarray(end, dtype=np.float64)))
 
@@ -72,38 +87,35 @@ def _write_h5py(path: Path, times: np.ndarray, unit: np.ndarray, *, drop: tuple[
         return np.array(a.tolist(), dtype=h5py.string_dtype()) if vlen_strings else a.astype("S")
 
     with h5py.File(path, "w") as f:
-        f.attrs["object"] = "Data"
+        _obj(f, "Data")
         for key, value in (("subject", "CSHL045"), ("session", "sess-1")):
             if key not in drop:
-                g = f.create_group(key)
-                g.attrs["object"] = "Data"
-                g.attrs["id"] = value
+                _obj(f.create_group(key), "Data", id=value)
         if "spikes" not in drop:
             g = f.create_group("spikes")
-            g.attrs["object"] = "IrregularTimeSeries"
+            _obj(g, "IrregularTimeSeries")
             g.create_dataset("timestamps", data=times[order])
             g.create_dataset("unit_index", data=unit[order])
             _interval(g.create_group("domain"), *DOMAIN)
         if "units" not in drop:
             g = f.create_group("units")
-            g.attrs["object"] = "ArrayDict"
+            _obj(g, "ArrayDict", unicode=[] if vlen_strings else list(UNITS))
             for k, v in UNITS.items():
                 g.create_dataset(k, data=strings(v))
         g = f.create_group("probes")
-        g.attrs["object"] = "ArrayDict"
+        _obj(g, "ArrayDict", unicode=[] if vlen_strings else list(PROBES))
         for k, v in PROBES.items():
             g.create_dataset(k, data=strings(v))
         _interval(f.create_group("trials"), *TRIALS)
         _interval(f.create_group("train_domain"), DOMAIN[0], 20.0)
         _interval(f.create_group("domain"), *DOMAIN)
         g = f.create_group("running")
-        g.attrs["object"] = "IrregularTimeSeries"
+        _obj(g, "IrregularTimeSeries")
         g.create_dataset("timestamps", data=RUNNING[0])
         g.create_dataset("running_speed", data=RUNNING[1][:, None])
         _interval(g.create_group("domain"), RUNNING[0][0], RUNNING[0][-1])
         g = f.create_group("pupil")
-        g.attrs["object"] = "RegularTimeSeries"
-        g.attrs["sampling_rate"] = PUPIL[1]
+        _obj(g, "RegularTimeSeries", sampling_rate=PUPIL[1])
         g.create_dataset("size", data=PUPIL[2])
         _interval(g.create_group("domain"), PUPIL[0], PUPIL[0] + (len(PUPIL[2]) - 1) / PUPIL[1])
 
@@ -146,6 +158,23 @@ def test_file_is_read_exactly_field_by_field(tmp_path, writer):
     assert sum(int(r.spike_counts().sum()) for r in recs) == len(times)
 
 
+def test_the_h5py_layout_is_what_temporaldata_reads(tmp_path):
+    """The hand-written fixture is faithful: the library itself loads it, with the values
+    the reader returns."""
+    td = pytest.importorskip("temporaldata", reason="reading with the library needs temporaldata")
+    times, unit = _spikes()
+    path = tmp_path / "s.h5"
+    _write_h5py(path, times, unit)
+    with h5py.File(path, "r") as f:
+        data = td.Data.from_hdf5(f, lazy=False)
+        np.testing.assert_array_equal(data.spikes.timestamps, np.sort(times))
+        assert data.units.id.tolist() == UNITS["id"].tolist() and data.subject.id == "CSHL045"
+        np.testing.assert_array_equal(data.pupil.timestamps, [2.0, 2.5, 3.0])
+        np.testing.assert_array_equal(data.trials.end, TRIALS[1])
+    recs = brainsets.load_file(path, "ibl")
+    np.testing.assert_array_equal(np.sort(np.concatenate([r.spike_times for r in recs])), data.spikes.timestamps)
+
+
 def test_variable_length_strings_and_single_probe(tmp_path):
     times, unit = _spikes(1)
     path = tmp_path / "s.h5"
@@ -170,6 +199,9 @@ def test_cosmos_from_acronym_when_the_file_has_no_region_cosmos(tmp_path):
         del f["units/region_cosmos"]
     recs = brainsets.load_file(path, "ibl")
     assert [r for rec in recs for r in rec.labels["region"]] == ["Isocortex", "HPF", None, "TH", "MB"]
+    _edit(path, "units/acronym", np.array([b"VISp", b"CA1", b"NotARegion", b"LP", b"MRN"]))
+    with pytest.raises(NeuronbenchError, match=r"'units/acronym'.*NotARegion"):
+        brainsets.load_file(path, "ibl")
 
 
 def _drop(path: Path, *keys: str) -> None:
@@ -190,6 +222,10 @@ BAD_CASES = {
     "unit_index": (lambda p: (_write_h5py(p, *_spikes()), _edit(p, "spikes/unit_index", np.arange(200) % 6)),
                    "'spikes/unit_index'"),
     "unsorted": (lambda p: _write_h5py(p, *_spikes(), sort=False), "'spikes/timestamps'"),
+    "nan_time": (lambda p: (_write_h5py(p, *_spikes()), _edit(p, "spikes/timestamps", np.full(200, np.nan))),
+                 "'spikes/timestamps'"),
+    "short_index": (lambda p: (_write_h5py(p, *_spikes()), _edit(p, "spikes/unit_index", np.zeros(5, dtype=np.int64))),
+                    "'spikes/unit_index'"),
     "outside": (lambda p: (_write_h5py(p, *_spikes()), _edit(p, "spikes/domain/end", np.array([10.0]))),
                 "'spikes/domain'"),
     "float_index": (lambda p: (_write_h5py(p, *_spikes()), _edit(p, "spikes/unit_index", np.zeros(200))),

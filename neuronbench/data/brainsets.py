@@ -189,38 +189,42 @@ def _probe_names(f, path: Path) -> dict[str, str]:
 Labeler = Callable[[Path, dict[str, np.ndarray]], dict[str, list]]
 
 
-def _acronyms(units: dict[str, np.ndarray]) -> np.ndarray | None:
+def _acronyms(units: dict[str, np.ndarray]) -> tuple[str | None, np.ndarray | None]:
+    """(field, Allen acronyms as str) from the first of `ACRONYM_FIELDS` present."""
     for field in ACRONYM_FIELDS:
         if field in units:
-            return units[field]
-    return None
+            return field, units[field].astype(str)
+    return None, None
 
 
 def _ibl_labels(path: Path, units: dict[str, np.ndarray]) -> dict[str, list]:
     from neuronbench.data.ibl import COSMOS
 
-    acronym = _acronyms(units)
+    field, acronym = _acronyms(units)
     if COSMOS_FIELD in units:
-        cosmos = units[COSMOS_FIELD]
+        cosmos = units[COSMOS_FIELD].astype(str)
     elif acronym is not None:
-        cosmos = require("iblatlas.regions").BrainRegions().acronym2acronym(acronym.astype(str), mapping="Cosmos")
+        regions = require("iblatlas.regions").BrainRegions()
+        unknown = ~np.isin(acronym, regions.acronym)
+        if unknown.any():  # iblatlas would silently drop them
+            raise _fail(path, f"units/{field}", f"acronym(s) {np.unique(acronym[unknown])[:5].tolist()} "
+                        "unknown to the Allen structure tree")
+        cosmos = regions.acronym2acronym(acronym, mapping="Cosmos")
     else:
         raise _fail(path, "units", f"no brain region field; expected {COSMOS_FIELD!r} or one of {list(ACRONYM_FIELDS)}")
-    n = len(units["id"])
     return {
-        "region": [c if c in COSMOS else None for c in np.asarray(cosmos).astype(str).tolist()],
-        "acronym": [None] * n if acronym is None else acronym.astype(str).tolist(),
+        "region": [c if c in COSMOS else None for c in cosmos.tolist()],
+        "acronym": [None] * len(cosmos) if acronym is None else acronym.tolist(),
     }
 
 
 def _steinmetz_labels(path: Path, units: dict[str, np.ndarray]) -> dict[str, list]:
     from neuronbench.data.steinmetz import GROUP_OF
 
-    acronym = _acronyms(units)
+    _, acronym = _acronyms(units)
     if acronym is None:
         raise _fail(path, "units", f"no Allen acronym field; expected one of {list(ACRONYM_FIELDS)}")
-    acronym = acronym.astype(str).tolist()
-    return {"region": [GROUP_OF.get(a) for a in acronym], "acronym": acronym}
+    return {"region": [GROUP_OF.get(a) for a in acronym.tolist()], "acronym": acronym.tolist()}
 
 
 LABELERS: dict[str, Labeler] = {"ibl": _ibl_labels, "steinmetz": _steinmetz_labels}
@@ -258,12 +262,12 @@ def load_file(path: Path, dataset: str) -> list[Recording]:
 
         spikes = _group(f, path, "spikes", ("IrregularTimeSeries",))
         times = _array(spikes, path, "timestamps").astype(np.float64)
+        if times.ndim != 1 or not np.all(np.isfinite(times)):
+            raise _fail(path, "spikes/timestamps", "expected a 1-d array of finite times in seconds")
         unit_index = _array(spikes, path, "unit_index", len(times))
         if unit_index.dtype.kind not in "iu" or unit_index.ndim != 1:
             raise _fail(path, "spikes/unit_index", f"expected a 1-d integer array, got {unit_index.dtype} {unit_index.shape}")
         unit_index = unit_index.astype(np.int64)
-        if times.ndim != 1 or not np.all(np.isfinite(times)):
-            raise _fail(path, "spikes/timestamps", "expected a 1-d array of finite times in seconds")
         if len(times) and (unit_index.min() < 0 or unit_index.max() >= n):
             raise _fail(path, "spikes/unit_index",
                         f"expected rows of units 0..{n - 1}, found {unit_index.min()}..{unit_index.max()}")
@@ -296,7 +300,7 @@ def load_file(path: Path, dataset: str) -> list[Recording]:
         position[rows] = np.arange(len(rows))
         sel = position[unit_index] >= 0
         spike_times, offsets = spikes_csr(times[sel], position[unit_index[sel]], len(rows))
-        names = list(ids[rows])
+        names = ids[rows].tolist()
         nids = [neuron_id(dataset, rec_id, u) for u in names]
         rec = Recording(
             dataset=dataset,
