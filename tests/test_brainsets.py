@@ -175,6 +175,22 @@ def test_the_h5py_layout_is_what_temporaldata_reads(tmp_path):
     np.testing.assert_array_equal(np.sort(np.concatenate([r.spike_times for r in recs])), data.spikes.timestamps)
 
 
+def test_gaps_of_a_regular_series_are_not_samples(tmp_path):
+    td = pytest.importorskip("temporaldata", reason="writing with the library needs temporaldata")
+    times, unit = _spikes()
+    path = tmp_path / "s.h5"
+    _write_temporaldata(path, times, unit)
+    seen = np.array([2.0, 2.5, 4.0, 4.5, 6.0])  # 2 Hz with gaps: 3.0, 3.5, 5.0, 5.5 are fill values
+    gappy = td.RegularTimeSeries.from_gappy_timeseries(seen, sampling_rate=2.0, gap_value=-1.0, size=np.arange(5.0))
+    with h5py.File(path, "a") as f:
+        del f["pupil"]
+        gappy.to_hdf5(f.create_group("pupil"))
+    beh = brainsets.load_file(path, "ibl")[0].behaviour
+    pupil = beh.dropna(subset=["pupil"])  # the rows of the running speed's times
+    np.testing.assert_array_equal(pupil["time"], seen)
+    np.testing.assert_array_equal(pupil["pupil"], np.arange(5.0))
+
+
 def test_variable_length_strings_and_single_probe(tmp_path):
     times, unit = _spikes(1)
     path = tmp_path / "s.h5"

@@ -119,23 +119,34 @@ def _id(f, key: str) -> str | None:
     return _text(f[key].attrs["id"])
 
 
-def _span(g, path: Path) -> tuple[float, float]:
-    """(first start, last end) of the ``domain`` Interval of a time series."""
+def _intervals(g, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) of the ``domain`` Interval of a time series."""
     dom = _group(g, path, "domain", ("Interval",))
     start, end = _array(dom, path, "start").astype(np.float64), _array(dom, path, "end").astype(np.float64)
     if len(start) == 0 or len(start) != len(end) or not (np.isfinite(start).all() and np.isfinite(end).all()):
         raise _fail(path, dom.name.strip("/"), "expected one or more finite intervals (start, end of equal length)")
-    return float(start.min()), float(end.max())
+    return start, end
 
 
-def _series_times(g, path: Path, n: int) -> np.ndarray:
-    """Sample times of a temporaldata time series with ``n`` samples."""
-    if _text(g.attrs["object"]) == "RegularTimeSeries":
-        rate = float(g.attrs.get("sampling_rate", np.nan))
-        if not (np.isfinite(rate) and rate > 0):
-            raise _fail(path, f"{g.name.strip('/')}.sampling_rate", f"expected a positive rate in Hz, got {rate}")
-        return _span(g, path)[0] + np.arange(n, dtype=np.float64) / rate
-    return _array(g, path, "timestamps", n).astype(np.float64)
+def _series_times(g, path: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(sample times, mask of real samples) of a temporaldata time series of ``n`` samples.
+    A RegularTimeSeries sits on ``domain.start[0] + i / sampling_rate``; when its domain
+    has gaps, the samples outside its intervals (indices ``round((start - start[0]) *
+    rate)`` up to that of ``end``, excluded) are fill values (``RegularTimeSeries.index_mask``)."""
+    if _text(g.attrs["object"]) != "RegularTimeSeries":
+        return _array(g, path, "timestamps", n).astype(np.float64), np.ones(n, dtype=bool)
+    rate = float(g.attrs.get("sampling_rate", np.nan))
+    if not (np.isfinite(rate) and rate > 0):
+        raise _fail(path, f"{g.name.strip('/')}.sampling_rate", f"expected a positive rate in Hz, got {rate}")
+    start, end = _intervals(g, path)
+    index = np.arange(n)
+    real = np.ones(n, dtype=bool)
+    if len(start) > 1:
+        first = np.round((start - start[0]) * rate).astype(np.int64)
+        last = np.round((end - start[0]) * rate).astype(np.int64)
+        k = np.searchsorted(first, index, side="right") - 1
+        real = (k >= 0) & (index < last[np.maximum(k, 0)])
+    return start[0] + index / rate, real
 
 
 def _behaviour(f, path: Path) -> pd.DataFrame | None:
@@ -149,7 +160,8 @@ def _behaviour(f, path: Path) -> pd.DataFrame | None:
             v = v[:, 0]
         if v.ndim != 1:
             raise _fail(path, f"{key}/{field}", f"expected shape (N,) or (N, 1), got {v.shape}")
-        frames.append(pd.DataFrame({"time": _series_times(g, path, len(v)), column: v}))
+        t, real = _series_times(g, path, len(v))
+        frames.append(pd.DataFrame({"time": t[real], column: v[real]}))
     if not frames:
         return None
     out = frames[0]
@@ -275,7 +287,8 @@ def load_file(path: Path, dataset: str) -> list[Recording]:
         if len(decrease):
             raise _fail(path, "spikes/timestamps",
                         f"not sorted (temporaldata writes them sorted): time decreases after spike {decrease[0]}")
-        t_start, t_stop = _span(spikes, path)
+        start, end = _intervals(spikes, path)
+        t_start, t_stop = float(start.min()), float(end.max())
         if len(times) and (times[0] < t_start or times[-1] > t_stop):
             raise _fail(path, "spikes/domain", f"spikes from {times[0]} to {times[-1]} s lie outside [{t_start}, {t_stop}]")
 
