@@ -10,19 +10,22 @@ On-disk layout (temporaldata 0.1.6; the writers named):
 - Every object is an HDF5 group whose ``object`` attribute names its class
   (``Data``, ``ArrayDict``, ``IrregularTimeSeries``, ``RegularTimeSeries``,
   ``Interval``); its arrays are datasets, its scalars attributes (``Data.to_hdf5``,
-  data.py). Strings are fixed-length bytes; ``_unicode_keys`` lists which were unicode
-  (``ArrayDict.to_hdf5``, arraydict.py); variable-length strings are read too.
+  data.py). Numpy unicode arrays are stored as fixed-length bytes named in
+  ``_unicode_keys`` (``ArrayDict.to_hdf5``, arraydict.py); the string columns of
+  ``ArrayDict.from_dataframe``, how pipelines build ``units``, as variable-length strings.
 - ``spikes``: ``IrregularTimeSeries`` with ``timestamps`` (s, sorted: the writer sorts
   before saving), ``unit_index`` (row of ``units``) and a ``domain`` group
   (``IrregularTimeSeries.to_hdf5``, irregular_ts.py).
-- ``units``: ``ArrayDict`` with ``id`` and per-unit fields; IBL BrainWideBench files
-  add ``probe_id``, ``acronym`` and ``region_cosmos`` / ``region_beryl`` /
-  ``region_allen`` (its TS3 ``unit_cosmos`` task reads ``region_cosmos``).
+- ``units``: ``ArrayDict`` with ``id`` and per-unit fields; the IBL Brain Wide Map
+  pipeline (``ibl_brain_wide_map_2025``) adds ``probe_id``, ``acronym`` and
+  ``region_cosmos`` / ``region_beryl`` / ``region_allen``, and a ``probes`` table (``id``,
+  ``name``); ibl-bwb-eval's TS3 ``unit_cosmos`` task reads ``region_cosmos``.
 - ``domain`` and every ``Interval``: datasets ``start`` and ``end`` (interval.py).
 - ``subject`` and ``session``: ``Data`` groups with an ``id`` attribute
   (brainsets ``SubjectDescription``, ``SessionDescription``).
 - ``RegularTimeSeries``: samples at ``domain.start[0] + i / sampling_rate`` (attribute
-  ``sampling_rate``; regular_ts.py).
+  ``sampling_rate``); with a gappy domain the samples in the gaps are fill values
+  (``index_mask``, regular_ts.py).
 
 Canonical form: one spikes `Recording` per probe (``units.probe_id``; one per file when
 absent), id ``<session.id>`` or ``<session.id>_<probe>`` (the probe's ``name`` from the
@@ -67,7 +70,10 @@ ACRONYM_FIELDS: tuple[str, ...] = ("acronym", "region_allen", "brain_region")
 """Unit fields holding the Allen acronym of a unit's location, in order of preference."""
 COSMOS_FIELD = "region_cosmos"
 PROBE_FIELD = "probe_id"
-BEHAVIOUR_FIELDS: dict[str, tuple[str, str]] = {"running_speed": ("running", "running_speed"), "pupil": ("pupil", "size")}
+BEHAVIOUR_FIELDS: dict[str, tuple[str, str]] = {
+    "running_speed": ("running", "running_speed"),
+    "pupil": ("pupil", "size"),
+}
 """Canonical behaviour column -> (top-level group, field) in a brainsets file."""
 _TIME_SERIES = ("IrregularTimeSeries", "RegularTimeSeries")
 
@@ -278,7 +284,8 @@ def load_file(path: Path, dataset: str) -> list[Recording]:
             raise _fail(path, "spikes/timestamps", "expected a 1-d array of finite times in seconds")
         unit_index = _array(spikes, path, "unit_index", len(times))
         if unit_index.dtype.kind not in "iu" or unit_index.ndim != 1:
-            raise _fail(path, "spikes/unit_index", f"expected a 1-d integer array, got {unit_index.dtype} {unit_index.shape}")
+            raise _fail(path, "spikes/unit_index",
+                        f"expected a 1-d integer array, got {unit_index.dtype} {unit_index.shape}")
         unit_index = unit_index.astype(np.int64)
         if len(times) and (unit_index.min() < 0 or unit_index.max() >= n):
             raise _fail(path, "spikes/unit_index",
@@ -290,7 +297,8 @@ def load_file(path: Path, dataset: str) -> list[Recording]:
         start, end = _intervals(spikes, path)
         t_start, t_stop = float(start.min()), float(end.max())
         if len(times) and (times[0] < t_start or times[-1] > t_stop):
-            raise _fail(path, "spikes/domain", f"spikes from {times[0]} to {times[-1]} s lie outside [{t_start}, {t_stop}]")
+            raise _fail(path, "spikes/domain",
+                        f"spikes from {times[0]} to {times[-1]} s lie outside [{t_start}, {t_stop}]")
 
         subject = _id(f, "subject")
         if not subject:
