@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("name", choices=tuple(REAL_DATASETS))
     prep.add_argument("--raw", type=Path, default=None, help="raw folder (default $NEURONBENCH_DATA/raw/NAME)")
     prep.add_argument("--force", action="store_true", help="replace a dataset already prepared")
+    prep.add_argument("--format", choices=("native", "brainsets"), default="native",
+                      help="native: the download's own layout (default); brainsets: temporaldata .h5 files")
 
     score = sub.add_parser("score", help="score precomputed embeddings from a Parquet file")
     score.add_argument("file", type=Path)
@@ -164,7 +166,12 @@ def cmd_real_data(args: argparse.Namespace) -> None:
             f"{out}: dataset {args.name!r} is already prepared; rerun with --force to rebuild it "
             "(the current one is kept until the rebuild has succeeded)"
         )
-    print(module.prepare(raw, out, replace=args.force))
+    if args.format == "brainsets":
+        from neuronbench.data import brainsets
+
+        print(brainsets.prepare(raw, out, args.name, replace=args.force))
+    else:
+        print(module.prepare(raw, out, replace=args.force))
 
 
 def main(argv: list[str] | None = None) -> int:
