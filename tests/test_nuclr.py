@@ -167,7 +167,7 @@ def test_pair_batches_put_matched_units_first(tiny_recordings: list[Recording]) 
     store = build_store(tiny_recordings, bin_s=0.02, bins_per_token=50, frames_per_token=4, device=CPU)
     pairs = epoch_pairs(store.periods, 250, np.full(store.n_recordings, 500), np.random.default_rng(0))[:6]
     batch = pair_batch(store, pairs, 250, keep_min=0.5, unit_dropout=True, min_matched=10,
-                       rng=np.random.default_rng(1))
+                       rng=np.random.default_rng(1), pair_filter="matched")
     p = len(batch.n_matched)
     assert 0 < p <= 6 and batch.n_windows == 2 * p and (batch.n_matched > 10).all()
     units = np.full((batch.n_windows * batch.max_units,), -1)
