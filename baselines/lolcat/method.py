@@ -107,7 +107,7 @@ def histogram_table(recordings: Sequence[Recording], ids: Sequence[str], config:
 
 def per_neuron_loss(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Cross-entropy of each neuron's logits against its class index."""
-    return nn.functional.cross_entropy(torch.from_numpy(logits).double(), torch.from_numpy(y),
+    return nn.functional.cross_entropy(torch.tensor(logits, dtype=torch.float64), torch.tensor(y, dtype=torch.long),
                                        reduction="none").numpy()
 
 
@@ -281,7 +281,8 @@ class Lolcat:
             history["oversampling_factors"].append(factors.tolist())
             order = sampling.balanced_epoch(y, len(self.classes_), generator, factors)
             losses = []
-            n_batches = max(1, len(order) // batch) if len(order) else 0  # drop_last, but never zero batches
+            # drop_last, but at least one batch (none only if adaptive factors < 1 emptied the pool)
+            n_batches = max(1, len(order) // batch) if len(order) else 0
             for b in range(n_batches):
                 idx = order[b * batch: (b + 1) * batch]
                 x, keep = self._batch(hist, n_snip, idx, generator)
