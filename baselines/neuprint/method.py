@@ -59,10 +59,11 @@ preset (the authors' training), each with our correction as an option:
 Presets: ``paper`` has the published sizes and schedule (d_model 76, 64-d embeddings,
 2 heads, FFN 2048, dropout 0.1; batches of 2 windows x 512 neurons x 200 steps; Adam
 1e-3; 400 x 100 training steps; 770 embedding steps) and the original's training (its
-three quirks above). ``cpu`` keeps the architecture and that training but a 4 x d_model FFN (304), one 50-step window per batch, 10 x 40 training steps and
-300 embedding steps, with an embedding learning rate of 0.05 (at the published 1e-3,
-Adam moves a uniform(-1, 1) embedding by at most 0.3 in 300 steps): about 2 minutes for
-fit + embed on the default ``synthetic`` dataset on 2 idle cores. ``tiny`` is a
+three quirks above). ``cpu`` keeps the architecture and that training but a 4 x d_model
+FFN (304), one 50-step window per batch, 10 x 40 training steps and 300 embedding steps,
+with an embedding learning rate of 0.05 (at the published 1e-3, Adam moves a
+uniform(-1, 1) embedding by at most 0.3 in 300 steps): about 2 minutes for fit + embed
+on the default ``synthetic`` dataset on 2 idle cores (measured with the corrections on). ``tiny`` is a
 seconds-long smoke test.
 
 Other choices: spikes are counted in ``bin_s`` = 0.233 s bins by default, the frame

@@ -15,11 +15,11 @@ Presets
     epochs (~120 steps on the 18 recordings): a fit on the default ``synthetic`` dataset
     takes 2-3 minutes. Three changes beyond size and budget, each for the CPU budget: lr
     1e-3 for both modalities (a larger step for a schedule ~400 times shorter than the
-    published one; not compared with the published rates at this budget), dropout 0 (a few minutes of training is far
-    from overfitting, and on a CPU the dropout masks cost ~10 % of a step), and one CPU
-    thread (on this shared 2-core machine a step took 1.3 s with one thread and 5.8 s with
-    two, OpenMP threads waiting for a core held by other jobs; set ``threads=None`` on a
-    dedicated machine).
+    published one; not compared with the published rates at this budget), dropout 0 (a
+    few minutes of training is far from overfitting, and on a CPU the dropout masks cost
+    ~10 % of a step), and one CPU thread (on this shared 2-core machine a step took 1.3 s
+    with one thread and 5.8 s with two, OpenMP threads waiting for a core held by other
+    jobs; set ``threads=None`` on a dedicated machine).
     ``tiny``: d = 16, one block of each kind, 5 s / 8-patch windows, a few steps; one
     thread (for tests on ``synthetic-tiny``).
 
