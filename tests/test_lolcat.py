@@ -109,6 +109,7 @@ def direct_histograms(trains: list[np.ndarray], duration: float, config: Snippet
 
 
 @pytest.mark.parametrize("config", [SnippetConfig(), SnippetConfig(histogram="log", n_bins=128),
+                                    SnippetConfig(histogram="log", n_bins=64),
                                     SnippetConfig(add_onset=True, n_bins=30, snippet_s=2.0)])
 def test_histograms_equal_direct_computation(config: SnippetConfig) -> None:
     rng = np.random.default_rng(1)
@@ -267,6 +268,33 @@ def test_class_rebalanced_epochs_and_snippet_dropout() -> None:
     assert keeps[:, 1, 0].all()  # a neuron with one snippet always keeps it
 
 
+def test_adaptive_oversampling_step() -> None:
+    # six classes of two training neurons; per-neuron losses 0 (well trained) or 2 (not)
+    y = np.repeat(np.arange(6), 2)
+    train_loss = np.repeat([0.0, 2.0, 2.0, 2.0, 0.0, 2.0], 2)  # mean 4/3, std (ddof 1) 0.985
+    y_val = np.array([0, 1, 2, 3, 4])  # class 5 has no validation neuron
+    val_loss = np.array([0.0, 2.5, 4.5, 2.0, 0.0])  # class 2: 2.5 above its training loss, > 2 std
+    factors = np.array([1.0, 3.0, 8.0, 150.0, 0.805, 2.0])
+    got = sampling.adapt_factors(factors, train_loss, y, val_loss, y_val)
+    np.testing.assert_allclose(got, [1.0 / 1.01,   # below the mean: down
+                                     3.0 / 0.99,   # above the mean, not overfitting: up
+                                     8.0,          # above the mean but overfitting: unchanged
+                                     100.0,        # up, clipped to 100
+                                     0.8,          # down, clipped to 0.8
+                                     2.0 / 0.99])  # no validation neuron: not overfitting, up
+    # several epochs in a row compound; an absent class stays absent; equal losses change nothing
+    twice = sampling.adapt_factors(np.append(got, 0.0), train_loss, y, val_loss, y_val)
+    np.testing.assert_allclose(twice[:2], [1.0 / 1.01**2, 3.0 / 0.99**2])
+    assert twice[6] == 0.0
+    flat = sampling.adapt_factors(factors, np.ones(12), y, val_loss, y_val)
+    np.testing.assert_array_equal(flat, factors)
+    # a factor below 1 samples part of its class: 10 + 5 of 20 neurons, exactly
+    g = torch.Generator().manual_seed(0)
+    y2 = np.repeat([0, 1], 10)
+    epoch = sampling.balanced_epoch(y2, 2, g, np.array([1.0, 0.5]))
+    assert np.bincount(y2[epoch]).tolist() == [10, 5] and len(set(epoch.tolist())) == 15
+
+
 def test_validation_split_is_stratified_grouped_and_seeded() -> None:
     ids = [f"n{i:02d}" for i in range(40)]
     labels = pd.Series(["a"] * 30 + ["b"] * 9 + ["c"], index=ids)
@@ -306,6 +334,28 @@ def test_fit_learns_and_embeds_every_unit(separable: tuple[list[Recording], pd.S
     centroid_gap = np.linalg.norm(other[y].mean() - other[~y].mean())
     spread = np.sqrt(other[y].var().sum() + other[~y].var().sum())
     assert centroid_gap > 2 * spread
+
+
+def test_paper_and_cpu_presets_follow_the_authors_training() -> None:
+    paper, cpu = INFO.config("paper"), INFO.config("cpu")
+    assert paper["adaptive_oversampling"] and (paper["spike_histogram"], paper["spike_bins"]) == ("log", 64)
+    default = Lolcat()
+    assert default.adaptive_oversampling and (default.spike_histogram, default.spike_bins) == ("log", 64)
+    assert {k for k in paper if cpu[k] != paper[k]} == {"epochs", "milestones"}  # the budget only
+
+
+def test_oversampling_factors_adapt_every_epoch(separable: tuple[list[Recording], pd.Series]) -> None:
+    recs, labels = separable
+    train = labels[labels.index.str.contains("/r0/")]
+    fixed = Lolcat(**small_config(epochs=4, adaptive_oversampling=False)).fit(recs, seed=0, labels=train)
+    rows = np.array(fixed.history_["oversampling_factors"])
+    assert rows.shape == (4, 2) and (rows == rows[0]).all() and rows.min() == 1.0
+    adaptive = Lolcat(**small_config(epochs=4)).fit(recs, seed=0, labels=train)
+    rows = np.array(adaptive.history_["oversampling_factors"])
+    np.testing.assert_array_equal(rows[0], fixed.history_["oversampling_factors"][0])
+    ratios = rows[1:] / rows[:-1]  # every class moves by one step of the rule each epoch
+    assert np.all(np.isclose(ratios, 1 / 0.99) | np.isclose(ratios, 1 / 1.01) | np.isclose(ratios, 1.0))
+    assert not np.isclose(ratios, 1.0).all()
 
 
 def test_same_seed_same_embeddings(separable: tuple[list[Recording], pd.Series]) -> None:

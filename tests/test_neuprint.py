@@ -254,7 +254,8 @@ def test_spikes_are_binned_and_zscored() -> None:
 def test_loss_equals_direct_computation(recordings: list[Recording]) -> None:
     """The batch path (gathered masked pairs, leave-one-out statistics, band attention)
     gives the masked MSE computed directly over whole windows with PyTorch's layer."""
-    cfg = {**TINY, "embedding_dim": 8, "d_model": 16, "ffn_dim": 24, "window_len": 20, "n_windows": 2}
+    cfg = {**TINY, "embedding_dim": 8, "d_model": 16, "ffn_dim": 24, "window_len": 20, "n_windows": 2,
+           "forced_mask": "last_step", "population_stats": "leave_one_out"}
     model = NeuPRINT(**cfg).fit(recordings[:1], seed=0)
     model.model_.eval()
     session = model._sessions(recordings[:1])[0]
@@ -356,12 +357,12 @@ def test_reoptimize_unseen_keeps_fitted_rows(recordings: list[Recording]) -> Non
     assert not np.allclose(default.loc[recordings[0].neuron_ids], table.loc[recordings[0].neuron_ids])
 
 
-@pytest.mark.parametrize("option", [{"forced_mask": "last_neuron"}, {"population_stats": "all"},
-                                    {"accumulate_grad_over_epoch": True}])
-def test_quirk_options_change_the_fit(option: dict, fitted: NeuPRINT, recordings: list[Recording]) -> None:
-    quirky = NeuPRINT(**{**TINY, **option}).fit(recordings[:2], seed=0)
-    assert not torch.equal(quirky.table_, fitted.table_)
-    assert np.isfinite(quirky.embed(recordings[:1]).to_numpy()).all()
+@pytest.mark.parametrize("option", [{"forced_mask": "last_step"}, {"population_stats": "leave_one_out"},
+                                    {"accumulate_grad_over_epoch": False}])
+def test_correction_options_change_the_fit(option: dict, fitted: NeuPRINT, recordings: list[Recording]) -> None:
+    corrected = NeuPRINT(**{**TINY, **option}).fit(recordings[:2], seed=0)
+    assert not torch.equal(corrected.table_, fitted.table_)
+    assert np.isfinite(corrected.embed(recordings[:1]).to_numpy()).all()
 
 
 def test_bad_input(recordings: list[Recording], fitted: NeuPRINT) -> None:
@@ -393,7 +394,7 @@ def test_presets() -> None:
         cfg = INFO.config(preset)
         assert cfg["device"] == "auto"
         assert (cfg["forced_mask"], cfg["population_stats"], cfg["accumulate_grad_over_epoch"]) == (
-            "last_step", "leave_one_out", False)
+            "last_neuron", "all", True)  # the original's training; the corrections are options
         NeuPRINT(**cfg)  # every key is a constructor argument
 
 

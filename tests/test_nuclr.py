@@ -77,6 +77,20 @@ def test_registered_light_and_presets() -> None:
     assert all(p["device"] == "auto" and p["checkpoint_dir"] is None for p in INFO.presets.values())
 
 
+def test_paper_and_cpu_train_the_authors_objective() -> None:
+    paper, cpu = INFO.config("paper"), INFO.config("cpu")
+    for preset in (paper, cpu):  # the original's loss and quirks (nerdslab/nuclr)
+        assert (preset["scale_within_view"], preset["calcium_unit_dropout"], preset["pair_filter"]) == (
+            False, False, "views")
+    defaults = NuCLR().get_params()
+    assert all(defaults[k] == paper[k] for k in ("scale_within_view", "calcium_unit_dropout", "pair_filter"))
+    # cpu differs from paper in size and budget, plus the three CPU changes named in the
+    # docstring and the README (lr, dropout, threads)
+    assert {k for k in paper if cpu[k] != paper[k]} == {
+        "dim", "dim_head", "batch_pairs_spikes", "batch_pairs_calcium", "epochs_spikes", "epochs_calcium",
+        "lr_spikes", "lr_calcium", "dropout", "threads"}
+
+
 # -- tokens and views --------------------------------------------------------------------
 
 
@@ -153,7 +167,7 @@ def test_pair_batches_put_matched_units_first(tiny_recordings: list[Recording]) 
     store = build_store(tiny_recordings, bin_s=0.02, bins_per_token=50, frames_per_token=4, device=CPU)
     pairs = epoch_pairs(store.periods, 250, np.full(store.n_recordings, 500), np.random.default_rng(0))[:6]
     batch = pair_batch(store, pairs, 250, keep_min=0.5, unit_dropout=True, min_matched=10,
-                       rng=np.random.default_rng(1))
+                       rng=np.random.default_rng(1), pair_filter="matched")
     p = len(batch.n_matched)
     assert 0 < p <= 6 and batch.n_windows == 2 * p and (batch.n_matched > 10).all()
     units = np.full((batch.n_windows * batch.max_units,), -1)
@@ -162,6 +176,30 @@ def test_pair_batches_put_matched_units_first(tiny_recordings: list[Recording]) 
     for i, m in enumerate(batch.n_matched.tolist()):
         np.testing.assert_array_equal(units[0, i, :m], units[1, i, :m])
         assert not set(units[0, i, m:]) & set(units[1, i, m:]) - {-1}  # no other shared unit
+
+
+def test_pair_filter_views_is_the_originals_and_matched_is_ours() -> None:
+    # units 0-4 fire throughout, 5-16 in the first half only, 17-29 in the second half only
+    rng = np.random.default_rng(0)
+    spans = [(0, 20)] * 5 + [(0, 10)] * 12 + [(10, 20)] * 13
+    rec = spikes_recording([np.sort(rng.uniform(a, b, 200)) for a, b in spans], 20.0)
+    store = build_store([rec], bin_s=0.02, bins_per_token=50, frames_per_token=4, device=CPU)
+    # (recording, start 1, start 2) in 20 ms steps, 250-step (5 s) windows:
+    # first half vs second half: 17 and 18 units, 5 of them matched
+    across = np.array([[0, 0, 500]])
+    kw = dict(keep_min=0.5, unit_dropout=False, min_matched=10)
+    batch = pair_batch(store, across, 250, rng=np.random.default_rng(0), pair_filter="views", **kw)
+    assert batch.n_matched.tolist() == [5] and batch.max_units == 18
+    assert pair_batch(store, across, 250, rng=np.random.default_rng(0), pair_filter="matched", **kw) is None
+    # a view with <= 10 units drops the pair under either filter
+    assert pair_batch(store, across, 250, rng=np.random.default_rng(0), pair_filter="views",
+                      **{**kw, "min_matched": 17}) is None
+    within = np.array([[0, 0, 250]])  # both views in the first half: 17 matched
+    for pair_filter in ("views", "matched"):
+        got = pair_batch(store, within, 250, rng=np.random.default_rng(0), pair_filter=pair_filter, **kw)
+        assert got.n_matched.tolist() == [17]
+    with pytest.raises(NeuronbenchError, match="pair_filter"):
+        pair_batch(store, within, 250, rng=np.random.default_rng(0), pair_filter="other", **kw)
 
 
 # -- the backbone ------------------------------------------------------------------------

@@ -1,13 +1,21 @@
 """LOLCAT (Schneider et al., Cell Reports 2023): supervised snippet-ISI-histogram model.
 
 Metadata only (no torch import): the model lives in `baselines.lolcat.method`.
+
+Presets: ``paper`` as the authors' Neuropixels training script (``hengenlab/lolcat``,
+branch ``mehdi_branch``, ``np_dg3_nm3_latest_newdata_testing.py``): 64-bin log-ISI
+histograms, the published network, 1000 epochs, adaptive per-epoch oversampling (their
+calcium runs: 90-bin linear histograms, same training). ``cpu``: the same, with a
+40-epoch schedule (lr 1e-2 until epoch 30, then 1e-3; the published one spends only its
+first 10 of 1000 epochs at 1e-2, and cut in the same proportions it would barely train:
+see `baselines.lolcat.method`). ``tiny``: a few epochs for tests.
 """
 
 from neuronbench.plugin import MethodInfo
 
 _PAPER = {
     # input (features.py)
-    "snippet_s": 3.0, "spike_histogram": "log", "spike_bins": 128,
+    "snippet_s": 3.0, "spike_histogram": "log", "spike_bins": 64,
     "calcium_histogram": "linear", "calcium_bins": 90, "add_onset": False,
     "event_threshold": 3.0, "event_decay_s": 1.0,
     # network (model.py)
@@ -15,7 +23,7 @@ _PAPER = {
     "dropout": 0.5, "batchnorm": True,
     # training (method.py, sampling.py)
     "snippet_dropout": 0.4, "batch_size": 128, "lr": 1e-2, "weight_decay": 1e-4,
-    "epochs": 1000, "milestones": (10, 100, 400), "gamma": 0.1, "val_fraction": 0.2,
+    "epochs": 1000, "milestones": (10, 100, 400), "gamma": 0.1, "adaptive_oversampling": True, "val_fraction": 0.2,
     "eval_batch_size": 512, "threads": 1, "device": "auto",
 }
 

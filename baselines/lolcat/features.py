@@ -2,14 +2,18 @@
 
 Schneider et al. (Cell Reports 2023) describe a neuron by the inter-spike-interval (ISI)
 distribution of each 3 s trial; the set of trials is the model's input. Facts from
-`shared/reference/methods.md` (LOLCAT) and the authors' `hengenlab/lolcat`
-(``lolcat/torch_data.py``: ``compute_isi_distribution``, ``compute_log_isi_distribution``;
-``lolcat/transforms.py``: ``compute_mean_std``, ``Normalize``):
+`shared/reference/methods.md` (LOLCAT) and the authors' `hengenlab/lolcat`, branch
+``mehdi_branch`` (``lolcat/torch_data.py``: ``compute_isi_distribution``,
+``compute_log_isi_distribution``; ``lolcat/transforms.py``: ``compute_mean_std``,
+``Normalize``):
 
 - ``"linear"`` histogram: 90 bins over [0, 3] s of the intervals between consecutive
-  spikes inside the snippet (their calcium and Neuropixels datasets).
-- ``"log"`` histogram: 128 bins of log10(interval) over [-2.5, 0.5] (3 ms .. 3 s), values
-  outside clipped into the edge bins (their V1-model dataset).
+  spikes inside the snippet (their calcium datasets and their Neuropixels
+  natural-movie datasets).
+- ``"log"`` histogram: bins of log10(interval) over [-2.5, 0.5] (3 ms .. 3 s), values
+  outside clipped into the edge bins: 64 bins for their Neuropixels drifting-grating
+  dataset (``NeuropixelsDGTorchDataset``, the input of their Neuropixels training script
+  ``np_dg3_nm3_latest_newdata_testing.py``), 128 for their V1-model dataset.
 - Bins follow `numpy.histogram`: [e_i, e_i+1), the last bin closed.
 - Normalisation: per bin, subtract the mean and divide by the (population, ddof 0) std
   over every snippet of the training neurons; a bin with std 0 becomes 0.
@@ -27,10 +31,11 @@ Our choices (deliberate deviations, named):
   benchmark must embed every neuron (a silent one gets all-zero histograms).
 - The linear histogram spans [0, ``snippet_s``] (= the published [0, 3] s at the
   published snippet length: no interval inside a snippet can be longer).
-- ``add_onset``: the original's Neuropixels path (``add_origin=True``) prepends a pseudo
-  spike at the snippet start, so the latency to the first spike counts as an interval.
-  That latency is only meaningful for stimulus-aligned trials, so it is off by default
-  (kept as an option).
+- ``add_onset``: the original's Neuropixels natural-movie datasets (linear histograms,
+  ``add_origin=True``) prepend a pseudo spike at the snippet start, so the latency to the
+  first spike counts as an interval; their Neuropixels training script (log histograms)
+  does not. That latency is only meaningful for stimulus-aligned trials, so it is off by
+  default (kept as an option).
 - Calcium. The original used event times inferred from the Allen Brain Observatory
   traces. We detect events ourselves with a thresholded AR(1) deconvolution: with
   gamma = exp(-frame period / ``event_decay_s``), the innovation
@@ -134,7 +139,7 @@ def interval_histograms(times: np.ndarray, unit: np.ndarray, n_units: int, t_sta
     snip = np.floor((times - t_start) / config.snippet_s).astype(np.int64)
     keep = (snip >= 0) & (snip < n_snip)
     times, unit, snip = times[keep], unit[keep], snip[keep]
-    if config.add_onset:  # a pseudo event at each snippet start with an event (original Neuropixels path)
+    if config.add_onset:  # a pseudo event at each snippet start with an event (original natural-movie path)
         first = np.ones(len(times), dtype=bool)
         first[1:] = (unit[1:] != unit[:-1]) | (snip[1:] != snip[:-1])
         onset = t_start + snip[first] * config.snippet_s

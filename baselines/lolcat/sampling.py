@@ -6,12 +6,26 @@
   neuron tracked across recordings is one group, ``<animal>/<track_id>``, as in
   `neuronbench.splits`) puts ``round(fraction * n)`` of them in validation, at least one
   and never all; a class with a single group stays in training.
-- Class-rebalanced epochs (the authors' ``hengenlab/lolcat`` ``MySampler``): class c is
-  oversampled by f_c = clip(n_majority / n_c, 1, 200): each of its neurons appears
-  floor(f_c) times, plus a random ``frac(f_c)`` share of them once more; the pool is
-  shuffled and its first n (the number of training neurons) make the epoch. The
-  ``MySampler.step`` variant that re-tunes f_c each epoch from train and validation
-  losses appears in some of their scripts only; it is not implemented.
+- Class-rebalanced epochs (the authors' ``hengenlab/lolcat``, branch ``mehdi_branch``,
+  ``lolcat/balanced_sampler.py`` ``MySampler``): class c is oversampled by a factor f_c,
+  initially clip(n_majority / n_c, 1, 200): each of its neurons appears floor(f_c)
+  times, plus a random ``frac(f_c)`` share of them once more; the pool is shuffled and
+  its first n (the number of training neurons) make the epoch. We draw the pool afresh
+  every epoch (the original draws it when the factors change, i.e. every epoch when
+  they adapt).
+- Adaptive oversampling (``MySampler.step``, which their Neuropixels training script
+  ``np_dg3_nm3_latest_newdata_testing.py`` and their repeated calcium runs
+  ``run_20_scripts/calcium_dg*_train_20.py`` call after every epoch; `adapt_factors`):
+  the per-neuron cross-entropy of every training neuron and every validation neuron,
+  in evaluation mode (all snippets), gives each class an *undertraining* score
+  (mean training loss of its neurons - mean over all training neurons) / std over all
+  training neurons (ddof 1), and an *overfitting* score (its mean validation loss - its
+  mean training loss). An undertrained class (score > 0) that is not overfitting
+  (overfitting < 2 std) gets f_c / 0.99; a class with score < 0 gets f_c / 1.01; then
+  every factor is clipped to [0.8, 100] (a factor below 1 samples only part of the
+  class). A class without validation neurons is never judged overfitting (the
+  original's per-class mean of an empty class is 0). No change when the std is not
+  positive (e.g. a single training neuron).
 - Snippet dropout (``lolcat/transforms.py`` ``Dropout``): every snippet of a neuron is
   removed with probability p for each training sample. Correction: the original can
   remove all of a neuron's snippets (which misaligns its batch); we keep the snippet with
@@ -25,6 +39,9 @@ import pandas as pd
 import torch
 
 MAX_OVERSAMPLING = 200.0
+ADAPTIVE_RANGE = (0.8, 100.0)  # MySampler.step's clip of the factors
+ADAPTIVE_UP, ADAPTIVE_DOWN = 1 / 0.99, 1 / 1.01  # its per-epoch multiplicative steps
+OVERFIT_STDS = 2.0  # its overfitting threshold, in std of the training losses
 
 
 def validation_split(labels: pd.Series, groups: pd.Series, fraction: float, seed: int
@@ -50,11 +67,38 @@ def oversampling_factors(y: np.ndarray, n_classes: int) -> np.ndarray:
     return np.where(counts > 0, np.clip(counts.max() / np.maximum(counts, 1), 1.0, MAX_OVERSAMPLING), 0.0)
 
 
-def balanced_epoch(y: np.ndarray, n_classes: int, generator: torch.Generator) -> np.ndarray:
+def adapt_factors(factors: np.ndarray, train_loss: np.ndarray, y_train: np.ndarray,
+                  val_loss: np.ndarray, y_val: np.ndarray) -> np.ndarray:
+    """The next epoch's oversampling factors (``MySampler.step``, see the module
+    docstring) from the per-neuron losses of the training and validation neurons and
+    their class indices. Classes absent from training (factor 0) stay at 0."""
+    factors = np.asarray(factors, dtype=np.float64)
+    train_loss, val_loss = np.asarray(train_loss, dtype=np.float64), np.asarray(val_loss, dtype=np.float64)
+    n_classes = len(factors)
+    if len(train_loss) < 2 or not np.std(train_loss, ddof=1) > 0:
+        return factors.copy()
+    mean, std = train_loss.mean(), np.std(train_loss, ddof=1)
+    n_train = np.bincount(y_train, minlength=n_classes)
+    n_val = np.bincount(y_val, minlength=n_classes)
+    train_mean = np.bincount(y_train, weights=train_loss, minlength=n_classes) / np.maximum(n_train, 1)
+    val_mean = np.bincount(y_val, weights=val_loss, minlength=n_classes) / np.maximum(n_val, 1)
+    undertrained = (train_mean - mean) / std
+    overfitting = (n_val > 0) & (val_mean - train_mean >= OVERFIT_STDS * std)
+    step = np.where(undertrained > 0, np.where(overfitting, 1.0, ADAPTIVE_UP),
+                    np.where(undertrained < 0, ADAPTIVE_DOWN, 1.0))
+    present = (n_train > 0) & (factors > 0)
+    return np.where(present, np.clip(factors * step, *ADAPTIVE_RANGE), 0.0)
+
+
+def balanced_epoch(y: np.ndarray, n_classes: int, generator: torch.Generator,
+                   factors: np.ndarray | None = None) -> np.ndarray:
     """Indices into ``y`` (class index per training neuron) for one class-rebalanced epoch
-    of ``len(y)`` samples."""
+    of at most ``len(y)`` samples (fewer only when factors below 1 make the pool smaller),
+    oversampled by ``factors`` (default: `oversampling_factors`)."""
     pool = []
-    for c, f in enumerate(oversampling_factors(y, n_classes)):
+    if factors is None:
+        factors = oversampling_factors(y, n_classes)
+    for c, f in enumerate(factors):
         idx = torch.from_numpy(np.nonzero(y == c)[0])
         if f == 0:
             continue

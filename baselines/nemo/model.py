@@ -12,7 +12,11 @@
 - PyTorch's default initialisation (the original builds its encoders with
   ``initialise=False``).
 The representation used downstream is the pre-projection output of both encoders,
-concatenated ACG first as in the original read-out: 200 + 300 = 500-d.
+concatenated: 200 + 300 = 500-d, the ACG block first. The original's probes put the
+waveform block first (NEMO_ICLR ``linear_classifier.py``, ``prepare_representation``;
+``iclr/predict_region.py``); the order is ours, a permutation of the columns that leaves
+the headline linear probe (standardised columns, L2-penalised logistic regression)
+unchanged up to rounding.
 """
 
 from __future__ import annotations

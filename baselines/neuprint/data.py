@@ -22,8 +22,8 @@ Facts followed (Mi et al. 2023; `lumimim/NeuPRINT`, ``data_preprocess.py`` and
   masked entry is zeroed (80 %), replaced by N(0, 1) noise (10 %) or kept (10 %).
   The original also forces one slice to be masked: its comment says the last time
   step, but it indexes the neuron axis, so the last sampled neuron is masked at every
-  step (``forced_mask="last_neuron"`` keeps that quirk; the default ``"last_step"``
-  does what the comment intends; ``"none"`` forces nothing).
+  step (``forced_mask="last_neuron"``, the presets' setting, keeps that quirk;
+  ``"last_step"`` does what the comment intends; ``"none"`` forces nothing).
 Deviations: neurons are drawn without replacement (the original draws 512 with
 replacement, and 90 % of them among the transcriptomically labelled neurons, which a
 label-free plug-in cannot know); a session with fewer neurons contributes all of them.

@@ -32,14 +32,17 @@ Periods and views (original ``RandomFixedWindowSampler`` and ``TwoViewDataset``)
 Unit dropout (original ``UnitDropout(min_units=0.5)``)
     Each view independently keeps k units, k uniform in [floor(keep_min * n), n], a random
     subset. The original applies it to the raw calcium traces but tokenises the normalised
-    copy, so it is a no-op on calcium there; ``calcium_unit_dropout=True`` (our default)
-    applies it, ``False`` reproduces the original.
+    copy, so it is a no-op on calcium there; ``calcium_unit_dropout=False`` (the presets'
+    setting) reproduces that, ``True`` (our correction, an option) applies it.
 
 Pairs and batches
-    Positives are the units present in both views. A pair is dropped when it has
-    ``min_matched`` (10) or fewer matched units (the original drops pairs whose views
-    have <= 10 units each; we count matched units, as the loss needs them). Inside a
-    window the matched units come first, in the same order in both views (the model is
+    Positives are the units present in both views. ``pair_filter="views"`` (the presets'
+    setting, the original's ``TwoViewData.from_two_views``): a pair is dropped when
+    either view has ``min_matched`` (10) or fewer units with tokens; a kept pair without
+    any matched unit has weight 0 in the original's loss, so it is dropped too (the same
+    gradients). ``pair_filter="matched"`` (our option): dropped when it has 10 or fewer
+    *matched* units, so that every pair's positives are at least 11. Inside a window the
+    matched units come first, in the same order in both views (the model is
     permutation-equivariant, so order carries nothing), which lets the loss read the
     positives off the diagonal of padded similarity matrices.
 """
@@ -277,11 +280,18 @@ def keep_units(n: int, keep_min: float, rng: np.random.Generator) -> np.ndarray:
     return keep
 
 
+PAIR_FILTERS = ("views", "matched")
+
+
 def pair_batch(store: TokenStore, pairs: np.ndarray, window_steps: int, *, keep_min: float,
-               unit_dropout: bool, min_matched: int, rng: np.random.Generator) -> Batch | None:
+               unit_dropout: bool, min_matched: int, rng: np.random.Generator,
+               pair_filter: str = "views") -> Batch | None:
     """The training batch of ``pairs`` (rows of `epoch_pairs`): unit dropout per view,
-    silent units removed, matched units first; pairs with <= ``min_matched`` matched
-    units are dropped (None if none is left)."""
+    silent units removed, matched units first; a pair is dropped when a view has <=
+    ``min_matched`` units or none is matched (``pair_filter="views"``, the original), or
+    when it has <= ``min_matched`` matched units (``"matched"``). None if none is left."""
+    if pair_filter not in PAIR_FILTERS:
+        raise NeuronbenchError(f"nuclr: pair_filter must be one of {PAIR_FILTERS}, got {pair_filter!r}")
     first, second, matched = [], [], []
     for r, s1, s2 in pairs:
         n = store.n_units(r)
@@ -292,7 +302,9 @@ def pair_batch(store: TokenStore, pairs: np.ndarray, window_steps: int, *, keep_
             p2 &= keep_units(n, keep_min, rng)
         both = p1 & p2
         m = int(both.sum())
-        if m <= min_matched:
+        small = (m <= min_matched if pair_filter == "matched"
+                 else m == 0 or min(int(p1.sum()), int(p2.sum())) <= min_matched)
+        if small:
             continue
         shared = np.flatnonzero(both)
         first.append((r, s1, np.concatenate([shared, np.flatnonzero(p1 & ~p2)])))

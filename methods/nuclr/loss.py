@@ -16,8 +16,9 @@ negatives. The loss of a batch is the mean of numerator + denominator over pairs
 weighted by each pair's number of matched units.
 
 Deliberate choices:
-- ``scale_within_view`` (default True): c = 1 / tau, every similarity at one temperature.
-  The original divides only the cross-view s12 by tau (c = 1); ``False`` reproduces it.
+- ``scale_within_view`` (default False, the original's objective): c = 1, only the
+  cross-view s12 is divided by tau, as the original does. ``True`` (our correction, an
+  option): c = 1 / tau, every similarity at one temperature.
 - The log-mean-exp divides by the number of negatives (n1 + n2 - 2); the original
   divides by n1 + n2 (it counts the two excluded entries). The difference is a constant
   per pair: same gradients, a slightly different loss value.
@@ -29,7 +30,7 @@ import torch
 
 
 def dcl_loss(z1: torch.Tensor, z2: torch.Tensor, mask1: torch.Tensor, mask2: torch.Tensor,
-             n_matched: torch.Tensor, *, tau: float = 0.2, scale_within_view: bool = True) -> torch.Tensor:
+             n_matched: torch.Tensor, *, tau: float = 0.2, scale_within_view: bool = False) -> torch.Tensor:
     """Decoupled contrastive loss of a batch of window pairs in the padded layout.
 
     Args:

@@ -16,7 +16,11 @@ Training (published settings; the `paper` preset)
     original's ``drop_last``); when an epoch has fewer pairs than a batch, it is one
     batch of all of them. Views: 10 s windows within +-30 s (spikes) or 128 frames
     (~30 s) within +-240 s (calcium), never spanning two stimulus periods; 50-100 % of
-    the units kept per view. Details in `data`, `model` and `loss`.
+    the units kept per view (spikes; on calcium the original's unit dropout is a no-op,
+    and so is ours unless ``calcium_unit_dropout=True``). The loss is the original's
+    (within-view similarities unscaled: ``scale_within_view=False``; pairs filtered by
+    their views' sizes: ``pair_filter="views"``); our corrections are options. Details
+    in `data`, `model` and `loss`.
 
 Read-out
     The frozen backbone (eval mode) runs over every recording in non-overlapping
@@ -32,9 +36,10 @@ Not supported yet
     (``neuronbench.device.save_checkpoint``: config + weights + versions) and
     `NuCLR.from_checkpoint` loads it back (``weights_only``).
 
-Presets (`methods.nuclr.INFO`, where each choice is justified): ``paper`` as published;
-``cpu`` a smaller model (d = 64, 4 heads x 16, no dropout) and budget (8 pairs per step,
-2 epochs, one thread); ``tiny`` a seconds-long smoke run. ``threads`` sets torch's CPU
+Presets (`methods.nuclr.INFO`, where each choice is justified): ``paper`` as published,
+with the original's objective; ``cpu`` the same objective with a smaller model (d = 64,
+4 heads x 16) and budget (8 pairs per step, 2 epochs), plus lr 1e-3, no dropout and one
+thread; ``tiny`` a seconds-long smoke run. ``threads`` sets torch's CPU
 threads during fit and embed (restored afterwards; None leaves torch's setting).
 """
 
@@ -96,8 +101,8 @@ class NuCLR:
                  bins_per_token: int = 50,
                  tokens_spikes: int = 10, frames_per_token: int = 4, tokens_calcium: int = 32,
                  max_distance_s_spikes: float = 30.0, max_distance_s_calcium: float = 240.0,
-                 keep_min: float = 0.5, min_matched: int = 10, tau: float = 0.2,
-                 scale_within_view: bool = True, calcium_unit_dropout: bool = True,
+                 keep_min: float = 0.5, min_matched: int = 10, pair_filter: str = "views", tau: float = 0.2,
+                 scale_within_view: bool = False, calcium_unit_dropout: bool = False,
                  lr_spikes: float = 5e-4, lr_calcium: float = 1.25e-4, batch_pairs_spikes: int = 128,
                  batch_pairs_calcium: int = 16, epochs_spikes: int = 300, epochs_calcium: int = 30,
                  weight_decay: float = 0.01, warmup_epochs: int = 1, grad_clip: float = 1.0,
@@ -121,6 +126,7 @@ class NuCLR:
         self.max_distance_s_calcium = max_distance_s_calcium
         self.keep_min = keep_min
         self.min_matched = min_matched
+        self.pair_filter = pair_filter
         self.tau = tau
         self.scale_within_view = scale_within_view
         self.calcium_unit_dropout = calcium_unit_dropout
@@ -217,7 +223,8 @@ class NuCLR:
             size = batch_pairs if len(pairs) >= batch_pairs else len(pairs)
             for b in range(n_batches[epoch]):
                 batch = pair_batch(store, pairs[b * size : (b + 1) * size], window_steps, keep_min=self.keep_min,
-                                   unit_dropout=unit_dropout, min_matched=self.min_matched, rng=rng)
+                                   unit_dropout=unit_dropout, min_matched=self.min_matched, rng=rng,
+                                   pair_filter=self.pair_filter)
                 for group in optimizer.param_groups:
                     group["lr"] = learning_rate(step, lr, warmup, total)
                 step += 1
@@ -225,7 +232,8 @@ class NuCLR:
                     continue
                 history.append(self.train_step(encoder, proj, optimizer, batch, device))
         if not history:
-            raise NeuronbenchError(f"nuclr: no window pair had more than {self.min_matched} matched units")
+            raise NeuronbenchError(f"nuclr: no window pair passed the pair filter ({self.pair_filter!r}: more than "
+                                   f"{self.min_matched} units per view or matched units)")
 
         self.encoder_, self.projector_ = encoder.eval(), proj.eval()
         self.modality_ = store.modality
