@@ -1,8 +1,8 @@
 """Executors: where the grid's tasks run. The runner only calls ``submit`` and
 ``as_completed``; result records (and the embedding cache) are the only shared state.
 
-- `InProcessExecutor` (default): runs each task when it is submitted, in this process;
-  for debugging and tests.
+- `InProcessExecutor` (default): runs each task in this process when its result is
+  asked for.
 - `DaskExecutor`: a ``dask.distributed`` client, on
   - a local cluster (``--jobs N``: N worker processes, one task at a time each, BLAS and
     torch threads set to cores / N so that workers do not oversubscribe the machine),
@@ -32,19 +32,37 @@ CLUSTER_CLASSES = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGEClus
 CLUSTER_KINDS = tuple(CLUSTER_CLASSES)
 
 
+class _Deferred(Future):
+    """A task that runs when its result is first asked for (in this process)."""
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]):
+        super().__init__()
+        self._call: tuple[Callable[..., Any], tuple[Any, ...]] | None = (fn, args)
+
+    def result(self, timeout: float | None = None) -> Any:
+        if self._call is not None:
+            fn, args = self._call
+            self._call = None
+            try:
+                self.set_result(fn(*[a.result() if isinstance(a, Future) else a for a in args]))
+            except Exception as e:  # handed to the caller through the future
+                self.set_exception(e)
+            except BaseException as e:  # Ctrl-C, SystemExit: stop the grid here, at once
+                self.set_exception(e)
+                raise
+        return super().result(timeout)
+
+
 class InProcessExecutor:
-    """Runs every task at submission, in order, in this process."""
+    """Runs each task in this process when the runner asks for its result, in the order
+    of `as_completed` (so progress is shown while the work runs, and Ctrl-C stops the
+    grid at once: the task in progress is lost, nothing after it runs)."""
 
     gpus = 0
 
     def submit(self, fn: Callable[..., Any], *args: Any, resources: dict[str, float] | None = None,
                key: str | None = None) -> Future:
-        future: Future = Future()
-        try:
-            future.set_result(fn(*[a.result() if isinstance(a, Future) else a for a in args]))
-        except BaseException as e:  # noqa: BLE001 - handed to the caller through the future
-            future.set_exception(e)
-        return future
+        return _Deferred(fn, args)
 
     def as_completed(self, futures: Iterable[Any]) -> Iterator[Any]:
         return iter(list(futures))
