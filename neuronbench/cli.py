@@ -192,8 +192,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     executor = make_executor(args.jobs, args.scheduler, args.cluster)
     try:
         paths = run_grid(args.method, args.dataset, args.split, args.seeds, args.task, options, executor)
-    finally:
-        executor.close()
+    except KeyboardInterrupt:
+        executor.close(interrupted=True)
+        raise
+    executor.close()
     records = [read_record(p) for p in paths if p.is_file()]
     table = aggregate(records)
     for metric in ("macro_f1", "accuracy"):

@@ -19,7 +19,11 @@ is done and receives its result.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
@@ -67,7 +71,7 @@ class InProcessExecutor:
     def as_completed(self, futures: Iterable[Any]) -> Iterator[Any]:
         return iter(list(futures))
 
-    def close(self) -> None:
+    def close(self, interrupted: bool = False) -> None:
         pass
 
 
@@ -86,10 +90,15 @@ class DaskExecutor:
 
         return iter(as_completed(list(futures)))
 
-    def close(self) -> None:
-        self.client.close()
+    def close(self, interrupted: bool = False) -> None:
+        """Close the client and the cluster we started. ``interrupted``: quickly and
+        quietly (no shutdown warnings of workers stopped mid-task)."""
+        quick = {"timeout": 5} if interrupted else {}
+        if interrupted:
+            logging.getLogger("distributed").setLevel(logging.CRITICAL)
+        self.client.close(**quick)
         if self.cluster is not None:
-            self.cluster.close()
+            self.cluster.close(**quick)
 
 
 # Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536 (its
@@ -119,10 +128,38 @@ def local_dask(jobs: int) -> DaskExecutor:
     from distributed import Client, LocalCluster
 
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ(threads)}):
-        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=40)
-    return DaskExecutor(Client(cluster), cluster)
+    executor = None
+    try:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ(threads)}), _sigint_blocked():
+            cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=40)
+            executor = DaskExecutor(Client(cluster), cluster)
+    except KeyboardInterrupt:  # Ctrl-C while the cluster started: it arrives here
+        if executor is not None:
+            executor.close(interrupted=True)
+        raise
+    return executor
+
+
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Ignore Ctrl-C (SIGINT) while the cluster starts, so that the worker processes
+    start with it ignored (an ignored signal stays ignored across exec, and Python keeps
+    it so): a Ctrl-C in the terminal then reaches only this process, which closes the
+    cluster, instead of printing a traceback from every worker. This thread blocks it
+    meanwhile, so a Ctrl-C pressed during those seconds is delivered here when they end
+    if the kernel queued it for this thread (it may hand it to another thread of this
+    process, where it is lost: press again)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def load_cluster_config(path: Path) -> dict[str, Any]:
