@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import operator
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -71,7 +72,8 @@ def steps(iterable_or_total: Iterable[T] | int, desc: str, *, total: int | None 
           unit: str = "step") -> Iterable[T]:
     """``iterable_or_total`` (an int ``n`` means ``range(n)``) with a bar while reporting
     is on; unchanged otherwise. ``total`` is for iterables without a length."""
-    iterable: Iterable[Any] = range(iterable_or_total) if isinstance(iterable_or_total, int) else iterable_or_total
+    iterable: Iterable[Any] = (iterable_or_total if hasattr(iterable_or_total, "__iter__")
+                               else range(operator.index(iterable_or_total)))  # int or numpy integer
     reporter = _REPORTER.get()
     if reporter is None:
         return iterable
