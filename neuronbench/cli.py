@@ -261,10 +261,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    status = 0
     if args.command == "list":
         cmd_list(args.what)
     elif args.command == "run":
-        return cmd_run(args)
+        status = cmd_run(args)
     elif args.command == "leaderboard":
         from neuronbench.leaderboard import build_leaderboard
 
@@ -285,7 +286,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "score":
         cmd_score(args)
     sys.stdout.flush()  # a closed pipe shows here, inside main's handler
-    return 0
+    return status
 
 
 if __name__ == "__main__":
