@@ -58,7 +58,8 @@ def _seeds(text: str) -> list[int]:
     if "," not in text:
         if values[0] < 1:
             raise argparse.ArgumentTypeError(
-                f"{text!r} is a count of seeds and must be at least 1; for the single seed {values[0]} write {values[0]},")
+                f"{text!r} is a count of seeds and must be at least 1; "
+                f"for the single seed {values[0]} write {values[0]},")
         return list(range(values[0]))
     negative = [v for v in values if v < 0]
     if negative:
@@ -91,12 +92,17 @@ def build_parser() -> argparse.ArgumentParser:
                      "(0,5; the single seed 0 is 0,)")
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                      help="where torch methods train: auto (CUDA if available; default), cpu or cuda")
-    run.add_argument("--preset", metavar="NAME", default="cpu", help="method config preset: cpu (default), paper, or tiny (learned methods: a seconds-long smoke test)")
+    run.add_argument("--preset", metavar="NAME", default="cpu",
+                     help="method config preset: cpu (default), paper, or tiny (learned methods: "
+                     "a seconds-long smoke test)")
     run.add_argument("--probes", metavar="P[,P...]", type=_csv, default=["linear"],
                      help="linear (default, the headline), mlp, xgboost; comma-separated")
-    run.add_argument("--jobs", metavar="N", type=int, default=1, help="run on a local Dask cluster of N worker processes")
-    run.add_argument("--scheduler", metavar="ADDR", default=None, help="run on an existing Dask scheduler (tcp://host:port)")
-    run.add_argument("--cluster", metavar="FILE", type=Path, default=None, help="run on a dask-jobqueue cluster (YAML config)")
+    run.add_argument("--jobs", metavar="N", type=int, default=1,
+                     help="run on a local Dask cluster of N worker processes")
+    run.add_argument("--scheduler", metavar="ADDR", default=None,
+                     help="run on an existing Dask scheduler (tcp://host:port)")
+    run.add_argument("--cluster", metavar="FILE", type=Path, default=None,
+                     help="run on a dask-jobqueue cluster (YAML config)")
     run.add_argument("--results", type=Path, metavar="DIR", default=Path("results"),
                      help="folder of the result records and the embedding cache (default ./results); runs "
                      "already recorded there are reused")

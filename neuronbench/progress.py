@@ -5,7 +5,7 @@ method, a simulation or a loader then wraps its long loops in `steps`::
 
     from neuronbench import progress
 
-    for epoch in progress.steps(range(self.epochs), "nuclr: fit epochs"):
+    for epoch in progress.steps(self.epochs, "mymethod: fit epochs", unit="epoch"):
         ...
 
 `steps` shows a bar with rate and ETA below the runs bar while the loop runs (and

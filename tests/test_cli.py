@@ -52,18 +52,15 @@ class Phased(plugin_example.SpyMethod):
 
 
 class Sleepy(plugin_example.SpyMethod):
-    """First fit: leaves a marker and sleeps (until Ctrl-C); a later fit leaves another."""
-
-    def __init__(self, dim: int = 2, marker: str = ""):
-        super().__init__(dim=dim)
-        self.marker = marker
+    """First fit: leaves a marker and sleeps (until Ctrl-C); a later fit leaves another.
+    The markers' path comes from $NEURONBENCH_TEST_MARKER."""
 
     def fit(self, recordings, *, seed, labels=None):
-        started = Path(self.marker + ".started")
-        if not started.exists():
-            started.touch()
+        marker = os.environ["NEURONBENCH_TEST_MARKER"]
+        if not Path(marker + ".started").exists():
+            Path(marker + ".started").touch()
             time.sleep(600)
-        Path(self.marker + ".second-fit").touch()
+        Path(marker + ".second-fit").touch()
         return super().fit(recordings, seed=seed, labels=labels)
 
 
@@ -74,7 +71,7 @@ def _info(name: str, factory: str, **preset) -> MethodInfo:
 
 INTERRUPTING = _info("interrupting", "Interrupting")
 PHASED = _info("phased", "Phased")
-SLEEPY = _info("sleepy", "Sleepy", marker="")
+SLEEPY = _info("sleepy", "Sleepy")
 TORCHY = dataclasses.replace(_info("torchy", "Phased"), extras=("torch",))
 GPU = _info("gpu", "Phased", device="auto")
 
@@ -125,23 +122,22 @@ def test_sigint_stops_the_command_and_nothing_runs_after_it(tmp_path):
     no traceback, and the next job never starts."""
     marker = tmp_path / "sleepy"
     code = (
-        "import sys, dataclasses\n"
+        "import sys\n"
         "from importlib.metadata import EntryPoint\n"
         "from neuronbench import registry, tasks\n"
         "from neuronbench.data import catalog\n"
-        "from tests import test_cli\n"
         "catalog.DATASETS['handmade'] = catalog.DatasetInfo('handmade', 'h', 't', 'spikes', available=('waveforms',))\n"
         "t = tasks.Task('handmade', 'cell_class', 'cell_class', ('a', 'b'), 't')\n"
         "tasks.TASKS[t.key] = t\n"
-        f"test_cli.SLEEPY = dataclasses.replace(test_cli.SLEEPY, presets={{'cpu': {{'dim': 2, 'marker': {str(marker)!r}}}}})\n"
         "ep = EntryPoint(name='sleepy', value='tests.test_cli:SLEEPY', group=registry.ENTRY_POINT_GROUP)\n"
         "registry.entry_points = lambda group: [ep] if group == registry.ENTRY_POINT_GROUP else []\n"
         "from neuronbench.cli import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
     argv = _run(tmp_path, "--method", "sleepy", "--split", "inductive", "--seeds", "2")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NEURONBENCH_TEST_MARKER": str(marker)}
     proc = subprocess.Popen([sys.executable, "-c", code, *argv], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            stderr=subprocess.PIPE, text=True, env=env,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         for _ in range(1200):  # until the first fit is under way (or the process ended)
