@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -13,50 +14,109 @@ SPLIT_CHOICES = ("transductive", "transductive-zero-shot", "inductive")
 REAL_DATASETS = {name: f"neuronbench.data.{name}" for name in ("bugeon", "steinmetz", "ibl", "allen")}
 """The datasets prepared from downloads: name -> module with ``download(to)`` and ``prepare(raw, out)``."""
 
+DESCRIPTION = """\
+neuronbench: which method best recovers a neuron's identity (cell type, brain region)
+from its recorded activity. It runs methods on a dataset's tasks in three settings,
+scores their frozen embeddings with probes, writes one record per run and builds the
+leaderboards from the records."""
+EXAMPLES = """examples:
+  neuronbench list methods
+  neuronbench run --method features --split inductive
+  neuronbench leaderboard
+  neuronbench <command> --help      (the options of one command)
+"""
+RUN_EXAMPLES = """examples:
+  neuronbench run --method features --split inductive
+  neuronbench run --method features,random --split transductive,inductive --seeds 0,5 --jobs 2
+  neuronbench run --method nuclr --split inductive --dataset synthetic-calcium --task subclass
+  neuronbench run --method lolcat --split inductive --results /tmp/fresh    (recompute, ignoring ./results)
+
+Runs whose record is already in --results (same split, data and config) are reused, not
+redone: the command says how many. Ctrl-C stops within seconds; rerun the same command to
+finish what is left. Exit status: 0 all runs ok, 1 some run failed (recorded as failed),
+2 bad input (nothing run), 130 interrupted.
+"""
+LEADERBOARD_EXAMPLES = """examples:
+  neuronbench leaderboard
+  neuronbench leaderboard --results /tmp/fresh --out /tmp/fresh-leaderboards
+"""
+
 
 def _csv(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
 def _seeds(text: str) -> list[int]:
-    """``3`` means seeds 0, 1, 2; ``0,5`` means exactly those."""
+    """A number without a comma is a count (``3``: seeds 0, 1, 2); with a comma it is a
+    list of seeds (``0,5``; a single seed: ``7,``). Negative or repeated seeds are refused."""
     try:
-        if "," in text:
-            return [int(t) for t in _csv(text)]
-        n = int(text)
+        values = [int(t) for t in _csv(text)]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a count (3) or a list (0,1,2), got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError("--seeds needs at least one seed")
-    return list(range(n))
+        raise argparse.ArgumentTypeError(f"expected a count (3) or a list of seeds (0,5 or 7,), got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected a count (3) or a list of seeds (0,5 or 7,), got {text!r}")
+    if "," not in text:
+        if values[0] < 1:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is a count of seeds and must be at least 1; "
+                f"for the single seed {values[0]} write {values[0]},")
+        return list(range(values[0]))
+    negative = [v for v in values if v < 0]
+    if negative:
+        raise argparse.ArgumentTypeError(f"seeds must be >= 0, got {negative[0]}")
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise argparse.ArgumentTypeError(f"seed {repeated[0]} is given more than once in {text!r}")
+    return values
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="neuronbench", description=__doc__.split("\n")[0])
-    sub = p.add_subparsers(dest="command", required=True)
+    raw = argparse.RawDescriptionHelpFormatter
+    p = argparse.ArgumentParser(prog="neuronbench", description=DESCRIPTION, epilog=EXAMPLES, formatter_class=raw)
+    sub = p.add_subparsers(dest="command", required=True, metavar="<command>")
 
-    run = sub.add_parser("run", help="run methods on a dataset's tasks in a setting")
-    run.add_argument("--method", required=True, type=_csv, action="extend",
-                     help="method name(s), comma-separated or repeated")
-    run.add_argument("--split", required=True, type=_csv, action="extend",
-                     help=f"setting(s): {', '.join(SPLIT_CHOICES)}")
-    run.add_argument("--dataset", default="synthetic")
-    run.add_argument("--task", type=_csv, action="extend", default=None,
-                     help="task name(s) (default: all of the dataset's)")
-    run.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="encoder seeds: a count or a list (default 3)")
-    run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    run.add_argument("--preset", default="cpu", help="method config preset: cpu (default) or paper")
-    run.add_argument("--probes", type=_csv, default=["linear"],
+    run = sub.add_parser("run", help="run methods on a dataset's tasks in one or more settings",
+                         description="Run methods x tasks x settings x folds x seeds on one dataset, write one\n"
+                         "record per run to --results, and print the macro-F1 and accuracy tables.",
+                         epilog=RUN_EXAMPLES, formatter_class=raw)
+    run.add_argument("--method", metavar="M[,M...]", required=True, type=_csv, action="extend",
+                     help="method name(s), comma-separated or repeated (see `neuronbench list methods`)")
+    run.add_argument("--split", metavar="S[,S...]", required=True, type=_csv, action="extend",
+                     help=f"setting(s), comma-separated: {', '.join(SPLIT_CHOICES)}")
+    run.add_argument("--dataset", metavar="NAME", default="synthetic",
+                     help="dataset name (default synthetic; see `neuronbench list datasets`)")
+    run.add_argument("--task", metavar="T[,T...]", type=_csv, action="extend", default=None,
+                     help="task name(s) (default: all of the dataset's; see `neuronbench list tasks`)")
+    run.add_argument("--seeds", metavar="N|S,S", type=_seeds, default=[0, 1, 2],
+                     help="encoder seeds: a count (3 = seeds 0,1,2; the default) or, with a comma, a list "
+                     "(0,5; the single seed 0 is 0,)")
+    run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                     help="where torch methods train: auto (CUDA if available; default), cpu or cuda")
+    run.add_argument("--preset", metavar="NAME", default="cpu",
+                     help="method config preset: cpu (default), paper, or tiny (learned methods: "
+                     "a seconds-long smoke test)")
+    run.add_argument("--probes", metavar="P[,P...]", type=_csv, default=["linear"],
                      help="linear (default, the headline), mlp, xgboost; comma-separated")
-    run.add_argument("--jobs", type=int, default=1, help="run on a local Dask cluster of N worker processes")
-    run.add_argument("--scheduler", default=None, help="run on an existing Dask scheduler (tcp://host:port)")
-    run.add_argument("--cluster", type=Path, default=None, help="run on a dask-jobqueue cluster (YAML config)")
-    run.add_argument("--results", type=Path, default=Path("results"), help="results folder (default ./results)")
-    run.add_argument("--no-progress", action="store_true")
+    run.add_argument("--jobs", metavar="N", type=int, default=1,
+                     help="run on a local Dask cluster of N worker processes")
+    run.add_argument("--scheduler", metavar="ADDR", default=None,
+                     help="run on an existing Dask scheduler (tcp://host:port)")
+    run.add_argument("--cluster", metavar="FILE", type=Path, default=None,
+                     help="run on a dask-jobqueue cluster (YAML config)")
+    run.add_argument("--results", type=Path, metavar="DIR", default=Path("results"),
+                     help="folder of the result records and the embedding cache (default ./results); runs "
+                     "already recorded there are reused")
+    run.add_argument("--no-progress", action="store_true",
+                     help="no progress bars (they are shown only when stderr is a terminal)")
 
-    lb = sub.add_parser("leaderboard", help="regenerate leaderboards/ from results/")
-    lb.add_argument("--results", type=Path, default=Path("results"))
-    lb.add_argument("--out", type=Path, default=Path("leaderboards"))
+    lb = sub.add_parser("leaderboard", help="regenerate the leaderboards from the result records",
+                        description="Build the leaderboard tables and figures from the records in --results\n"
+                        "(deterministic: a second run changes no byte).",
+                        epilog=LEADERBOARD_EXAMPLES, formatter_class=raw)
+    lb.add_argument("--results", type=Path, metavar="DIR", default=Path("results"),
+                    help="folder of the result records to read (default ./results)")
+    lb.add_argument("--out", type=Path, metavar="DIR", default=Path("leaderboards"),
+                    help="folder to write the leaderboards to (default ./leaderboards)")
 
     ls = sub.add_parser("list", help="list methods, datasets or tasks")
     ls.add_argument("what", choices=("methods", "datasets", "tasks"))
@@ -88,22 +148,45 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _columns(rows: list[tuple[str, ...]]) -> list[str]:
+    """Rows as lines, every column but the last padded to its widest cell."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)] if rows else []
+    return ["  ".join([c.ljust(w) for c, w in zip(r, widths)] + [r[-1]]) for r in rows]
+
+
+def _data_root() -> Path:
+    """`neuronbench.data.store.data_root` (the same rule), here because that module
+    imports pandas and `neuronbench list` must stay instant."""
+    env = os.environ.get("NEURONBENCH_DATA")
+    if env:
+        return Path(env).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "neuronbench"
+
+
+def dataset_state(name: str, generated: bool, root: Path) -> str:
+    """Whether a dataset is ready on this machine (its manifest is in ``root``)."""
+    if (root / name / "manifest.json").is_file():
+        return "cached" if generated else "prepared"
+    return "generated on first use" if generated else "not prepared"
+
+
 def cmd_list(what: str) -> None:
     if what == "methods":
         from neuronbench.registry import all_methods
 
-        for info in all_methods().values():
-            print(f"{info.name:12s} {info.kind:9s} {info.summary}")
+        rows = [(i.name, i.kind, i.summary) for i in all_methods().values()]
     elif what == "datasets":
         from neuronbench.data.catalog import DATASETS
 
-        for info in DATASETS.values():
-            print(f"{info.name:24s} {info.modality:8s} {info.summary}")
+        root = _data_root()
+        rows = [(i.name, i.modality, dataset_state(i.name, i.generator is not None, root), i.summary)
+                for i in DATASETS.values()]
+        print(f"data folder: {root} ($NEURONBENCH_DATA)")
     else:
         from neuronbench.tasks import TASKS
 
-        for t in TASKS.values():
-            print(f"{t.dataset:24s} {t.name:12s} {len(t.classes)} classes  {t.summary}")
+        rows = [(t.dataset, t.name, f"{len(t.classes)} classes", t.summary) for t in TASKS.values()]
+    print("\n".join(_columns(rows)))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -117,8 +200,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     executor = make_executor(args.jobs, args.scheduler, args.cluster)
     try:
         paths = run_grid(args.method, args.dataset, args.split, args.seeds, args.task, options, executor)
-    finally:
-        executor.close()
+    except KeyboardInterrupt:
+        executor.close(interrupted=True)
+        raise
+    executor.close()
     records = [read_record(p) for p in paths if p.is_file()]
     table = aggregate(records)
     for metric in ("macro_f1", "accuracy"):
@@ -177,36 +262,48 @@ def cmd_real_data(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "list":
-            cmd_list(args.what)
-        elif args.command == "run":
-            return cmd_run(args)
-        elif args.command == "leaderboard":
-            from neuronbench.leaderboard import build_leaderboard
-
-            for path in build_leaderboard(args.results, args.out):
-                print(path)
-        elif args.command == "data":
-            from neuronbench.data.store import data_root
-
-            if args.data_command == "path":
-                print(data_root())
-            elif args.data_command in ("download", "prepare"):
-                cmd_real_data(args)
-            else:
-                from neuronbench.data.catalog import build_synthetic
-
-                for path in build_synthetic(force=args.force, size=args.size):
-                    print(path)
-        elif args.command == "score":
-            cmd_score(args)
+        return _dispatch(args)
     except NeuronbenchError as e:
         print(f"neuronbench: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("neuronbench: interrupted; rerun the same command to finish what is left", file=sys.stderr)
+        print("neuronbench: interrupted; finished runs are kept: rerun the same command to finish what is left",
+              file=sys.stderr)
         return 130
-    return 0
+    except BrokenPipeError:
+        # the reader went away (`neuronbench ... | head`): stop quietly, as a Unix tool does;
+        # stdout goes to devnull so that Python's final flush does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a tool killed by the broken pipe returns
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    status = 0
+    if args.command == "list":
+        cmd_list(args.what)
+    elif args.command == "run":
+        status = cmd_run(args)
+    elif args.command == "leaderboard":
+        from neuronbench.leaderboard import build_leaderboard
+
+        for path in build_leaderboard(args.results, args.out):
+            print(path)
+    elif args.command == "data":
+        from neuronbench.data.store import data_root
+
+        if args.data_command == "path":
+            print(data_root())
+        elif args.data_command in ("download", "prepare"):
+            cmd_real_data(args)
+        else:
+            from neuronbench.data.catalog import build_synthetic
+
+            for path in build_synthetic(force=args.force, size=args.size):
+                print(path)
+    elif args.command == "score":
+        cmd_score(args)
+    sys.stdout.flush()  # a closed pipe shows here, inside main's handler
+    return status
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Executors: where the grid's tasks run. The runner only calls ``submit`` and
 ``as_completed``; result records (and the embedding cache) are the only shared state.
 
-- `InProcessExecutor` (default): runs each task when it is submitted, in this process;
-  for debugging and tests.
+- `InProcessExecutor` (default): runs each task in this process when its result is
+  asked for.
 - `DaskExecutor`: a ``dask.distributed`` client, on
   - a local cluster (``--jobs N``: N worker processes, one task at a time each, BLAS and
     torch threads set to cores / N so that workers do not oversubscribe the machine),
@@ -19,7 +19,11 @@ is done and receives its result.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
@@ -32,24 +36,42 @@ CLUSTER_CLASSES = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGEClus
 CLUSTER_KINDS = tuple(CLUSTER_CLASSES)
 
 
+class _Deferred(Future):
+    """A task that runs when its result is first asked for (in this process)."""
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]):
+        super().__init__()
+        self._call: tuple[Callable[..., Any], tuple[Any, ...]] | None = (fn, args)
+
+    def result(self, timeout: float | None = None) -> Any:
+        if self._call is not None:
+            fn, args = self._call
+            self._call = None
+            try:
+                self.set_result(fn(*[a.result() if isinstance(a, Future) else a for a in args]))
+            except Exception as e:  # handed to the caller through the future
+                self.set_exception(e)
+            except BaseException as e:  # Ctrl-C, SystemExit: stop the grid here, at once
+                self.set_exception(e)
+                raise
+        return super().result(timeout)
+
+
 class InProcessExecutor:
-    """Runs every task at submission, in order, in this process."""
+    """Runs each task in this process when the runner asks for its result, in the order
+    of `as_completed` (so progress is shown while the work runs, and Ctrl-C stops the
+    grid at once: the task in progress is lost, nothing after it runs)."""
 
     gpus = 0
 
     def submit(self, fn: Callable[..., Any], *args: Any, resources: dict[str, float] | None = None,
                key: str | None = None) -> Future:
-        future: Future = Future()
-        try:
-            future.set_result(fn(*[a.result() if isinstance(a, Future) else a for a in args]))
-        except BaseException as e:  # noqa: BLE001 - handed to the caller through the future
-            future.set_exception(e)
-        return future
+        return _Deferred(fn, args)
 
     def as_completed(self, futures: Iterable[Any]) -> Iterator[Any]:
         return iter(list(futures))
 
-    def close(self) -> None:
+    def close(self, interrupted: bool = False) -> None:
         pass
 
 
@@ -68,10 +90,20 @@ class DaskExecutor:
 
         return iter(as_completed(list(futures)))
 
-    def close(self) -> None:
-        self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
+    def close(self, interrupted: bool = False) -> None:
+        """Close the client and the cluster we started. ``interrupted``: quickly and
+        quietly (no shutdown warnings of workers stopped mid-task, no error if the
+        cluster takes longer than a few seconds: the process is exiting)."""
+        if not interrupted:
+            self.client.close()
+            if self.cluster is not None:
+                self.cluster.close()
+            return
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)
+        for closable in (self.client, self.cluster):
+            if closable is not None:
+                with contextlib.suppress(Exception):
+                    closable.close(timeout=5)
 
 
 # Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536 (its
@@ -101,10 +133,40 @@ def local_dask(jobs: int) -> DaskExecutor:
     from distributed import Client, LocalCluster
 
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ(threads)}):
-        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=40)
-    return DaskExecutor(Client(cluster), cluster)
+    executor = None
+    try:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ(threads)}), _sigint_blocked():
+            # workers log only critical errors: a task's error is in its run's record, and
+            # a worker stopped by Ctrl-C would print heartbeat errors while the cluster closes
+            cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.CRITICAL)
+            executor = DaskExecutor(Client(cluster), cluster)
+    except KeyboardInterrupt:  # Ctrl-C while the cluster started: it arrives here
+        if executor is not None:
+            executor.close(interrupted=True)
+        raise
+    return executor
+
+
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Ignore Ctrl-C (SIGINT) while the cluster starts, so that the worker processes
+    start with it ignored (an ignored signal stays ignored across exec, and Python keeps
+    it so): a Ctrl-C in the terminal then reaches only this process, which closes the
+    cluster, instead of printing a traceback from every worker. This thread blocks it
+    meanwhile, so a Ctrl-C pressed during those seconds is delivered here when they end
+    if the kernel queued it for this thread (it may hand it to another thread of this
+    process, where it is lost: press again)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def load_cluster_config(path: Path) -> dict[str, Any]:

@@ -12,6 +12,7 @@ without editing neuronbench by declaring an entry point in the group
 from __future__ import annotations
 
 import importlib
+import sys
 from functools import lru_cache
 from importlib.metadata import entry_points
 
@@ -24,26 +25,34 @@ BUILTIN_PACKAGES = ("methods", "baselines")
 
 @lru_cache(maxsize=1)
 def all_methods() -> dict[str, MethodInfo]:
-    """Every registered method by name: built-ins first, then entry points."""
+    """Every registered method by name: built-ins first, then entry points. A plug-in that
+    fails to load, is not a `MethodInfo` or takes a name already registered is skipped
+    with a warning on stderr naming its entry point: one broken package must not break
+    every command."""
     found: dict[str, MethodInfo] = {}
-
-    def add(info: object, source: str) -> None:
-        if not isinstance(info, MethodInfo):
-            raise NeuronbenchError(f"{source}: expected a neuronbench.plugin.MethodInfo, got {type(info).__name__}")
-        if info.name in found:
-            raise NeuronbenchError(f"{source}: a method named {info.name!r} is already registered")
-        found[info.name] = info
-
     for package in BUILTIN_PACKAGES:
         for info in importlib.import_module(package).METHODS:
-            add(info, f"{package}.METHODS")
+            if not isinstance(info, MethodInfo) or info.name in found:  # a bug of ours: fail loudly
+                raise NeuronbenchError(f"{package}.METHODS: {info!r} is not a new MethodInfo")
+            found[info.name] = info
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        source = f"entry point {ep.name!r} ({ep.value}) of group {ENTRY_POINT_GROUP!r}"
         try:
             info = ep.load()
-        except Exception as e:  # a broken plug-in must not break the harness
-            raise NeuronbenchError(f"entry point {ep.name!r} ({ep.value}) failed to load: {e}") from None
-        add(info, f"entry point {ep.name!r} ({ep.value})")
+        except Exception as e:  # any error of third-party code: skip it, go on
+            _skip(source, f"failed to load: {type(e).__name__}: {e}")
+            continue
+        if not isinstance(info, MethodInfo):
+            _skip(source, f"expected a neuronbench.plugin.MethodInfo, got {type(info).__name__}")
+        elif info.name in found:
+            _skip(source, f"a method named {info.name!r} is already registered")
+        else:
+            found[info.name] = info
     return found
+
+
+def _skip(source: str, why: str) -> None:
+    print(f"neuronbench: warning: skipping the plug-in method of {source}: {why}", file=sys.stderr)
 
 
 def get_method(name: str) -> MethodInfo:

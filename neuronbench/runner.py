@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 import neuronbench
+from neuronbench import progress
 from neuronbench.data.catalog import get_dataset_info, load_dataset
 from neuronbench.data.store import Dataset
 from neuronbench.embeddings import check_embeddings, read_embeddings, write_embeddings
@@ -116,23 +117,84 @@ def run_grid(
     for p in options.probes:
         if p not in PROBES:
             raise NeuronbenchError(f"unknown probe {p!r}; choose from: {', '.join(PROBES)}")
-    ds = load_dataset(dataset, options.data_root)
-    task_list = tasks_for(dataset) if not tasks else [get_task(dataset, t) for t in tasks]
-    splits = {(t.name, s): get_split(ds, t, s, root=options.data_root) for t in task_list for s in settings}
-    pending = plan_jobs(ds, infos, task_list, settings, seeds, splits, options)
-    paths = [
-        record_path(options.results, dataset, t.name, s, info.name,
-                    config_hash(info.config(options.preset, options.device)), f.fold, seed)
-        for info in infos for t in task_list for s in settings for f in splits[(t.name, s)].folds for seed in seeds
-    ]
-    if pending:
-        submit_jobs(pending, ds.path, options, executor or InProcessExecutor())
+    check_environment(infos, options.device)
+    with progress.reporting(options.progress):
+        ds = load_dataset(dataset, options.data_root)
+        task_list = tasks_for(dataset) if not tasks else [get_task(dataset, t) for t in tasks]
+        splits = {(t.name, s): get_split(ds, t, s, root=options.data_root) for t in task_list for s in settings}
+        pending, reused = plan_jobs(ds, infos, task_list, settings, seeds, splits, options)
+        paths = [
+            record_path(options.results, dataset, t.name, s, info.name,
+                        config_hash(info.config(options.preset, options.device)), f.fold, seed)
+            for info in infos for t in task_list for s in settings for f in splits[(t.name, s)].folds
+            for seed in seeds
+        ]
+        if reused:
+            print(reuse_notice(reused, len(paths), options.results), file=sys.stderr)
+        if pending:
+            submit_jobs(pending, ds.path, options, executor or InProcessExecutor())
     return paths
+
+
+def reuse_notice(reused: Sequence[Path], total: int, results: Path) -> str:
+    """Say how many runs were served by records already in ``results`` and from which
+    commits, so that nobody takes committed numbers for a fresh run."""
+    commits = sorted({(read_record(p)["environment"] or {}).get("git_commit") or "unknown" for p in reused})
+    shown = ", ".join(c[:10] for c in commits[:3]) + (f" and {len(commits) - 3} more" if len(commits) > 3 else "")
+    return (f"neuronbench: {len(reused)} of {total} run(s) reused from existing records in {results} "
+            f"(made at commit {shown}); delete them or use --results DIR to recompute")
+
+
+def check_environment(infos: Sequence[MethodInfo], device: str) -> None:
+    """Refuse, before any record is written, a grid whose methods cannot be built here:
+    a missing pip extra, or ``--device cuda`` without CUDA (torch is imported only then)."""
+    for info in infos:
+        missing = {extra: names for extra in info.extras if (names := missing_requirements(extra))}
+        if missing:
+            raise NeuronbenchError(
+                f"method {info.name!r} needs {', '.join(n for names in missing.values() for n in names)}, which "
+                f"is not installed: pip install 'neuronbench[{','.join(missing)}]'"
+                + (" (on a machine without a GPU, pip install torch==2.13.0 first)" if "torch" in missing else ""))
+    uses_torch = [i.name for i in infos if "device" in i.config("cpu")]
+    if device.startswith("cuda") and uses_torch:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise NeuronbenchError(f"--device {device}: CUDA is not available on this machine "
+                                   f"(needed by {', '.join(uses_torch)}); use --device auto or cpu")
+
+
+def missing_requirements(extra: str) -> list[str]:
+    """The packages of neuronbench's pip ``extra`` that are not installed (read from the
+    package metadata; without it, a package named like the extra)."""
+    import importlib.metadata
+    import importlib.util
+    import re
+
+    try:
+        requires = importlib.metadata.requires("neuronbench") or []
+    except importlib.metadata.PackageNotFoundError:
+        requires = []
+    names = [re.match(r"[A-Za-z0-9._-]+", r).group(0) for r in requires
+             if re.search(rf"extra\s*==\s*[\"']{re.escape(extra)}[\"']", r)] or [extra]
+    return [n for n in names if importlib.util.find_spec(n.lower().replace("-", "_")) is None
+            and not _distribution_installed(n)]
+
+
+def _distribution_installed(name: str) -> bool:
+    import importlib.metadata
+
+    try:
+        importlib.metadata.distribution(name)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 def submit_jobs(jobs: Sequence[EncoderJob], dataset_path: Path, options: GridOptions, executor: Any) -> None:
     """Submit one encode task per job and one probe task per run (which waits for its
-    job's embedding), and follow them with one progress bar."""
+    job's embedding), and follow them with one progress bar (and, in this process, a bar
+    per phase below it)."""
     futures = []
     for job in jobs:
         gpu = executor.gpus > 0 and "device" in job.config and job.config["device"] != "cpu"
@@ -142,19 +204,12 @@ def submit_jobs(jobs: Sequence[EncoderJob], dataset_path: Path, options: GridOpt
             futures.append(executor.submit(probe_task, job, run, dataset_path, encoded, options,
                                            key=f"probe-{run.path}"))
     n_runs = len(futures)
-    bar = _bar(n_runs, options.progress, f"{Path(dataset_path).name}: {n_runs} run(s), {len(jobs)} encoder job(s)")
     failed = 0
-    for done, future in enumerate(executor.as_completed(futures), start=1):
-        failed += future.result() != "ok"
-        bar.set_postfix_str(f"done {done}, running {n_runs - done}, failed {failed}", refresh=False)
-        bar.update(1)
-    bar.close()
-
-
-def _bar(total: int, enabled: bool, desc: str) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="run", disable=not enabled, file=sys.stderr)
+    with progress.runs_bar(n_runs, f"{Path(dataset_path).name}: {n_runs} run(s), {len(jobs)} encoder job(s)") as bar:
+        for done, future in enumerate(executor.as_completed(futures), start=1):
+            failed += future.result() != "ok"
+            bar.set_postfix_str(f"done {done}, running {n_runs - done}, failed {failed}", refresh=False)
+            bar.update(1)
 
 
 def plan_jobs(
@@ -165,10 +220,12 @@ def plan_jobs(
     seeds: Sequence[int],
     splits: dict[tuple[str, str], Split],
     options: GridOptions,
-) -> list[EncoderJob]:
-    """Group the runs still to do into encoder jobs; write N/A records on the way."""
+) -> tuple[list[EncoderJob], list[Path]]:
+    """Group the runs still to do into encoder jobs; write N/A records on the way.
+    Returns the jobs and the paths of the runs already done (reused as they are)."""
     info_ds = get_dataset_info(ds.name)
     jobs: dict[tuple, EncoderJob] = {}
+    reused: list[Path] = []
     for info in infos:
         config = info.config(options.preset, options.device)
         chash = config_hash(config)
@@ -181,6 +238,7 @@ def plan_jobs(
                     for seed in seeds:
                         path = record_path(options.results, ds.name, task.name, setting, info.name, chash, fold.fold, seed)
                         if is_done(path, split, ds.checksum, chash, options.probes):
+                            reused.append(path)
                             continue
                         run = Run(task, split, fold, seed, path)
                         if reason is not None:
@@ -195,7 +253,7 @@ def plan_jobs(
                         if key not in jobs:
                             jobs[key] = EncoderJob(info, options.preset, config, fold.pretrain, seed, job_labels)
                         jobs[key].runs.append(run)
-    return list(jobs.values())
+    return list(jobs.values()), reused
 
 
 def is_done(path: Path, split: Split, dataset_checksum: str, config_hash: str, probes: Sequence[str]) -> bool:
@@ -229,6 +287,7 @@ def encode_task(job: EncoderJob, dataset_path: Path, cache_dir: Path) -> dict[st
 def probe_task(job: EncoderJob, run: Run, dataset_path: Path, encoded: dict[str, Any], options: GridOptions) -> str:
     """Probe one run on its job's embedding and write its record; returns the status."""
     ds = Dataset(dataset_path)
+    progress.status(f"probe {job.info.name} {run.task.name} {run.split.setting} fold {run.fold.fold} seed {run.seed}")
     if "error" in encoded:
         record = base_record(job.info, job.preset, job.config, ds, run, "failed", encoded["error"])
     else:
@@ -266,14 +325,18 @@ def encode(job: EncoderJob, ds: Dataset, cache_dir: Path) -> tuple[Path, dict[st
                   file=sys.stderr)
             path.unlink(missing_ok=True)  # our own cache file: recomputed below
     model = job.info.build(job.config)
-    pretrain = [r.without_labels() for r in ds.load(job.pretrain)]
+    what = f"{job.info.name} seed {job.seed}"
+    progress.status(f"fit {what}")
+    pretrain = [ds.recording(r).without_labels() for r in progress.steps(job.pretrain, "load recordings", unit="rec")]
     t0 = time.perf_counter()
     if job.info.supervised:
         model.fit(pretrain, seed=job.seed, labels=job.labels.copy())
     else:
         model.fit(pretrain, seed=job.seed)
     t1 = time.perf_counter()
-    raw = model.embed([r.without_labels() for r in ds.load()])
+    progress.status(f"embed {what}")
+    everything = progress.steps(list(ds.recordings["recording"]), "load recordings", unit="rec")
+    raw = model.embed([ds.recording(r).without_labels() for r in everything])
     t2 = time.perf_counter()
     table = check_embeddings(raw, all_ids, f"method {job.info.name!r} (embed)")
     device = str(getattr(model, "device_", "cpu"))

@@ -76,3 +76,44 @@ def test_local_workers_keep_glibc_default_trim_threshold() -> None:
     env = worker_environ(1)
     assert "MALLOC_TRIM_THRESHOLD_" not in env
     assert env["OMP_NUM_THREADS"] == 1 and env["MKL_NUM_THREADS"] == 1
+
+
+def test_in_process_tasks_run_when_asked_and_let_ctrl_c_through() -> None:
+    from neuronbench.executors import InProcessExecutor
+
+    ran = []
+    ex = InProcessExecutor()
+
+    def task(x):
+        ran.append(x)
+        if x == "stop":
+            raise KeyboardInterrupt
+        if x == "bad":
+            raise ValueError("bad input")
+        return x
+
+    first = ex.submit(task, "a")
+    after = ex.submit(task, first)  # a dependency: receives the result of `first`
+    bad, stop, never = ex.submit(task, "bad"), ex.submit(task, "stop"), ex.submit(task, "never")
+    assert ran == []  # nothing runs at submission (the caller's progress bar comes first)
+    assert after.result() == "a" and ran == ["a", "a"]
+    with pytest.raises(ValueError, match="bad input"):  # an error is the task's result
+        bad.result()
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C is not: it stops the caller
+        for future in ex.as_completed([stop, never]):
+            future.result()
+    assert "never" not in ran
+
+
+def test_local_workers_ignore_ctrl_c() -> None:
+    """The terminal's Ctrl-C goes to the whole process group; only the main process
+    reacts (and closes the cluster), so no worker prints a traceback."""
+    import signal
+
+    executor = local_dask(1)
+    try:
+        handlers = executor.client.run(lambda: str(signal.getsignal(signal.SIGINT)))
+    finally:
+        executor.close()
+    assert list(handlers.values()) == [str(signal.SIG_IGN)]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # this process still stops on Ctrl-C

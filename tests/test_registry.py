@@ -71,3 +71,32 @@ def test_ablation_is_the_same_method_with_changed_presets() -> None:
     assert (abl.name, abl.summary, abl.paper, abl.extras, abl.factory) == ("m-no-b", "without b", "p", ("torch",), "x:y")
     assert abl.presets == {"cpu": {"a": 1, "b": 0}, "paper": {"a": 3, "b": 0}}
     assert base.presets["cpu"] == {"a": 1, "b": 2}  # the original is untouched
+
+
+CLASH = MethodInfo("features", "method", "a third-party method named like a built-in", "x:y", presets={"cpu": {}})
+NOT_INFO = {"name": "dict"}
+GOOD = MethodInfo("third-party", "method", "a working plug-in", "x:y", presets={"cpu": {}})
+
+
+def test_a_broken_or_clashing_plugin_is_skipped_with_a_warning(monkeypatch, capsys):
+    from importlib.metadata import EntryPoint
+
+    from neuronbench import registry
+    from neuronbench.cli import main
+
+    eps = [EntryPoint(name=n, value=v, group=registry.ENTRY_POINT_GROUP) for n, v in (
+        ("broken", "tests.no_such_module:INFO"), ("clash", "tests.test_registry:CLASH"),
+        ("notinfo", "tests.test_registry:NOT_INFO"), ("good", "tests.test_registry:GOOD"))]
+    monkeypatch.setattr(registry, "entry_points", lambda group: eps if group == registry.ENTRY_POINT_GROUP else [])
+    registry.all_methods.cache_clear()
+    try:
+        methods = all_methods()
+        err = capsys.readouterr().err
+        assert methods["third-party"] is GOOD and methods["features"] is not CLASH
+        assert "entry point 'broken' (tests.no_such_module:INFO)" in err and "ModuleNotFoundError" in err
+        assert "entry point 'clash' (tests.test_registry:CLASH)" in err and "'features' is already registered" in err
+        assert "entry point 'notinfo'" in err and "got dict" in err
+        assert main(["list", "methods"]) == 0  # the harness goes on
+        assert "third-party" in capsys.readouterr().out
+    finally:
+        registry.all_methods.cache_clear()

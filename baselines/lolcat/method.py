@@ -76,6 +76,7 @@ from torch import nn
 from baselines.lolcat.features import SnippetConfig, n_snippets, normalisation, snippet_histograms
 from baselines.lolcat.model import LolcatNet
 from baselines.lolcat import sampling
+from neuronbench import progress
 from neuronbench.data.recording import Recording
 from neuronbench.device import autocast, resolve_device, seed_everything, torch_threads
 from neuronbench.errors import NeuronbenchError
@@ -276,7 +277,7 @@ class Lolcat:
         history: dict[str, list] = {"train_loss": [], "val_macro_f1": [], "oversampling_factors": []}
         best_f1, best_state, best_epoch = -np.inf, None, int(self.epochs) - 1
         factors = sampling.oversampling_factors(y, len(self.classes_))
-        for epoch in range(int(self.epochs)):
+        for epoch in progress.steps(int(self.epochs), "lolcat: fit epochs", unit="epoch"):
             model.train()
             history["oversampling_factors"].append(factors.tolist())
             order = sampling.balanced_epoch(y, len(self.classes_), generator, factors)

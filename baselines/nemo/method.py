@@ -38,6 +38,7 @@ from baselines.nemo.augment import augment_acg, augment_waveforms
 from baselines.nemo.data import unit_inputs
 from baselines.nemo.loss import clip_loss
 from baselines.nemo.model import Nemo
+from neuronbench import progress
 from neuronbench.data.recording import Recording
 from neuronbench.device import autocast, resolve_device, seed_everything
 
@@ -56,7 +57,7 @@ def train(model: Nemo, wf: torch.Tensor, acg: torch.Tensor, *, epochs: int, batc
     n = len(wf)
     losses = []
     model.train()
-    for _ in range(epochs):
+    for _ in progress.steps(epochs, "nemo: fit epochs", unit="epoch"):
         order = torch.randperm(n, generator=gen).to(device)
         total = torch.zeros((), device=device)
         for start in range(0, n, batch_size):

@@ -93,6 +93,7 @@ from baselines.neuprint.data import (
     prepare_session,
 )
 from baselines.neuprint.model import Dynamics, masked_mse
+from neuronbench import progress
 from neuronbench.data.recording import Recording
 from neuronbench.device import autocast, resolve_device, seed_everything
 from neuronbench.errors import NeuronbenchError
@@ -168,7 +169,7 @@ class NeuPRINT:
                                       {"params": [table], "lr": self.embedding_lr}])
         rows = [np.array([self.keys_[k] for k in s.keys]) for s in sessions]
         self.history_: list[dict[str, Any]] = []
-        for epoch in range(self.epochs):
+        for epoch in progress.steps(self.epochs, "neuprint: fit epochs", unit="epoch"):
             train_loss = self._train_epoch(model, table.__getitem__, sessions, rows, optimizer, rng)
             val_loss = self._validate(model, table.__getitem__, sessions, rows, rng)
             self.history_.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
@@ -201,7 +202,7 @@ class NeuPRINT:
         if free and todo:
             optimizer = torch.optim.Adam([table], lr=self.embedding_lr)
             self.model_.train()  # dropout on, as in the original's test-time optimisation
-            for step in range(self.embed_steps):
+            for step in progress.steps(self.embed_steps, "neuprint: embed new neurons"):
                 if not self.accumulate_grad_over_epoch or step % self.steps_per_epoch == 0:
                     optimizer.zero_grad()
                 for i in todo:  # one batch of every recording per step

@@ -45,6 +45,7 @@ from methods.neurpir.loss import vicreg_loss
 from methods.neurpir.model import NeurPIRNet, expander
 from methods.neurpir.segments import SegmentStore, gather_segments, recording_activity, tiling
 from methods.neurpir.surround import SurroundEncoder
+from neuronbench import progress
 from neuronbench.data.recording import Recording
 from neuronbench.device import autocast, resolve_device, seed_everything, torch_threads
 from neuronbench.errors import NeuronbenchError
@@ -200,7 +201,7 @@ class NeurPIR:
         self.loss_history_: list[float] = []
         net.train()
         head.train()
-        for step in range(int(self.steps)):
+        for step in progress.steps(int(self.steps), "neurpir: fit steps"):
             if position + batch > store.n_rows:  # a new epoch: a new permutation
                 order, position = torch.randperm(store.n_rows, generator=generator), 0
             rows = order[position:position + batch]

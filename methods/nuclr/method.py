@@ -59,6 +59,7 @@ import torch.nn.functional as F
 from methods.nuclr.data import Batch, build_store, epoch_pairs, make_batch, pair_batch, readout_views, sampling_periods
 from methods.nuclr.loss import dcl_loss
 from methods.nuclr.model import Encoder, Layout, projector
+from neuronbench import progress
 from neuronbench.data.recording import Recording
 from neuronbench.device import autocast, load_checkpoint, resolve_device, save_checkpoint, seed_everything, torch_threads
 from neuronbench.errors import NeuronbenchError
@@ -218,7 +219,7 @@ class NuCLR:
         encoder.train()
         proj.train()
         history, step = [], 0
-        for epoch, pairs in enumerate(plan):
+        for epoch, pairs in enumerate(progress.steps(plan, "nuclr: fit epochs", unit="epoch")):
             rng = np.random.default_rng([seed, epoch, 1])  # unit dropout
             size = batch_pairs if len(pairs) >= batch_pairs else len(pairs)
             for b in range(n_batches[epoch]):

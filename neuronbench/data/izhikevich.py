@@ -51,6 +51,8 @@ from typing import Protocol
 
 import numpy as np
 
+from neuronbench import progress
+
 FIRING_MODES: tuple[str, ...] = ("RS", "IB", "CH", "FS", "LTS")
 CANONICAL_PARAMETERS: dict[str, tuple[float, float, float, float]] = {
     "RS": (0.02, 0.2, -65.0, 8.0),
@@ -321,7 +323,7 @@ def simulate(
     syn: np.ndarray | None = None
     spike_steps: list[np.ndarray] = []
     spike_neurons: list[np.ndarray] = []
-    for k0 in range(0, n_steps, chunk_steps):
+    for k0 in progress.steps(range(0, n_steps, chunk_steps), "izhikevich: simulate", unit="chunk"):
         m = min(chunk_steps, n_steps - k0)
         chunk = np.asarray(source(k0, m))
         if chunk.shape != (m, n):
