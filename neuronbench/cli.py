@@ -154,15 +154,6 @@ def _columns(rows: list[tuple[str, ...]]) -> list[str]:
     return ["  ".join([c.ljust(w) for c, w in zip(r, widths)] + [r[-1]]) for r in rows]
 
 
-def _data_root() -> Path:
-    """`neuronbench.data.store.data_root` (the same rule), here because that module
-    imports pandas and `neuronbench list` must stay instant."""
-    env = os.environ.get("NEURONBENCH_DATA")
-    if env:
-        return Path(env).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "neuronbench"
-
-
 def dataset_state(name: str, generated: bool, root: Path) -> str:
     """Whether a dataset is ready on this machine (its manifest is in ``root``)."""
     if (root / name / "manifest.json").is_file():
@@ -177,8 +168,9 @@ def cmd_list(what: str) -> None:
         rows = [(i.name, i.kind, i.summary) for i in all_methods().values()]
     elif what == "datasets":
         from neuronbench.data.catalog import DATASETS
+        from neuronbench.data.root import data_root
 
-        root = _data_root()
+        root = data_root()
         rows = [(i.name, i.modality, dataset_state(i.name, i.generator is not None, root), i.summary)
                 for i in DATASETS.values()]
         print(f"data folder: {root} ($NEURONBENCH_DATA)")

@@ -46,6 +46,7 @@ import pandas as pd
 
 from neuronbench.atomic import _umask
 from neuronbench.data.recording import EPOCH_COLUMNS, NEURON_COLUMNS, Recording
+from neuronbench.data.root import data_root  # noqa: F401 - re-exported: store.data_root
 from neuronbench.errors import NeuronbenchError
 
 FORMAT = "neuronbench-dataset"
@@ -53,15 +54,6 @@ FORMAT_VERSION = 1
 _ARRAYS = ("spike_times", "spike_offsets", "traces", "frame_times", "waveforms")
 TEMP_MARKER = ".neuronbench-temporary"
 _TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<role>tmp|old)-(?P<pid>\d+)-[A-Za-z0-9_]+$")
-
-
-def data_root() -> Path:
-    """Where datasets live: ``$NEURONBENCH_DATA``, else the user's cache folder."""
-    env = os.environ.get("NEURONBENCH_DATA")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "neuronbench"
 
 
 def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
