@@ -76,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--raw", type=Path, default=None, help="raw folder (default $NEURONBENCH_DATA/raw/NAME)")
     prep.add_argument("--force", action="store_true", help="replace a dataset already prepared")
 
+    ver = sub.add_parser("verify", help="recompute a sample of records and report whether they agree")
+    ver.add_argument("--results", type=Path, default=Path("results"))
+    ver.add_argument("--sample", type=int, default=5, help="number of records to recompute (default 5)")
+    ver.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
+
     score = sub.add_parser("score", help="score precomputed embeddings from a Parquet file")
     score.add_argument("file", type=Path)
     score.add_argument("--label", required=True, help="label column")
@@ -189,6 +194,15 @@ def main(argv: list[str] | None = None) -> int:
                     print(path)
         elif args.command == "score":
             cmd_score(args)
+        elif args.command == "verify":
+            from neuronbench.verify import line, summary, verify
+
+            checks = []
+            for check in verify(args.results, args.sample, args.seed):
+                checks.append(check)
+                print(line(check), flush=True)
+            print(summary(checks))
+            return 0 if all(c.status == "agree" for c in checks) else 1
     except NeuronbenchError as e:
         print(f"neuronbench: error: {e}", file=sys.stderr)
         return 2
