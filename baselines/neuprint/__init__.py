@@ -11,7 +11,12 @@ _PAPER = {
     "train_fraction": 0.75, "use_behaviour": True, "lr": 1e-3, "embedding_lr": 1e-3, "max_grad_norm": 1.0,
     "epochs": 400, "steps_per_epoch": 100, "val_steps": 100, "embed_steps": 770,
     "reoptimize": "all", "forced_mask": "last_step", "population_stats": "leave_one_out",
-    "accumulate_grad_over_epoch": False, "device": "auto",
+    "accumulate_grad_over_epoch": False,
+    # torch CPU threads during fit and embed, in every preset: the thread count changes the
+    # floating-point reduction order and so the numbers; fixed, a run gives the same
+    # numbers in-process and in a Dask worker (on a GPU it only touches the CPU side).
+    "threads": 1,
+    "device": "auto",
 }
 
 INFO = MethodInfo(
