@@ -34,6 +34,8 @@ def test_recomputed_records_agree(results):
     checks = list(verify(results, sample=10))
     assert len(checks) == 2 and all(c.status == "agree" for c in checks), checks
     assert all(c.max_metric_diff == 0.0 and c.min_agreement == 1.0 for c in checks)
+    # the thread count of the fit is part of the record (None: a control, no torch)
+    assert all(r["environment"]["fit_threads"] is None for _, r in iter_records(results))
 
 
 def test_edited_metric_disagrees_without_recomputing(results, tmp_path):
