@@ -138,6 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--format", choices=("native", "brainsets"), default="native",
                       help="native: the download's own layout (default); brainsets: temporaldata .h5 files")
 
+    ver = sub.add_parser("verify", help="recompute a sample of records and report whether they agree")
+    ver.add_argument("--results", type=Path, default=Path("results"))
+    ver.add_argument("--sample", type=int, default=5, help="number of records to recompute (default 5)")
+    ver.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
+
     score = sub.add_parser("score", help="score precomputed embeddings from a Parquet file")
     score.add_argument("file", type=Path)
     score.add_argument("--label", required=True, help="label column")
@@ -269,6 +274,18 @@ def main(argv: list[str] | None = None) -> int:
         return 141  # 128 + SIGPIPE, what a tool killed by the broken pipe returns
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Recompute a sample of records; 0 if every one agrees, else 1."""
+    from neuronbench.verify import line, summary, verify
+
+    checks = []
+    for check in verify(args.results, args.sample, args.seed):
+        checks.append(check)
+        print(line(check), flush=True)
+    print(summary(checks))
+    return 0 if all(c.status == "agree" for c in checks) else 1
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     status = 0
     if args.command == "list":
@@ -294,6 +311,8 @@ def _dispatch(args: argparse.Namespace) -> int:
                 print(path)
     elif args.command == "score":
         cmd_score(args)
+    elif args.command == "verify":
+        status = cmd_verify(args)
     sys.stdout.flush()  # a closed pipe shows here, inside main's handler
     return status
 

@@ -14,14 +14,31 @@ Common rules of the three probes:
 - scikit-learn estimators: ``fit(X, y, X_val=None, y_val=None)`` returns self, the
   constructor does no work, fitted state ends in ``_``; labels may be strings.
 - The validation set only selects hyperparameters (and, for the MLP, the epoch to keep);
-  the final model is trained on the training set only. Ties in validation macro-F1 go
-  to the earlier grid point (grids are tried in ascending order).
+  the final model is trained on the training set only. Ties in validation macro-F1
+  (scores within ``TIE_TOL``, so that a last-bit difference of the floating-point sum
+  cannot break a tie) go to the earlier grid point (grids are tried in ascending order).
 - ``best_params_`` holds the chosen hyperparameters; ``val_scores_`` is a list of
   ``{**params, "val_macro_f1": score}``, one per grid point (empty when there was
   nothing to choose on).
 - Deterministic given ``random_state``.
 - Single-threaded: BLAS is limited to one thread during fit and predict (the matrices
-  are small, and several probes may run side by side), xgboost gets ``n_jobs=1``.
+  are small, several probes may run side by side, and the result must not depend on the
+  executor's thread count), xgboost gets ``n_jobs=1``.
+
+Reproducibility across machines (the linear probe): logistic regression is a strictly
+convex problem, so its solution does not depend on the machine, but where lbfgs *stops*
+does. With scikit-learn's default ``tol=1e-4`` it stopped short of the optimum, at an
+iterate that depends on the rounding of the BLAS kernels (OpenBLAS picks them per CPU):
+on the default synthetic dataset the same embedding gave subclass macro-F1 0.7802 with
+OpenBLAS's Haswell kernels and 0.7820 with its generic ones (``OPENBLAS_CORETYPE=
+Prescott``), one test prediction apart. The probe therefore solves to ``LINEAR_TOL``
+(1e-8, projected-gradient norm; the coefficients are then within about 1e-5 of the
+optimum), where both kernels give the same predictions on every record we recomputed.
+Stated tolerance: with the same library versions, two machines give the same linear-probe
+predictions but for test points that close to a decision boundary; `neuronbench verify`
+accepts a record when every probe's macro-F1 is within ``neuronbench.verify.METRIC_TOL``
+(0.001) and at least ``AGREEMENT_MIN`` (99 %) of its predictions agree. Not covered: the
+MLP probe's adam path over many epochs was not made independent of the BLAS kernels.
 """
 
 from __future__ import annotations
@@ -53,6 +70,13 @@ DEFAULT_C: float = 1.0
 
 MLP_TOL: float = 1e-4
 """Smallest decrease of the validation loss that counts as an improvement (MLP probe)."""
+
+LINEAR_TOL: float = 1e-8
+"""lbfgs stopping tolerance of the linear probe (scikit-learn's default 1e-4 stops at a
+machine-dependent point; see the module docstring)."""
+
+TIE_TOL: float = 1e-12
+"""Validation macro-F1 scores closer than this are a tie (-> the earlier grid point)."""
 
 INTERNAL_VAL_FRACTION: float = 0.2
 """Share of each class the MLP probe holds out for early stopping when no validation
@@ -135,8 +159,10 @@ class LinearProbe(_Probe):
 
     As NuCLR's probe (StandardScaler fitted on probe-train, class-balanced logistic
     regression, C=1), except that with a validation set C is chosen from ``C_grid`` by
-    validation macro-F1 (ties -> smaller C) and the final model is the one trained on
-    the training set with that C. Without a validation set C = ``DEFAULT_C`` = 1.
+    validation macro-F1 (ties within ``TIE_TOL`` -> smaller C) and the final model is the
+    one trained on the training set with that C. Without a validation set C =
+    ``DEFAULT_C`` = 1. lbfgs solves to ``tol`` = ``LINEAR_TOL`` (not scikit-learn's 1e-4),
+    so that the predictions do not depend on the machine's BLAS (module docstring).
     With two classes scikit-learn fits the equivalent binary logistic model.
 
     Args:
@@ -145,6 +171,7 @@ class LinearProbe(_Probe):
             seeded by ``random_state``) every class to the majority class count, as
             NuCLR did for IBL. The scaler is fitted on the original training set.
         max_iter: lbfgs iterations; a ConvergenceWarning passes through if too few.
+        tol: lbfgs stopping tolerance (projected-gradient norm).
         random_state: seed of the oversampling (lbfgs itself is deterministic).
 
     Attributes:
@@ -153,11 +180,12 @@ class LinearProbe(_Probe):
         n_iter_: lbfgs iterations of the final model.
     """
 
-    def __init__(self, C_grid=(0.01, 0.1, 1, 10), oversample=False, max_iter=5000,
-                 random_state=0):
+    def __init__(self, C_grid=(0.01, 0.1, 1, 10), oversample=False, max_iter=10000,
+                 tol=LINEAR_TOL, random_state=0):
         self.C_grid = C_grid
         self.oversample = oversample
         self.max_iter = max_iter
+        self.tol = tol
         self.random_state = random_state
 
     def _fit_encoded(self, X, y, X_val, y_val) -> None:
@@ -184,7 +212,7 @@ class LinearProbe(_Probe):
                 model = self._train(Xs, y, C)
                 score = _macro_f1(y_val, model.predict(Xs_val))
                 self.val_scores_.append({"C": C, "val_macro_f1": score})
-                if score > best_score:  # strict: ties keep the smaller C
+                if score > best_score + TIE_TOL:  # ties keep the smaller C
                     best_score, self.model_, self.best_params_ = score, model, {"C": C}
         self.n_iter_ = self.model_.n_iter_
 
@@ -194,6 +222,7 @@ class LinearProbe(_Probe):
             C=C,
             class_weight=None if self.oversample else "balanced",
             max_iter=self.max_iter,
+            tol=self.tol,
             random_state=_seed(self.random_state),
         ).fit(Xs, y)
 
@@ -337,7 +366,7 @@ class MLPProbe(_Probe):
                 self.model_, self.best_params_ = model, params
                 break
             self.val_scores_.append({**params, "val_macro_f1": score})
-            if score > best_score:
+            if score > best_score + TIE_TOL:
                 best_score, self.model_, self.best_params_ = score, model, params
         self.n_iter_ = self.best_params_["epochs"]
 
@@ -392,7 +421,7 @@ class XGBoostProbe(_Probe):
                 score = _macro_f1(y_val, np.argmax(proba, axis=1))
                 params = {"max_depth": depth, "n_estimators": n_estimators}
                 self.val_scores_.append({**params, "val_macro_f1": score})
-                if score > best_score:
+                if score > best_score + TIE_TOL:
                     best_score, self.model_, self.best_params_ = score, model, params
 
     def _train(self, X, y, weights, max_depth: int, n_estimators: int):

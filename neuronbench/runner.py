@@ -368,7 +368,7 @@ def base_record(info: MethodInfo, preset: str, config: dict[str, Any], ds: Datas
             "n_train": len(fold.train), "n_val": len(fold.val), "n_test": len(fold.test),
             "n_pretrain_recordings": len(fold.pretrain), "test_animals": list(fold.test_animals),
         },
-        "environment": _environment(),
+        "environment": {**_environment(), "fit_threads": config.get("threads")},  # None: torch's setting / no torch
         "timings": None,
     }
 

@@ -8,7 +8,12 @@ from neuronbench.plugin import MethodInfo
 _PAPER = {
     "acg_dim": 200, "wf_hidden": 600, "wf_dim": 300, "embed_dim": 512, "acg_dropout": 0.2, "wf_dropout": 0.1,
     "temperature": 0.5, "lr": 5e-4, "batch_size": 1024, "epochs": 3000, "restart_epochs": 20,
-    "augment": True, "jitter_wrap": False, "device": "auto",
+    "augment": True, "jitter_wrap": False,
+    # torch CPU threads during fit and embed, in every preset: the thread count changes the
+    # floating-point reduction order and so the numbers; fixed, a run gives the same
+    # numbers in-process and in a Dask worker (on a GPU it only touches the CPU side).
+    "threads": 1,
+    "device": "auto",
 }
 
 INFO = MethodInfo(

@@ -40,7 +40,7 @@ from baselines.nemo.loss import clip_loss
 from baselines.nemo.model import Nemo
 from neuronbench import progress
 from neuronbench.data.recording import Recording
-from neuronbench.device import autocast, resolve_device, seed_everything
+from neuronbench.device import autocast, resolve_device, seed_everything, torch_threads
 
 EMBED_BATCH = 4096
 
@@ -85,7 +85,7 @@ class NemoMethod:
     def __init__(self, acg_dim: int = 200, wf_hidden: int = 600, wf_dim: int = 300, embed_dim: int = 512,
                  acg_dropout: float = 0.2, wf_dropout: float = 0.1, temperature: float = 0.5, lr: float = 5e-4,
                  batch_size: int = 1024, epochs: int = 3000, restart_epochs: int = 20, augment: bool = True,
-                 jitter_wrap: bool = False, device: str = "auto"):
+                 jitter_wrap: bool = False, threads: int | None = 1, device: str = "auto"):
         self.acg_dim = acg_dim
         self.wf_hidden = wf_hidden
         self.wf_dim = wf_dim
@@ -99,13 +99,19 @@ class NemoMethod:
         self.restart_epochs = restart_epochs
         self.augment = augment
         self.jitter_wrap = jitter_wrap
+        self.threads = threads
         self.device = device
 
     def build_model(self) -> Nemo:
         return Nemo(self.acg_dim, self.wf_hidden, self.wf_dim, self.embed_dim, self.acg_dropout, self.wf_dropout)
 
     def fit(self, recordings: Sequence[Recording], *, seed: int, labels: pd.Series | None = None) -> NemoMethod:
-        """Train on every unit of ``recordings`` (``labels`` is ignored: self-supervised)."""
+        """Train on every unit of ``recordings`` (``labels`` is ignored: self-supervised),
+        with ``threads`` torch CPU threads (the numbers depend on it; None: torch's setting)."""
+        with torch_threads(self.threads):
+            return self._fit(recordings, seed=seed)
+
+    def _fit(self, recordings: Sequence[Recording], *, seed: int) -> NemoMethod:
         _, wf, acg = unit_inputs(recordings)
         device = resolve_device(self.device)
         gen = seed_everything(seed)
@@ -122,7 +128,12 @@ class NemoMethod:
         return self
 
     def embed(self, recordings: Sequence[Recording]) -> pd.DataFrame:
-        """The 500-d (``acg_dim + wf_dim``) pre-projection representation of every unit."""
+        """The 500-d (``acg_dim + wf_dim``) pre-projection representation of every unit
+        (with ``threads`` torch CPU threads)."""
+        with torch_threads(self.threads):
+            return self._embed(recordings)
+
+    def _embed(self, recordings: Sequence[Recording]) -> pd.DataFrame:
         ids, wf, acg = unit_inputs(recordings)
         device = next(self.model_.parameters()).device
         self.model_.eval()

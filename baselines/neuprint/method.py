@@ -95,7 +95,7 @@ from baselines.neuprint.data import (
 from baselines.neuprint.model import Dynamics, masked_mse
 from neuronbench import progress
 from neuronbench.data.recording import Recording
-from neuronbench.device import autocast, resolve_device, seed_everything
+from neuronbench.device import autocast, resolve_device, seed_everything, torch_threads
 from neuronbench.errors import NeuronbenchError
 
 REOPTIMIZE: tuple[str, ...] = ("all", "unseen")
@@ -112,7 +112,7 @@ class NeuPRINT:
                  max_grad_norm: float = 1.0, epochs: int = 400, steps_per_epoch: int = 100, val_steps: int = 100,
                  embed_steps: int = 770, reoptimize: str = "all", forced_mask: str = "last_neuron",
                  population_stats: str = "all", accumulate_grad_over_epoch: bool = True,
-                 device: str = "auto"):
+                 threads: int | None = 1, device: str = "auto"):
         self.embedding_dim = embedding_dim
         self.d_model = d_model
         self.n_heads = n_heads
@@ -136,11 +136,17 @@ class NeuPRINT:
         self.forced_mask = forced_mask
         self.population_stats = population_stats
         self.accumulate_grad_over_epoch = accumulate_grad_over_epoch
+        self.threads = threads
         self.device = device
 
     # ------------------------------------------------------------------ public API
     def fit(self, recordings: Sequence[Recording], *, seed: int, labels: pd.Series | None = None) -> NeuPRINT:
-        """Train the dynamics model and the embeddings of ``recordings`` jointly."""
+        """Train the dynamics model and the embeddings of ``recordings`` jointly, with
+        ``threads`` torch CPU threads (the numbers depend on it; None: torch's setting)."""
+        with torch_threads(self.threads):
+            return self._fit(recordings, seed=seed)
+
+    def _fit(self, recordings: Sequence[Recording], *, seed: int) -> NeuPRINT:
         self._check_options()
         recordings = list(recordings)
         if not recordings:
@@ -180,7 +186,12 @@ class NeuPRINT:
 
     def embed(self, recordings: Sequence[Recording]) -> pd.DataFrame:
         """Embeddings of every unit of ``recordings``, optimised against the frozen
-        dynamics model (``reoptimize``); index neuron_id, columns ``z0..``."""
+        dynamics model (``reoptimize``) with ``threads`` torch CPU threads; index
+        neuron_id, columns ``z0..``."""
+        with torch_threads(self.threads):
+            return self._embed(recordings)
+
+    def _embed(self, recordings: Sequence[Recording]) -> pd.DataFrame:
         if not hasattr(self, "model_"):
             raise NeuronbenchError("neuprint: call fit before embed")
         recordings = list(recordings)
