@@ -84,11 +84,11 @@ def test_paper_and_cpu_train_the_authors_objective() -> None:
             False, False, "views")
     defaults = NuCLR().get_params()
     assert all(defaults[k] == paper[k] for k in ("scale_within_view", "calcium_unit_dropout", "pair_filter"))
-    # cpu differs from paper in size and budget, plus the three CPU changes named in the
-    # docstring and the README (lr, dropout, threads)
+    # cpu differs from paper in size and budget, plus the two CPU changes named in the
+    # docstring and the README (lr, dropout)
     assert {k for k in paper if cpu[k] != paper[k]} == {
         "dim", "dim_head", "batch_pairs_spikes", "batch_pairs_calcium", "epochs_spikes", "epochs_calcium",
-        "lr_spikes", "lr_calcium", "dropout", "threads"}
+        "lr_spikes", "lr_calcium", "dropout"}
 
 
 # -- tokens and views --------------------------------------------------------------------

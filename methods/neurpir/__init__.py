@@ -21,7 +21,9 @@ PAPER: dict = {
     "cross_session": True, "calcium_percentile": 99.0,
     "patch_bins": 10, "calcium_patch_frames": 4, "hidden": 128, "dim": 128, "conv_layers": 2, "kernel": 3,
     "batch_size": 512, "steps": 20000, "lr": 1e-3, "weight_decay": 1e-5,
-    "readout_values": 1 << 22, "threads": None, "device": "auto",
+    # torch CPU threads fixed in every preset: the same numbers in-process and in a Dask
+    # worker (on a GPU only the CPU side runs on them)
+    "readout_values": 1 << 22, "threads": 1, "device": "auto",
 }
 
 CPU: dict = {

@@ -62,8 +62,7 @@ def learning_rate(step: int, peak: float, warmup: int, total: int) -> float:
 class NeurPIR:
     """Neuron Platonic Intrinsic Representation (see the module docstring).
 
-    Args (grouped; the defaults are the ``cpu`` preset's, but for ``threads``; presets in
-    `methods.neurpir`):
+    Args (grouped; the defaults are the ``cpu`` preset's; presets in `methods.neurpir`):
         surround: give the encoder the CEBRA embedding of the surrounding information.
         bin_s, segment_bins, calcium_segment_frames, n_segments, cross_session,
             calcium_percentile: activity and views (`methods.neurpir.segments`).
@@ -74,8 +73,8 @@ class NeurPIR:
         cebra_dim, cebra_iterations, cebra_batch_size, cebra_lr, cebra_temperature,
             cebra_hidden, cebra_time_offset, cebra_bin_s: CEBRA (`methods.neurpir.surround`).
         readout_values: activity values per read-out forward pass (memory bound).
-        threads: torch CPU threads during fit and embed (None: leave torch's setting; 1
-            is much faster than 2 on a machine whose cores are busy with other work).
+        threads: torch CPU threads during fit and embed, fixed (1 in every preset) so that
+            a fit's numbers do not depend on the executor (None: leave torch's setting).
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
     """
 
@@ -89,7 +88,7 @@ class NeurPIR:
                  lr: float = 3e-3, weight_decay: float = 1e-5, cebra_dim: int = 4, cebra_iterations: int = 300,
                  cebra_batch_size: int = 256, cebra_lr: float = 3e-4, cebra_temperature: float = 1.0,
                  cebra_hidden: int = 16, cebra_time_offset: int = 10, cebra_bin_s: float = 0.1,
-                 readout_values: int = 1 << 22, threads: int | None = None, device: str = "auto"):
+                 readout_values: int = 1 << 22, threads: int | None = 1, device: str = "auto"):
         self.surround = surround
         self.bin_s = bin_s
         self.segment_bins = segment_bins

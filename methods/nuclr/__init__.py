@@ -17,9 +17,9 @@ Presets
     1e-3 for both modalities (a larger step for a schedule ~400 times shorter than the
     published one; not compared with the published rates at this budget), dropout 0 (a
     few minutes of training is far from overfitting, and on a CPU the dropout masks cost
-    ~10 % of a step), and one CPU thread (on this shared 2-core machine a step took 1.3 s
-    with one thread and 5.8 s with two, OpenMP threads waiting for a core held by other
-    jobs; set ``threads=None`` on a dedicated machine).
+    ~10 % of a step). Every preset runs torch on one CPU thread, so that a fit's numbers do
+    not depend on the executor (on a shared 2-core machine a step also took 1.3 s with one
+    thread and 5.8 s with two, OpenMP threads waiting for a core held by other jobs).
     ``tiny``: d = 16, one block of each kind, 5 s / 8-patch windows, a few steps; one
     thread (for tests on ``synthetic-tiny``).
 
@@ -63,8 +63,10 @@ PAPER: dict = {
     # optimisation (AdamW, 1 epoch warm-up then cosine, clipping 1.0)
     "lr_spikes": 5e-4, "lr_calcium": 1.25e-4, "batch_pairs_spikes": 128, "batch_pairs_calcium": 16,
     "epochs_spikes": 300, "epochs_calcium": 30, "weight_decay": 0.01, "warmup_epochs": 1, "grad_clip": 1.0,
-    # read-out batch (unit-windows per forward), CPU threads (None: torch's default)
-    "readout_rows": 4096, "threads": None, "checkpoint_dir": None, "device": "auto",
+    # read-out batch (unit-windows per forward); torch CPU threads, fixed in every preset so
+    # that a fit gives the same numbers in-process and in a Dask worker (on a GPU only the
+    # CPU side runs on them; a dedicated CPU machine may raise it, as a new config)
+    "readout_rows": 4096, "threads": 1, "checkpoint_dir": None, "device": "auto",
 }
 
 CPU: dict = {

@@ -107,7 +107,7 @@ class NuCLR:
                  lr_spikes: float = 5e-4, lr_calcium: float = 1.25e-4, batch_pairs_spikes: int = 128,
                  batch_pairs_calcium: int = 16, epochs_spikes: int = 300, epochs_calcium: int = 30,
                  weight_decay: float = 0.01, warmup_epochs: int = 1, grad_clip: float = 1.0,
-                 readout_rows: int = 4096, threads: int | None = None, checkpoint_dir: str | None = None,
+                 readout_rows: int = 4096, threads: int | None = 1, checkpoint_dir: str | None = None,
                  device: str = "auto"):
         self.dim = dim
         self.heads = heads
