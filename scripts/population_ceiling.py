@@ -75,14 +75,14 @@ def reliability(recordings: list[Recording], labels: dict[str, pd.Series], windo
         within = stats.var(axis=0).mean(axis=0)
         means = stats.mean(axis=0)
         between = np.clip(means.var(axis=0) - within / len(windows), 0.0, None)
-        cols = [between / (between + within)]
-        for series in labels.values():
-            y = series.reindex(rec.neuron_ids).to_numpy()
-            keep = ~pd.isna(y)
-            class_means = np.stack([means[keep][y[keep] == c].mean(axis=0) for c in np.unique(y[keep])])
-            cols.append(class_means.var(axis=0) / means[keep].var(axis=0))
-        with np.errstate(invalid="ignore"):  # a constant statistic (a band above Nyquist): undefined
-            rows.append(np.column_stack(cols))
+        with np.errstate(invalid="ignore"):  # a constant statistic (a band the window cannot hold): undefined
+            cols = [between / (between + within)]
+            for series in labels.values():
+                y = series.reindex(rec.neuron_ids).to_numpy()
+                keep = ~pd.isna(y)
+                class_means = np.stack([means[keep][y[keep] == c].mean(axis=0) for c in np.unique(y[keep])])
+                cols.append(class_means.var(axis=0) / means[keep].var(axis=0))
+        rows.append(np.column_stack(cols))
     return pd.DataFrame(np.mean(rows, axis=0), index=["activity_level", *COLUMNS],
                         columns=["icc", *(f"eta2 {name}" for name in labels)])
 

@@ -57,7 +57,7 @@ Where the identity information lives (data version 2, `VERSION`)
 
     2. Single-neuron properties, shifted per region by much less than their spread
        within a region (rates span ~2 orders of magnitude in every region, log-normally,
-       Buzsaki & Mizuseki 2014 Nat Rev Neurosci; here the 5-95 % range is ~1-30 Hz):
+       Buzsaki & Mizuseki 2014 Nat Rev Neurosci; here the 5-95 % range is ~0.4-36 Hz):
        - ``region_base_shift`` (input offset; VIS 0, HPF -1.6, TH +1.0, MB +0.7) sets
          the median rate relative to VIS to about x0.5 (HPF), x2 (TH) and x1.5 (MB),
          with the other signatures included (measured in the simulation): thalamic (LGN, LP) units fire faster than
@@ -132,7 +132,7 @@ Input model (per neuron i of region g in recording r, in the model's current uni
     is drawn per 1 ms step, as in Izhikevich's network code (`izhikevich.GaussianNoise`).
     Coupling: ``coupling_weight`` x the region's spikes per neuron filtered with
     ``coupling_tau_ms`` (within the recording). Median rate ~6 Hz (5-95 % range
-    ~0.5-35 Hz; FS, LTS and CH faster than RS; about 1 % of units below 0.1 Hz).
+    ~0.4-36 Hz; FS, LTS and CH faster than RS; about 1 % of units below 0.1 Hz).
     w_i = 0 for a neuron not locked to its region's rhythm (see 3. above).
 
 Stimulus and behaviour
