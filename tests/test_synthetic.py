@@ -294,10 +294,13 @@ def phase_locking(recs: list[Recording], region: str, band: tuple[float, float],
 
 
 def test_hippocampal_theta_locking_strongest_in_running(design):
+    """Seen as an experimenter without the true phase would: HPF units lock to the theta
+    of their region's other units while running, much less at rest; MB units do not."""
     theta = (6.0, 10.0)
     hpf_run = np.median(phase_locking(design, "HPF", theta, "running"))
-    assert hpf_run > np.median(phase_locking(design, "HPF", theta, "quiet")) + 0.002
-    assert hpf_run > np.median(phase_locking(design, "MB", theta, "running")) + 0.002
+    assert hpf_run > 0.02  # vector length ~0.15 or more, against a phase estimated from ~35 units
+    assert hpf_run > 3 * np.median(phase_locking(design, "HPF", theta, "quiet"))
+    assert hpf_run > 3 * np.median(phase_locking(design, "MB", theta, "running"))
 
 
 def true_rhythms(cfg: SyntheticConfig, rec_index: int) -> tuple[np.ndarray, np.ndarray]:

@@ -87,14 +87,15 @@ Where the identity information lives (data version 2, `VERSION`)
        log-normal(``rhythm_amplitude_sd``, mean 1). Locked units of a region therefore
        fire together at its rhythm; the amplitudes are set so that the spike-phase
        vector length of the median locked unit, against the drive's own phase where its
-       envelope is above 0.5, is the published value (measured in the simulation, 5 ms
-       bins; `tests/test_synthetic.py` checks it):
+       envelope is above 0.5, is the published value (measured in 5 ms bins on the test
+       population of `tests/test_synthetic.py`, which checks it: HPF 0.28, TH 0.26,
+       VIS 0.09):
        - HPF theta, 7.5 +- 0.5 Hz (6-10 Hz, Buzsaki 2002 Neuron), state "running":
          envelope 1 when running and ``theta_quiet_fraction`` = 0.3 at rest (theta
          power drops several-fold in immobility, Vanderwolf 1969; Buzsaki 2002; 0.3 in
          amplitude, ~1/10 in power, is our estimate); 80 % of units locked (most CA1
          units are theta-modulated, Csicsvari et al. 1999; Mizuseki et al. 2009
-         Neuron); amplitude 0.35: vector length ~0.2-0.25 during running, in the range
+         Neuron); amplitude 0.35: vector length ~0.25-0.3 during running, in the range
          of CA1 pyramidal cells' mean resultant lengths (~0.1-0.3, our reading of
          Mizuseki et al. 2009).
        - TH spindle band, 10 +- 1 Hz (7-15 Hz, Steriade et al. 1993 Science; McCormick
