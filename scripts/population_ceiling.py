@@ -1,24 +1,31 @@
-"""Analysis (not a test, not a method): how much of a task lives in population
-co-variation alone, seen through windows of a given length.
+"""Analysis (not a test, not a method): where each label lives, in single-neuron
+statistics or in population co-variation, and at which window length.
 
-Each unit is described by the population control's co-variation statistics
-(`baselines.population`: correlation with the other units, with the population, and
-the spectrum of its most correlated partners; no stimulus, no behaviour, no labels),
-computed in non-overlapping windows of ``--windows`` seconds (0 = the whole recording)
-and averaged over a unit's windows, as NuCLR's read-out averages its windows. The
-harness's linear probe scores each description in every setting on the leaderboard's
-folds (split seed 0, probe seed 0; predictions pooled over folds), next to the single-neuron features control. The
-10 s row is what simple statistics of NuCLR's 10 s windows hold; the whole-recording
-row is the `population` control of the leaderboard.
+Each unit is described (a) by the single-neuron features control (`baselines.features`:
+its own rate, ISI, autocorrelogram and waveform statistics) and (b) by the population
+control's co-variation statistics (`baselines.population`: correlation with the other
+units, with the population, and the spectrum of its most correlated partners; no
+stimulus, no behaviour, no labels), computed in non-overlapping windows of
+``--windows`` seconds (0 = the whole recording) and averaged over a unit's windows, as
+NuCLR's read-out averages its windows. The harness's linear probe scores each
+description for every label (``--task``, default all of the dataset's) in every
+setting on the leaderboard's folds (split seed 0, probe seed 0; predictions pooled over
+folds). The whole-recording row is the `population` control of the leaderboard, the
+10 s row what simple statistics of NuCLR's 10 s windows hold, the 1 s row what one
+second of co-activity holds. Each table also gives the single-neuron features' score
+normalised above chance, (F1 - chance) / (1 - chance), chance being the uniform
+macro-F1 of the test labels (the leaderboard's chance column).
 
 A second table asks what a model that must re-identify a unit from one window to the
 next (NuCLR's objective) can get from each statistic: its single-window reliability,
-ICC = between-unit variance / total variance over a unit's ``--windows`` windows
+ICC = between-unit variance / total variance over a unit's windows of each length
 (between-unit variance corrected for the noise of the window mean), next to the
-activity level (log firing rate; calcium: mean dF/F), and the task's share of the between-unit variance (eta^2 of the unit means
-across classes). A statistic with a low ICC is mostly window noise in any one window.
+activity level (log firing rate; calcium: mean dF/F), and each label's share of the
+between-unit variance (eta^2 of the unit means across classes). A statistic with a low
+ICC is mostly window noise in any one window.
 
-    python scripts/population_ceiling.py [--dataset synthetic] [--task region] [--windows 0,30,10]
+    python scripts/population_ceiling.py [--dataset synthetic] [--task cell_class,subclass,region]
+                                         [--windows 0,10,1]
 """
 
 from __future__ import annotations
@@ -33,33 +40,33 @@ from baselines.population import COLUMNS, PopulationCoupling, activity_windows, 
 from neuronbench.data.catalog import load_dataset
 from neuronbench.data.recording import Recording
 from neuronbench.evaluate import evaluate_fold
-from neuronbench.metrics import classification_metrics
+from neuronbench.metrics import chance_levels, classification_metrics
 from neuronbench.plugin import SETTINGS
 from neuronbench.splits import make_split, task_table
 from neuronbench.tasks import get_task
 
+FEATURES = "single-neuron features"
 
-def score(embeddings: pd.DataFrame, dataset, task, setting: str) -> float:
+
+def score(embeddings: pd.DataFrame, dataset, task, setting: str) -> tuple[float, float]:
     """Linear-probe macro-F1 on the leaderboard's folds, the predictions of all folds
-    pooled before scoring (as the leaderboard does)."""
+    pooled before scoring (as the leaderboard does), and the chance level (uniform
+    macro-F1 of the pooled test labels, `neuronbench.metrics.chance_levels`)."""
     labels = task_table(dataset, task).set_index("neuron_id")["label"]
     y_true, y_pred = [], []
     for fold in make_split(dataset, task, setting, 0).folds:
         out = evaluate_fold(embeddings, labels, fold.train, fold.val, fold.test, task.classes, ("linear",), (0,))
         y_true += out["y_true"]["label"]
         y_pred += out["probes"]["linear"][0]["y_pred"]
-    return float(classification_metrics(y_true, y_pred, task.classes)["macro_f1"])
+    f1 = float(classification_metrics(y_true, y_pred, task.classes)["macro_f1"])
+    return f1, float(chance_levels(y_true, task.classes)["uniform_macro_f1"])
 
 
-def reliability(recordings: list[Recording], labels: pd.Series, window_s: float) -> pd.DataFrame:
-    """Per statistic (and the activity level): single-window ICC and the task's eta^2,
-    means over the recordings with labels (see the module docstring)."""
+def reliability(recordings: list[Recording], labels: dict[str, pd.Series], window_s: float) -> pd.DataFrame:
+    """Per statistic (and the activity level): single-window ICC and each label's eta^2,
+    means over the recordings (see the module docstring)."""
     rows = []
     for rec in recordings:
-        y = labels.reindex(rec.neuron_ids).to_numpy()
-        keep = ~pd.isna(y)
-        if not keep.any():
-            continue
         windows, step_s = activity_windows(rec, bin_s=0.1, window_s=window_s)
         level = ((lambda w: np.log((w.sum(0) + 0.5) / (len(w) * step_s))) if rec.modality == "spikes"
                  else (lambda w: w.mean(0)))
@@ -68,36 +75,49 @@ def reliability(recordings: list[Recording], labels: pd.Series, window_s: float)
         within = stats.var(axis=0).mean(axis=0)
         means = stats.mean(axis=0)
         between = np.clip(means.var(axis=0) - within / len(windows), 0.0, None)
-        class_means = np.stack([means[keep][y[keep] == c].mean(axis=0) for c in np.unique(y[keep])])
-        with np.errstate(invalid="ignore"):  # a constant statistic (a band above Nyquist): undefined
-            rows.append(np.column_stack([between / (between + within),
-                                         class_means.var(axis=0) / means[keep].var(axis=0)]))
-    return pd.DataFrame(np.mean(rows, axis=0), index=["activity_level", *COLUMNS], columns=["icc", "eta2"])
+        with np.errstate(invalid="ignore"):  # a constant statistic (a band the window cannot hold): undefined
+            cols = [between / (between + within)]
+            for series in labels.values():
+                y = series.reindex(rec.neuron_ids).to_numpy()
+                keep = ~pd.isna(y)
+                class_means = np.stack([means[keep][y[keep] == c].mean(axis=0) for c in np.unique(y[keep])])
+                cols.append(class_means.var(axis=0) / means[keep].var(axis=0))
+        rows.append(np.column_stack(cols))
+    return pd.DataFrame(np.mean(rows, axis=0), index=["activity_level", *COLUMNS],
+                        columns=["icc", *(f"eta2 {name}" for name in labels)])
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--dataset", default="synthetic")
-    p.add_argument("--task", default="region")
-    p.add_argument("--windows", default="0,30,10", help="window lengths in s, comma-separated; 0 = whole recording")
+    p.add_argument("--task", default=None, help="label(s), comma-separated (default: all of the dataset's)")
+    p.add_argument("--windows", default="0,10,1", help="window lengths in s, comma-separated; 0 = whole recording")
     args = p.parse_args()
     dataset = load_dataset(args.dataset)
-    task = get_task(args.dataset, args.task)
+    names = args.task.split(",") if args.task else list(dataset.label_columns)
+    tasks = [get_task(args.dataset, name) for name in names]
+    windows = [float(x) for x in args.windows.split(",")]
     recordings = [r.without_labels() for r in dataset.load()]
-    columns = {"single-neuron features": SingleNeuronFeatures().embed(recordings)}
-    for w in (float(x) for x in args.windows.split(",")):
+    columns = {FEATURES: SingleNeuronFeatures().embed(recordings)}
+    for w in windows:
         name = "population, whole recording" if w <= 0 else f"population, {w:g} s windows"
         columns[name] = PopulationCoupling(window_s=w).embed(recordings)
-    print(f"{args.dataset} / {args.task}: linear-probe macro-F1 (split seed 0, probe seed 0)\n")
-    print("| description | " + " | ".join(SETTINGS) + " |")
-    print("|---|" + "---|" * len(SETTINGS))
-    for name, emb in columns.items():
-        print(f"| {name} | " + " | ".join(f"{score(emb, dataset, task, s):.3f}" for s in SETTINGS) + " |")
-    labels = task_table(dataset, task).set_index("neuron_id")["label"]
-    for w in (float(x) for x in args.windows.split(",") if float(x) > 0):
+    for task in tasks:
+        print(f"\n{args.dataset} / {task.name}: linear-probe macro-F1 (split seed 0, probe seed 0)\n")
+        print("| description | " + " | ".join(SETTINGS) + " |")
+        print("|---|" + "---|" * len(SETTINGS))
+        scores = {name: [score(emb, dataset, task, s) for s in SETTINGS] for name, emb in columns.items()}
+        for name, cells in scores.items():
+            print(f"| {name} | " + " | ".join(f"{f1:.3f}" for f1, _ in cells) + " |")
+        print("| chance (uniform macro-F1) | " + " | ".join(f"{c:.3f}" for _, c in scores[FEATURES]) + " |")
+        print(f"| {FEATURES}, normalised above chance | "
+              + " | ".join(f"{(f1 - c) / (1 - c):.3f}" for f1, c in scores[FEATURES]) + " |")
+    labels = {task.name: task_table(dataset, task).set_index("neuron_id")["label"] for task in tasks}
+    for w in (w for w in windows if w > 0):
         table = reliability(recordings, labels, w)
-        print(f"\n{w:g} s windows: single-window reliability (ICC) and {args.task} share of between-unit variance\n")
-        print("| statistic | ICC | eta^2 |\n|---|---|---|")
+        print(f"\n{args.dataset}, {w:g} s windows: single-window reliability (ICC) and each label's share of "
+              "between-unit variance (eta^2)\n")
+        print("| statistic | " + " | ".join(table.columns) + " |\n|---|" + "---|" * len(table.columns))
         for name, row in table.iterrows():
             print(f"| {name} | " + " | ".join("–" if np.isnan(v) else f"{v:.3f}" for v in row) + " |")
 

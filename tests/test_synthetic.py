@@ -2,18 +2,20 @@
 
 The design tests decode labels with a cross-validated, class-balanced logistic
 regression from simple hand-made features and check that each label is where the module
-docstring says it is (and not where it says it is not).
+docstring says it is, and measure each region signature of data version 2 as an
+experimenter would: rates and waveform widths by region, and spike-phase locking to a
+rhythm estimated from the other units of the region (no access to the true phase).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import time
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.signal import butter, hilbert, sosfiltfilt
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
@@ -26,14 +28,12 @@ from neuronbench.data.synthetic import LABEL_COLUMNS, SyntheticConfig, simulate,
 
 # A population large enough for stable statistics (~900 units), simulated in a few seconds.
 DESIGN = dataclasses.replace(SyntheticConfig(seed=3), n_animals=2, pool_size=200, duration_s=120.0)
-MEASURED: dict[str, float] = {}  # macro-F1 values, printed at the end (pytest -s)
+PHASE_BIN_S = 0.005  # spike counts for the rhythm analyses (Nyquist 100 Hz)
 
 
 @pytest.fixture(scope="module")
-def tiny() -> tuple[list[Recording], list[Recording], float]:
-    t0 = time.perf_counter()
-    spikes, calcium = simulate(tiny_config())
-    return spikes, calcium, time.perf_counter() - t0
+def tiny() -> tuple[list[Recording], list[Recording]]:
+    return simulate(tiny_config())
 
 
 @pytest.fixture(scope="module")
@@ -97,9 +97,8 @@ def labels_of(recs: list[Recording]) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- structure
 
 def test_tiny_structure(tiny):
-    spikes, calcium, seconds = tiny
+    spikes, calcium = tiny
     cfg = tiny_config()
-    assert seconds < 10.0  # ~1 s on an idle core
     n_rec = cfg.n_animals * cfg.n_recordings
     assert len(spikes) == len(calcium) == n_rec
     assert sorted({r.animal for r in spikes}) == [f"m{a}" for a in range(cfg.n_animals)]
@@ -120,7 +119,7 @@ def test_tiny_structure(tiny):
 
 
 def test_tracking_and_labels_across_recordings(tiny):
-    spikes, calcium, _ = tiny
+    spikes, calcium = tiny
     labels = pd.concat([r.labels.assign(track=r.neurons["track_id"].to_numpy(), animal=r.animal,
                                         recording=r.recording) for r in spikes])
     assert labels["track"].str.match(r"^m\d/n\d{3}$").all()
@@ -138,7 +137,7 @@ def test_tracking_and_labels_across_recordings(tiny):
 
 
 def test_epochs_behaviour_waveforms_calcium(tiny):
-    spikes, calcium, _ = tiny
+    spikes, calcium = tiny
     cfg = tiny_config()
     for rec in spikes:
         ep = rec.epochs
@@ -166,7 +165,7 @@ def test_epochs_behaviour_waveforms_calcium(tiny):
 
 def test_calcium_follows_spikes(tiny):
     """Each unit's dF/F follows its own spike count of the preceding second, frame by frame."""
-    spikes, calcium, _ = tiny
+    spikes, calcium = tiny
     sp, ca = spikes[0], calcium[0]
     t = ca.frame_times
     counts = np.stack([np.searchsorted(s, t) - np.searchsorted(s, t - 1.0)
@@ -207,7 +206,7 @@ def test_latents_match_in_variance_and_timescale():
     dt = cfg.latent_dt_ms / 1000.0
     acfs = []
     for r in range(6):
-        latent, epochs, _ = synthetic._recording_latents(cfg, r, library)
+        latent, epochs, _, _ = synthetic._recording_latents(cfg, r, library)
         for start, stop in zip(epochs["start"], epochs["stop"]):
             seg = latent[int(start / dt) : int(stop / dt)]
             assert np.all(np.abs(seg.var(axis=0) - 1.0) < 0.5)
@@ -219,20 +218,159 @@ def test_latents_match_in_variance_and_timescale():
 
 # ----------------------------------------------------------------------------- design
 
-def test_region_not_in_single_neuron_statistics(design):
+def test_region_partly_in_single_neuron_statistics(design):
+    """Version 2: a neuron's own statistics carry some region information (rate, bursts,
+    rhythmic ISIs), far from all of it: the distributions overlap heavily."""
     x = np.concatenate([isi_features(r) for r in design])
     y = labels_of(design)["region"].to_numpy()
     f1 = cv_macro_f1(x, y)
-    MEASURED["region from ISI statistics"] = f1
-    assert f1 < 1.0 / len(DESIGN.regions) + 0.12
+    chance = 1.0 / len(DESIGN.regions)
+    assert chance + 0.05 < f1 < 0.7
+
+
+def test_region_rate_distributions_differ_and_overlap(design):
+    rates = np.concatenate([r.spike_counts() / r.duration for r in design])
+    region = labels_of(design)["region"].to_numpy()
+    median = pd.Series(rates).groupby(region).median()
+    assert median["HPF"] < median["VIS"] < min(median["TH"], median["MB"])
+    # about x2 and x0.5 on the default population; the ratios depend on the animals' offsets
+    assert 1.3 < median["TH"] / median["VIS"] < 4.0 and 0.15 < median["HPF"] / median["VIS"] < 0.8
+    log_rate = np.log(rates + 0.01)
+    for a in ("HPF", "TH", "MB"):  # overlap: a unit of one region often outranks one of the other
+        x, v = log_rate[region == a], log_rate[region == "VIS"]
+        auc = (x[:, None] > v[None, :]).mean()
+        assert 0.2 < auc < 0.8
+
+
+def test_waveform_width_by_region(design):
+    width = np.concatenate([trough_to_peak_ms(r.waveforms, r.waveform_rate) for r in design])
+    labels = labels_of(design)
+    excitatory = (labels["cell_class"] == "excitatory").to_numpy()
+    median = pd.Series(width[excitatory]).groupby(labels["region"].to_numpy()[excitatory]).median()
+    assert median["TH"] < median["MB"] < median["VIS"] < median["HPF"]
+
+
+def counts_5ms(rec: Recording) -> np.ndarray:
+    edges = np.arange(0.0, rec.duration + 1e-9, PHASE_BIN_S)
+    return np.stack([np.histogram(rec.unit_spikes(i), edges)[0] for i in range(rec.n_units)], axis=1).astype(float)
+
+
+def state_mask(rec: Recording, n_bins: int, state: str) -> np.ndarray:
+    """Bins in a behavioural state: running (> 5 cm/s), quiet (< 1 cm/s), or a stimulus epoch."""
+    t = (np.arange(n_bins) + 0.5) * PHASE_BIN_S
+    if state in ("running", "quiet"):
+        speed = np.interp(t, rec.behaviour["time"], rec.behaviour["running_speed"])
+        return speed > 5.0 if state == "running" else speed < 1.0
+    mask = np.zeros(n_bins, dtype=bool)
+    for start, stop, kind in rec.epochs.itertuples(index=False):
+        mask |= (kind == state) & (t >= start) & (t < stop)
+    return mask
+
+
+def ppc(spike_counts: np.ndarray, phase: np.ndarray) -> float:
+    """Pairwise phase consistency (Vinck et al. 2010) of the spikes (counts per bin) at
+    the bins' phases: an unbiased estimate of the squared spike-phase vector length."""
+    n, same_bin = spike_counts.sum(), np.sum(spike_counts**2)
+    resultant = np.abs(np.sum(spike_counts * np.exp(1j * phase))) ** 2
+    return float((resultant - same_bin) / (n * n - same_bin)) if n * n > same_bin else 0.0
+
+
+def phase_locking(recs: list[Recording], region: str, band: tuple[float, float], state: str,
+                  min_spikes: int = 100) -> np.ndarray:
+    """PPC of each unit of ``region`` (with ``min_spikes`` spikes in the state) to the
+    band-passed summed activity of the region's other units (leave-one-out), as an
+    experimenter without an LFP would measure it."""
+    sos = butter(3, band, btype="band", fs=1.0 / PHASE_BIN_S, output="sos")
+    out = []
+    for rec in recs:
+        x = counts_5ms(rec)
+        member = (rec.labels["region"] == region).to_numpy()
+        total = x[:, member].sum(axis=1)
+        mask = state_mask(rec, len(x), state)
+        for i in np.flatnonzero(member):
+            if (x[:, i] * mask).sum() >= min_spikes:
+                out.append(ppc(x[:, i] * mask, np.angle(hilbert(sosfiltfilt(sos, total - x[:, i])))))
+    return np.array(out)
+
+
+def test_hippocampal_theta_locking_strongest_in_running(design):
+    """Seen as an experimenter without the true phase would: HPF units lock to the theta
+    of their region's other units while running, much less at rest; MB units do not."""
+    theta = (6.0, 10.0)
+    hpf_run = np.median(phase_locking(design, "HPF", theta, "running"))
+    assert hpf_run > 0.02  # vector length ~0.15 or more, against a phase estimated from ~35 units
+    assert hpf_run > 3 * np.median(phase_locking(design, "HPF", theta, "quiet"))
+    assert hpf_run > 3 * np.median(phase_locking(design, "MB", theta, "running"))
+
+
+def true_rhythms(cfg: SyntheticConfig, rec_index: int) -> tuple[np.ndarray, np.ndarray]:
+    """The regions' rhythm drive of a recording, as (phase, envelope) on the 5 ms grid."""
+    _, epochs, _, run_state = synthetic._recording_latents(cfg, rec_index, synthetic._stimulus_library(cfg))
+    analytic = hilbert(synthetic._recording_rhythms(cfg, rec_index, run_state, epochs).astype(float), axis=0)
+    step = int(round(PHASE_BIN_S * 1000.0 / cfg.dt_ms))
+    return np.angle(analytic[::step]), np.abs(analytic[::step])
+
+
+def test_locking_strength_to_the_true_rhythm(design):
+    """Against the drive's own phase, where its envelope is above 0.5: the spike-phase
+    vector length of the median locked unit of each region (the quantile 1 - f/2 over
+    all its units, f = the locked fraction) is the docstring's (HPF theta ~0.2, TH
+    spindles ~0.3, VIS gamma ~0.1), and units of the other regions are not locked."""
+    cfg = DESIGN
+    own: dict[str, list[float]] = {g: [] for g in cfg.regions}
+    other: list[float] = []
+    for r, rec in enumerate(design):
+        phase, envelope = true_rhythms(cfg, r)
+        x = counts_5ms(rec)
+        n = min(len(x), len(phase))
+        region = rec.labels["region"].to_numpy()
+        for g, name in enumerate(cfg.regions):
+            active = envelope[:n, g] > 0.5
+            if not active.any():
+                continue
+            for i in range(rec.n_units):
+                counts = x[:n, i] * active
+                if counts.sum() >= 30:
+                    (own[name] if region[i] == name else other).append(ppc(counts, phase[:n, g]))
+    locked = dict(zip(cfg.regions, cfg.rhythm_locked_fraction))
+    vector_length = {g: np.sqrt(max(np.quantile(v, 1.0 - locked[g] / 2), 0.0)) for g, v in own.items() if v}
+    assert set(vector_length) == {"VIS", "HPF", "TH"}  # MB has no rhythm
+    assert 0.15 < vector_length["HPF"] < 0.3
+    assert 0.2 < vector_length["TH"] < 0.4
+    assert 0.05 < vector_length["VIS"] < 0.15
+    assert np.sqrt(max(np.quantile(other, 0.75), 0.0)) < 0.05
+
+
+def test_rhythm_envelopes_follow_state():
+    """The drive itself: theta grows with running, spindles only at rest, gamma only in
+    gratings, nothing in MB."""
+    cfg = tiny_config()
+    library = synthetic._stimulus_library(cfg)
+    _, epochs, _, run_state = synthetic._recording_latents(cfg, 0, library)
+    rhythm = synthetic._recording_rhythms(cfg, 0, run_state, epochs)
+    lat_steps = int(round(cfg.latent_dt_ms / cfg.dt_ms))
+    run = np.repeat(run_state, lat_steps)[: len(rhythm)]
+    t = np.arange(len(rhythm)) * cfg.dt_ms / 1000.0
+    gratings = np.zeros(len(t), dtype=bool)
+    for start, stop, kind in epochs.itertuples(index=False):
+        gratings |= (kind == "gratings") & (t >= start) & (t < stop)
+    power = rhythm.astype(float) ** 2
+    vis, hpf, th, mb = (cfg.regions.index(g) for g in ("VIS", "HPF", "TH", "MB"))
+    assert np.all(power[~gratings, vis] == 0) and power[gratings, vis].mean() > 0.3
+    assert power[run > 0.8, hpf].mean() > 3 * power[run < 0.2, hpf].mean() > 0
+    assert power[run > 0.99, th].max() < 0.01 and power[run < 0.2, th].mean() > 0
+    assert np.all(power[:, mb] == 0)
+
+
+def test_config_needs_one_value_per_region():
+    with pytest.raises(ValueError, match="rhythm_hz"):
+        simulate(dataclasses.replace(tiny_config(), rhythm_hz=(30.0, 7.5)))
 
 
 def test_region_in_covariation_with_population(design):
     x = np.concatenate([region_correlations(r, DESIGN.regions) for r in design])
     y = labels_of(design)["region"].to_numpy()
-    f1 = cv_macro_f1(x, y)
-    MEASURED["region from correlation with region means"] = f1
-    assert f1 > 0.7
+    assert cv_macro_f1(x, y) > 0.7
 
 
 def test_region_relations_consistent_across_animals(design):
@@ -257,19 +395,14 @@ def test_region_relations_consistent_across_animals(design):
 def test_subclass_in_isi_statistics(design):
     x = np.concatenate([isi_features(r) for r in design])
     labels = labels_of(design)
-    f1 = cv_macro_f1(x, labels["subclass"].to_numpy())
-    MEASURED["subclass from ISI statistics"] = f1
-    assert 0.4 < f1 < 0.95
-    f1_class = cv_macro_f1(x, labels["cell_class"].to_numpy())
-    MEASURED["cell_class from ISI statistics"] = f1_class
-    assert f1_class > 0.6
+    assert 0.4 < cv_macro_f1(x, labels["subclass"].to_numpy()) < 0.95
+    assert cv_macro_f1(x, labels["cell_class"].to_numpy()) > 0.6
 
 
 def test_cell_class_in_waveform_width(design):
     x = np.concatenate([trough_to_peak_ms(r.waveforms, r.waveform_rate) for r in design])[:, None]
     labels = labels_of(design)
     f1 = cv_macro_f1(x, labels["cell_class"].to_numpy())
-    MEASURED["cell_class from waveform width"] = f1
     assert 0.65 < f1 < 0.9  # informative but overlapping: LTS (inhibitory) waveforms are broad-ish
     width = pd.Series(x[:, 0]).groupby(labels["subclass"]).median()
     assert width["FS"] < width["LTS"] < min(width["RS"], width["IB"], width["CH"])
@@ -281,8 +414,3 @@ def test_rate_and_animal_variability(design):
     by_animal = pd.Series(rates).groupby(np.concatenate([[r.animal] * r.n_units for r in design])).median()
     assert by_animal.nunique() == len(by_animal)
 
-
-def test_zz_report():
-    """Print the measured macro-F1 values (visible with pytest -s)."""
-    for name, value in MEASURED.items():
-        print(f"{name}: macro-F1 {value:.3f}")

@@ -64,7 +64,7 @@ def _synthetic_pair(prefix: str, size: str, what: str) -> tuple[DatasetInfo, Dat
         DatasetInfo(
             name=prefix,
             summary=f"{what} simulated multi-animal Neuropixels-like population with known cell "
-            "types and regions (spikes and waveforms).",
+            "types and regions (spikes and waveforms), data version 2.",
             source="neuronbench.data.synthetic",
             modality="spikes",
             available=("waveforms", "behaviour"),
@@ -73,7 +73,7 @@ def _synthetic_pair(prefix: str, size: str, what: str) -> tuple[DatasetInfo, Dat
         ),
         DatasetInfo(
             name=f"{prefix}-calcium",
-            summary=f"{what} simulated population seen through a calcium indicator at ~4.3 Hz.",
+            summary=f"{what} simulated population seen through a calcium indicator at ~4.3 Hz, data version 2.",
             source="neuronbench.data.synthetic",
             modality="calcium",
             available=("behaviour",),
@@ -183,10 +183,12 @@ def write_simulated(path: Path, name: str, recordings: Sequence[Recording], *, l
 
 
 def _synthetic_params(config: object) -> dict:
-    """Manifest parameters of the synthetic datasets (see `generator_params`)."""
+    """Manifest parameters of the synthetic datasets (see `generator_params`), with the
+    data version (`synthetic.VERSION`): data of another version is regenerated."""
     from neuronbench.data import izhikevich, synthetic
 
-    return generator_params("neuronbench.data.synthetic", (izhikevich, synthetic), config)
+    return {**generator_params("neuronbench.data.synthetic", (izhikevich, synthetic), config),
+            "version": synthetic.VERSION}
 
 
 def generator_params(generator: str, modules: Sequence[ModuleType], config: object) -> dict:

@@ -24,47 +24,117 @@ Labels (`LABEL_COLUMNS`)
     inhibitory; ``region``: one of ``regions`` (default VIS, HPF, TH, MB), balanced in
     each pool; every recording holds neurons of every region (as a probe crossing them).
 
-Where the identity information lives (and where it deliberately does not)
+Where the identity information lives (data version 2, `VERSION`)
     Type lives in the intrinsic dynamics: canonical (a, b, c, d) per type with per-neuron
     jitter (a, b, d multiplied by exp(N(0, sd)), c + N(0, sd) mV), visible in ISI and
     burst statistics (CH/IB bursts, FS fast regular, LTS rebound bursts, RS adaptation),
     and in the waveform: narrow trough-to-peak for FS (0.35 +- 0.08 ms), broad for
     RS/IB/CH (0.70 +- 0.15 ms), LTS broad-ish in between (0.60 +- 0.13 ms), plus noise,
     so cell class is partly, not wholly, in the waveform. The jitter and the waveform
-    overlap are set so that single-neuron features decode type well but not perfectly
-    (the features control: macro-F1 ~0.93 for class, ~0.78 for subclass, inductive).
-    Region lives only in co-variation: each (recording, region) has a latent drive
-    shared by its neurons, and the neurons of a region are coupled (a current
-    proportional to the region's recent population spiking, `PopulationCoupling`). The
-    regions differ consistently in what their latent follows, in every animal:
-    ``latent = ws * stimulus + wr * running + wp * private`` with (ws, wr) from
-    ``stimulus_share`` / ``running_share`` (default VIS 0.8/0.2: strongly
-    stimulus-locked; TH 0.5/0.2: moderately; MB 0.1/0.75: follows running; HPF
-    0.1/0.1: mostly internal) and wp = sqrt(1 - ws^2 - wr^2), so every latent has unit
-    variance. Each component has the same two-band structure, sqrt(p) * slow + sqrt(1-p)
-    * fast (time constants ``tau_slow_s`` and ``tau_fast_s``, p = ``slow_share``),
-    each band with unit variance (stimulus bands are rank-transformed to Gaussian
-    marginals), so every region's drive has the same Gaussian marginal, unit variance
-    in every epoch, and the same timescales up to the 1 Hz periodic grating drive
-    (autocorrelations within ~0.1 at every lag); only what it co-varies with differs.
-    Deliberately NOT informative of region: firing rate and ISI statistics (per-neuron
-    baseline, gain and noise are drawn from region-independent distributions; coupling
-    strength is the same everywhere), waveform, unit order, position (absent). Not
-    informative of anything: per-animal gain, baseline and noise level (drawn per animal,
-    so a new animal is a distribution shift, not free transfer).
+    overlap are set so that single-neuron features decode type well but not perfectly.
+    The type mix is the same in every region (a deliberate simplification: the five
+    Izhikevich firing modes are not the regions' own cell types; e.g. rodent thalamus has
+    few local interneurons outside dLGN, Arcelli et al. 1997, which would need
+    region-specific types).
+
+    Region lives in three places, as in real recordings, each heavily overlapping:
+
+    1. Slow co-variation (as in version 1). Each (recording, region) has a latent drive
+       shared by its neurons, and the neurons of a region are coupled (a current
+       proportional to the region's recent population spiking, `PopulationCoupling`).
+       The regions differ consistently in what their latent follows, in every animal:
+       ``latent = ws * stimulus + wr * running + wp * private`` with (ws, wr) from
+       ``stimulus_share`` / ``running_share`` (default VIS 0.8/0.2: strongly
+       stimulus-locked; TH 0.5/0.2: moderately; MB 0.1/0.75: follows running, as
+       midbrain and superior colliculus activity does, Savier et al. 2019 Cell Rep;
+       Stringer et al. 2019 Science; HPF 0.1/0.1: mostly internal) and
+       wp = sqrt(1 - ws^2 - wr^2), so every latent has unit variance. Each component has
+       the same two-band structure, sqrt(p) * slow + sqrt(1-p) * fast (time constants
+       ``tau_slow_s`` and ``tau_fast_s``, p = ``slow_share``), each band with unit
+       variance (stimulus bands are rank-transformed to Gaussian marginals), so every
+       region's drive has the same Gaussian marginal and timescales up to the 1 Hz
+       periodic grating drive; only what it co-varies with differs.
+
+    2. Single-neuron properties, shifted per region by much less than their spread
+       within a region (rates span ~2 orders of magnitude in every region, log-normally,
+       Buzsaki & Mizuseki 2014 Nat Rev Neurosci; here the 5-95 % range is ~0.4-36 Hz):
+       - ``region_base_shift`` (input offset; VIS 0, HPF -1.6, TH +1.0, MB +0.7) sets
+         the median rate relative to VIS to about x0.5 (HPF), x2 (TH) and x1.5 (MB),
+         with the other signatures included (measured in the simulation): thalamic (LGN, LP) units fire faster than
+         visual-cortex units and hippocampal units slowest in the Allen Neuropixels
+         survey (Siegle et al. 2021 Nature 592:86, rate distributions by area; CA1
+         pyramidal cells' median rate is below ~1-2 Hz, Mizuseki & Buzsaki 2013 Cell
+         Rep), midbrain units faster than cortex. The ratios are our reading of those
+         plotted distributions, not tabulated values.
+       - ``region_reset_shift_mv`` (VIS 0, HPF +2, TH +4, MB 0 mV added to the reset
+         potential c): burst propensity within a type. A higher c moves an Izhikevich
+         neuron towards bursting (IB has c = -55, CH c = -50 against RS -65,
+         Izhikevich 2003); thalamic relay cells fire T-type Ca2+ bursts (McCormick &
+         Bal 1997 Annu Rev Neurosci; Sherman 2001) and hippocampal pyramidal cells
+         complex-spike bursts (Ranck 1973; Mizuseki et al. 2012 Hippocampus). The size
+         of the shift in mV is our choice: no published figure maps onto it.
+       - ``region_width_scale`` (waveform trough-to-peak x1.0 VIS, x1.1 HPF, x0.8 TH,
+         x0.9 MB): thalamic units have narrower spikes than cortical ones in the Allen
+         survey (Siegle et al. 2021, waveform duration by area), hippocampal pyramidal
+         spikes are broad (Csicsvari et al. 1999 J Neurosci); the factors are our
+         estimates from those distributions.
+
+    3. Population rhythms (`_recording_rhythms`): a locked neuron (a fraction
+       ``rhythm_locked_fraction`` of its region, drawn once per neuron) receives
+       ``gain * w * envelope(t) * sin(phase(t))``, with the region's phase (frequency
+       ``rhythm_hz`` + ``rhythm_hz_sd`` x a slow OU wander), its state-dependent
+       envelope in [0, 1], and a per-neuron strength w = ``rhythm_amplitude`` x
+       log-normal(``rhythm_amplitude_sd``, mean 1). Locked units of a region therefore
+       fire together at its rhythm; the amplitudes are set so that the spike-phase
+       vector length of the median locked unit, against the drive's own phase where its
+       envelope is above 0.5, is the published value (measured in 5 ms bins on the test
+       population of `tests/test_synthetic.py`, which checks it: HPF 0.28, TH 0.26,
+       VIS 0.09):
+       - HPF theta, 7.5 +- 0.5 Hz (6-10 Hz, Buzsaki 2002 Neuron), state "running":
+         envelope 1 when running and ``theta_quiet_fraction`` = 0.3 at rest (theta
+         power drops several-fold in immobility, Vanderwolf 1969; Buzsaki 2002; 0.3 in
+         amplitude, ~1/10 in power, is our estimate); 80 % of units locked (most CA1
+         units are theta-modulated, Csicsvari et al. 1999; Mizuseki et al. 2009
+         Neuron); amplitude 0.35: vector length ~0.25-0.3 during running, in the range
+         of CA1 pyramidal cells' mean resultant lengths (~0.1-0.3, our reading of
+         Mizuseki et al. 2009).
+       - TH spindle band, 10 +- 1 Hz (7-15 Hz, Steriade et al. 1993 Science; McCormick
+         & Bal 1997), state "quiet": waxing-waning (sin^2) episodes of 0.5-3 s
+         (``spindle_s``; spindle sequences last 1-3 s, Steriade et al. 1993) at
+         ``spindle_rate_hz`` = 0.15 onsets per second (~9 per minute, the order of
+         spindle density in mouse NREM sleep; an estimate for quiet wakefulness),
+         scaled by (1 - running state); 70 % of units locked, amplitude 0.40: vector
+         length ~0.3 inside a spindle (our estimate; relay cells fire on a subset of
+         spindle cycles, Steriade et al. 1993).
+       - VIS gamma, 30 +- 3 Hz, state "gratings" (grating-induced gamma of mouse V1 at
+         ~30 Hz, Veit et al. 2017 Nat Neurosci; the ~60 Hz narrowband gamma of Saleem
+         et al. 2017 Neuron, strongest on a grey screen, is not modelled): envelope 1 in
+         gratings epochs; 50 % of units locked, amplitude 0.10: vector length ~0.1
+         (weak, as spike-field gamma locking in mouse V1 is; our estimate). VIS is also
+         stimulus-locked through the 1 Hz drifting-grating drive of its latent.
+       - MB: no rhythm (``rhythm_state`` "none"); it follows running (1. above).
+       The running state is a sigmoid of the smoothed running drive, 0.5 at ~4 cm/s.
+       The rhythms are far faster than the calcium indicator and its 4.3 Hz frames, so
+       ``synthetic-calcium`` keeps signatures 1 and 2 and loses most of 3, as real
+       2-photon data does.
+
+    Not informative of anything: per-animal gain, baseline and noise level (drawn per
+    animal, so a new animal is a distribution shift, not free transfer), unit order,
+    position (absent: depth would give the region away).
 
 Input model (per neuron i of region g in recording r, in the model's current units)
     ``I_i(t) = base_i + gain_i * (sqrt(rho) * latent_rg(t) + sqrt(1 - rho) * own_i(t))
-    + sigma_i * white noise + coupling``, with rho = ``region_share`` (default 0.15,
+    + gain_i * w_i * rhythm_rg(t) + sigma_i * white noise + coupling``, with rho = ``region_share`` (default 0.15,
     which gives spike-count correlations of ~0.15 within a region and ~0.03 across
     regions in 250 ms bins); own_i is the neuron's own two-band process (same
     statistics as the latents, on a ``private_dt_ms`` grid); base = animal offset +
-    neuron baseline + per-recording change, gain = animal factor x neuron gain x
+    region shift + neuron baseline + per-recording change, gain = animal factor x neuron gain x
     per-recording factor, sigma = animal factor x neuron noise level; the white noise
     is drawn per 1 ms step, as in Izhikevich's network code (`izhikevich.GaussianNoise`).
     Coupling: ``coupling_weight`` x the region's spikes per neuron filtered with
-    ``coupling_tau_ms`` (within the recording). Median rate ~4-7 Hz (5-95 % range
-    ~1-30 Hz; FS, LTS and CH faster than RS; a few units fire below 0.1 Hz).
+    ``coupling_tau_ms`` (within the recording). Median rate ~6 Hz (5-95 % range
+    ~0.4-36 Hz; FS, LTS and CH faster than RS; about 1 % of units below 0.1 Hz).
+    w_i = 0 for a neuron not locked to its region's rhythm (see 3. above).
 
 Stimulus and behaviour
     Each recording has three blocks of equal length (spontaneous, gratings, scenes) in a
@@ -101,11 +171,13 @@ Simulation (cost)
     separate columns; each segment starts ``warmup_s`` early on the true input of that
     time, and spikes of the warm-up are discarded, so the stitched spike train is
     statistically continuous (the model forgets its initial state in ~100 ms). Latents
-    are computed on a ``latent_dt_ms`` grid and held within it.
+    are computed on a ``latent_dt_ms`` grid and held within it; the rhythms on the 1 ms
+    grid.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -131,7 +203,9 @@ N_ORIENTATIONS = 8
 N_SCENES = 50
 
 # Random streams (each a Generator seeded by (seed, key)): independent and stable.
-_POOL, _STIM_LIBRARY, _RECORDING, _LATENT, _NOISE, _SPIKE_JITTER, _WAVEFORM, _CALCIUM, _PRIVATE = range(9)
+_POOL, _STIM_LIBRARY, _RECORDING, _LATENT, _NOISE, _SPIKE_JITTER, _WAVEFORM, _CALCIUM, _PRIVATE, _RHYTHM = range(10)
+VERSION = 2  # the data version: records and caches of another version are never mixed with these
+RHYTHM_STATES: tuple[str, ...] = ("running", "quiet", "gratings", "none")
 
 # Waveform shape per subclass: trough-to-peak mean and sd (ms), peak/trough ratio.
 _WAVEFORM_SHAPE: dict[str, tuple[float, float, float]] = {
@@ -182,6 +256,20 @@ class SyntheticConfig:
     recording_gain_sd: float = 0.1  # log-normal sigma
     coupling_weight: float = 2.0
     coupling_tau_ms: float = 20.0
+    # region signatures in single neurons (module docstring: sources)
+    region_base_shift: tuple[float, ...] = (0.0, -1.6, 1.0, 0.7)  # input offset: rate x1, ~x0.5, ~x2, ~x1.5
+    region_reset_shift_mv: tuple[float, ...] = (0.0, 2.0, 4.0, 0.0)  # c + shift: burst propensity
+    region_width_scale: tuple[float, ...] = (1.0, 1.1, 0.8, 0.9)  # waveform trough-to-peak factor
+    # region rhythms (module docstring: sources)
+    rhythm_hz: tuple[float, ...] = (30.0, 7.5, 10.0, 0.0)  # VIS gamma, HPF theta, TH spindle band, MB none
+    rhythm_hz_sd: tuple[float, ...] = (3.0, 0.5, 1.0, 0.0)  # slow wander of the frequency
+    rhythm_state: tuple[str, ...] = ("gratings", "running", "quiet", "none")
+    rhythm_locked_fraction: tuple[float, ...] = (0.5, 0.8, 0.7, 0.0)
+    rhythm_amplitude: tuple[float, ...] = (0.10, 0.35, 0.40, 0.0)  # in units of a neuron's gain
+    rhythm_amplitude_sd: float = 0.5  # log-normal sigma of the per-neuron locking strength
+    theta_quiet_fraction: float = 0.3  # theta amplitude at rest relative to running
+    spindle_rate_hz: float = 0.15  # spindle onsets per second of quiet
+    spindle_s: tuple[float, float] = (0.5, 3.0)  # duration range (uniform)
     # stimulus and behaviour
     grating_s: float = 2.0
     grating_tf_hz: float = 1.0
@@ -258,6 +346,7 @@ class _Pool:
     peak_ratio: np.ndarray
     ca_amplitude: np.ndarray
     ca_noise: np.ndarray
+    rhythm_weight: np.ndarray  # amplitude of the region rhythm in the input (0: not locked)
 
 
 def _make_pool(config: SyntheticConfig, animal: int) -> _Pool:
@@ -273,22 +362,26 @@ def _make_pool(config: SyntheticConfig, animal: int) -> _Pool:
     modes = [SUBCLASSES[k] for k in subclass]
     params = izhikevich.jitter_parameters(izhikevich.mode_parameters(modes), rng, a_sd=config.jitter_a,
                                           b_sd=config.jitter_b, c_sd=config.jitter_c, d_sd=config.jitter_d)
+    params = dataclasses.replace(params, c=params.c + np.asarray(config.region_reset_shift_mv)[region])
     animal_base = config.animal_base_sd * rng.standard_normal()
     animal_gain = math.exp(config.animal_gain_sd * rng.standard_normal())
     animal_noise = math.exp(config.animal_noise_sd * rng.standard_normal())
     shape = np.array([_WAVEFORM_SHAPE[m] for m in modes])
-    return _Pool(
-        region=region,
-        subclass=subclass,
-        params=params,
-        base=animal_base + config.base_mean + config.base_sd * rng.standard_normal(p),
-        gain=animal_gain * config.gain_mean * np.exp(config.gain_sd * rng.standard_normal(p)),
-        noise=animal_noise * config.noise_mean * np.exp(config.noise_sd * rng.standard_normal(p)),
-        trough_to_peak=np.maximum(shape[:, 0] + shape[:, 1] * rng.standard_normal(p), 0.15),
-        peak_ratio=shape[:, 2] * np.exp(0.2 * rng.standard_normal(p)),
-        ca_amplitude=config.calcium_amplitude * np.exp(0.3 * rng.standard_normal(p)),
-        ca_noise=config.calcium_noise * np.exp(0.4 * rng.standard_normal(p)),
-    )
+    width = np.asarray(config.region_width_scale)[region]
+    base = (animal_base + config.base_mean + np.asarray(config.region_base_shift)[region]
+            + config.base_sd * rng.standard_normal(p))
+    gain = animal_gain * config.gain_mean * np.exp(config.gain_sd * rng.standard_normal(p))
+    noise = animal_noise * config.noise_mean * np.exp(config.noise_sd * rng.standard_normal(p))
+    trough_to_peak = np.maximum(width * (shape[:, 0] + shape[:, 1] * rng.standard_normal(p)), 0.15)
+    peak_ratio = shape[:, 2] * np.exp(0.2 * rng.standard_normal(p))
+    ca_amplitude = config.calcium_amplitude * np.exp(0.3 * rng.standard_normal(p))
+    ca_noise = config.calcium_noise * np.exp(0.4 * rng.standard_normal(p))
+    locked = rng.random(p) < np.asarray(config.rhythm_locked_fraction)[region]
+    strength = np.exp(config.rhythm_amplitude_sd * rng.standard_normal(p) - config.rhythm_amplitude_sd**2 / 2)
+    return _Pool(region=region, subclass=subclass, params=params, base=base, gain=gain, noise=noise,
+                 trough_to_peak=trough_to_peak, peak_ratio=peak_ratio, ca_amplitude=ca_amplitude,
+                 ca_noise=ca_noise,
+                 rhythm_weight=locked * np.asarray(config.rhythm_amplitude)[region] * strength)
 
 
 def _stimulus_library(config: SyntheticConfig) -> dict[str, np.ndarray]:
@@ -303,8 +396,9 @@ def _stimulus_library(config: SyntheticConfig) -> dict[str, np.ndarray]:
 
 
 def _recording_latents(config: SyntheticConfig, rec_index: int, library: dict[str, np.ndarray]
-                       ) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
-    """Latent drive (T_L, n_regions) of one recording, its epochs and its behaviour."""
+                       ) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Latent drive (T_L, n_regions) of one recording, its epochs, its behaviour and its
+    running state (T_L,) in [0, 1] (0.5 at a running speed of ~4 cm/s)."""
     rng = _rng(config, _LATENT, rec_index)
     dt = config.latent_dt_ms / 1000.0
     n_lat = int(math.ceil(config.duration_s / dt))
@@ -362,11 +456,52 @@ def _recording_latents(config: SyntheticConfig, rec_index: int, library: dict[st
     kappa, theta, v_max = 4.0, 0.5, 25.0
     smooth_run = _lowpass(running, 0.25, dt)
     speed = v_max / kappa * np.logaddexp(0.0, kappa * (smooth_run - theta))
+    run_state = 1.0 / (1.0 + np.exp(-kappa * (smooth_run - theta)))  # d speed / d run, scaled to [0, 1]
     arousal = _ou(rng, (n_lat,), 10.0, dt)
     pupil = np.clip(0.4 + 0.08 * _lowpass(run_slow[:, 0], 1.0, dt) + 0.06 * arousal, 0.05, None)
     behaviour = pd.DataFrame({"time": t_beh, "running_speed": speed[idx], "pupil": pupil[idx]})
     epochs_df = pd.DataFrame(epochs, columns=["start", "stop", "stimulus"])
-    return latent.astype(np.float32), epochs_df, behaviour
+    return latent.astype(np.float32), epochs_df, behaviour, run_state
+
+
+def _recording_rhythms(config: SyntheticConfig, rec_index: int, run_state: np.ndarray, epochs: pd.DataFrame
+                       ) -> np.ndarray:
+    """Each region's rhythm (steps of ``dt_ms``, n_regions) float32: envelope x sin(phase),
+    the envelope in [0, 1] set by the region's state (module docstring), the phase
+    integrated from a frequency that wanders slowly (OU, 1 s) around the region's band."""
+    rng = _rng(config, _RHYTHM, rec_index)
+    dt = config.dt_ms / 1000.0
+    n_steps = int(round(config.duration_s / dt))
+    lat_steps = int(round(config.latent_dt_ms / config.dt_ms))
+    run = np.repeat(run_state, lat_steps)[:n_steps]
+    t = np.arange(n_steps) * dt
+    out = np.zeros((n_steps, len(config.regions)), dtype=np.float32)
+    for g, state in enumerate(config.rhythm_state):
+        if state not in RHYTHM_STATES:
+            raise ValueError(f"rhythm_state: expected one of {RHYTHM_STATES}, got {state!r}")
+        freq = config.rhythm_hz[g] + config.rhythm_hz_sd[g] * np.repeat(
+            _ou(rng, (len(run_state),), 1.0, config.latent_dt_ms / 1000.0), lat_steps)[:n_steps]
+        phase = rng.uniform(0, 2 * np.pi) + 2 * np.pi * np.cumsum(np.maximum(freq, 0.0)) * dt
+        if state == "none" or config.rhythm_hz[g] <= 0:
+            continue
+        if state == "running":
+            envelope = config.theta_quiet_fraction + (1.0 - config.theta_quiet_fraction) * run
+        elif state == "gratings":
+            envelope = np.zeros(n_steps)
+            for start, stop, kind in epochs.itertuples(index=False):
+                if kind == "gratings":
+                    envelope[(t >= start) & (t < stop)] = 1.0
+        else:  # quiet: waxing-waning spindles (sin^2 envelope) at random onsets, damped by running
+            envelope = np.zeros(n_steps)
+            n_events = rng.poisson(config.spindle_rate_hz * config.duration_s)
+            onsets = rng.uniform(0.0, config.duration_s, n_events)
+            lengths = rng.uniform(*config.spindle_s, n_events)
+            for onset, length in zip(onsets, lengths):
+                inside = (t >= onset) & (t < onset + length)
+                envelope[inside] = np.maximum(envelope[inside], np.sin(np.pi * (t[inside] - onset) / length) ** 2)
+            envelope *= 1.0 - run
+        out[:, g] = envelope * np.sin(phase)
+    return out
 
 
 def _waveforms(pool: _Pool, members: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -411,8 +546,12 @@ def simulate(config: SyntheticConfig = SyntheticConfig()) -> tuple[list[Recordin
     """(spike recordings of dataset 'synthetic', calcium recordings of dataset
     'synthetic-calcium'), with labels; one simulation gives both."""
     n_reg = len(config.regions)
-    if not (len(config.stimulus_share) == len(config.running_share) == n_reg):
-        raise ValueError("stimulus_share and running_share need one value per region")
+    per_region = ("stimulus_share", "running_share", "region_base_shift", "region_reset_shift_mv",
+                  "region_width_scale", "rhythm_hz", "rhythm_hz_sd", "rhythm_state", "rhythm_locked_fraction",
+                  "rhythm_amplitude")
+    wrong = [name for name in per_region if len(getattr(config, name)) != n_reg]
+    if wrong:
+        raise ValueError(f"{', '.join(wrong)}: need one value per region {config.regions}")
     if len(config.subclass_fractions) != len(SUBCLASSES):
         raise ValueError(f"subclass_fractions needs one value per subclass {SUBCLASSES}")
     dt = config.dt_ms
@@ -434,8 +573,11 @@ def simulate(config: SyntheticConfig = SyntheticConfig()) -> tuple[list[Recordin
             base = pool.base[members] + config.recording_base_sd * rng.standard_normal(n_obs)
             gain = pool.gain[members] * np.exp(config.recording_gain_sd * rng.standard_normal(n_obs))
             recs.append((a, s, members, base, gain, pool.noise[members]))
-    latents, epochs, behaviours = zip(*(_recording_latents(config, r, library) for r in range(len(recs))))
+    latents, epochs, behaviours, run_states = zip(*(_recording_latents(config, r, library)
+                                                    for r in range(len(recs))))
     latent_all = np.concatenate(latents, axis=1)  # (T_L, n_recordings * n_reg)
+    rhythm_all = np.concatenate([_recording_rhythms(config, r, run_states[r], epochs[r])
+                                 for r in range(len(recs))], axis=1)  # (steps, n_recordings * n_reg)
     n_lat = latent_all.shape[0]
     # each neuron's own slow drive, two bands like the latents, on a coarser grid
     priv_dt = config.private_dt_ms / 1000.0
@@ -451,7 +593,8 @@ def simulate(config: SyntheticConfig = SyntheticConfig()) -> tuple[list[Recordin
     unit_start = np.concatenate([[0], np.cumsum([len(r[2]) for r in recs])])
 
     # columns of the simulation: (recording, segment, unit)
-    col = {k: [] for k in ("rec", "seg", "unit", "ucol", "lat", "group", "base", "gain", "noise", "a", "b", "c", "d")}
+    col = {k: [] for k in ("rec", "seg", "unit", "ucol", "lat", "group", "base", "gain", "noise", "rhythm",
+                           "a", "b", "c", "d")}
     for r, (a, _s, members, base, gain, noise) in enumerate(recs):
         pool, n = pools[a], len(members)
         for seg in range(n_seg):
@@ -464,6 +607,7 @@ def simulate(config: SyntheticConfig = SyntheticConfig()) -> tuple[list[Recordin
             col["base"].append(base)
             col["gain"].append(gain)
             col["noise"].append(noise)
+            col["rhythm"].append(gain * pool.rhythm_weight[members])
             for name in "abcd":
                 col[name].append(getattr(pool.params, name)[members])
     col = {k: np.concatenate(v) for k, v in col.items()}
@@ -473,6 +617,10 @@ def simulate(config: SyntheticConfig = SyntheticConfig()) -> tuple[list[Recordin
     private_w = np.float32(math.sqrt(1.0 - config.region_share))
     base32, gain32 = col["base"].astype(np.float32), col["gain"].astype(np.float32)
     noise = izhikevich.GaussianNoise(_rng(config, _NOISE), col["noise"])
+    rhythm32 = col["rhythm"].astype(np.float32)
+    seg_first = np.arange(n_seg) * seg_steps - warm_steps  # global step of each segment's local step 0
+    rhythm_col = col["seg"] * rhythm_all.shape[1] + col["lat"]  # column in a chunk's (steps, segments x lat)
+    rhythmic = bool(np.any(rhythm32))
 
     def current(k0: int, m: int) -> np.ndarray:
         m_lat = -(-m // lat_steps)
@@ -484,6 +632,9 @@ def simulate(config: SyntheticConfig = SyntheticConfig()) -> tuple[list[Recordin
         drive += base32
         out = np.repeat(drive, lat_steps, axis=0)[:m]
         out += noise(m)
+        if rhythmic:  # the rhythms of every segment for these steps, then one gather per column
+            rows = np.clip(seg_first[None, :] + k0 + np.arange(m)[:, None], 0, n_steps - 1)
+            out += rhythm_all[rows].reshape(m, -1)[:, rhythm_col] * rhythm32
         return out
 
     coupling = izhikevich.PopulationCoupling(col["group"], config.coupling_weight,
