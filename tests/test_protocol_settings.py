@@ -2,6 +2,8 @@
 protocol facts, and the group k-fold of `neuronbench score`."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -145,6 +147,16 @@ def test_unknown_setting_and_dataset_are_refused(ds):
         make_split(ds, TASK, "zero-shot")
     with pytest.raises(NeuronbenchError, match="unknown dataset 'nope'"):
         settings.protocol_of("nope")
+
+
+def test_the_protocol_imports_no_harness_no_plug_in_and_nothing_heavy():
+    """Layers: the protocol sits below the harness; listing settings and tasks is instant."""
+    code = ("import sys, neuronbench.protocol.settings, neuronbench.protocol.tasks; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('methods', 'baselines', 'pandas', 'numpy', "
+            "'torch') or m in ('neuronbench.plugin', 'neuronbench.registry', 'neuronbench.runner', "
+            "'neuronbench.executors', 'neuronbench.leaderboard', 'neuronbench.cli', 'neuronbench.probes')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def _generated_meta(n: int, n_groups: int, seed: int) -> pd.DataFrame:

@@ -216,9 +216,9 @@ def _fold(table: pd.DataFrame, fold: int, pretrain: list[str], test_mask: np.nda
 
 def held_out_animals(animals: list[str], dataset: str, split_seed: int = 0) -> tuple[str, ...]:
     """The inductive test animals: published ones, else a hashed third (at least one)."""
-    info = protocol_of(dataset)
-    if info.test_animals is not None:
-        return tuple(sorted(info.test_animals))
+    protocol = protocol_of(dataset)
+    if protocol.test_animals is not None:
+        return tuple(sorted(protocol.test_animals))
     ranked = sorted(animals, key=lambda a: unit_hash(a, f"{split_seed}/inductive/{dataset}"))
     return tuple(sorted(ranked[: max(1, int(round(INDUCTIVE_TEST_FRACTION * len(animals))))]))
 
@@ -227,16 +227,16 @@ def make_split(dataset: Dataset, task: Task, setting: str, split_seed: int = 0) 
     """Build the split of a task in a setting from the dataset's ids alone."""
     if setting not in SETTINGS:
         raise NeuronbenchError(f"unknown setting {setting!r}; choose from: {', '.join(SETTINGS)}")
-    info = protocol_of(dataset.name)
+    protocol = protocol_of(dataset.name)
     table = task_table(dataset, task)
-    if info.eval_animals is not None:  # a published protocol evaluates on these animals only
-        table = table[table["animal"].isin(info.eval_animals)].reset_index(drop=True)
+    if protocol.eval_animals is not None:  # a published protocol evaluates on these animals only
+        table = table[table["animal"].isin(protocol.eval_animals)].reset_index(drop=True)
         if table.empty:
             raise NeuronbenchError(f"{dataset.path}: no labelled neuron of task {task.key} in the evaluated "
-                                   f"animals {list(info.eval_animals)[:5]}...")
+                                   f"animals {list(protocol.eval_animals)[:5]}...")
     recs = dataset.recordings
     all_recordings = recs["recording"].tolist()
-    not_dev = ~table["recording"].isin(info.dev_recordings).to_numpy()
+    not_dev = ~table["recording"].isin(protocol.dev_recordings).to_numpy()
     animals = sorted(table["animal"].unique())
     folds: list[Fold] = []
 
@@ -253,11 +253,11 @@ def make_split(dataset: Dataset, task: Task, setting: str, split_seed: int = 0) 
         for k, animal in enumerate(animals):
             in_animal = (table["animal"] == animal).to_numpy()
             folds.append(_fold(table, k, all_recordings, in_animal & not_dev, ~in_animal, split_seed, (animal,)))
-    elif info.eval_animals is not None:  # inductive, leave-one-out over the evaluated animals
+    elif protocol.eval_animals is not None:  # inductive, leave-one-out over the evaluated animals
         if len(animals) < 2:
             raise NeuronbenchError(f"task {task.key}: leave-one-animal-out needs 2+ animals, found {animals}")
         rec_animal = recs["animal"].astype(str)
-        pretrain = recs.loc[~rec_animal.isin(info.eval_animals), "recording"].tolist()
+        pretrain = recs.loc[~rec_animal.isin(protocol.eval_animals), "recording"].tolist()
         if not pretrain:
             raise NeuronbenchError(
                 f"task {task.key}: the inductive setting needs recordings outside the evaluated animals"
