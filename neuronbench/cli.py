@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from neuronbench.errors import NeuronbenchError
+from neuronbench.protocol.settings import SETTINGS
 
-SPLIT_CHOICES = ("transductive", "transductive-zero-shot", "inductive")
 REAL_DATASETS = {name: f"neuronbench.data.{name}" for name in ("bugeon", "steinmetz", "ibl", "allen")}
 """The datasets prepared from downloads: name -> module with ``download(to)`` and ``prepare(raw, out)``."""
 
@@ -21,15 +21,15 @@ scores their frozen embeddings with probes, writes one record per run and builds
 leaderboards from the records."""
 EXAMPLES = """examples:
   neuronbench list methods
-  neuronbench run --method features --split inductive
+  neuronbench run --method features --setting inductive
   neuronbench leaderboard
   neuronbench <command> --help      (the options of one command)
 """
 RUN_EXAMPLES = """examples:
-  neuronbench run --method features --split inductive
-  neuronbench run --method features,random --split transductive,inductive --seeds 0,5 --jobs 2
-  neuronbench run --method nuclr --split inductive --dataset synthetic-calcium --task subclass
-  neuronbench run --method lolcat --split inductive --results /tmp/fresh    (recompute, ignoring ./results)
+  neuronbench run --method features --setting inductive
+  neuronbench run --method features,random --setting transductive,inductive --seeds 0,5 --jobs 2
+  neuronbench run --method nuclr --setting inductive --dataset synthetic-calcium --task subclass
+  neuronbench run --method lolcat --setting inductive --results /tmp/fresh    (recompute, ignoring ./results)
 
 Runs whose record is already in --results (same split, data and config) are reused, not
 redone: the command says how many. Ctrl-C stops within seconds; rerun the same command to
@@ -81,8 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                          epilog=RUN_EXAMPLES, formatter_class=raw)
     run.add_argument("--method", metavar="M[,M...]", required=True, type=_csv, action="extend",
                      help="method name(s), comma-separated or repeated (see `neuronbench list methods`)")
-    run.add_argument("--split", metavar="S[,S...]", required=True, type=_csv, action="extend",
-                     help=f"setting(s), comma-separated: {', '.join(SPLIT_CHOICES)}")
+    run.add_argument("--setting", "--split", dest="setting", metavar="S[,S...]", required=True, type=_csv,
+                     action="extend", help=f"setting(s), comma-separated: {', '.join(SETTINGS)} "
+                     "(--split is an alias)")
     run.add_argument("--dataset", metavar="NAME", default="synthetic",
                      help="dataset name (default synthetic; see `neuronbench list datasets`)")
     run.add_argument("--task", metavar="T[,T...]", type=_csv, action="extend", default=None,
@@ -180,7 +181,7 @@ def cmd_list(what: str) -> None:
                 for i in DATASETS.values()]
         print(f"data folder: {root} ($NEURONBENCH_DATA)")
     else:
-        from neuronbench.tasks import TASKS
+        from neuronbench.protocol.tasks import TASKS
 
         rows = [(t.dataset, t.name, f"{len(t.classes)} classes", t.summary) for t in TASKS.values()]
     print("\n".join(_columns(rows)))
@@ -196,7 +197,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                           results=args.results, progress=not args.no_progress)
     executor = make_executor(args.jobs, args.scheduler, args.cluster)
     try:
-        paths = run_grid(args.method, args.dataset, args.split, args.seeds, args.task, options, executor)
+        paths = run_grid(args.method, args.dataset, args.setting, args.seeds, args.task, options, executor)
     except KeyboardInterrupt:
         executor.close(interrupted=True)
         raise

@@ -45,7 +45,8 @@ import pandas as pd
 from neuronbench.atomic import atomic_write
 from neuronbench.errors import NeuronbenchError
 from neuronbench.metrics import chance_by_metric, classification_metrics
-from neuronbench.plugin import KINDS, SETTINGS
+from neuronbench.plugin import KINDS
+from neuronbench.protocol.settings import SETTINGS
 from neuronbench.results import iter_records, record_path, validate_record
 
 METRICS: tuple[str, ...] = ("macro_f1", "accuracy", "balanced_accuracy")

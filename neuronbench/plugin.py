@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from neuronbench.errors import NeuronbenchError
+from neuronbench.protocol.settings import SETTINGS
 
 if TYPE_CHECKING:  # pandas/Recording only for type hints: listing methods stays light
     import pandas as pd
 
     from neuronbench.data.recording import Recording
 
-SETTINGS: tuple[str, ...] = ("transductive", "transductive-zero-shot", "inductive")
 KINDS: tuple[str, ...] = ("method", "baseline", "control")
 
 

@@ -43,12 +43,12 @@ from neuronbench.embeddings import check_embeddings, read_embeddings, write_embe
 from neuronbench.errors import NeuronbenchError
 from neuronbench.evaluate import evaluate_fold
 from neuronbench.executors import InProcessExecutor
-from neuronbench.plugin import SETTINGS, MethodInfo, config_hash
+from neuronbench.plugin import MethodInfo, config_hash
 from neuronbench.probes import PROBES
 from neuronbench.registry import get_method
 from neuronbench.results import read_record, record_path, write_record
-from neuronbench.splits import Fold, Split, get_split, task_table
-from neuronbench.tasks import Task, get_task, tasks_for
+from neuronbench.protocol.settings import SETTINGS, Fold, Split, get_split
+from neuronbench.protocol.tasks import Task, get_task, task_table, tasks_for
 
 PROBE_SEEDS = (0, 1, 2)
 

@@ -2,15 +2,13 @@
 
 The file holds a neuron id column, the embedding columns and the label (plus any
 grouping column such as session or lab). Folds are made by hashing ids, like every
-neuronbench split:
+neuronbench split (`neuronbench.protocol.settings`):
 
 - ``--split-by neuron``: one stratified split (20 % test, 20 % of the rest for
-  validation), the transductive rule of `neuronbench.splits`.
-- ``--split-by COLUMN`` (e.g. ``eid`` for sessions, ``lab``): group k-fold: the groups
-  are ranked by their hash and dealt in turn to `GROUP_FOLDS` folds (so that no fold is
-  empty; with fewer groups, one fold per group), a fold's groups are never in its
-  training side, validation is a hashed 20 % of the training groups, and the
-  predictions of all folds are pooled before scoring.
+  validation), the transductive rule (`stratified_holdout`).
+- ``--split-by COLUMN`` (e.g. ``eid`` for sessions, ``lab``): group k-fold
+  (`group_kfold`): each fold holds out whole groups, every neuron is tested once, and
+  the predictions of all folds are pooled before scoring.
 
 Without ``--prefix`` the embedding is every numeric column except the label and the
 grouping column. A test set with fewer than `MIN_TEST_PER_CLASS` neurons of a class (or
@@ -30,38 +28,22 @@ from neuronbench.embeddings import read_user_embeddings
 from neuronbench.errors import NeuronbenchError
 from neuronbench.evaluate import evaluate_fold
 from neuronbench.metrics import chance_levels, classification_metrics
-from neuronbench.splits import TEST_FRACTION, VAL_FRACTION, stratified_pick, unit_hash
+from neuronbench.protocol.settings import group_kfold, stratified_holdout
 
-GROUP_FOLDS = 5
 MIN_TEST_PER_CLASS = 10
 
 
 def folds_for(meta: pd.DataFrame, label: str, split_by: str, seed: int = 0) -> list[tuple[list[str], list[str], list[str]]]:
     """(train, val, test) neuron ids per fold; see the module docstring."""
-    ids = meta.index.to_series()
+    ids = meta.index.tolist()
     if split_by == "neuron":
-        groups = pd.DataFrame({"group": ids.to_numpy(), "label": meta[label].to_numpy()})
-        test = stratified_pick(groups, TEST_FRACTION, f"{seed}/test")
-        rest = groups[~groups["group"].isin(test)]
-        val = stratified_pick(rest, VAL_FRACTION, f"{seed}/val/0")
-        train = sorted(set(rest["group"]) - val)
-        return [(train, sorted(val), sorted(test))]
+        return stratified_holdout(ids, meta[label].tolist(), seed)
     if split_by not in meta.columns:
         raise NeuronbenchError(f"--split-by {split_by!r}: no such column; choose 'neuron' or one of {list(meta.columns)}")
-    group = meta[split_by].astype(str)
-    ranked = sorted(group.unique(), key=lambda g: unit_hash(g, f"{seed}/groupfold"))
-    if len(ranked) < 2:
-        raise NeuronbenchError(f"--split-by {split_by!r}: expected 2+ groups to hold out in turn, got {ranked}")
-    n_folds = min(GROUP_FOLDS, len(ranked))
-    fold_of = {g: i % n_folds for i, g in enumerate(ranked)}
-    folds = []
-    for k in range(n_folds):
-        in_test = group.map(fold_of).to_numpy() == k
-        train_groups = sorted(set(group[~in_test]))
-        val_groups = {g for g in train_groups if unit_hash(g, f"{seed}/groupval/{k}") < VAL_FRACTION}
-        in_val = ~in_test & group.isin(val_groups).to_numpy()
-        folds.append((sorted(ids[~in_test & ~in_val]), sorted(ids[in_val]), sorted(ids[in_test])))
-    return folds
+    try:
+        return group_kfold(ids, meta[split_by].astype(str).tolist(), seed)
+    except NeuronbenchError as e:
+        raise NeuronbenchError(f"--split-by {split_by!r}: {e}") from None
 
 
 def small_test_sets(folds: Sequence[tuple[list[str], list[str], list[str]]], labels: pd.Series,

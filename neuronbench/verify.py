@@ -122,8 +122,8 @@ def recompute(record: dict[str, Any], cache_dir: Path, data_root: Path | None = 
     from neuronbench.plugin import config_hash
     from neuronbench.registry import get_method
     from neuronbench.runner import EncoderJob, encode
-    from neuronbench.splits import get_split, task_table
-    from neuronbench.tasks import get_task
+    from neuronbench.protocol.settings import get_split
+    from neuronbench.protocol.tasks import get_task, task_table
 
     method = record["method"]
     if config_hash(method["config"]) != method["config_hash"]:
@@ -134,7 +134,7 @@ def recompute(record: dict[str, Any], cache_dir: Path, data_root: Path | None = 
         raise NeuronbenchError(f"dataset {ds.name!r} here has checksum {ds.checksum[:12]}, "
                                f"the record's is {str(record['dataset'].get('checksum'))[:12]}")
     task = get_task(ds.name, record["task"]["name"])
-    split = get_split(ds, task, record["setting"], seed=record["split"].get("seed", 0), root=data_root)
+    split = get_split(ds, task, record["setting"], split_seed=record["split"].get("seed", 0), root=data_root)
     if split.checksum != record["split"].get("checksum"):
         raise NeuronbenchError(f"the {record['setting']} split here has checksum {split.checksum[:12]}, "
                                f"the record's is {str(record['split'].get('checksum'))[:12]}")

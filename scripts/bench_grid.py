@@ -19,7 +19,7 @@ from pathlib import Path
 
 from neuronbench.data.catalog import load_dataset
 from neuronbench.executors import InProcessExecutor, local_dask
-from neuronbench.plugin import SETTINGS
+from neuronbench.protocol.settings import SETTINGS
 from neuronbench.results import iter_records
 from neuronbench.runner import GridOptions, run_grid
 

@@ -41,9 +41,8 @@ from neuronbench.data.catalog import load_dataset
 from neuronbench.data.recording import Recording
 from neuronbench.evaluate import evaluate_fold
 from neuronbench.metrics import chance_levels, classification_metrics
-from neuronbench.plugin import SETTINGS
-from neuronbench.splits import make_split, task_table
-from neuronbench.tasks import get_task
+from neuronbench.protocol.settings import SETTINGS, make_split
+from neuronbench.protocol.tasks import get_task, task_table
 
 FEATURES = "single-neuron features"
 

@@ -127,8 +127,8 @@ def test_the_session_id_falls_back_to_the_root_identifier_dataset(tmp_path):
     assert recs[0].recording.startswith("719161530_p")
 
 
-def test_sessions_are_the_labelled_ones_of_the_catalog():
-    from neuronbench.data.catalog import DATASETS
+def test_sessions_are_the_labelled_ones_of_the_published_protocol():
+    from neuronbench.protocol.settings import PUBLISHED
 
-    assert len(DATASETS["allen"].eval_animals) == 16
-    assert set(list(ALLEN_SESSIONS)[:6]) <= set(DATASETS["allen"].eval_animals)
+    assert len(PUBLISHED["allen"].eval_animals) == 16
+    assert set(list(ALLEN_SESSIONS)[:6]) <= set(PUBLISHED["allen"].eval_animals)

@@ -124,7 +124,8 @@ def test_sigint_stops_the_command_and_nothing_runs_after_it(tmp_path):
     code = (
         "import sys\n"
         "from importlib.metadata import EntryPoint\n"
-        "from neuronbench import registry, tasks\n"
+        "from neuronbench import registry\n"
+        "from neuronbench.protocol import tasks\n"
         "from neuronbench.data import catalog\n"
         "catalog.DATASETS['handmade'] = catalog.DatasetInfo('handmade', 'h', 't', 'spikes', available=('waveforms',))\n"
         "t = tasks.Task('handmade', 'cell_class', 'cell_class', ('a', 'b'), 't')\n"
@@ -214,6 +215,19 @@ def test_a_closed_pipe_ends_the_command_quietly():
 def test_seeds_rule(text, seeds):
     args = build_parser().parse_args(["run", "--method", "x", "--split", "inductive", "--seeds", text])
     assert args.seeds == seeds
+
+
+def test_setting_option_with_split_as_its_alias(capsys):
+    parse = build_parser().parse_args
+    assert parse(["run", "--method", "x", "--setting", "inductive"]).setting == ["inductive"]
+    assert parse(["run", "--method", "x", "--split", "transductive,inductive"]).setting == ["transductive", "inductive"]
+    both = parse(["run", "--method", "x", "--setting", "inductive", "--split", "transductive"])
+    assert both.setting == ["inductive", "transductive"] and not hasattr(both, "split")
+    with pytest.raises(SystemExit):
+        parse(["run", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--setting S[,S...], --split S[,S...]" in out
+    assert "setting(s), comma-separated: transductive, transductive-zero-shot, inductive (--split is an alias)" in out
 
 
 @pytest.mark.parametrize("text, message", [("0", "for the single seed 0 write 0,"), ("-1,2", "must be >= 0"),

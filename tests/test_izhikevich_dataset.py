@@ -10,8 +10,8 @@ import scipy.linalg
 from neuronbench.data import izhikevich as iz
 from neuronbench.data import izhikevich_dataset as izd
 from neuronbench.data.catalog import get_dataset_info, load_dataset
-from neuronbench.splits import make_split, task_table
-from neuronbench.tasks import get_task
+from neuronbench.protocol.settings import make_split
+from neuronbench.protocol.tasks import get_task, task_table
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,8 @@ from neuronbench.data.catalog import load_dataset
 from neuronbench.errors import NeuronbenchError
 from neuronbench.results import iter_records
 from neuronbench.runner import GridOptions, run_grid
-from neuronbench.splits import get_split
-from neuronbench.tasks import get_task
+from neuronbench.protocol.settings import get_split
+from neuronbench.protocol.tasks import get_task
 
 SETTINGS = ["transductive", "transductive-zero-shot", "inductive"]
 

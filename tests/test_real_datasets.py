@@ -10,11 +10,11 @@ import pytest
 
 from neuronbench import cli
 from neuronbench.data import allen, bugeon, ibl, steinmetz
-from neuronbench.data.catalog import DatasetInfo, get_dataset_info
+from neuronbench.data.catalog import DatasetInfo
 from neuronbench.data.store import Dataset, write_dataset
 from neuronbench.errors import NeuronbenchError
-from neuronbench.splits import make_split
-from neuronbench.tasks import Task, get_task, tasks_for
+from neuronbench.protocol.settings import PUBLISHED, DatasetProtocol, make_split
+from neuronbench.protocol.tasks import Task, get_task, tasks_for
 from tests import fixtures_real as fx
 from tests.conftest import small_recordings
 
@@ -81,7 +81,7 @@ def test_bugeon_published_split(data_env):
     _, root = data_env
     ds = Dataset(root / "bugeon")
     rec_of = dict(zip(ds.neurons["neuron_id"], ds.neurons["recording"]))
-    dev = set(get_dataset_info("bugeon").dev_recordings)
+    dev = set(PUBLISHED["bugeon"].dev_recordings)
     for task in ("cell_class", "subclass"):
         (fold,) = _split("bugeon", task, "inductive", root).folds
         assert fold.test_animals == ("SB028",)
@@ -128,8 +128,8 @@ def test_leave_one_out_over_eval_animals_on_hand_made_data(tmp_path, monkeypatch
     """The split machinery for a dataset with ``eval_animals`` (NuCLR's Allen protocol)."""
     from neuronbench.data import catalog
 
-    info = DatasetInfo("handmade", "hand-made", "tests", "spikes", eval_animals=("m0", "m1"))
-    monkeypatch.setitem(catalog.DATASETS, "handmade", info)
+    monkeypatch.setitem(catalog.DATASETS, "handmade", DatasetInfo("handmade", "hand-made", "tests", "spikes"))
+    monkeypatch.setitem(PUBLISHED, "handmade", DatasetProtocol(eval_animals=("m0", "m1")))
     ds = Dataset(write_dataset(tmp_path / "handmade", "handmade", small_recordings(), label_columns=["cell_class"]))
     task = Task("handmade", "cell_class", "cell_class", ("a", "b"), "test task")
     animal = dict(zip(ds.neurons["neuron_id"], ds.neurons["animal"]))

@@ -52,7 +52,7 @@ def test_repeated_options_add_up():
     from neuronbench.cli import build_parser
 
     args = build_parser().parse_args(["run", "--method", "a", "--method", "b,c", "--split", "inductive"])
-    assert args.method == ["a", "b", "c"] and args.split == ["inductive"] and args.task is None
+    assert args.method == ["a", "b", "c"] and args.setting == ["inductive"] and args.task is None
 
 
 def test_cached_synthetic_dataset_is_reused_not_rebuilt(tmp_path):

@@ -12,7 +12,7 @@ from neuronbench.data import catalog
 from neuronbench.data.store import data_root, write_dataset
 from neuronbench.results import iter_records
 from neuronbench.runner import GridOptions, run_grid
-from neuronbench import tasks as tasks_mod
+from neuronbench.protocol import tasks as tasks_mod
 from tests import plugin_example
 from tests.conftest import small_recordings
 
@@ -61,7 +61,7 @@ def test_plugin_from_entry_point_runs_every_setting_and_never_sees_labels(tmp_pa
 
 def test_supervised_method_gets_probe_train_labels_only(tmp_path):
     from neuronbench.data.store import Dataset
-    from neuronbench.splits import get_split
+    from neuronbench.protocol.settings import get_split
 
     run_grid(["spy-supervised"], "handmade", ["inductive"], [0], options=_opts(tmp_path))
     (labels,) = plugin_example.SEEN["labels"]

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from neuronbench.cli import main
-from neuronbench.score import GROUP_FOLDS, folds_for, score_file
+from neuronbench.protocol.settings import GROUP_FOLDS
+from neuronbench.score import folds_for, score_file
 
 IBL_RRR = Path(__file__).resolve().parents[2] / "shared" / "data" / "ibl_rrr" / "ibl_rrr.parquet"
 needs_ibl = pytest.mark.skipif(not IBL_RRR.is_file(), reason=f"{IBL_RRR} not present")

@@ -4,8 +4,8 @@
   labels, and LOLCAT chooses its model by validation macro-F1, so the validation neurons
   must come out of those labels). Per class, a seeded shuffle of the class's *groups* (a
   neuron tracked across recordings is one group, ``<animal>/<track_id>``, as in
-  `neuronbench.splits`) puts ``round(fraction * n)`` of them in validation, at least one
-  and never all; a class with a single group stays in training.
+  `neuronbench.protocol.settings`) puts ``round(fraction * n)`` of them in validation,
+  at least one and never all; a class with a single group stays in training.
 - Class-rebalanced epochs (the authors' ``hengenlab/lolcat``, branch ``mehdi_branch``,
   ``lolcat/balanced_sampler.py`` ``MySampler``): class c is oversampled by a factor f_c,
   initially clip(n_majority / n_c, 1, 200): each of its neurons appears floor(f_c)

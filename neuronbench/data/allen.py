@@ -34,9 +34,10 @@ mouse of this release was recorded in one session, so it names the mouse).
 - Waveforms: ``waveform_mean`` on the unit's largest-amplitude channel, 30 kHz.
 - x, y, z stay NaN.
 
-Published protocol (NuCLR; frozen as the catalog entry's ``eval_animals``):
-leave-one-session-out over the 16 labelled sessions; pretraining includes them
-(transductive zero-shot) or excludes all of them (inductive).
+Published protocol (NuCLR; frozen as ``eval_animals`` in
+`neuronbench.protocol.settings.PUBLISHED`): leave-one-session-out over the 16 labelled
+sessions; pretraining includes them (transductive zero-shot) or excludes all of them
+(inductive).
 """
 
 from __future__ import annotations

@@ -38,13 +38,9 @@ class DatasetInfo:
             writes the dataset (and may write sibling datasets of the same simulation)
             under ``root``. None for datasets prepared from downloads.
         generator_kwargs: keyword arguments of the builder.
-        test_animals: animals held out in the inductive setting; None: a hashed third
-            of the animals (see `neuronbench.splits`).
-        dev_recordings: recordings never used as test (Bugeon's development sessions).
-        eval_animals: a published protocol that evaluates on these animals only, one at
-            a time (NuCLR's Allen leave-one-session-out): only their neurons enter the
-            task's splits, zero-shot folds leave one of them out and train the probe on
-            the others, and the inductive setting keeps all of them out of pretraining.
+
+    Data facts only: a dataset's published evaluation protocol (held-out animals,
+    development sessions) is `neuronbench.protocol.settings.PUBLISHED`.
     """
 
     name: str
@@ -54,9 +50,6 @@ class DatasetInfo:
     available: tuple[str, ...] = ()
     generator: str | None = None
     generator_kwargs: Mapping[str, Any] = field(default_factory=dict)
-    test_animals: tuple[str, ...] | None = None
-    dev_recordings: tuple[str, ...] = ()
-    eval_animals: tuple[str, ...] | None = None
 
 
 def _synthetic_pair(prefix: str, size: str, what: str) -> tuple[DatasetInfo, DatasetInfo]:
@@ -102,8 +95,6 @@ DATASETS: dict[str, DatasetInfo] = {
             source="figshare 19448531 (doi 10.6084/m9.figshare.19448531)",
             modality="calcium",
             available=("behaviour",),
-            test_animals=("SB028",),
-            dev_recordings=("sb025_20191004", "sb026_20191011", "sb028_20191106", "sb030_20200108"),
         ),
         DatasetInfo(
             name="steinmetz",
@@ -111,7 +102,6 @@ DATASETS: dict[str, DatasetInfo] = {
             source="figshare 9598406",
             modality="spikes",
             available=("waveforms",),
-            test_animals=("Cori", "Forssmann", "Hench"),
         ),
         DatasetInfo(
             name="ibl",
@@ -125,9 +115,6 @@ DATASETS: dict[str, DatasetInfo] = {
             source="DANDI 000021 (Siegle et al. 2021)",
             modality="spikes",
             available=("waveforms",),
-            eval_animals=("715093703", "719161530", "721123822", "746083955", "751348571", "755434585",
-                          "756029989", "758798717", "760345702", "760693773", "762120172", "762602078",
-                          "773418906", "791319847", "797828357", "798911424"),
         ),
     )
 }

@@ -25,8 +25,8 @@ Canonical form: one spikes `Recording` per probe insertion, id
 
 Splits: the reference gives no frozen IBL test set (NuCLR's held-out probe list is keyed
 by probe insertion ids that the ALF folders do not carry), so the inductive setting
-holds out a hashed third of the mice (`neuronbench.splits`): stricter than held-out
-probes, since no held-out mouse is seen in pretraining.
+holds out a hashed third of the mice (`neuronbench.protocol.settings`): stricter than
+held-out probes, since no held-out mouse is seen in pretraining.
 """
 
 from __future__ import annotations

@@ -25,8 +25,8 @@ animal = the mouse (``Cori``).
 - Epochs: ``spontaneous`` intervals, the ``task`` block (first trial start to last trial
   end) and the ``passive`` block (first to last passive event), from the files present.
 
-Published split (NuCLR; frozen in the catalog entry): inductive test mice Cori, Forssmann,
-Hench, absent from pretraining.
+Published split (NuCLR; frozen in `neuronbench.protocol.settings.PUBLISHED`): inductive
+test mice Cori, Forssmann, Hench, absent from pretraining.
 """
 
 from __future__ import annotations

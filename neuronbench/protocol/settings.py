@@ -16,37 +16,95 @@ Definitions (NuCLR, Arora et al. 2025; `../shared/reference/evaluation.md`):
   trained on the others; in the inductive setting all of them stay out of pretraining
   (one pretraining per seed, shared by the folds).
 
-Assignments are made by hashing id strings with a seed (torch_brain / brainsets style),
-never by the order of a set: the same ids give the same split on any machine. The unit
-of assignment is a *group*: a neuron tracked across recordings (same ``track_id``)
-is one group and lands on one side only. Validation neurons always come from the
-probe-training side. A split is written as a JSON file with its checksum; any change of
-this algorithm bumps `SPLIT_VERSION`, and results of different versions never mix.
+The published facts of each dataset's protocol (held-out animals, development sessions,
+evaluated animals) are in `PUBLISHED`; the data catalog holds data facts only.
+
+Assignments are made by hashing id strings with the split seed (torch_brain / brainsets
+style), never by the order of a set: the same ids give the same split on any machine.
+The unit of assignment is a *group*: a neuron tracked across recordings (same
+``track_id``) is one group and lands on one side only. Validation neurons always come
+from the probe-training side. A split is written as a JSON file with its checksum; any
+change of this algorithm bumps `SPLIT_VERSION`, and results of different versions never
+mix. `group_kfold` and `stratified_holdout` apply the same hashing to bare ids (the
+folds of ``neuronbench score``).
+
+This module stays light at import (no numpy/pandas): `SETTINGS` is read by the plug-in
+API and the command line when they list.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
-from neuronbench.data.catalog import get_dataset_info
-from neuronbench.data.recording import group_keys
-from neuronbench.data.store import Dataset, data_root
-from neuronbench.errors import NeuronbenchError
-from neuronbench.plugin import SETTINGS
 from neuronbench.atomic import atomic_write_text
-from neuronbench.tasks import Task
+from neuronbench.data.catalog import get_dataset_info
+from neuronbench.data.root import data_root
+from neuronbench.errors import NeuronbenchError
+from neuronbench.protocol.tasks import Task, task_table
 
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from neuronbench.data.store import Dataset
+
+SETTINGS: tuple[str, ...] = ("transductive", "transductive-zero-shot", "inductive")
 SPLIT_VERSION = 1
 TEST_FRACTION = 0.2
 VAL_FRACTION = 0.2
 INDUCTIVE_TEST_FRACTION = 1 / 3
+GROUP_FOLDS = 5
+"""Folds of `group_kfold` (fewer when there are fewer groups)."""
+
+
+@dataclass(frozen=True)
+class DatasetProtocol:
+    """The published protocol facts of a dataset.
+
+    Attributes:
+        test_animals: animals held out in the inductive setting; None: a hashed third of
+            the animals (`held_out_animals`).
+        dev_recordings: recordings never used as test (Bugeon's development sessions).
+        eval_animals: a published protocol that evaluates on these animals only, one at
+            a time (NuCLR's Allen leave-one-session-out): only their neurons enter the
+            task's splits, zero-shot folds leave one of them out and train the probe on
+            the others, and the inductive setting keeps all of them out of pretraining.
+    """
+
+    test_animals: tuple[str, ...] | None = None
+    dev_recordings: tuple[str, ...] = ()
+    eval_animals: tuple[str, ...] | None = None
+
+
+PUBLISHED: dict[str, DatasetProtocol] = {
+    # NuCLR's Bugeon protocol: SB028 held out; one development session per mouse
+    # (`neuronbench.data.bugeon`)
+    "bugeon": DatasetProtocol(
+        test_animals=("SB028",),
+        dev_recordings=("sb025_20191004", "sb026_20191011", "sb028_20191106", "sb030_20200108"),
+    ),
+    # NuCLR's Steinmetz inductive test mice (`neuronbench.data.steinmetz`)
+    "steinmetz": DatasetProtocol(test_animals=("Cori", "Forssmann", "Hench")),
+    # NuCLR's Allen protocol: leave-one-session-out over the 16 labelled sessions
+    # (`neuronbench.data.allen`)
+    "allen": DatasetProtocol(
+        eval_animals=("715093703", "719161530", "721123822", "746083955", "751348571", "755434585",
+                      "756029989", "758798717", "760345702", "760693773", "762120172", "762602078",
+                      "773418906", "791319847", "797828357", "798911424"),
+    ),
+}
+"""Dataset name -> its published protocol; a dataset not listed has none (`DatasetProtocol()`)."""
+
+
+def protocol_of(dataset: str) -> DatasetProtocol:
+    """The published protocol of a catalog dataset (an unknown name lists the valid ones)."""
+    get_dataset_info(dataset)
+    return PUBLISHED.get(dataset, DatasetProtocol())
 
 
 def unit_hash(key: str, salt: str) -> float:
@@ -70,6 +128,10 @@ class Fold:
 
 @dataclass(frozen=True)
 class Split:
+    """A task's split in one setting. ``seed`` is the split seed (``split_seed`` in the
+    functions below); the field keeps its name because the field names are part of the
+    checksum that the split files and result records carry."""
+
     dataset: str
     dataset_checksum: str
     task: str
@@ -91,35 +153,6 @@ class Split:
         return cls(**{**d, "folds": folds})
 
 
-def task_table(dataset: Dataset, task: Task) -> pd.DataFrame:
-    """The task's neurons: neuron_id, recording, animal, group, label. Neurons without a
-    label in ``task.classes`` are left out."""
-    if task.label not in dataset.labels.columns:
-        raise NeuronbenchError(
-            f"{dataset.path / 'labels.parquet'}: no label column {task.label!r} for task {task.key}"
-        )
-    neurons = dataset.neurons
-    table = pd.DataFrame(
-        {
-            "neuron_id": neurons["neuron_id"].to_numpy(),
-            "recording": neurons["recording"].to_numpy(),
-            "animal": neurons["animal"].astype(str).to_numpy(),
-            "label": dataset.labels[task.label].to_numpy(dtype=object),
-        }
-    )
-    table["group"] = group_keys(table["animal"], neurons["track_id"], table["neuron_id"])
-    table = table[table["label"].isin(task.classes)].reset_index(drop=True)
-    if table.empty:
-        raise NeuronbenchError(f"{dataset.path}: no neuron has a label in {task.classes} for task {task.key}")
-    mixed = table.groupby("group")["label"].nunique()
-    if (mixed > 1).any():
-        raise NeuronbenchError(
-            f"{dataset.path / 'labels.parquet'}: field {task.label!r}: tracked neuron(s) with different "
-            f"labels across recordings, e.g. {mixed[mixed > 1].index[:3].tolist()}"
-        )
-    return table
-
-
 def stratified_pick(groups: pd.DataFrame, fraction: float, salt: str) -> set[str]:
     """Per label, the ``fraction`` of groups with the smallest hash."""
     picked: set[str] = set()
@@ -129,10 +162,49 @@ def stratified_pick(groups: pd.DataFrame, fraction: float, salt: str) -> set[str
     return picked
 
 
+
+def stratified_holdout(ids: Sequence[str], labels: Sequence[Any],
+                       split_seed: int = 0) -> list[tuple[list[str], list[str], list[str]]]:
+    """The transductive rule on bare ids, each its own group: one fold (train, val, test)
+    with a stratified `TEST_FRACTION` test side and `VAL_FRACTION` of the rest for
+    validation, drawn with the salts of `make_split`."""
+    import pandas as pd
+
+    groups = pd.DataFrame({"group": list(ids), "label": list(labels)})
+    test = stratified_pick(groups, TEST_FRACTION, f"{split_seed}/test")
+    rest = groups[~groups["group"].isin(test)]
+    val = stratified_pick(rest, VAL_FRACTION, f"{split_seed}/val/0")
+    return [(sorted(set(rest["group"]) - val), sorted(val), sorted(test))]
+
+
+def group_kfold(ids: Sequence[str], groups: Sequence[str],
+                split_seed: int = 0) -> list[tuple[list[str], list[str], list[str]]]:
+    """(train, val, test) ids per fold, holding out whole groups (sessions, labs): the
+    groups are ranked by their hash and dealt in turn to `GROUP_FOLDS` folds (so that no
+    fold is empty; with fewer groups, one fold per group); a fold's groups are never on
+    its training side, and validation is a hashed `VAL_FRACTION` of the training groups.
+    Every id is tested in exactly one fold."""
+    if len(ids) != len(groups):
+        raise NeuronbenchError(f"group_kfold: {len(ids)} ids but {len(groups)} group values")
+    groups = [str(g) for g in groups]
+    ranked = sorted(set(groups), key=lambda g: unit_hash(g, f"{split_seed}/groupfold"))
+    if len(ranked) < 2:
+        raise NeuronbenchError(f"expected 2+ groups to hold out in turn, got {ranked}")
+    n_folds = min(GROUP_FOLDS, len(ranked))
+    fold_of = {g: i % n_folds for i, g in enumerate(ranked)}
+    folds = []
+    for k in range(n_folds):
+        val_groups = {g for g in ranked
+                      if fold_of[g] != k and unit_hash(g, f"{split_seed}/groupval/{k}") < VAL_FRACTION}
+        side = ["test" if fold_of[g] == k else "val" if g in val_groups else "train" for g in groups]
+        folds.append(tuple(sorted(i for i, s in zip(ids, side) if s == name) for name in ("train", "val", "test")))
+    return folds
+
+
 def _fold(table: pd.DataFrame, fold: int, pretrain: list[str], test_mask: np.ndarray,
-          trainable: np.ndarray, seed: int, test_animals: tuple[str, ...] = ()) -> Fold:
+          trainable: np.ndarray, split_seed: int, test_animals: tuple[str, ...] = ()) -> Fold:
     groups = table.loc[trainable, ["group", "label"]].drop_duplicates("group")
-    val_groups = stratified_pick(groups, VAL_FRACTION, f"{seed}/val/{fold}")
+    val_groups = stratified_pick(groups, VAL_FRACTION, f"{split_seed}/val/{fold}")
     val_mask = trainable & table["group"].isin(val_groups).to_numpy()
     train_mask = trainable & ~val_mask
 
@@ -142,29 +214,29 @@ def _fold(table: pd.DataFrame, fold: int, pretrain: list[str], test_mask: np.nda
     return Fold(fold, tuple(sorted(pretrain)), ids(train_mask), ids(val_mask), ids(test_mask), test_animals)
 
 
-def held_out_animals(animals: list[str], dataset: str, seed: int = 0) -> tuple[str, ...]:
+def held_out_animals(animals: list[str], dataset: str, split_seed: int = 0) -> tuple[str, ...]:
     """The inductive test animals: published ones, else a hashed third (at least one)."""
-    info = get_dataset_info(dataset)
-    if info.test_animals is not None:
-        return tuple(sorted(info.test_animals))
-    ranked = sorted(animals, key=lambda a: unit_hash(a, f"{seed}/inductive/{dataset}"))
+    protocol = protocol_of(dataset)
+    if protocol.test_animals is not None:
+        return tuple(sorted(protocol.test_animals))
+    ranked = sorted(animals, key=lambda a: unit_hash(a, f"{split_seed}/inductive/{dataset}"))
     return tuple(sorted(ranked[: max(1, int(round(INDUCTIVE_TEST_FRACTION * len(animals))))]))
 
 
-def make_split(dataset: Dataset, task: Task, setting: str, seed: int = 0) -> Split:
+def make_split(dataset: Dataset, task: Task, setting: str, split_seed: int = 0) -> Split:
     """Build the split of a task in a setting from the dataset's ids alone."""
     if setting not in SETTINGS:
         raise NeuronbenchError(f"unknown setting {setting!r}; choose from: {', '.join(SETTINGS)}")
-    info = get_dataset_info(dataset.name)
+    protocol = protocol_of(dataset.name)
     table = task_table(dataset, task)
-    if info.eval_animals is not None:  # a published protocol evaluates on these animals only
-        table = table[table["animal"].isin(info.eval_animals)].reset_index(drop=True)
+    if protocol.eval_animals is not None:  # a published protocol evaluates on these animals only
+        table = table[table["animal"].isin(protocol.eval_animals)].reset_index(drop=True)
         if table.empty:
             raise NeuronbenchError(f"{dataset.path}: no labelled neuron of task {task.key} in the evaluated "
-                                   f"animals {list(info.eval_animals)[:5]}...")
+                                   f"animals {list(protocol.eval_animals)[:5]}...")
     recs = dataset.recordings
     all_recordings = recs["recording"].tolist()
-    not_dev = ~table["recording"].isin(info.dev_recordings).to_numpy()
+    not_dev = ~table["recording"].isin(protocol.dev_recordings).to_numpy()
     animals = sorted(table["animal"].unique())
     folds: list[Fold] = []
 
@@ -172,43 +244,45 @@ def make_split(dataset: Dataset, task: Task, setting: str, seed: int = 0) -> Spl
         candidates = table.loc[not_dev, ["group", "label"]].drop_duplicates("group")
         # a tracked group that also appears in a development recording is never tested
         candidates = candidates[~candidates["group"].isin(table.loc[~not_dev, "group"])]
-        test_groups = stratified_pick(candidates, TEST_FRACTION, f"{seed}/test")
+        test_groups = stratified_pick(candidates, TEST_FRACTION, f"{split_seed}/test")
         test_mask = table["group"].isin(test_groups).to_numpy()
-        folds.append(_fold(table, 0, all_recordings, test_mask, ~test_mask, seed))
+        folds.append(_fold(table, 0, all_recordings, test_mask, ~test_mask, split_seed))
     elif setting == "transductive-zero-shot":
         if len(animals) < 2:
             raise NeuronbenchError(f"task {task.key}: leave-one-animal-out needs 2+ animals, found {animals}")
         for k, animal in enumerate(animals):
             in_animal = (table["animal"] == animal).to_numpy()
-            folds.append(_fold(table, k, all_recordings, in_animal & not_dev, ~in_animal, seed, (animal,)))
-    elif info.eval_animals is not None:  # inductive, leave-one-out over the evaluated animals
+            folds.append(_fold(table, k, all_recordings, in_animal & not_dev, ~in_animal, split_seed, (animal,)))
+    elif protocol.eval_animals is not None:  # inductive, leave-one-out over the evaluated animals
         if len(animals) < 2:
             raise NeuronbenchError(f"task {task.key}: leave-one-animal-out needs 2+ animals, found {animals}")
         rec_animal = recs["animal"].astype(str)
-        pretrain = recs.loc[~rec_animal.isin(info.eval_animals), "recording"].tolist()
+        pretrain = recs.loc[~rec_animal.isin(protocol.eval_animals), "recording"].tolist()
         if not pretrain:
             raise NeuronbenchError(
                 f"task {task.key}: the inductive setting needs recordings outside the evaluated animals"
             )
         for k, animal in enumerate(animals):
             in_animal = (table["animal"] == animal).to_numpy()
-            folds.append(_fold(table, k, pretrain, in_animal & not_dev, ~in_animal, seed, (animal,)))
+            folds.append(_fold(table, k, pretrain, in_animal & not_dev, ~in_animal, split_seed, (animal,)))
     else:  # inductive
         all_animals = sorted(recs["animal"].astype(str).unique())
-        held = held_out_animals(all_animals, dataset.name, seed)
+        held = held_out_animals(all_animals, dataset.name, split_seed)
         if len(held) >= len(all_animals):
             raise NeuronbenchError(f"task {task.key}: the inductive setting needs animals left to pretrain on")
         in_held = table["animal"].isin(held).to_numpy()
         pretrain = recs.loc[~recs["animal"].astype(str).isin(held), "recording"].tolist()
-        folds.append(_fold(table, 0, pretrain, in_held & not_dev, ~in_held, seed, held))
+        folds.append(_fold(table, 0, pretrain, in_held & not_dev, ~in_held, split_seed, held))
 
-    split = Split(dataset.name, dataset.checksum, task.name, setting, seed, tuple(folds))
+    split = Split(dataset.name, dataset.checksum, task.name, setting, split_seed, tuple(folds))
     check_split(split, dataset)
     return split
 
 
 def check_split(split: Split, dataset: Dataset) -> None:
     """The guarantees every split must keep; raise if one is broken."""
+    from neuronbench.data.recording import group_keys
+
     n = dataset.neurons
     group_of = dict(zip(n["neuron_id"], group_keys(n["animal"], n["track_id"], n["neuron_id"])))
     animal_of = dict(zip(dataset.neurons["neuron_id"], dataset.neurons["animal"].astype(str)))
@@ -227,9 +301,9 @@ def check_split(split: Split, dataset: Dataset) -> None:
             raise NeuronbenchError(f"split {split.task}/inductive: a held-out animal is in pretraining")
 
 
-def split_path(dataset: str, task: str, setting: str, seed: int = 0, root: Path | None = None) -> Path:
+def split_path(dataset: str, task: str, setting: str, split_seed: int = 0, root: Path | None = None) -> Path:
     root = Path(root) if root is not None else data_root()
-    return root / "splits" / dataset / task / f"{setting}-v{SPLIT_VERSION}-seed{seed}.json"
+    return root / "splits" / dataset / task / f"{setting}-v{SPLIT_VERSION}-seed{split_seed}.json"
 
 
 def write_split(split: Split, path: Path) -> None:
@@ -250,14 +324,14 @@ def read_split(path: Path) -> Split:
     return split
 
 
-def get_split(dataset: Dataset, task: Task, setting: str, seed: int = 0, root: Path | None = None) -> Split:
+def get_split(dataset: Dataset, task: Task, setting: str, split_seed: int = 0, root: Path | None = None) -> Split:
     """The split of a task in a setting: read from its file when it is there and made
     from this very dataset, else made and written."""
-    path = split_path(dataset.name, task.name, setting, seed, root)
+    path = split_path(dataset.name, task.name, setting, split_seed, root)
     if path.is_file():
         split = read_split(path)
         if split.dataset_checksum == dataset.checksum:
             return split
-    split = make_split(dataset, task, setting, seed)
+    split = make_split(dataset, task, setting, split_seed)
     write_split(split, path)
     return split

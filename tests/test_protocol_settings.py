@@ -1,0 +1,199 @@
+"""The settings: the three settings' splits, their guarantees and files, the published
+protocol facts, and the group k-fold of `neuronbench score`."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from neuronbench.data import catalog
+from neuronbench.data.store import Dataset, write_dataset
+from neuronbench.errors import NeuronbenchError
+from neuronbench.protocol import settings
+from neuronbench.protocol.settings import (GROUP_FOLDS, PUBLISHED, SETTINGS, DatasetProtocol, get_split, group_kfold,
+                                           make_split, read_split, split_path, stratified_holdout, unit_hash)
+from neuronbench.protocol.tasks import Task
+from tests.conftest import small_recordings
+
+TASK = Task("handmade", "cell_class", "cell_class", ("a", "b"), "test task")
+
+
+@pytest.fixture()
+def ds(tmp_path):
+    return Dataset(write_dataset(tmp_path / "handmade", "handmade", small_recordings(), label_columns=["cell_class"]))
+
+
+@pytest.fixture(autouse=True)
+def _register(monkeypatch):
+    info = catalog.DatasetInfo("handmade", "hand-made", "tests", "spikes")
+    monkeypatch.setitem(catalog.DATASETS, "handmade", info)
+
+
+def _groups(ds):
+    n = ds.neurons
+    return {i: (f"{a}/{t}" if pd.notna(t) else i) for i, a, t in zip(n["neuron_id"], n["animal"], n["track_id"])}
+
+
+@pytest.mark.parametrize("setting", SETTINGS)
+def test_no_neuron_on_two_sides(ds, setting):
+    group = _groups(ds)
+    split = make_split(ds, TASK, setting)
+    for f in split.folds:
+        sides = [{group[i] for i in ids} for ids in (f.train, f.val, f.test)]
+        assert not (sides[0] & sides[1] or sides[0] & sides[2] or sides[1] & sides[2])
+        assert f.train and f.test
+
+
+def test_inductive_held_out_animals_absent_from_pretraining_and_probe_training(ds):
+    split = make_split(ds, TASK, "inductive")
+    (fold,) = split.folds
+    animal = dict(zip(ds.neurons["neuron_id"], ds.neurons["animal"]))
+    rec_animal = dict(zip(ds.recordings["recording"], ds.recordings["animal"]))
+    assert len(fold.test_animals) == 1  # a hashed third of 3 animals
+    assert not {rec_animal[r] for r in fold.pretrain} & set(fold.test_animals)
+    assert not {animal[i] for i in fold.train + fold.val} & set(fold.test_animals)
+    assert {animal[i] for i in fold.test} == set(fold.test_animals)
+
+
+def test_transductive_zero_shot_is_leave_one_animal_out(ds):
+    split = make_split(ds, TASK, "transductive-zero-shot")
+    animal = dict(zip(ds.neurons["neuron_id"], ds.neurons["animal"]))
+    assert [f.test_animals for f in split.folds] == [("m0",), ("m1",), ("m2",)]
+    for f in split.folds:
+        assert {animal[i] for i in f.test} == set(f.test_animals)
+        assert len(f.pretrain) == 6  # every recording, test animals included
+
+
+def test_transductive_is_stratified_and_tracked_neurons_stay_together(ds):
+    split = make_split(ds, TASK, "transductive")
+    (f,) = split.folds
+    labels = dict(zip(ds.labels["neuron_id"], ds.labels["cell_class"]))
+    for cls in ("a", "b"):
+        assert any(labels[i] == cls for i in f.test)
+    group = _groups(ds)
+    test_groups = {group[i] for i in f.test}
+    # every recording of a tracked test neuron is on the test side
+    assert all(i in f.test for i, g in group.items() if g in test_groups)
+
+
+def test_split_is_deterministic_and_depends_on_the_seed_only_through_hashing(ds):
+    assert make_split(ds, TASK, "transductive").checksum == make_split(ds, TASK, "transductive").checksum
+    assert make_split(ds, TASK, "transductive", split_seed=1).checksum != make_split(ds, TASK, "transductive").checksum
+    assert unit_hash("x", "0") == unit_hash("x", "0") != unit_hash("x", "1")
+
+
+def test_split_file_is_written_with_a_checksum_and_verified(ds, tmp_path):
+    split = get_split(ds, TASK, "transductive", root=tmp_path)
+    path = split_path("handmade", "cell_class", "transductive", root=tmp_path)
+    assert read_split(path) == split
+    doc = json.loads(path.read_text())
+    doc["split"]["folds"][0]["test"] = doc["split"]["folds"][0]["test"][1:]
+    path.write_text(json.dumps(doc))
+    with pytest.raises(NeuronbenchError, match="checksum"):
+        read_split(path)
+
+
+# Checksums of the hand-made splits as made before the settings moved into
+# `neuronbench.protocol` (split version 1): result records carry these checksums, so a
+# refactor that changes one byte of a split must fail here and bump `SPLIT_VERSION`.
+PINNED = {
+    ("transductive", 0): "04bad68ad84b08c991f55dec01e278cb9cc5127d500f95b264ce15c28b65c199",
+    ("transductive", 1): "4d724e334845bc9c64c546cdc2a63dfed1fc3a4dfe87e5824bf3326f97da3d27",
+    ("transductive-zero-shot", 0): "d334fa09e0d175da5ced2c7fb7011a0d968ccba385ed30d200581a7bdb807aca",
+    ("transductive-zero-shot", 1): "3479d2bd2534285e3f3a2bca0a52da6de48db743b8436006bd9d69f67dae4bc4",
+    ("inductive", 0): "1ef148fdfe9b25090749d6c4eb647e8d8fa01b8b7da6abcf9716a0a9581c2182",
+    ("inductive", 1): "809f1a0b55c7917ed7d14e4e49a1eae4ec9c6270c7fd033f0824e77ef100603e",
+}
+
+
+@pytest.mark.parametrize("setting, split_seed", sorted(PINNED))
+def test_split_checksums_are_those_of_split_version_1(ds, setting, split_seed):
+    assert settings.SPLIT_VERSION == 1
+    split = make_split(ds, TASK, setting, split_seed)
+    assert split.seed == split_seed and split.version == 1
+    assert split.checksum == PINNED[(setting, split_seed)]
+
+
+def test_published_protocol_facts_are_where_the_settings_read_them(ds, monkeypatch):
+    """The held-out animals, development recordings and evaluated animals come from
+    `PUBLISHED`, not from the data catalog."""
+    assert not {"test_animals", "dev_recordings", "eval_animals"} & set(catalog.DatasetInfo.__dataclass_fields__)
+    assert set(PUBLISHED) <= set(catalog.DATASETS)
+    assert PUBLISHED["bugeon"].test_animals == ("SB028",) and len(PUBLISHED["bugeon"].dev_recordings) == 4
+    assert PUBLISHED["steinmetz"].test_animals == ("Cori", "Forssmann", "Hench")
+    assert len(PUBLISHED["allen"].eval_animals) == 16
+    assert settings.protocol_of("handmade") == DatasetProtocol()  # none published: the hashed defaults
+
+    hashed = make_split(ds, TASK, "inductive").folds[0].test_animals
+    chosen = next(a for a in ("m0", "m1", "m2") if (a,) != hashed)
+    monkeypatch.setitem(PUBLISHED, "handmade", DatasetProtocol(test_animals=(chosen,), dev_recordings=("m0-s0",)))
+    (fold,) = make_split(ds, TASK, "inductive").folds
+    assert fold.test_animals == (chosen,)
+    assert not any(r.startswith(chosen + "-") for r in fold.pretrain)
+    recording = dict(zip(ds.neurons["neuron_id"], ds.neurons["recording"]))
+    for setting in SETTINGS:
+        for f in make_split(ds, TASK, setting).folds:
+            assert "m0-s0" not in {recording[i] for i in f.test}  # a development recording is never tested
+
+    monkeypatch.setitem(PUBLISHED, "handmade", DatasetProtocol(eval_animals=("m1", "m2")))
+    assert [f.test_animals for f in make_split(ds, TASK, "inductive").folds] == [("m1",), ("m2",)]
+
+
+def test_unknown_setting_and_dataset_are_refused(ds):
+    with pytest.raises(NeuronbenchError, match="unknown setting 'zero-shot'; choose from: transductive"):
+        make_split(ds, TASK, "zero-shot")
+    with pytest.raises(NeuronbenchError, match="unknown dataset 'nope'"):
+        settings.protocol_of("nope")
+
+
+def test_the_protocol_imports_no_harness_no_plug_in_and_nothing_heavy():
+    """Layers: the protocol sits below the harness; listing settings and tasks is instant."""
+    code = ("import sys, neuronbench.protocol.settings, neuronbench.protocol.tasks; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('methods', 'baselines', 'pandas', 'numpy', "
+            "'torch') or m in ('neuronbench.plugin', 'neuronbench.registry', 'neuronbench.runner', "
+            "'neuronbench.executors', 'neuronbench.leaderboard', 'neuronbench.cli', 'neuronbench.probes')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def _generated_meta(n: int, n_groups: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"session": rng.choice([f"s{i}" for i in range(n_groups)], n),
+                         "y": rng.choice(["p", "q", "r"], n)}, index=[f"n{i}" for i in range(n)])
+
+
+@pytest.mark.parametrize("n_groups, split_seed", [(2, 0), (4, 1), (9, 0), (23, 2)])
+def test_group_kfold_holds_out_whole_groups_and_tests_every_id_once(n_groups, split_seed):
+    meta = _generated_meta(400, n_groups, split_seed)
+    folds = group_kfold(meta.index.tolist(), meta["session"].tolist(), split_seed)
+    groups_present = meta["session"].nunique()
+    assert len(folds) == min(GROUP_FOLDS, groups_present)
+    seen_test: set[str] = set()
+    for train, val, test in folds:
+        assert test and train
+        assert not set(meta.loc[test, "session"]) & set(meta.loc[train + val, "session"])
+        assert not set(meta.loc[val, "session"]) & set(meta.loc[train, "session"])  # validation: whole groups
+        assert not seen_test & set(test)
+        assert sorted(train + val + test) == sorted(meta.index)
+        seen_test |= set(test)
+    assert seen_test == set(meta.index)
+    assert group_kfold(meta.index.tolist(), meta["session"].tolist(), split_seed) == folds
+
+
+def test_group_kfold_needs_two_groups_and_matching_lengths():
+    with pytest.raises(NeuronbenchError, match="expected 2\\+ groups"):
+        group_kfold(["a", "b"], ["x", "x"])
+    with pytest.raises(NeuronbenchError, match="2 ids but 1 group"):
+        group_kfold(["a", "b"], ["x"])
+
+
+def test_stratified_holdout_is_the_transductive_rule_on_bare_ids():
+    meta = _generated_meta(300, 1, 0)
+    ((train, val, test),) = stratified_holdout(meta.index.tolist(), meta["y"].tolist(), 0)
+    assert sorted(train + val + test) == sorted(meta.index) and not set(train) & set(val)
+    for label, g in meta.groupby("y"):  # per label: round(20 %) tested
+        assert len(set(test) & set(g.index)) == round(0.2 * len(g))
+    assert stratified_holdout(meta.index.tolist(), meta["y"].tolist(), 1) != [(train, val, test)]
