@@ -14,7 +14,8 @@ Each check is also importable on its own (``check_<what>(info, preset)``), raisi
 The checks run the method on the device ``cpu`` on small simulated recordings: the two
 recordings of one animal to fit on and those of an unseen animal, from
 `neuronbench.data.synthetic` (its ``tiny`` configuration, whose constants are cited
-there), with silent units added where a check says so. Each check builds its own model with ``info.build(info.config(preset))``, so they
+there, with two animals), with silent units added where a check says so. Each check
+builds its own model with ``info.build(info.config(preset, device="cpu"))``, so the checks
 depend on the presets only, never on the defaults of a constructor.
 """
 
@@ -39,7 +40,7 @@ FIT_ANIMALS = ("m0",)  # the animal fit sees
 UNSEEN_ANIMALS = ("m1",)  # an animal fit does not see: embedded where the inductive setting is supported
 LABEL = "region"  # the label handed to a supervised method's fit (synthetic: 4 regions)
 OPTIONAL_FIELDS = ("waveforms", "behaviour")  # the names `MethodInfo.requires` uses
-MIN_SPIKES = 10  # units with fewer are left out but by `check_handles_silent_units`
+MIN_SPIKES = 10  # units with fewer are left out, except by `check_handles_silent_units`
 
 
 # ----------------------------------------------------------------------------- data
@@ -48,7 +49,7 @@ MIN_SPIKES = 10  # units with fewer are left out but by `check_handles_silent_un
 def _simulation() -> tuple[tuple[Recording, ...], tuple[Recording, ...]]:
     """The tiny synthetic dataset (spikes, calcium), simulated once per process; arrays
     read-only, so a method that writes into its input fails where it writes."""
-    spikes, calcium = simulate(tiny_config(seed=0))
+    spikes, calcium = simulate(dataclasses.replace(tiny_config(seed=0), n_animals=2))
     for rec in (*spikes, *calcium):
         for name in ("spike_times", "spike_offsets", "traces", "frame_times", "waveforms"):
             array = getattr(rec, name)
