@@ -95,8 +95,7 @@ def _silenced(rec: Recording) -> dict[str, np.ndarray]:
         trains = [np.asarray(rec.unit_spikes(i)) for i in range(rec.n_units)]
         trains[0] = trains[0][:0]
         trains[1] = trains[1][len(trains[1]) // 2:][:1]
-        offsets = np.concatenate([[0], np.cumsum([len(t) for t in trains])]).astype(np.int64)
-        return {"spike_times": np.concatenate(trains), "spike_offsets": offsets}
+        return _spike_arrays(trains)
     traces = np.array(rec.traces, dtype=np.float32)
     traces[:, 0] = 0.0
     noise = np.random.default_rng(SEED).normal(0.0, tiny_config().calcium_noise, len(traces))
@@ -104,13 +103,17 @@ def _silenced(rec: Recording) -> dict[str, np.ndarray]:
     return {"traces": traces}
 
 
+def _spike_arrays(trains: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """``spike_times`` and ``spike_offsets`` (CSR by unit) of one spike train per unit."""
+    offsets = np.concatenate([[0], np.cumsum([len(t) for t in trains])]).astype(np.int64)
+    return {"spike_times": np.concatenate(trains), "spike_offsets": offsets}
+
+
 def _active_units(rec: Recording) -> dict[str, Any]:
     """The fields of ``rec`` restricted to its units with at least `MIN_SPIKES` spikes."""
     keep = np.flatnonzero(rec.spike_counts() >= MIN_SPIKES)
-    trains = [np.asarray(rec.unit_spikes(i)) for i in keep]
-    offsets = np.concatenate([[0], np.cumsum([len(t) for t in trains])]).astype(np.int64)
     rows = {"neurons": rec.neurons.iloc[keep].reset_index(drop=True),
-            "spike_times": np.concatenate(trains), "spike_offsets": offsets}
+            **_spike_arrays([np.asarray(rec.unit_spikes(i)) for i in keep])}
     if rec.labels is not None:
         rows["labels"] = rec.labels.iloc[keep].reset_index(drop=True)
     if rec.waveforms is not None:
