@@ -1,9 +1,8 @@
-"""Published baselines (NeuPRINT, NEMO, LOLCAT) and the controls, each listed here by
-its `MethodInfo` (metadata only: the model code is imported when the method is built)."""
+"""Published baselines (NeuPRINT, NEMO, LOLCAT: each subpackage's ``__init__`` holds its
+`MethodInfo`) and the controls, whose `MethodInfo` is here (metadata only: the model code is
+imported when the method is built). All are registered through entry points in
+``pyproject.toml`` like any plug-in."""
 
-from baselines.lolcat import INFO as LOLCAT
-from baselines.nemo import INFO as NEMO
-from baselines.neuprint import INFO as NEUPRINT
 from neuronbench.plugin import MethodInfo
 
 FEATURES = MethodInfo(
@@ -33,5 +32,3 @@ POPULATION = MethodInfo(
     presets={"cpu": {"bin_s": 0.1, "window_s": 0.0, "top_k": 10},
              "paper": {"bin_s": 0.1, "window_s": 0.0, "top_k": 10}},
 )
-
-METHODS: tuple[MethodInfo, ...] = (FEATURES, POPULATION, RANDOM, NEMO, NEUPRINT, LOLCAT)

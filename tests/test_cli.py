@@ -81,7 +81,7 @@ def more_plugins(handmade, monkeypatch):  # noqa: F811
     eps = [EntryPoint(name=n, value=f"tests.test_cli:{n.upper()}", group=registry.ENTRY_POINT_GROUP)
            for n in ("interrupting", "phased", "sleepy", "torchy", "gpu")]
     before = registry.entry_points
-    monkeypatch.setattr(registry, "entry_points", lambda group: list(before(group)) + eps
+    monkeypatch.setattr(registry, "entry_points", lambda group: list(before(group=group)) + eps
                         if group == registry.ENTRY_POINT_GROUP else [])
     registry.all_methods.cache_clear()
     CALLS["fit"] = 0
@@ -131,7 +131,8 @@ def test_sigint_stops_the_command_and_nothing_runs_after_it(tmp_path):
         "t = tasks.Task('handmade', 'cell_class', 'cell_class', ('a', 'b'), 't')\n"
         "tasks.TASKS[t.key] = t\n"
         "ep = EntryPoint(name='sleepy', value='tests.test_cli:SLEEPY', group=registry.ENTRY_POINT_GROUP)\n"
-        "registry.entry_points = lambda group: [ep] if group == registry.ENTRY_POINT_GROUP else []\n"
+        "before = registry.entry_points\n"
+        "registry.entry_points = lambda group: list(before(group=group)) + [ep] if group == registry.ENTRY_POINT_GROUP else []\n"
         "from neuronbench.cli import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
@@ -310,7 +311,9 @@ def test_list_methods_aligns_long_names(capsys, monkeypatch):
     long = dataclasses.replace(PHASED, name="a-method-with-a-rather-long-name")
     monkeypatch.setitem(globals(), "LONG", long)
     eps = [EntryPoint(name="long", value="tests.test_cli:LONG", group=registry.ENTRY_POINT_GROUP)]
-    monkeypatch.setattr(registry, "entry_points", lambda group: eps if group == registry.ENTRY_POINT_GROUP else [])
+    before = registry.entry_points
+    monkeypatch.setattr(registry, "entry_points", lambda group: list(before(group=group)) + eps
+                        if group == registry.ENTRY_POINT_GROUP else [])
     registry.all_methods.cache_clear()
     assert main(["list", "methods"]) == 0
     lines = capsys.readouterr().out.splitlines()

@@ -87,7 +87,9 @@ def test_a_broken_or_clashing_plugin_is_skipped_with_a_warning(monkeypatch, caps
     eps = [EntryPoint(name=n, value=v, group=registry.ENTRY_POINT_GROUP) for n, v in (
         ("broken", "tests.no_such_module:INFO"), ("clash", "tests.test_registry:CLASH"),
         ("notinfo", "tests.test_registry:NOT_INFO"), ("good", "tests.test_registry:GOOD"))]
-    monkeypatch.setattr(registry, "entry_points", lambda group: eps if group == registry.ENTRY_POINT_GROUP else [])
+    before = registry.entry_points
+    monkeypatch.setattr(registry, "entry_points", lambda group: list(before(group=group)) + eps
+                        if group == registry.ENTRY_POINT_GROUP else [])
     registry.all_methods.cache_clear()
     try:
         methods = all_methods()
@@ -100,3 +102,71 @@ def test_a_broken_or_clashing_plugin_is_skipped_with_a_warning(monkeypatch, caps
         assert "third-party" in capsys.readouterr().out
     finally:
         registry.all_methods.cache_clear()
+
+
+BUILTINS = {"nuclr", "nuclr-nospatial", "neurpir", "neurpir-nocebra", "lolcat", "nemo", "neuprint",
+            "features", "population", "random"}
+
+
+def test_builtin_methods_are_entry_points_of_neuronbench_itself():
+    from importlib.metadata import entry_points
+
+    from neuronbench import registry
+
+    eps = entry_points(group=registry.ENTRY_POINT_GROUP)
+    assert {ep.name for ep in eps if registry.is_builtin(ep)} == BUILTINS
+    methods = all_methods()
+    assert BUILTINS <= set(methods)
+    kinds = [registry.KINDS.index(info.kind) for info in methods.values()]
+    assert kinds == sorted(kinds)  # listed by kind: methods, baselines, controls
+    assert list(methods)[:4] == ["neurpir", "neurpir-nocebra", "nuclr", "nuclr-nospatial"]
+
+
+def test_a_broken_builtin_fails_loudly(monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    from neuronbench import registry
+
+    broken = EntryPoint(name="broken", value="tests.no_such_module:INFO", group=registry.ENTRY_POINT_GROUP)
+    before, builtin = registry.entry_points, registry.is_builtin
+    monkeypatch.setattr(registry, "entry_points", lambda group: list(before(group=group)) + [broken])
+    monkeypatch.setattr(registry, "is_builtin", lambda ep: ep is broken or builtin(ep))
+    registry.all_methods.cache_clear()
+    try:
+        with pytest.raises(ModuleNotFoundError, match="tests.no_such_module"):
+            all_methods()
+        monkeypatch.setattr(registry, "entry_points", lambda group: [])  # an install older than pyproject.toml
+        registry.all_methods.cache_clear()
+        with pytest.raises(NeuronbenchError, match="no built-in method is registered.*pip install -e"):
+            all_methods()
+    finally:
+        registry.all_methods.cache_clear()
+
+
+def test_the_harness_never_imports_a_method_package_by_name():
+    """Built-in methods are found like plug-ins, through entry points: no module of
+    neuronbench/ imports `methods` or `baselines`, statically or at run time."""
+    import ast
+    from pathlib import Path
+
+    import neuronbench
+
+    plugins = ("methods", "baselines")
+    found = []
+    for path in sorted(Path(neuronbench.__file__).parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+            found += [f"{path.name}:{node.lineno} {n}" for n in names if n.split(".")[0] in plugins]
+    assert found == []
+    code = ("import sys\n"
+            "from neuronbench import registry\n"
+            "registry.entry_points = lambda group: []\n"
+            "try:\n    registry.all_methods()\nexcept Exception:\n    pass\n"
+            "import importlib, pkgutil, neuronbench\n"
+            "for m in pkgutil.walk_packages(neuronbench.__path__, 'neuronbench.'):\n"
+            "    if not m.name.endswith('__main__'):\n"
+            "        importlib.import_module(m.name)\n"
+            "print('PLUGINS', sorted(m for m in sys.modules if m.split('.')[0] in ('methods', 'baselines')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "PLUGINS []" in out

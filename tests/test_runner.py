@@ -31,7 +31,9 @@ def handmade(monkeypatch):
     eps = [EntryPoint(name=n, value=f"tests.plugin_example:{v}", group=registry.ENTRY_POINT_GROUP)
            for n, v in (("spy", "INFO"), ("spy-supervised", "SUPERVISED"), ("spy-failing", "FAILING"),
                         ("spy-calcium", "CALCIUM_ONLY"))]
-    monkeypatch.setattr(registry, "entry_points", lambda group: eps if group == registry.ENTRY_POINT_GROUP else [])
+    before = registry.entry_points  # the built-in methods stay registered
+    monkeypatch.setattr(registry, "entry_points", lambda group: list(before(group=group)) + eps
+                        if group == registry.ENTRY_POINT_GROUP else [])
     registry.all_methods.cache_clear()
     for v in plugin_example.SEEN.values():
         v.clear()
