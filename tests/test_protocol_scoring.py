@@ -1,4 +1,5 @@
-"""neuronbench.metrics on hand-computed examples."""
+"""neuronbench.protocol.metrics and neuronbench.protocol.scoring: the metrics and chance
+levels on hand-computed examples, and the pooled score of folds."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from sklearn.metrics import balanced_accuracy_score, f1_score
 
 from neuronbench.errors import NeuronbenchError
-from neuronbench.metrics import chance_by_metric, chance_levels, classification_metrics
+from neuronbench.protocol.metrics import chance_by_metric, chance_levels, classification_metrics
 
 CLASSES = ["a", "b", "c", "d"]
 Y_TRUE = ["a", "a", "b", "b", "c"]
@@ -207,10 +208,10 @@ def test_uniform_chance_matches_a_simulation():
         assert chance[metric]["uniform"] == pytest.approx(np.mean(values), abs=4 * standard_error)
 
 
-def test_metrics_does_not_import_torch():
+def test_protocol_does_not_import_torch():
     import subprocess
     import sys
     from pathlib import Path
 
-    code = "import sys, neuronbench.metrics; assert 'torch' not in sys.modules"
+    code = "import sys, neuronbench.protocol.scoring, neuronbench.protocol.record; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
