@@ -310,6 +310,11 @@ def _refuse_if_differ(groups: dict[Any, dict[Any, list[str]]], what: str) -> Non
             raise NeuronbenchError(f"{what} differ within {key}: {files}")
 
 
+def _files_by_value() -> dict[Any, dict[Any, list[str]]]:
+    """{group: {value: [files]}}, filled as the records are read."""
+    return defaultdict(lambda: defaultdict(list))
+
+
 def check_comparable(records: Iterable[Record]) -> None:
     """Refuse records that must not be scored together: two records of one run, records
     of one method and preset with different config hashes (stale records), one (dataset,
@@ -317,8 +322,7 @@ def check_comparable(records: Iterable[Record]) -> None:
     data checksums, one task with different classes. Null checksums and versions (e.g. in
     records of runs that could not run) are ignored. Errors name the files."""
     runs: dict[tuple, list[str]] = defaultdict(list)
-    nested = lambda: defaultdict(lambda: defaultdict(list))  # noqa: E731
-    hashes, split_versions, split_sums, data_sums, classes = nested(), nested(), nested(), nested(), nested()
+    hashes, split_versions, split_sums, data_sums, classes = (_files_by_value() for _ in range(5))
     for r in records:
         path, dataset, task, setting = r.where, r.dataset["name"], r.task["name"], r.setting
         cell = (dataset, task, setting, r.method["name"], r.preset)
