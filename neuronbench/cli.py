@@ -190,7 +190,7 @@ def cmd_list(what: str) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from neuronbench.executors import make_executor
     from neuronbench.leaderboard import aggregate, render_markdown
-    from neuronbench.results import read_record
+    from neuronbench.protocol.record import read_record
     from neuronbench.runner import GridOptions, run_grid
 
     options = GridOptions(preset=args.preset, device=args.device, probes=tuple(args.probes),
@@ -206,9 +206,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     table = aggregate(records)
     for metric in ("macro_f1", "accuracy"):
         print(render_markdown(table, args.dataset, probe="linear", metric=metric))
-    failed = [r for r in records if r["status"] == "failed"]
+    failed = [r for r in records if r.status == "failed"]
     for r in failed:
-        print(f"failed: {r['method']['name']} {r['task']['name']} {r['setting']} fold {r['fold']} seed {r['seed']}: {r['reason']}",
+        print(f"failed: {r.method['name']} {r.task['name']} {r.setting} fold {r.fold} seed {r.encoder_seed}: {r.reason}",
               file=sys.stderr)
     print(f"{len(records)} record(s) in {args.results}", file=sys.stderr)
     return 1 if failed else 0

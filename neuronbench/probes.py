@@ -91,7 +91,7 @@ def _seed(random_state: Any) -> int:
 
 
 def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Macro-F1 over the classes occurring in y_true or y_pred (as ``neuronbench.metrics``)."""
+    """Macro-F1 over the classes occurring in y_true or y_pred (as ``neuronbench.protocol.metrics``)."""
     return float(f1_score(y_true, y_pred, average="macro", zero_division=0.0))
 
 

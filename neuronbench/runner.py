@@ -9,7 +9,7 @@ with the probes, write the run's record). Tasks go to an executor
 (`neuronbench.executors`: in-process, or Dask locally or on a cluster); the records and
 the cache are the only shared state, and each record is written by exactly one task.
 
-Every run writes one record (`neuronbench.results`); a run whose record is already there
+Every run writes one record (`neuronbench.protocol.record`); a run whose record is already there
 (same split, same data, same config) is skipped, so an interrupted grid, or one whose
 worker died, resumes where it stopped when the same command is run again. A job that
 raises marks its runs "failed" with the error and the grid goes on.
@@ -19,36 +19,29 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import platform
-import resource
-import subprocess
 import sys
 import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-import neuronbench
 from neuronbench import progress
 from neuronbench.data.catalog import get_dataset_info, load_dataset
 from neuronbench.data.store import Dataset
 from neuronbench.embeddings import check_embeddings, read_embeddings, write_embeddings
 from neuronbench.errors import NeuronbenchError
-from neuronbench.evaluate import evaluate_fold
 from neuronbench.executors import InProcessExecutor
 from neuronbench.plugin import MethodInfo, config_hash
-from neuronbench.probes import PROBES
-from neuronbench.registry import get_method
-from neuronbench.results import read_record, record_path, write_record
+from neuronbench.probes import PROBES, make_probe
+from neuronbench.protocol.record import Record, read_record, record_path, write_record
+from neuronbench.protocol.scoring import score_fold
 from neuronbench.protocol.settings import SETTINGS, Fold, Split, get_split
 from neuronbench.protocol.tasks import Task, get_task, task_table, tasks_for
+from neuronbench.registry import get_method
 
 PROBE_SEEDS = (0, 1, 2)
 
@@ -60,7 +53,7 @@ class Run:
     task: Task
     split: Split
     fold: Fold
-    seed: int
+    encoder_seed: int
     path: Path
 
 
@@ -139,7 +132,7 @@ def run_grid(
 def reuse_notice(reused: Sequence[Path], total: int, results: Path) -> str:
     """Say how many runs were served by records already in ``results`` and from which
     commits, so that nobody takes committed numbers for a fresh run."""
-    commits = sorted({(read_record(p)["environment"] or {}).get("git_commit") or "unknown" for p in reused})
+    commits = sorted({(read_record(p).environment or {}).get("git_commit") or "unknown" for p in reused})
     shown = ", ".join(c[:10] for c in commits[:3]) + (f" and {len(commits) - 3} more" if len(commits) > 3 else "")
     return (f"neuronbench: {len(reused)} of {total} run(s) reused from existing records in {results} "
             f"(made at commit {shown}); delete them or use --results DIR to recompute")
@@ -242,7 +235,7 @@ def plan_jobs(
                             continue
                         run = Run(task, split, fold, seed, path)
                         if reason is not None:
-                            write_record(path, base_record(info, options.preset, config, ds, run, "not_applicable", reason))
+                            write_record(path, new_record(info, options.preset, config, ds, run, "not_applicable", reason))
                             continue
                         if info.supervised:
                             key = (info.name, task.name, setting, fold.fold, seed)
@@ -267,10 +260,10 @@ def is_done(path: Path, split: Split, dataset_checksum: str, config_hash: str, p
     except NeuronbenchError:
         return False
     return (
-        (rec["status"] == "not_applicable" or (rec["status"] == "ok" and set(probes) <= set(rec["probes"])))
-        and rec["split"].get("checksum") == split.checksum
-        and rec["dataset"].get("checksum") == dataset_checksum
-        and rec["method"].get("config_hash") == config_hash
+        (rec.status == "not_applicable" or (rec.status == "ok" and set(probes) <= set(rec.probes)))
+        and rec.split.get("checksum") == split.checksum
+        and rec.dataset.get("checksum") == dataset_checksum
+        and rec.method.get("config_hash") == config_hash
     )
 
 
@@ -287,26 +280,24 @@ def encode_task(job: EncoderJob, dataset_path: Path, cache_dir: Path) -> dict[st
 def probe_task(job: EncoderJob, run: Run, dataset_path: Path, encoded: dict[str, Any], options: GridOptions) -> str:
     """Probe one run on its job's embedding and write its record; returns the status."""
     ds = Dataset(dataset_path)
-    progress.status(f"probe {job.info.name} {run.task.name} {run.split.setting} fold {run.fold.fold} seed {run.seed}")
+    progress.status(f"probe {job.info.name} {run.task.name} {run.split.setting} fold {run.fold.fold} seed {run.encoder_seed}")
     if "error" in encoded:
-        record = base_record(job.info, job.preset, job.config, ds, run, "failed", encoded["error"])
+        record = new_record(job.info, job.preset, job.config, ds, run, "failed", encoded["error"])
     else:
         t0 = time.perf_counter()
-        record = base_record(job.info, job.preset, job.config, ds, run, "ok", None)
+        record = new_record(job.info, job.preset, job.config, ds, run, "ok", None)
         try:
             table, _ = read_embeddings(Path(encoded["path"]))
             labels = task_table(ds, run.task).set_index("neuron_id")["label"]
-            scored = evaluate_fold(table, labels, run.fold.train, run.fold.val, run.fold.test,
-                                   run.task.classes, options.probes, options.probe_seeds)
+            scored = score_fold(table, labels, run.fold.train, run.fold.val, run.fold.test,
+                                run.task.classes, options.probes, options.probe_seeds, make_probe)
         except Exception as e:
-            record.update(status="failed", reason=_error_text(e))
+            record = record.failed(_error_text(e))
         else:
-            record.update(scored)
-            record["environment"]["device"] = encoded["device"]
-            record["environment"]["peak_rss_mb"] = _peak_rss_mb()
-            record["timings"] = {**encoded["timings"], "probe_s": time.perf_counter() - t0}
+            record = record.scored(scored, encoded["device"],
+                                   {**encoded["timings"], "probe_s": time.perf_counter() - t0})
     write_record(run.path, record)
-    return record["status"]
+    return record.status
 
 
 def encode(job: EncoderJob, ds: Dataset, cache_dir: Path) -> tuple[Path, dict[str, float], str]:
@@ -345,63 +336,12 @@ def encode(job: EncoderJob, ds: Dataset, cache_dir: Path) -> tuple[Path, dict[st
     return path, timings, device
 
 
-def base_record(info: MethodInfo, preset: str, config: dict[str, Any], ds: Dataset, run: Run,
-                status: str, reason: str | None) -> dict[str, Any]:
-    """Everything a record says about its identity, before any number."""
-    fold = run.fold
-    return {
-        "schema_version": 1,
-        "status": status,
-        "reason": reason,
-        "method": {
-            "name": info.name, "kind": info.kind, "preset": preset, "config": config,
-            "config_hash": config_hash(config), "paper": info.paper, "supervised": info.supervised,
-        },
-        "dataset": {"name": ds.name, "checksum": ds.checksum},
-        "task": {"name": run.task.name, "label": run.task.label, "classes": list(run.task.classes)},
-        "setting": run.split.setting,
-        "fold": fold.fold,
-        "n_folds": len(run.split.folds),
-        "seed": run.seed,
-        "split": {
-            "version": run.split.version, "checksum": run.split.checksum, "seed": run.split.seed,
-            "n_train": len(fold.train), "n_val": len(fold.val), "n_test": len(fold.test),
-            "n_pretrain_recordings": len(fold.pretrain), "test_animals": list(fold.test_animals),
-        },
-        "environment": {**_environment(), "fit_threads": config.get("threads")},  # None: torch's setting / no torch
-        "timings": None,
-    }
-
-
-@lru_cache(maxsize=1)
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(neuronbench.__file__).parent,
-                             capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def _environment() -> dict[str, Any]:
-    import sklearn
-
-    torch = sys.modules.get("torch")
-    return {
-        "neuronbench": neuronbench.__version__,
-        "git_commit": _git_commit(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scikit_learn": sklearn.__version__,
-        "torch": getattr(torch, "__version__", None),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "device": None,
-    }
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+def new_record(info: MethodInfo, preset: str, config: dict[str, Any], ds: Dataset, run: Run,
+               status: str, reason: str | None) -> Record:
+    """The record of ``run`` before any number (`Record.build`)."""
+    return Record.build(method=info, preset=preset, config=config, config_hash=config_hash(config), dataset=ds,
+                        task=run.task, split=run.split, fold=run.fold, encoder_seed=run.encoder_seed, status=status,
+                        reason=reason)
 
 
 def _error_text(e: BaseException) -> str:

@@ -26,8 +26,9 @@ import pandas as pd
 
 from neuronbench.embeddings import read_user_embeddings
 from neuronbench.errors import NeuronbenchError
-from neuronbench.evaluate import evaluate_fold
-from neuronbench.metrics import chance_levels, classification_metrics
+from neuronbench.probes import make_probe
+from neuronbench.protocol.metrics import chance_levels
+from neuronbench.protocol.scoring import pooled_score, predictions, score_fold
 from neuronbench.protocol.settings import group_kfold, stratified_holdout
 
 MIN_TEST_PER_CLASS = 10
@@ -91,23 +92,11 @@ def score_file(
             )
     for line in small_test_sets(folds, labels, classes):
         print(f"neuronbench: warning: {path}: {line}", file=sys.stderr)
-    per_probe: dict[str, dict[int, tuple[list[str], list[str]]]] = {}
-    y_all: list[str] = []
-    for train, val, test in folds:
-        scored = evaluate_fold(emb, labels, train, val, test, classes, probes, probe_seeds)
-        y_all += scored["y_true"]["label"]
-        for name, entries in scored["probes"].items():
-            for e in entries:
-                true, pred = per_probe.setdefault(name, {}).setdefault(e["probe_seed"], ([], []))
-                true += scored["y_true"]["label"]
-                pred += e["y_pred"]
-    out: dict[str, Any] = {
+    scored = [score_fold(emb, labels, train, val, test, classes, probes, probe_seeds, make_probe)
+              for train, val, test in folds]
+    y_all = [y for fold in scored for y in fold["y_true"]["label"]]
+    return {
         "n_neurons": int(len(emb)), "n_dims": int(emb.shape[1]), "classes": classes,
-        "folds": len(folds), "split_by": split_by, "chance": chance_levels(y_all, classes), "probes": {},
+        "folds": len(folds), "split_by": split_by, "chance": chance_levels(y_all, classes),
+        "probes": {name: pooled_score([predictions(fold, name) for fold in scored], classes) for name in probes},
     }
-    for name, by_seed in per_probe.items():
-        runs = [classification_metrics(t, p, classes) for t, p in by_seed.values()]
-        out["probes"][name] = {
-            k: sum(r[k] for r in runs) / len(runs) for k in ("macro_f1", "accuracy", "balanced_accuracy")
-        }
-    return out

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from neuronbench.errors import NeuronbenchError
+from neuronbench.protocol.record import Record
 
 METRIC_TOL: float = 1e-3
 """Largest accepted |recomputed - stored| macro-F1 of one probe entry."""
@@ -55,14 +56,14 @@ class Check:
     min_agreement: float | None = None
 
 
-def sample_records(results: Path, n: int, seed: int) -> list[tuple[Path, dict[str, Any]]]:
+def sample_records(results: Path, n: int, seed: int) -> list[tuple[Path, Record]]:
     """``n`` records with status "ok" under ``results``, drawn without replacement by a
     generator seeded with ``seed`` (all of them if there are at most ``n``), in path order."""
-    from neuronbench.results import iter_records
+    from neuronbench.protocol.record import iter_records
 
     if n < 1:
         raise NeuronbenchError(f"--sample: expected a positive number of records, got {n}")
-    records = [(p, r) for p, r in iter_records(results) if r["status"] == "ok"]
+    records = [(p, r) for p, r in iter_records(results) if r.status == "ok"]
     if not records:
         raise NeuronbenchError(f"{results}: no record with status 'ok' to verify")
     if len(records) <= n:
@@ -71,18 +72,18 @@ def sample_records(results: Path, n: int, seed: int) -> list[tuple[Path, dict[st
     return [records[i] for i in sorted(picked)]
 
 
-def self_consistency(record: dict[str, Any]) -> str | None:
+def self_consistency(record: Record) -> str | None:
     """Why the record's stored metrics are not those of its stored predictions (None if
     they are)."""
-    from neuronbench.metrics import classification_metrics
+    from neuronbench.protocol.metrics import METRICS, classification_metrics
 
-    y_true = record["y_true"]["label"]
-    for probe, entries in record["probes"].items():
+    y_true = record.y_true["label"]
+    for probe, entries in record.probes.items():
         for entry in entries:
             if len(entry["y_pred"]) != len(y_true):
                 return f"{probe} seed {entry['probe_seed']}: {len(entry['y_pred'])} predictions for {len(y_true)} test neurons"
-            again = classification_metrics(y_true, entry["y_pred"], record["task"]["classes"])
-            for key in ("macro_f1", "accuracy", "balanced_accuracy"):
+            again = classification_metrics(y_true, entry["y_pred"], record.task["classes"])
+            for key in METRICS:
                 stored, computed = entry["metrics"].get(key), again[key]
                 if stored is None or not math.isclose(stored, computed, rel_tol=0, abs_tol=1e-12):
                     return (f"{probe} seed {entry['probe_seed']}: stored {key} {stored} is not that of its "
@@ -90,13 +91,13 @@ def self_consistency(record: dict[str, Any]) -> str | None:
     return None
 
 
-def compare(stored: dict[str, Any], again: dict[str, Any]) -> tuple[bool, str, float, float]:
-    """Compare a record's probe entries with recomputed ones (`evaluate_fold` output):
+def compare(stored: Record, again: dict[str, Any]) -> tuple[bool, str, float, float]:
+    """Compare a record's probe entries with recomputed ones (`score_fold` output):
     returns (agree, detail, largest macro-F1 difference, smallest prediction agreement)."""
-    if stored["y_true"]["neuron_id"] != again["y_true"]["neuron_id"]:
+    if stored.y_true["neuron_id"] != again["y_true"]["neuron_id"]:
         return False, "the test neurons differ", math.inf, 0.0
     worst_diff, worst_agree, notes = 0.0, 1.0, []
-    for probe, entries in stored["probes"].items():
+    for probe, entries in stored.probes.items():
         redone = {e["probe_seed"]: e for e in again["probes"][probe]}
         for entry in entries:
             new = redone[entry["probe_seed"]]
@@ -111,44 +112,45 @@ def compare(stored: dict[str, Any], again: dict[str, Any]) -> tuple[bool, str, f
     return True, f"macro-F1 within {worst_diff:.1e}, {worst_agree:.1%} same predictions", worst_diff, worst_agree
 
 
-def recompute(record: dict[str, Any], cache_dir: Path, data_root: Path | None = None) -> dict[str, Any]:
+def recompute(record: Record, cache_dir: Path, data_root: Path | None = None) -> dict[str, Any]:
     """Redo the run of ``record``: fit + embed (cached in ``cache_dir``) and probe, with
     the record's config, seeds and split. Raises `NeuronbenchError` when the record's
     config, data or split is not the one available here."""
     from neuronbench.data.catalog import load_dataset
     from neuronbench.data.store import Dataset
     from neuronbench.embeddings import read_embeddings
-    from neuronbench.evaluate import evaluate_fold
     from neuronbench.plugin import config_hash
+    from neuronbench.probes import make_probe
+    from neuronbench.protocol.scoring import score_fold
     from neuronbench.registry import get_method
     from neuronbench.runner import EncoderJob, encode
     from neuronbench.protocol.settings import get_split
     from neuronbench.protocol.tasks import get_task, task_table
 
-    method = record["method"]
+    method = record.method
     if config_hash(method["config"]) != method["config_hash"]:
         raise NeuronbenchError(f"field 'method.config' does not hash to its config_hash {method['config_hash']}")
     info = get_method(method["name"])
-    ds: Dataset = load_dataset(record["dataset"]["name"], data_root)
-    if ds.checksum != record["dataset"].get("checksum"):
+    ds: Dataset = load_dataset(record.dataset["name"], data_root)
+    if ds.checksum != record.dataset.get("checksum"):
         raise NeuronbenchError(f"dataset {ds.name!r} here has checksum {ds.checksum[:12]}, "
-                               f"the record's is {str(record['dataset'].get('checksum'))[:12]}")
-    task = get_task(ds.name, record["task"]["name"])
-    split = get_split(ds, task, record["setting"], split_seed=record["split"].get("seed", 0), root=data_root)
-    if split.checksum != record["split"].get("checksum"):
-        raise NeuronbenchError(f"the {record['setting']} split here has checksum {split.checksum[:12]}, "
-                               f"the record's is {str(record['split'].get('checksum'))[:12]}")
-    fold = next((f for f in split.folds if f.fold == record["fold"]), None)
+                               f"the record's is {str(record.dataset.get('checksum'))[:12]}")
+    task = get_task(ds.name, record.task["name"])
+    split = get_split(ds, task, record.setting, split_seed=record.split_seed, root=data_root)
+    if split.checksum != record.split.get("checksum"):
+        raise NeuronbenchError(f"the {record.setting} split here has checksum {split.checksum[:12]}, "
+                               f"the record's is {str(record.split.get('checksum'))[:12]}")
+    fold = next((f for f in split.folds if f.fold == record.fold), None)
     if fold is None:
-        raise NeuronbenchError(f"the {record['setting']} split here has no fold {record['fold']}")
+        raise NeuronbenchError(f"the {record.setting} split here has no fold {record.fold}")
     labels = task_table(ds, task).set_index("neuron_id")["label"]
-    job = EncoderJob(info, method["preset"], method["config"], fold.pretrain, record["seed"],
+    job = EncoderJob(info, method["preset"], method["config"], fold.pretrain, record.encoder_seed,
                      labels.loc[list(fold.train)] if info.supervised else None)
     path, _, _ = encode(job, ds, cache_dir)
     table, _ = read_embeddings(path)
-    probes = list(record["probes"])
-    seeds = sorted({e["probe_seed"] for entries in record["probes"].values() for e in entries})
-    return evaluate_fold(table, labels, fold.train, fold.val, fold.test, task.classes, probes, seeds)
+    probes = list(record.probes)
+    seeds = sorted({e["probe_seed"] for entries in record.probes.values() for e in entries})
+    return score_fold(table, labels, fold.train, fold.val, fold.test, task.classes, probes, seeds, make_probe)
 
 
 def verify(results: Path, sample: int = 5, seed: int = 0, data_root: Path | None = None) -> Iterator[Check]:

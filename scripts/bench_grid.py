@@ -19,8 +19,8 @@ from pathlib import Path
 
 from neuronbench.data.catalog import load_dataset
 from neuronbench.executors import InProcessExecutor, local_dask
+from neuronbench.protocol.record import iter_records
 from neuronbench.protocol.settings import SETTINGS
-from neuronbench.results import iter_records
 from neuronbench.runner import GridOptions, run_grid
 
 
@@ -57,7 +57,7 @@ def main() -> None:
         name = "in-process" if workers == 1 else f"dask x{workers}"
         print(f"| {name} | {len(paths)} | {wall:.1f} | {3600 * len(paths) / wall:.0f} | "
               f"{', '.join(f'{r:.0f}' for r in rss)} |")
-        numbers[name] = {str(q.relative_to(results)): r.get("probes") for q, r in iter_records(results)}
+        numbers[name] = {str(q.relative_to(results)): r.probes for q, r in iter_records(results)}
     first = next(iter(numbers.values()))
     print("same numbers on every executor:", all(n == first for n in numbers.values()))
 

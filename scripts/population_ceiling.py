@@ -39,8 +39,9 @@ from baselines.features import SingleNeuronFeatures
 from baselines.population import COLUMNS, PopulationCoupling, activity_windows, window_statistics
 from neuronbench.data.catalog import load_dataset
 from neuronbench.data.recording import Recording
-from neuronbench.evaluate import evaluate_fold
-from neuronbench.metrics import chance_levels, classification_metrics
+from neuronbench.probes import make_probe
+from neuronbench.protocol.metrics import chance_levels
+from neuronbench.protocol.scoring import pooled_score, predictions, score_fold
 from neuronbench.protocol.settings import SETTINGS, make_split
 from neuronbench.protocol.tasks import get_task, task_table
 
@@ -50,14 +51,12 @@ FEATURES = "single-neuron features"
 def score(embeddings: pd.DataFrame, dataset, task, setting: str) -> tuple[float, float]:
     """Linear-probe macro-F1 on the leaderboard's folds, the predictions of all folds
     pooled before scoring (as the leaderboard does), and the chance level (uniform
-    macro-F1 of the pooled test labels, `neuronbench.metrics.chance_levels`)."""
+    macro-F1 of the pooled test labels, `neuronbench.protocol.metrics.chance_levels`)."""
     labels = task_table(dataset, task).set_index("neuron_id")["label"]
-    y_true, y_pred = [], []
-    for fold in make_split(dataset, task, setting, 0).folds:
-        out = evaluate_fold(embeddings, labels, fold.train, fold.val, fold.test, task.classes, ("linear",), (0,))
-        y_true += out["y_true"]["label"]
-        y_pred += out["probes"]["linear"][0]["y_pred"]
-    f1 = float(classification_metrics(y_true, y_pred, task.classes)["macro_f1"])
+    scored = [score_fold(embeddings, labels, fold.train, fold.val, fold.test, task.classes, ("linear",), (0,),
+                         make_probe) for fold in make_split(dataset, task, setting, 0).folds]
+    f1 = pooled_score([predictions(fold, "linear") for fold in scored], task.classes)["macro_f1"]
+    y_true = [y for fold in scored for y in fold["y_true"]["label"]]
     return f1, float(chance_levels(y_true, task.classes)["uniform_macro_f1"])
 
 

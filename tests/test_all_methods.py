@@ -4,7 +4,7 @@ dataset, in every setting, on spikes and on calcium (Open Problems' rule)."""
 import pytest
 
 from neuronbench.registry import all_methods
-from neuronbench.results import iter_records
+from neuronbench.protocol.record import iter_records
 from neuronbench.runner import GridOptions, run_grid
 
 SETTINGS = ["transductive", "transductive-zero-shot", "inductive"]
@@ -20,10 +20,10 @@ def test_method_runs_end_to_end(name, dataset, tmp_path):
     records = [r for _, r in iter_records(tmp_path)]
     assert len(records) == len(paths) > 0
     for r in records:
-        if r["status"] == "not_applicable":
-            assert r["reason"]
+        if r.status == "not_applicable":
+            assert r.reason
             continue
-        assert r["status"] == "ok", r["reason"]
-        metrics = r["probes"]["linear"][0]["metrics"]
+        assert r.status == "ok", r.reason
+        metrics = r.probes["linear"][0]["metrics"]
         assert 0.0 <= metrics["macro_f1"] <= 1.0
-        assert len(r["probes"]["linear"][0]["y_pred"]) == len(r["y_true"]["neuron_id"]) == r["split"]["n_test"]
+        assert len(r.probes["linear"][0]["y_pred"]) == len(r.y_true["neuron_id"]) == r.split["n_test"]

@@ -20,7 +20,7 @@ import pytest
 from neuronbench import progress, registry
 from neuronbench.cli import build_parser, main
 from neuronbench.plugin import MethodInfo
-from neuronbench.results import iter_records
+from neuronbench.protocol.record import iter_records
 from neuronbench.runner import GridOptions, run_grid
 from tests import plugin_example
 from tests.test_runner import handmade  # noqa: F401 (the fixture registers the dataset and the spies)
@@ -107,7 +107,7 @@ def test_ctrl_c_stops_an_in_process_grid_at_once_and_keeps_finished_runs(tmp_pat
     assert rc == 130
     assert CALLS["fit"] == 2  # nothing ran after the interrupted fit (6 encoder jobs in the grid)
     records = list(iter_records(tmp_path / "results"))
-    assert len(records) == 1 and records[0][1]["status"] == "ok"  # the finished run stays
+    assert len(records) == 1 and records[0][1].status == "ok"  # the finished run stays
     assert _leftovers(tmp_path / "results") == []
     assert "interrupted" in capsys.readouterr().err
     # rerunning the same command finishes what is left, without redoing the finished run

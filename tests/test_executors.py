@@ -7,7 +7,7 @@ import pytest
 
 from neuronbench.errors import NeuronbenchError
 from neuronbench.executors import load_cluster_config, local_dask, make_executor
-from neuronbench.results import iter_records
+from neuronbench.protocol.record import iter_records
 from neuronbench.runner import GridOptions, run_grid
 from tests import plugin_example
 from tests.test_runner import handmade  # noqa: F401 (the fixture registers the dataset and spies)
@@ -19,7 +19,7 @@ def _numbers(root):
     """Each record without what legitimately differs between processes (timings, host)."""
     out = {}
     for path, r in iter_records(root):
-        out[str(path.relative_to(root))] = {k: v for k, v in r.items() if k not in ("timings", "environment")}
+        out[str(path.relative_to(root))] = {k: v for k, v in r.to_dict().items() if k not in ("timings", "environment")}
     return out
 
 
@@ -50,7 +50,7 @@ def test_a_worker_dying_mid_grid_loses_nothing_and_duplicates_nothing(tmp_path, 
     assert marker.exists()  # a worker did die during the grid
     records = list(iter_records(tmp_path / "r"))
     assert sorted(p for p, _ in records) == sorted(paths) and len(set(paths)) == len(paths) == 3 * 5
-    assert all(r["status"] == "ok" for _, r in records)
+    assert all(r.status == "ok" for _, r in records)
     before = {p: p.read_bytes() for p in paths}
     run_grid(["spy"], "handmade", SETTINGS, [0, 1, 2], options=opts, executor=dask2)  # rerun: nothing to do
     assert {p: p.read_bytes() for p in paths} == before

@@ -15,8 +15,8 @@ import pytest
 
 from neuronbench.errors import NeuronbenchError
 from neuronbench.leaderboard import aggregate, build_leaderboard, render_markdown
-from neuronbench.metrics import chance_levels, classification_metrics
-from neuronbench.results import RECORD_SCHEMA_VERSION, iter_records, record_path, write_record
+from neuronbench.protocol.metrics import chance_levels, classification_metrics
+from neuronbench.protocol.record import SCHEMA_VERSION, Record, iter_records, record_path, write_record
 
 DATASET, TASK = "toy", "cell_type"
 CLASSES = ["pv", "sst", "vip"]
@@ -41,17 +41,17 @@ def fold_labels(setting: str, fold: int) -> tuple[list[str], list[str]]:
 
 def make_record(method: str, setting: str, fold: int, seed: int, *, status: str = "ok", reason: str | None = None,
                 preset: str = "cpu", config_hash: str | None = None, split_checksum: str = "split-sum-1",
-                probes: tuple[str, ...] = ("linear",)) -> dict[str, Any]:
+                probes: tuple[str, ...] = ("linear",)) -> Record:
     """A complete, realistic record of one run."""
     kind, default_hash, skill = METHODS[method]
     ids, labels = fold_labels(setting, fold)
     record: dict[str, Any] = {
-        "schema_version": RECORD_SCHEMA_VERSION, "status": status, "reason": reason,
+        "schema_version": SCHEMA_VERSION, "status": status, "reason": reason,
         "method": {"name": method, "kind": kind, "preset": preset, "config": {"dim": 8},
                    "config_hash": config_hash or default_hash, "paper": None, "supervised": False},
         "dataset": {"name": DATASET, "checksum": "data-sum-1"},
         "task": {"name": TASK, "label": "subclass", "classes": CLASSES},
-        "setting": setting, "fold": fold, "n_folds": SETTINGS[setting], "seed": seed,
+        "setting": setting, "fold": fold, "n_folds": SETTINGS[setting], "encoder_seed": seed, "split_seed": 0,
         "split": {"version": 1, "checksum": split_checksum, "n_train": 40, "n_val": 10, "n_test": len(ids),
                   "test_groups": [f"animal{fold}"]},
         "chance": chance_levels(labels, CLASSES) if status == "ok" else None,
@@ -72,12 +72,12 @@ def make_record(method: str, setting: str, fold: int, seed: int, *, status: str 
                 runs.append({"probe_seed": probe_seed, "params": {"C": 1.0}, "y_pred": y_pred,
                              "metrics": classification_metrics(labels, y_pred, CLASSES)})
             record["probes"][probe] = runs
-    return record
+    return Record.from_dict(record, "make_record")
 
 
-def save(root: Path, record: dict[str, Any]) -> Path:
-    path = record_path(root, DATASET, TASK, record["setting"], record["method"]["name"],
-                       record["method"]["config_hash"], record["fold"], record["seed"])
+def save(root: Path, record: Record) -> Path:
+    path = record_path(root, DATASET, TASK, record.setting, record.method["name"],
+                       record.method["config_hash"], record.fold, record.encoder_seed)
     write_record(path, record)
     return path
 
@@ -117,10 +117,10 @@ def test_pooled_folds_and_mean_std_over_seeds(results: Path) -> None:
         records = [make_record("nuclr", "inductive", fold, seed) for fold in range(3)]
         pooled = []
         for i, _ in enumerate(PROBE_SEEDS):
-            y_true = [y for r in records for y in r["y_true"]["label"]]
-            y_pred = [y for r in records for y in r["probes"]["linear"][i]["y_pred"]]
+            y_true = [y for r in records for y in r.y_true["label"]]
+            y_pred = [y for r in records for y in r.probes["linear"][i]["y_pred"]]
             pooled.append(classification_metrics(y_true, y_pred, CLASSES)["macro_f1"])
-            fold_averaged.append(np.mean([r["probes"]["linear"][i]["metrics"]["macro_f1"] for r in records]))
+            fold_averaged.append(np.mean([r.probes["linear"][i]["metrics"]["macro_f1"] for r in records]))
         per_seed.append(np.mean(pooled))
     r = row(df, "nuclr", "inductive")
     assert r["status"] == "ok" and r["folds"] == "3/3" and r["n_seeds"] == 3
@@ -136,8 +136,8 @@ def test_one_seed_has_zero_std(tmp_path: Path) -> None:
     rec = make_record("nuclr", "transductive", 0, 0)
     df = aggregate([rec])
     r = row(df, "nuclr", "transductive", metric="accuracy")
-    expected = np.mean([classification_metrics(rec["y_true"]["label"], run["y_pred"], CLASSES)["accuracy"]
-                        for run in rec["probes"]["linear"]])
+    expected = np.mean([classification_metrics(rec.y_true["label"], run["y_pred"], CLASSES)["accuracy"]
+                        for run in rec.probes["linear"]])
     assert r["mean"] == pytest.approx(expected) and r["std"] == 0.0 and r["n_seeds"] == 1
 
 
@@ -208,7 +208,7 @@ def test_split_and_data_mismatches_are_refused(results: Path) -> None:
         aggregate(iter_records(results))
     assert str(path) in str(err.value)
     record = make_record("random", "inductive", 1, 2)
-    record["dataset"]["checksum"] = "data-sum-2"
+    record.dataset["checksum"] = "data-sum-2"
     write_record(path, record)
     with pytest.raises(NeuronbenchError, match="dataset checksums") as err:
         aggregate(iter_records(results))

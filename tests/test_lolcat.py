@@ -15,7 +15,7 @@ from baselines.lolcat.method import Lolcat
 from baselines.lolcat.model import LolcatNet
 from neuronbench.data.recording import Recording, neuron_id
 from neuronbench.errors import NeuronbenchError
-from neuronbench.results import iter_records
+from neuronbench.protocol.record import iter_records
 from neuronbench.runner import GridOptions, run_grid
 
 SETTINGS = ["transductive", "transductive-zero-shot", "inductive"]
@@ -400,9 +400,9 @@ def test_harness_every_setting_and_only_probe_train_labels(tmp_path, monkeypatch
     options = GridOptions(preset="tiny", device="cpu", probes=("linear",), results=tmp_path, progress=False)
     run_grid(["lolcat"], "synthetic-tiny", SETTINGS, [0], tasks=["cell_class"], options=options)
     records = [r for _, r in iter_records(tmp_path)]
-    assert {r["setting"] for r in records} == set(SETTINGS)
-    assert all(r["status"] == "ok" for r in records), [r["reason"] for r in records]
-    assert all(r["probes"]["linear"][0]["metrics"]["macro_f1"] > 0.5 for r in records)
+    assert {r.setting for r in records} == set(SETTINGS)
+    assert all(r.status == "ok" for r in records), [r.reason for r in records]
+    assert all(r.probes["linear"][0]["metrics"]["macro_f1"] > 0.5 for r in records)
 
     ds = load_dataset("synthetic-tiny")
     task = get_task("synthetic-tiny", "cell_class")
@@ -419,5 +419,5 @@ def test_harness_on_calcium(tmp_path) -> None:
     options = GridOptions(preset="tiny", device="cpu", probes=("linear",), results=tmp_path, progress=False)
     run_grid(["lolcat"], "synthetic-tiny-calcium", ["inductive"], [0], tasks=["cell_class"], options=options)
     (record,) = [r for _, r in iter_records(tmp_path)]
-    assert record["status"] == "ok", record["reason"]
-    assert record["environment"]["device"] == "cpu"
+    assert record.status == "ok", record.reason
+    assert record.environment["device"] == "cpu"

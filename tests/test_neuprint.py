@@ -23,7 +23,7 @@ from baselines.neuprint.method import NeuPRINT
 from baselines.neuprint.model import Dynamics, feed_forward, masked_mse
 from neuronbench.data.recording import EPOCH_COLUMNS, Recording, neuron_id
 from neuronbench.errors import NeuronbenchError
-from neuronbench.results import iter_records
+from neuronbench.protocol.record import iter_records
 from neuronbench.runner import GridOptions, run_grid
 
 FS = 4.0  # frames per second of the hand-made calcium recordings
@@ -405,8 +405,8 @@ def test_runs_through_the_harness(dataset: str, tmp_path) -> None:
                      options=options)
     records = [r for _, r in iter_records(tmp_path)]
     assert len(records) == len(paths) > 0
-    assert {r["setting"] for r in records} == {"transductive", "transductive-zero-shot", "inductive"}
+    assert {r.setting for r in records} == {"transductive", "transductive-zero-shot", "inductive"}
     for r in records:
-        assert r["status"] == "ok", r["reason"]
-        assert 0.0 <= r["probes"]["linear"][0]["metrics"]["macro_f1"] <= 1.0
-        assert r["environment"]["device"] == "cpu"
+        assert r.status == "ok", r.reason
+        assert 0.0 <= r.probes["linear"][0]["metrics"]["macro_f1"] <= 1.0
+        assert r.environment["device"] == "cpu"

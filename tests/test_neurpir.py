@@ -18,7 +18,7 @@ from methods.neurpir.segments import SegmentStore, recording_activity, tiling
 from methods.neurpir.surround import SurroundEncoder, stimulus_one_hot
 from neuronbench.data.catalog import load_dataset
 from neuronbench.errors import NeuronbenchError
-from neuronbench.results import iter_records
+from neuronbench.protocol.record import iter_records
 from neuronbench.runner import GridOptions, run_grid
 from neuronbench.protocol.settings import get_split
 from neuronbench.protocol.tasks import get_task
@@ -235,6 +235,6 @@ def test_runs_through_the_harness(dataset, tmp_path):
     records = [r for _, r in iter_records(tmp_path)]
     assert len(records) == len(paths) > 0
     for r in records:
-        assert r["status"] == "ok", r["reason"]
-        assert r["environment"]["device"] == "cpu"
-        assert 0.0 <= r["probes"]["linear"][0]["metrics"]["macro_f1"] <= 1.0
+        assert r.status == "ok", r.reason
+        assert r.environment["device"] == "cpu"
+        assert 0.0 <= r.probes["linear"][0]["metrics"]["macro_f1"] <= 1.0

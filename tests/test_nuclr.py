@@ -22,7 +22,7 @@ from neuronbench.data.catalog import load_dataset
 from neuronbench.data.recording import Recording, neuron_id
 from neuronbench.errors import NeuronbenchError
 from neuronbench.registry import get_method
-from neuronbench.results import iter_records
+from neuronbench.protocol.record import iter_records
 from neuronbench.runner import GridOptions, run_grid
 
 CPU = torch.device("cpu")
@@ -400,8 +400,8 @@ def test_runs_through_the_harness_in_every_setting(dataset: str, tmp_path) -> No
     paths = run_grid(["nuclr"], dataset, SETTINGS, [0], options=options)
     records = [r for _, r in iter_records(tmp_path)]
     assert len(records) == len(paths) > 0
-    assert {r["setting"] for r in records} == set(SETTINGS)
+    assert {r.setting for r in records} == set(SETTINGS)
     for r in records:
-        assert r["status"] == "ok", r["reason"]
-        assert r["method"]["name"] == "nuclr" and r["environment"]["device"] == "cpu"
-        assert 0.0 <= r["probes"]["linear"][0]["metrics"]["macro_f1"] <= 1.0
+        assert r.status == "ok", r.reason
+        assert r.method["name"] == "nuclr" and r.environment["device"] == "cpu"
+        assert 0.0 <= r.probes["linear"][0]["metrics"]["macro_f1"] <= 1.0

@@ -11,7 +11,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from neuronbench.errors import NeuronbenchError
-from neuronbench.metrics import classification_metrics
+from neuronbench.protocol.metrics import classification_metrics
 from neuronbench.probes import (
     LINEAR_TOL,
     PROBES,

@@ -10,7 +10,7 @@ from neuronbench import registry
 from neuronbench.cli import main
 from neuronbench.data import catalog
 from neuronbench.data.store import data_root, write_dataset
-from neuronbench.results import iter_records
+from neuronbench.protocol.record import iter_records
 from neuronbench.runner import GridOptions, run_grid
 from neuronbench.protocol import tasks as tasks_mod
 from tests import plugin_example
@@ -49,16 +49,16 @@ def test_plugin_from_entry_point_runs_every_setting_and_never_sees_labels(tmp_pa
     paths = run_grid(["spy"], "handmade", SETTINGS, [0, 1], options=_opts(tmp_path))
     records = [r for _, r in iter_records(tmp_path / "results")]
     assert len(paths) == len(records) == 2 * (1 + 3 + 1)  # seeds x folds (LOAO has 3 animals)
-    assert {r["status"] for r in records} == {"ok"}
+    assert {r.status for r in records} == {"ok"}
     assert all(labels is None for fit in plugin_example.SEEN["fit"] for _, labels in fit)
     assert all(labels is None for _, labels in plugin_example.SEEN["embed"])
     assert plugin_example.SEEN["labels"] == [None] * len(plugin_example.SEEN["labels"])
     # one pretraining per (pretraining set, seed): all recordings, and the inductive subset
     assert len(plugin_example.SEEN["fit"]) == 2 * 2
-    inductive = [r for r in records if r["setting"] == "inductive"]
+    inductive = [r for r in records if r.setting == "inductive"]
     for r in inductive:
-        held = set(r["split"]["test_animals"])
-        assert r["split"]["n_pretrain_recordings"] == 6 - 2 * len(held)
+        held = set(r.split["test_animals"])
+        assert r.split["n_pretrain_recordings"] == 6 - 2 * len(held)
 
 
 def test_supervised_method_gets_probe_train_labels_only(tmp_path):
@@ -108,17 +108,17 @@ def test_failing_method_is_recorded_and_the_grid_goes_on(tmp_path, capsys):
     rc = main(["run", "--method", "spy-failing,spy", "--split", "inductive", "--dataset", "handmade",
                "--seeds", "1", "--probes", "linear", "--results", str(tmp_path / "results"), "--no-progress"])
     assert rc == 1
-    records = {r["method"]["name"]: r for _, r in iter_records(tmp_path / "results")}
-    assert records["spy-failing"]["status"] == "failed"
-    assert "this method always fails" in records["spy-failing"]["reason"]
-    assert records["spy"]["status"] == "ok"
+    records = {r.method["name"]: r for _, r in iter_records(tmp_path / "results")}
+    assert records["spy-failing"].status == "failed"
+    assert "this method always fails" in records["spy-failing"].reason
+    assert records["spy"].status == "ok"
     assert "always fails" in capsys.readouterr().err
 
 
 def test_unsupported_modality_is_recorded_as_not_applicable(tmp_path):
     run_grid(["spy-calcium"], "handmade", ["transductive"], [0], options=_opts(tmp_path))
     (rec,) = [r for _, r in iter_records(tmp_path / "results")]
-    assert rec["status"] == "not_applicable" and "calcium" in rec["reason"]
+    assert rec.status == "not_applicable" and "calcium" in rec.reason
 
 
 @pytest.mark.parametrize("argv, message", [

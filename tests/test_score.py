@@ -1,4 +1,5 @@
-"""Scoring precomputed embeddings, on real IBL neurons (../shared/data/ibl_rrr)."""
+"""Scoring precomputed embeddings: group folds on generated sessions (and on real IBL
+neurons, ../shared/data/ibl_rrr, when present)."""
 
 from pathlib import Path
 
@@ -25,19 +26,6 @@ def test_real_ibl_embeddings_decode_region_above_chance(split_by):
     assert out["chance"]["uniform_macro_f1"] + 0.04 < f1 < 0.45
 
 
-@needs_ibl
-def test_group_folds_never_put_a_session_on_both_sides():
-    meta = pd.read_parquet(IBL_RRR, columns=["eid", "acronym"])
-    meta.index = [f"row/{i}" for i in range(len(meta))]
-    seen_test = set()
-    for train, val, test in folds_for(meta, "acronym", "eid"):
-        test_sessions = set(meta.loc[test, "eid"])
-        assert not test_sessions & set(meta.loc[train + val, "eid"])
-        assert not seen_test & set(test)
-        seen_test |= set(test)
-    assert len(seen_test) == len(meta)  # every neuron is tested exactly once
-
-
 def test_malformed_embedding_files_give_clear_errors(tmp_path, capsys):
     bad = tmp_path / "bad.parquet"
     bad.write_bytes(b"PAR1 this is not parquet")
@@ -53,13 +41,41 @@ def test_malformed_embedding_files_give_clear_errors(tmp_path, capsys):
     assert "no label column 'y'" in capsys.readouterr().err
 
 
-@needs_ibl
-@pytest.mark.parametrize("split_by", ["eid", "lab"])
-def test_group_folds_are_never_empty(split_by):
-    meta = pd.read_parquet(IBL_RRR, columns=[split_by, "acronym"])
+def generated_meta(seed: int) -> pd.DataFrame:
+    """Neurons of 23 sessions in 7 labs (3 or 4 sessions each), 5 to 60 neurons per
+    session, 4 regions: the shape of IBL's table, made up."""
+    rng = np.random.default_rng(seed)
+    rows = [(f"eid{s}", f"lab{s % 7}", str(rng.choice(["CA1", "DG", "LP", "PO"])))
+            for s in range(23) for _ in range(rng.integers(5, 61))]
+    meta = pd.DataFrame(rows, columns=["eid", "lab", "acronym"])
     meta.index = [f"row/{i}" for i in range(len(meta))]
-    folds = folds_for(meta, "acronym", split_by)
-    assert len(folds) == GROUP_FOLDS and all(test for _, _, test in folds)  # 10 labs: 2 per fold
+    return meta
+
+
+def ibl_meta(seed: int) -> pd.DataFrame:
+    if not IBL_RRR.is_file():
+        pytest.skip(f"{IBL_RRR} not present")
+    meta = pd.read_parquet(IBL_RRR, columns=["eid", "lab", "acronym"])
+    meta.index = [f"row/{i}" for i in range(len(meta))]
+    return meta
+
+
+@pytest.mark.parametrize("make_meta", [generated_meta, ibl_meta], ids=["generated", "ibl"])
+@pytest.mark.parametrize("split_by", ["eid", "lab"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_group_folds_hold_each_group_out_once_and_never_on_both_sides(make_meta, split_by, seed):
+    meta = make_meta(seed)
+    folds = folds_for(meta, "acronym", split_by, seed=seed)
+    assert len(folds) == min(GROUP_FOLDS, meta[split_by].nunique())
+    seen_test = set()
+    for train, val, test in folds:
+        assert test and train  # never an empty fold
+        test_groups = set(meta.loc[test, split_by])
+        assert not test_groups & set(meta.loc[train + val, split_by])  # a group is never on both sides
+        assert not set(meta.loc[val, split_by]) & set(meta.loc[train, split_by])  # validation: whole groups
+        assert not seen_test & set(test)
+        seen_test |= set(test)
+    assert len(seen_test) == len(meta)  # every neuron is tested exactly once
 
 
 def test_fewer_groups_than_folds_make_one_fold_per_group():

@@ -1,4 +1,5 @@
-"""The contract of a number: what is predicted, from which neurons, and how it is scored.
+"""The contract of a number: what is predicted, from which neurons, how it is scored
+and how it is recorded.
 
 One module per concept:
 
@@ -8,9 +9,10 @@ One module per concept:
   the split files and their checksums, and the group k-fold of ``neuronbench score``.
 - `neuronbench.protocol.tasks`: the tasks (a dataset, a label column, its classes and
   the main metric) and a task's table of labelled neurons.
-
-Layer rule: the protocol imports only the foundation (`neuronbench.errors`,
-`neuronbench.atomic`) and `neuronbench.data`; never the harness (plug-in API, probes,
-runner, executors, leaderboard, command line, registry) nor any plug-in. Importing this
-package imports nothing heavy: listing settings and tasks stays instant.
+- `neuronbench.protocol.metrics`: macro-F1, accuracy, balanced accuracy, per-class F1,
+  the confusion matrix, and each metric's chance levels.
+- `neuronbench.protocol.scoring`: the one scorer: probes and metrics on one fold,
+  predictions pooled over folds and averaged over probe seeds.
+- `neuronbench.protocol.record`: the typed run record (build, validate, path, read and
+  write, provenance, schema migration).
 """

@@ -28,7 +28,13 @@ from scipy.stats import binom
 
 from neuronbench.errors import NeuronbenchError
 
-__all__ = ["classification_metrics", "chance_by_metric", "chance_levels"]
+__all__ = ["MAIN_METRIC", "METRICS", "classification_metrics", "chance_by_metric", "chance_levels"]
+
+METRICS: tuple[str, ...] = ("macro_f1", "accuracy", "balanced_accuracy")
+"""The scalar metrics reported for every probe, in the leaderboard's order."""
+
+MAIN_METRIC = "macro_f1"
+"""The primary metric (``evaluation.md``, "Metrics")."""
 
 
 def _check_classes(classes: Sequence[str]) -> list:

@@ -1,4 +1,5 @@
-"""neuronbench.metrics on hand-computed examples."""
+"""neuronbench.protocol.metrics and neuronbench.protocol.scoring: the metrics and chance
+levels on hand-computed examples, and the pooled score of folds."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import balanced_accuracy_score, f1_score
 
 from neuronbench.errors import NeuronbenchError
-from neuronbench.metrics import chance_by_metric, chance_levels, classification_metrics
+from neuronbench.protocol.metrics import chance_by_metric, chance_levels, classification_metrics
+from neuronbench.protocol.scoring import pooled_chance, pooled_score, predictions, score_fold
 
 CLASSES = ["a", "b", "c", "d"]
 Y_TRUE = ["a", "a", "b", "b", "c"]
@@ -207,10 +210,81 @@ def test_uniform_chance_matches_a_simulation():
         assert chance[metric]["uniform"] == pytest.approx(np.mean(values), abs=4 * standard_error)
 
 
-def test_metrics_does_not_import_torch():
+def test_protocol_does_not_import_torch():
     import subprocess
     import sys
     from pathlib import Path
 
-    code = "import sys, neuronbench.metrics; assert 'torch' not in sys.modules"
+    code = "import sys, neuronbench.protocol.scoring, neuronbench.protocol.record; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
+# -- the one scorer: a fold, folds pooled, probe seeds averaged ---------------------------
+
+
+class MajorityProbe:
+    """A stand-in probe: predicts its training set's most frequent label; records its calls."""
+
+    calls: list = []
+
+    def __init__(self, name, seed):
+        self.name, self.seed = name, seed
+
+    def fit(self, X, y, X_val=None, y_val=None):
+        MajorityProbe.calls.append((self.name, self.seed, len(y), None if y_val is None else len(y_val)))
+        values, counts = np.unique(y, return_counts=True)
+        self.label_ = values[np.argmax(counts)]
+        self.best_params_ = {"seed": self.seed}
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.label_)
+
+
+def test_score_fold_runs_the_deterministic_probe_once_and_the_others_per_probe_seed():
+    ids = [f"n{i}" for i in range(10)]
+    emb = pd.DataFrame(np.arange(20.0).reshape(10, 2), index=ids)
+    labels = pd.Series(["a"] * 6 + ["b"] * 4, index=ids)
+    MajorityProbe.calls = []
+    out = score_fold(emb, labels, ids[:5], ids[5:7], ids[7:], ["a", "b"], ("linear", "mlp"), (3, 4), MajorityProbe)
+    assert MajorityProbe.calls == [("linear", 3, 5, 2), ("mlp", 3, 5, 2), ("mlp", 4, 5, 2)]
+    assert out["y_true"] == {"neuron_id": ids[7:], "label": ["b", "b", "b"]}
+    assert [e["probe_seed"] for e in out["probes"]["mlp"]] == [3, 4]
+    entry = out["probes"]["linear"][0]
+    assert entry["y_pred"] == ["a", "a", "a"] and entry["params"] == {"seed": 3}
+    assert entry["metrics"] == classification_metrics(["b"] * 3, ["a"] * 3, ["a", "b"])
+    assert out["chance"] == chance_levels(["b"] * 3, ["a", "b"])
+    MajorityProbe.calls = []
+    score_fold(emb, labels, ids[:7], [], ids[7:], ["a", "b"], ("linear",), (0,), MajorityProbe)
+    assert MajorityProbe.calls == [("linear", 0, 7, None)]  # no validation ids: fit without them
+
+
+def test_pooled_score_pools_the_folds_then_averages_the_probe_seeds():
+    classes = ["a", "b"]
+    fold1 = (["a", "a", "b"], {0: ["a", "a", "a"], 1: ["a", "b", "b"]})
+    fold2 = (["b"], {0: ["b"], 1: ["a"]})
+    got = pooled_score([fold1, fold2], classes)
+    by_seed = [classification_metrics(["a", "a", "b", "b"], pred, classes) for pred in
+               (["a", "a", "a", "b"], ["a", "b", "b", "a"])]
+    for metric in ("macro_f1", "accuracy", "balanced_accuracy"):
+        assert got[metric] == pytest.approx(np.mean([s[metric] for s in by_seed]), abs=1e-15)
+    # pooled, not the mean of the folds' own scores (fold 2 alone scores 1.0 or 0.0)
+    fold_mean = np.mean([classification_metrics(t, p[s], classes)["macro_f1"] for t, p in (fold1, fold2) for s in (0, 1)])
+    assert got["macro_f1"] != pytest.approx(fold_mean)
+    with pytest.raises(NeuronbenchError, match="probe seeds differ across folds: f1.json, f2.json"):
+        pooled_score([fold1, (["b"], {0: ["b"]})], classes, ["f1.json", "f2.json"])
+
+
+def test_predictions_are_checked_against_the_test_labels():
+    scored = {"y_true": {"label": ["a", "b"]}, "probes": {"linear": [{"probe_seed": 0, "y_pred": ["a"]}]}}
+    with pytest.raises(NeuronbenchError, match=r"r.json: field 'probes.linear\[probe_seed=0\].y_pred': expected a list of 2"):
+        predictions(scored, "linear", "r.json")
+    with pytest.raises(NeuronbenchError, match="r.json: field 'probes.mlp': expected at least one probe seed"):
+        predictions(scored, "mlp", "r.json")
+    with pytest.raises(NeuronbenchError, match="r.json: field 'y_true.label': expected a list"):
+        predictions({"y_true": None, "probes": {}}, "linear", "r.json")
+
+
+def test_pooled_chance_is_the_chance_of_the_concatenated_labels():
+    assert pooled_chance([["a", "a"], ["b"], ["c", "a"]], ["a", "b", "c"]) == chance_by_metric(
+        ["a", "a", "b", "c", "a"], ["a", "b", "c"])

@@ -1,0 +1,182 @@
+"""neuronbench.protocol.record: the typed run record builds, validates, knows its path,
+reads and writes itself atomically, carries its provenance, scores its own fold and
+migrates schema version 1 without loss."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from neuronbench.errors import NeuronbenchError
+from neuronbench.protocol.metrics import classification_metrics
+from neuronbench.protocol.record import (
+    SCHEMA_VERSION, Record, check_comparable, iter_records, main, migrate, migrate_folder, read_record,
+    record_path, write_record,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+COMMITTED = REPO / "results" / "izhikevich" / "firing_mode" / "transductive" / "random-d49760f4d6d9" / "fold0-seed2.json"
+CLASSES = ["a", "b", "c"]
+
+
+def as_v1(data: dict) -> dict:
+    """The version-1 form of a version-2 record object, written out by hand: the encoder
+    seed was ``seed`` and the split seed ``split.seed``."""
+    v1 = {k: v for k, v in data.items() if k not in ("encoder_seed", "split_seed")}
+    v1.update(schema_version=1, seed=data["encoder_seed"], split={**data["split"], "seed": data["split_seed"]})
+    return v1
+
+
+def committed_v1(tmp_path: Path) -> tuple[Path, dict]:
+    """A real committed record, copied into ``tmp_path`` in its version-1 form."""
+    data = json.loads(COMMITTED.read_text(encoding="utf-8"))
+    assert data["schema_version"] == SCHEMA_VERSION  # the committed records are migrated
+    path = tmp_path / "results" / COMMITTED.relative_to(REPO / "results")
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(as_v1(data), indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return path, data
+
+
+def test_a_real_v1_record_is_migrated_on_read_without_loss(tmp_path):
+    path, v2 = committed_v1(tmp_path)
+    record = read_record(path)
+    assert record.schema_version == SCHEMA_VERSION
+    assert (record.encoder_seed, record.split_seed) == (2, 0) and "seed" not in record.split
+    assert record.to_dict() == v2  # every other field as it was
+    assert record == read_record(COMMITTED)
+    again = tmp_path / "again.json"
+    write_record(again, record)
+    assert again.read_bytes() == COMMITTED.read_bytes()
+    # nothing is lost the other way either: v1 -> v2 -> v1 is the file read
+    assert as_v1(record.to_dict()) == json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_migrate_folder_rewrites_v1_files_once(tmp_path, capsys):
+    path, _ = committed_v1(tmp_path)
+    shutil.copy(COMMITTED, path.with_name("fold0-seed1.json"))  # already v2: left alone
+    before_v2 = path.with_name("fold0-seed1.json").stat().st_mtime_ns
+    assert migrate_folder(tmp_path / "results") == [path]
+    assert path.read_bytes() == COMMITTED.read_bytes()
+    assert path.with_name("fold0-seed1.json").stat().st_mtime_ns == before_v2
+    assert migrate_folder(tmp_path / "results") == []
+    assert main(["--migrate", str(tmp_path / "results")]) == 0
+    assert "0 record(s)" in capsys.readouterr().out
+    path.write_text("{not json")
+    assert main(["--migrate", str(tmp_path / "results")]) == 2
+    assert f"{path}: not a valid JSON record" in capsys.readouterr().err
+
+
+def test_migrate_does_not_modify_its_input_and_refuses_unknown_versions():
+    v1 = as_v1(json.loads(COMMITTED.read_text(encoding="utf-8")))
+    snapshot = json.dumps(v1, sort_keys=True)
+    migrate(v1, "x.json")
+    assert json.dumps(v1, sort_keys=True) == snapshot
+    with pytest.raises(NeuronbenchError, match="x.json: field 'schema_version': expected 1 or 2, got 3"):
+        migrate({**v1, "schema_version": 3}, "x.json")
+    with pytest.raises(NeuronbenchError, match="x.json: a version-1 record needs the fields 'seed'"):
+        migrate({k: v for k, v in v1.items() if k != "seed"}, "x.json")
+
+
+def made_record(encoder_seed: int = 0, fold: int = 1, threads: int | None = None) -> Record:
+    """A record built as the runner builds it, from stand-ins of the harness's objects."""
+    info = SimpleNamespace(name="spy", kind="method", paper="A. Author 2026", supervised=False)
+    ds = SimpleNamespace(name="toy", checksum="data-sum")
+    task = SimpleNamespace(name="cell_class", label="cell_class", classes=("a", "b", "c"))
+    folds = [SimpleNamespace(fold=k, train=["n0", "n1"], val=["n2"], test=["n3", "n4", "n5"], pretrain=("r0",),
+                             test_animals=(f"m{k}",)) for k in range(3)]
+    split = SimpleNamespace(setting="inductive", folds=folds, seed=7, version=2, checksum="split-sum")
+    return Record.build(method=info, preset="cpu", config={"dim": 2, "threads": threads}, config_hash="abc123",
+                        dataset=ds, task=task, split=split, fold=folds[fold], encoder_seed=encoder_seed,
+                        status="ok", reason=None)
+
+
+def fold_scores() -> dict:
+    y_true = ["a", "b", "c"]
+    entries = [{"probe_seed": s, "params": None, "y_pred": y_pred, "metrics": classification_metrics(y_true, y_pred, CLASSES)}
+               for s, y_pred in ((0, ["a", "b", "b"]), (1, ["a", "a", "a"]))]
+    return {"y_true": {"neuron_id": ["n3", "n4", "n5"], "label": y_true},
+            "chance": {"uniform_macro_f1": 0.3, "majority_macro_f1": 0.2}, "probes": {"mlp": entries}}
+
+
+def test_build_carries_identity_and_provenance_and_knows_its_path(tmp_path):
+    record = made_record(encoder_seed=4, threads=1)
+    assert (record.encoder_seed, record.split_seed, record.fold, record.n_folds) == (4, 7, 1, 3)
+    assert record.split == {"version": 2, "checksum": "split-sum", "n_train": 2, "n_val": 1, "n_test": 3,
+                            "n_pretrain_recordings": 1, "test_animals": ["m1"]}
+    env = record.environment
+    assert env["fit_threads"] == 1 and env["device"] is None and env["neuronbench"]
+    assert {"git_commit", "python", "numpy", "scikit_learn", "torch", "platform", "cpu_count"} <= set(env)
+    assert record.path(tmp_path) == tmp_path / "toy" / "cell_class" / "inductive" / "spy-abc123" / "fold1-seed4.json"
+    assert record.path(tmp_path) == record_path(tmp_path, "toy", "cell_class", "inductive", "spy", "abc123", 1, 4)
+    scored = record.scored(fold_scores(), "cpu", {"fit_s": 1.0, "embed_s": 0.5, "probe_s": 0.1})
+    assert scored.status == "ok" and scored.environment["device"] == "cpu" and scored.environment["peak_rss_mb"] > 0
+    assert scored.timings["probe_s"] == 0.1 and record.probes is None  # the first record is unchanged
+    failed = scored.failed("ValueError: boom")
+    assert failed.status == "failed" and failed.probes is None and failed.y_true is None
+
+
+def test_write_then_read_is_the_same_record_byte_stable_and_nan_free(tmp_path):
+    record = made_record().scored(fold_scores(), "cpu", {"fit_s": math.nan, "embed_s": 0.5, "probe_s": 0.1})
+    path = record.path(tmp_path)
+    write_record(path, record)
+    first = path.read_bytes()
+    back = read_record(path)
+    assert back.timings["fit_s"] is None  # NaN is stored as null
+    assert back.source == str(path) and back.where == str(path)
+    write_record(path, back)
+    assert path.read_bytes() == first
+    assert [p for p, _ in iter_records(tmp_path)] == [path]
+    assert set(json.loads(first)) == {"schema_version", "status", "reason", "method", "dataset", "task", "setting",
+                                      "fold", "n_folds", "encoder_seed", "split_seed", "split", "environment",
+                                      "timings", "chance", "y_true", "probes"}
+    na = made_record().failed("needs calcium")
+    write_record(na.path(tmp_path / "na"), na)
+    assert not {"chance", "y_true", "probes"} & set(json.loads(na.path(tmp_path / "na").read_text()))
+
+
+def test_fold_score_is_the_stored_metric_averaged_over_probe_seeds():
+    record = made_record().scored(fold_scores(), "cpu", {})
+    entries = fold_scores()["probes"]["mlp"]
+    assert record.fold_score("mlp") == pytest.approx((entries[0]["metrics"]["macro_f1"] + entries[1]["metrics"]["macro_f1"]) / 2)
+    assert record.fold_score("mlp", "accuracy") == pytest.approx((2 / 3 + 1 / 3) / 2)
+    with pytest.raises(NeuronbenchError, match="no linear probe scores"):
+        record.fold_score("linear")
+    assert record.predictions("mlp") == (["a", "b", "c"], {0: ["a", "b", "b"], 1: ["a", "a", "a"]})
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d.pop("encoder_seed"), r"missing fields \['encoder_seed'\]"),
+    (lambda d: d.update(seed=1), r"unknown fields \['seed'\]"),
+    (lambda d: d.update(status="done"), "field 'status': expected one of"),
+    (lambda d: d.update(encoder_seed="0"), "field 'encoder_seed': expected an integer, got '0'"),
+    (lambda d: d.update(fold=True), "field 'fold': expected an integer"),
+    (lambda d: d.update(method={"name": "x"}), "field 'method': expected an object with"),
+    (lambda d: d.pop("probes"), "field 'probes': expected an object for a run with status 'ok'"),
+    (lambda d: d.update(status="failed", reason=None), "field 'reason': required when status is 'failed'"),
+    (lambda d: d.update(schema_version=0), "field 'schema_version': expected 1 or 2, got 0"),
+])
+def test_a_broken_record_is_an_error_naming_the_file_and_field(tmp_path, change, message):
+    data = made_record().scored(fold_scores(), "cpu", {}).to_dict()
+    change(data)
+    path = tmp_path / "fold0-seed0.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(NeuronbenchError, match=f"{path}: {message}"):
+        read_record(path)
+    assert path.read_text() == json.dumps(data)  # nothing rewritten
+
+
+def test_records_that_must_not_be_scored_together_are_refused_naming_them():
+    a = made_record()
+    check_comparable([a, made_record(encoder_seed=1)])
+    with pytest.raises(NeuronbenchError, match="two records of the same run") as err:
+        check_comparable([a, made_record()])
+    assert err.value.args[0].count(a.where) == 2
+    other_split = made_record(encoder_seed=1)
+    other_split.split["checksum"] = "other"
+    with pytest.raises(NeuronbenchError, match="split checksums"):
+        check_comparable([a, other_split])
