@@ -1,0 +1,1 @@
+"""The evaluation protocol: the contract of every number the benchmark reports."""

@@ -1,0 +1,202 @@
+"""Paired comparison of two methods in one (dataset, task, setting): the difference of a
+metric with a 95 % confidence interval.
+
+Protocol (``evaluation.md``, "Seeds and variance"): variance is reported at two levels,
+encoder pretraining seeds and probe seeds, and "comparing two methods: paired over the
+same seeds and folds (the paired difference and its spread), not two independent error
+bars". The difference is scored exactly as the leaderboard scores a cell: per encoder
+seed, the metric of the predictions pooled over all folds of the setting, averaged over
+the method's probe seeds; the difference is the mean over the encoder seeds both methods
+have of the per-seed differences (equal to the difference of the two cells' means when
+they have the same seeds). Only shared encoder seeds count (a seed one method lacks
+cannot be paired); `PairedDifference.n_seeds` says how many there were.
+
+The interval: a paired hierarchical bootstrap, percentile interval of `N_BOOT` replicates.
+A replicate draws the shared encoder seeds with replacement and, for each drawn seed, the
+test neurons (pooled over folds) with replacement; the same neuron draw is scored for both
+methods, because both were tested on the same neurons of the same split. Each method's
+score of a drawn seed is recomputed on the drawn neurons (every probe seed, averaged), and
+the replicate is the mean over the drawn seeds of the paired differences. Why this and
+not the alternatives:
+
+- a paired t-test over encoder seeds: with the default 3 seeds it has 2 degrees of freedom
+  (t = 4.30 at 95 %) and takes each seed's score as exact, ignoring that the test neurons
+  are a sample (with a few hundred test neurons, often the larger part of the variance);
+- a bootstrap over neurons alone treats the encoder seeds as fixed and so ignores
+  pretraining variance, the spread the cells report;
+- the hierarchical bootstrap covers both levels; probe-seed variance enters through the
+  probe-seed average of each drawn seed, as in the cells.
+
+The difference is *significant* when the interval excludes 0 (``ci_low > 0`` or
+``ci_high < 0``). The bootstrap seed is fixed (`BOOTSTRAP_SEED`), so the same predictions
+always give the same interval and the leaderboard regenerates byte-identically.
+
+Limits, read the interval as approximate: with few encoder seeds the seed level of the
+bootstrap is coarse (3 seeds give 10 distinct multisets, and resampling shrinks the
+between-seed variance by (S - 1) / S), so the interval is somewhat too narrow; with one
+shared seed only the neuron level remains. Neurons are resampled one by one, although
+neurons of one animal are correlated; in zero-shot settings with few test animals the
+interval is then too narrow as well (a deliberate simplification: the animal is not a
+field of every dataset's neuron ids).
+
+This module does not import the harness or torch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse
+
+from neuronbench.errors import NeuronbenchError
+from neuronbench.metrics import classification_metrics
+
+__all__ = ["BOOTSTRAP_SEED", "LEVEL", "N_BOOT", "PairedDifference", "SeedPredictions", "paired_difference"]
+
+N_BOOT = 1000
+BOOTSTRAP_SEED = 0
+LEVEL = 0.95
+METRICS: tuple[str, ...] = ("macro_f1", "accuracy", "balanced_accuracy")
+_CHUNK = 2_000_000  # neuron draws held in memory at once (replicates x neurons)
+
+
+@dataclass(frozen=True)
+class SeedPredictions:
+    """One method's test predictions of one encoder seed, pooled over the setting's folds:
+    ``neuron_ids`` (unique keys, e.g. ``(fold, neuron_id)``), ``y_true`` aligned with them,
+    and ``y_pred``: one list of predicted labels per probe seed, each aligned with ``y_true``."""
+
+    neuron_ids: Sequence[Hashable]
+    y_true: Sequence[Hashable]
+    y_pred: Sequence[Sequence[Hashable]]
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """First method minus second of one metric: ``diff`` over the ``n_seeds`` shared encoder
+    seeds and its bootstrap interval ``[ci_low, ci_high]``; all NaN when no seed is shared."""
+
+    metric: str
+    diff: float
+    ci_low: float
+    ci_high: float
+    n_seeds: int
+
+    @property
+    def significant(self) -> bool:
+        """Whether the interval excludes 0."""
+        return self.ci_low > 0 or self.ci_high < 0
+
+
+def _aligned(a: SeedPredictions, b: SeedPredictions, seed: int) -> tuple[list, list[list], list[list]]:
+    """``y_true`` and both methods' predictions in the neuron order of ``a``; the two must
+    hold the same neurons with the same labels."""
+    for name, p in (("first", a), ("second", b)):
+        if len(set(p.neuron_ids)) != len(p.neuron_ids) or len(p.y_true) != len(p.neuron_ids):
+            raise NeuronbenchError(f"encoder seed {seed}: the {name} method's neuron ids are not unique or not "
+                                   "aligned with y_true")
+        if not p.y_pred or any(len(y) != len(p.y_true) for y in p.y_pred):
+            raise NeuronbenchError(f"encoder seed {seed}: the {name} method needs at least one probe seed's "
+                                   "predictions, each aligned with y_true")
+    position = {key: i for i, key in enumerate(b.neuron_ids)}
+    if set(position) != set(a.neuron_ids):
+        only_a, only_b = len(set(a.neuron_ids) - set(position)), len(set(position) - set(a.neuron_ids))
+        raise NeuronbenchError(f"encoder seed {seed}: the two methods were tested on different neurons ({only_a} "
+                               f"only in the first, {only_b} only in the second); a paired comparison needs the "
+                               "same test neurons")
+    order = [position[key] for key in a.neuron_ids]
+    if [b.y_true[i] for i in order] != list(a.y_true):
+        raise NeuronbenchError(f"encoder seed {seed}: the two methods' records give the same neurons different "
+                               "labels")
+    return list(a.y_true), [list(y) for y in a.y_pred], [[y[i] for i in order] for y in b.y_pred]
+
+
+def _scores(cm: np.ndarray, metrics: Sequence[str]) -> np.ndarray:
+    """Each metric of a stack of confusion matrices ``(..., k, k)`` (rows true, columns
+    predicted), with `classification_metrics`'s definitions: shape ``(len(metrics), ...)``."""
+    tp = np.diagonal(cm, axis1=-2, axis2=-1)
+    n_true, n_pred = cm.sum(axis=-1), cm.sum(axis=-2)
+    denominator = n_true + n_pred  # 2 TP + FP + FN; F1 undefined (left out) where 0
+    f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
+    recall = np.divide(tp, n_true, out=np.zeros_like(tp), where=n_true > 0)
+    values = {
+        "macro_f1": lambda: f1.sum(axis=-1) / (denominator > 0).sum(axis=-1),
+        "accuracy": lambda: tp.sum(axis=-1) / n_true.sum(axis=-1),
+        "balanced_accuracy": lambda: recall.sum(axis=-1) / (n_true > 0).sum(axis=-1),
+    }
+    return np.stack([values[m]() for m in metrics])
+
+
+def _neuron_bootstrap(t: np.ndarray, preds_a: np.ndarray, preds_b: np.ndarray, k: int, metrics: Sequence[str],
+                      n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """``(len(metrics), n_boot)`` paired differences of one encoder seed, each on one draw
+    with replacement of its ``n`` test neurons. ``t``: true class codes ``(n,)``;
+    ``preds_a``, ``preds_b``: predicted codes ``(probe seeds, n)``. Vectorised: a draw is
+    a count per neuron, and the confusion matrices of every probe seed of both methods are
+    these counts times a sparse one-hot (neuron -> run, true class, predicted class)."""
+    n = len(t)
+    runs = np.vstack([preds_a, preds_b])
+    cells = np.arange(len(runs))[:, None] * k * k + t[None, :] * k + runs
+    onehot_t = scipy.sparse.csr_matrix((np.ones(cells.size), (cells.ravel(), np.tile(np.arange(n), len(runs)))),
+                                       shape=(len(runs) * k * k, n))
+    out = np.empty((len(metrics), n_boot))
+    step = max(1, _CHUNK // n)
+    for start in range(0, n_boot, step):
+        m = min(step, n_boot - start)
+        draws = rng.integers(n, size=(m, n)) + np.arange(m)[:, None] * n
+        counts = np.bincount(draws.ravel(), minlength=m * n).reshape(m, n).astype(float)
+        cm = np.asarray(onehot_t @ counts.T).T.reshape(m, len(runs), k, k)
+        scores = _scores(cm, metrics)  # (metrics, m, runs)
+        out[:, start:start + m] = scores[..., :len(preds_a)].mean(axis=-1) - scores[..., len(preds_a):].mean(axis=-1)
+    return out
+
+
+def paired_difference(a: Mapping[int, SeedPredictions], b: Mapping[int, SeedPredictions], classes: Sequence[Hashable],
+                      metrics: Sequence[str] = ("macro_f1",), n_boot: int = N_BOOT,
+                      seed: int = BOOTSTRAP_SEED) -> dict[str, PairedDifference]:
+    """Method ``a`` minus method ``b`` for each of ``metrics`` (``macro_f1``, ``accuracy``,
+    ``balanced_accuracy``), over the encoder seeds both have, with the paired hierarchical
+    bootstrap interval of the module docstring. ``a`` and ``b`` map encoder seed ->
+    `SeedPredictions`; labels must be among ``classes`` (the task's classes, over which
+    the metric is computed).
+
+    Raises:
+        NeuronbenchError: an unknown metric, a label outside ``classes``, or, in a shared
+            seed, predictions not aligned with y_true or the two methods tested on
+            different neurons or labels.
+    """
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise NeuronbenchError(f"unknown metric(s) {unknown}: expected some of {list(METRICS)}")
+    if n_boot < 1:
+        raise NeuronbenchError(f"n_boot is {n_boot}: expected at least 1 bootstrap replicate")
+    shared = sorted(set(a) & set(b))
+    if not shared:
+        return {m: PairedDifference(m, math.nan, math.nan, math.nan, 0) for m in metrics}
+    classes = list(classes)
+    index = {c: i for i, c in enumerate(classes)}
+    rng = np.random.default_rng(seed)
+    point = np.empty((len(metrics), len(shared)))
+    boot = np.empty((len(metrics), len(shared), n_boot))
+    for j, s in enumerate(shared):
+        y_true, preds_a, preds_b = _aligned(a[s], b[s], s)
+        # the point estimate with the one scorer (it also validates every label)
+        for i, metric in enumerate(metrics):
+            score_a = np.mean([classification_metrics(y_true, y, classes)[metric] for y in preds_a])
+            score_b = np.mean([classification_metrics(y_true, y, classes)[metric] for y in preds_b])
+            point[i, j] = score_a - score_b
+        codes = [np.array([[index[y] for y in run] for run in runs]) for runs in ([y_true], preds_a, preds_b)]
+        boot[:, j] = _neuron_bootstrap(codes[0][0], codes[1], codes[2], len(classes), metrics, n_boot, rng)
+    # seed level: each replicate draws the seeds with replacement; slot k of replicate r takes
+    # neuron draw (r + k) mod n_boot of its seed, so a seed drawn twice gets two neuron draws
+    picks = rng.integers(len(shared), size=(n_boot, len(shared)))
+    draws = (np.arange(n_boot)[:, None] + np.arange(len(shared))[None, :]) % n_boot
+    replicates = boot[:, picks, draws].mean(axis=-1)  # (metrics, n_boot)
+    tail = 100 * (1 - LEVEL) / 2
+    low, high = np.percentile(replicates, [tail, 100 - tail], axis=-1)
+    return {metric: PairedDifference(metric, float(point[i].mean()) + 0.0, float(low[i]) + 0.0,
+                                     float(high[i]) + 0.0, len(shared))
+            for i, metric in enumerate(metrics)}
