@@ -400,8 +400,8 @@ def cells_note(probe: str, metric: str, paired_file: str | None = None) -> str:
         "Δ vs best baseline, Δ vs best control: the best of kind \"method\" in the row minus the best "
         "baseline (control), paired over the encoder seeds both have: the mean of the per-seed differences "
         "(the difference of the two cells when they have the same seeds; \"k shared seeds\" when fewer), "
-        f"with its {LEVEL:.0%} interval from a paired hierarchical bootstrap ({N_BOOT} replicates, each drawing "
-        "the encoder seeds, then the test neurons of each seed, the same neurons for both methods); "
+        f"with its {LEVEL:.0%} interval from a paired bootstrap ({N_BOOT} replicates, each drawing the shared "
+        "encoder seeds and the test neurons with replacement, the same neurons for both methods and every seed); "
         f"{NOT_SIGNIFICANT}: the interval includes 0, the difference is not significant; –: no such pair with "
         f"numbers in the row. Which cells were paired: {paired_file}. "
     )

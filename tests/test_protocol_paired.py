@@ -113,6 +113,23 @@ def test_only_shared_seeds_are_compared() -> None:
     assert none.n_seeds == 0 and math.isnan(none.diff) and not none.significant
 
 
+def test_seeds_tested_on_the_same_neurons_share_the_neuron_draw() -> None:
+    """Crossed seeds x neurons: the test set is one sample, so more seeds of the same
+    quality must not narrow the interval; seeds on different neurons (nested) average."""
+    a, b = predictions(0.7, 0), predictions(0.6, 10)
+    single = paired_difference({0: a}, {0: b}, CLASSES)["macro_f1"]
+    crossed = paired_difference({s: a for s in range(4)}, {s: b for s in range(4)}, CLASSES)["macro_f1"]
+    assert crossed.n_seeds == 4 and crossed.diff == pytest.approx(single.diff)
+    assert (crossed.ci_low, crossed.ci_high) == pytest.approx((single.ci_low, single.ci_high))
+
+    def renamed(p: SeedPredictions, s: int) -> SeedPredictions:
+        return SeedPredictions([f"seed{s}/{i}" for i in p.neuron_ids], p.y_true, p.y_pred)
+    nested = paired_difference({s: renamed(a, s) for s in range(4)}, {s: renamed(b, s) for s in range(4)},
+                               CLASSES)["macro_f1"]
+    assert nested.diff == pytest.approx(single.diff)
+    assert nested.ci_high - nested.ci_low < 0.8 * (single.ci_high - single.ci_low)
+
+
 def test_neurons_are_paired_by_id_not_position() -> None:
     a = {s: predictions(0.7, s) for s in range(2)}
     b = {s: predictions(0.6, 10 + s) for s in range(2)}

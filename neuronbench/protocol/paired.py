@@ -11,12 +11,19 @@ have of the per-seed differences (equal to the difference of the two cells' mean
 they have the same seeds). Only shared encoder seeds count (a seed one method lacks
 cannot be paired); `PairedDifference.n_seeds` says how many there were.
 
-The interval: a paired hierarchical bootstrap, percentile interval of `N_BOOT` replicates.
-A replicate draws the shared encoder seeds with replacement and, for each drawn seed, the
-test neurons (pooled over folds) with replacement; the same neuron draw is scored for both
-methods, because both were tested on the same neurons of the same split. Each method's
-score of a drawn seed is recomputed on the drawn neurons (every probe seed, averaged), and
-the replicate is the mean over the drawn seeds of the paired differences. Why this and
+The interval: a paired two-level bootstrap, percentile interval of `N_BOOT` replicates.
+A replicate draws the shared encoder seeds with replacement and the test neurons (pooled
+over folds) with replacement, and averages over the drawn seeds the paired difference of
+each drawn seed on the drawn neurons (each method's score recomputed on them, every probe
+seed, averaged). Paired twice: the same neuron draw is scored for both methods, because
+both were tested on the same neurons of the same split; and every encoder seed tested on
+the same neurons (the harness uses one split for all seeds) is scored on the same draw,
+because the test set is one sample shared by the seeds: seeds and neurons are crossed,
+not nested, and drawing the neurons anew for each seed would average the test-set
+variance away over seeds. Resampling both crossed factors independently is Owen's
+pigeonhole bootstrap (Owen 2007, Ann. Appl. Stat. 1:386-411), mildly conservative. Seeds
+tested on different neurons (a split that varied with the seed) get independent draws.
+Why this and
 not the alternatives:
 
 - a paired t-test over encoder seeds: with the default 3 seeds it has 2 degrees of freedom
@@ -24,8 +31,8 @@ not the alternatives:
   are a sample (with a few hundred test neurons, often the larger part of the variance);
 - a bootstrap over neurons alone treats the encoder seeds as fixed and so ignores
   pretraining variance, the spread the cells report;
-- the hierarchical bootstrap covers both levels; probe-seed variance enters through the
-  probe-seed average of each drawn seed, as in the cells.
+- the two-level bootstrap covers both; probe-seed variance enters through the probe-seed
+  average of each drawn seed, as in the cells.
 
 The difference is *significant* when the interval excludes 0 (``ci_low > 0`` or
 ``ci_high < 0``). The bootstrap seed is fixed (`BOOTSTRAP_SEED`), so the same predictions
@@ -33,8 +40,7 @@ always give the same interval and the leaderboard regenerates byte-identically.
 
 Limits, read the interval as approximate: with few encoder seeds the seed level of the
 bootstrap is coarse (3 seeds give 10 distinct multisets, and resampling shrinks the
-between-seed variance by (S - 1) / S), so the interval is somewhat too narrow; with one
-shared seed only the neuron level remains. Neurons are resampled one by one, although
+between-seed variance by (S - 1) / S); with one shared seed only the neuron level remains. Neurons are resampled one by one, although
 neurons of one animal are correlated; in zero-shot settings with few test animals the
 interval is then too narrow as well (a deliberate simplification: the animal is not a
 field of every dataset's neuron ids).
@@ -114,6 +120,11 @@ def _aligned(a: SeedPredictions, b: SeedPredictions, seed: int) -> tuple[list, l
     return list(a.y_true), [list(y) for y in a.y_pred], [[y[i] for i in order] for y in b.y_pred]
 
 
+def _codes(labels: Sequence[Hashable], order: list[int], index: dict[Hashable, int]) -> np.ndarray:
+    """Class indices of ``labels`` taken in ``order``."""
+    return np.array([index[labels[i]] for i in order])
+
+
 def _scores(cm: np.ndarray, metrics: Sequence[str]) -> np.ndarray:
     """Each metric of a stack of confusion matrices ``(..., k, k)`` (rows true, columns
     predicted), with `classification_metrics`'s definitions: shape ``(len(metrics), ...)``."""
@@ -130,27 +141,32 @@ def _scores(cm: np.ndarray, metrics: Sequence[str]) -> np.ndarray:
     return np.stack([values[m]() for m in metrics])
 
 
-def _neuron_bootstrap(t: np.ndarray, preds_a: np.ndarray, preds_b: np.ndarray, k: int, metrics: Sequence[str],
+def _neuron_bootstrap(runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]], k: int, metrics: Sequence[str],
                       n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """``(len(metrics), n_boot)`` paired differences of one encoder seed, each on one draw
-    with replacement of its ``n`` test neurons. ``t``: true class codes ``(n,)``;
-    ``preds_a``, ``preds_b``: predicted codes ``(probe seeds, n)``. Vectorised: a draw is
-    a count per neuron, and the confusion matrices of every probe seed of both methods are
-    these counts times a sparse one-hot (neuron -> run, true class, predicted class)."""
-    n = len(t)
-    runs = np.vstack([preds_a, preds_b])
-    cells = np.arange(len(runs))[:, None] * k * k + t[None, :] * k + runs
-    onehot_t = scipy.sparse.csr_matrix((np.ones(cells.size), (cells.ravel(), np.tile(np.arange(n), len(runs)))),
-                                       shape=(len(runs) * k * k, n))
-    out = np.empty((len(metrics), n_boot))
+    """``(len(metrics), len(runs), n_boot)`` paired differences of encoder seeds tested on
+    the same ``n`` neurons, replicate r of every seed scored on the same draw r with
+    replacement of those neurons. ``runs``: per seed, true class codes ``(n,)`` and the
+    predicted codes of each method ``(probe seeds, n)``, in one neuron order. Vectorised:
+    a draw is a count per neuron, and the confusion matrices of every probe seed of both
+    methods are these counts times a sparse one-hot (neuron -> run, true class, predicted
+    class)."""
+    n = len(runs[0][0])
+    onehots = []
+    for t, preds_a, preds_b in runs:
+        cells = np.arange(len(preds_a) + len(preds_b))[:, None] * k * k + t[None, :] * k + np.vstack([preds_a, preds_b])
+        onehots.append(scipy.sparse.csr_matrix((np.ones(cells.size), (cells.ravel(), np.tile(np.arange(n), len(cells)))),
+                                               shape=(len(cells) * k * k, n)))
+    out = np.empty((len(metrics), len(runs), n_boot))
     step = max(1, _CHUNK // n)
     for start in range(0, n_boot, step):
         m = min(step, n_boot - start)
         draws = rng.integers(n, size=(m, n)) + np.arange(m)[:, None] * n
-        counts = np.bincount(draws.ravel(), minlength=m * n).reshape(m, n).astype(float)
-        cm = np.asarray(onehot_t @ counts.T).T.reshape(m, len(runs), k, k)
-        scores = _scores(cm, metrics)  # (metrics, m, runs)
-        out[:, start:start + m] = scores[..., :len(preds_a)].mean(axis=-1) - scores[..., len(preds_a):].mean(axis=-1)
+        counts_t = np.bincount(draws.ravel(), minlength=m * n).reshape(m, n).T.astype(float)
+        for j, ((_, preds_a, _), onehot) in enumerate(zip(runs, onehots)):
+            cm = np.asarray(onehot @ counts_t).T.reshape(m, -1, k, k)
+            scores = _scores(cm, metrics)  # (metrics, m, probe seeds of a then of b)
+            out[:, j, start:start + m] = (scores[..., :len(preds_a)].mean(axis=-1)
+                                          - scores[..., len(preds_a):].mean(axis=-1))
     return out
 
 
@@ -158,7 +174,7 @@ def paired_difference(a: Mapping[int, SeedPredictions], b: Mapping[int, SeedPred
                       metrics: Sequence[str] = ("macro_f1",), n_boot: int = N_BOOT,
                       seed: int = BOOTSTRAP_SEED) -> dict[str, PairedDifference]:
     """Method ``a`` minus method ``b`` for each of ``metrics`` (``macro_f1``, ``accuracy``,
-    ``balanced_accuracy``), over the encoder seeds both have, with the paired hierarchical
+    ``balanced_accuracy``), over the encoder seeds both have, with the paired two-level
     bootstrap interval of the module docstring. ``a`` and ``b`` map encoder seed ->
     `SeedPredictions`; labels must be among ``classes`` (the task's classes, over which
     the metric is computed).
@@ -178,9 +194,9 @@ def paired_difference(a: Mapping[int, SeedPredictions], b: Mapping[int, SeedPred
         return {m: PairedDifference(m, math.nan, math.nan, math.nan, 0) for m in metrics}
     classes = list(classes)
     index = {c: i for i, c in enumerate(classes)}
-    rng = np.random.default_rng(seed)
     point = np.empty((len(metrics), len(shared)))
-    boot = np.empty((len(metrics), len(shared), n_boot))
+    test_sets: dict[frozenset, list[int]] = {}  # the seeds tested on each set of neurons
+    codes: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for j, s in enumerate(shared):
         y_true, preds_a, preds_b = _aligned(a[s], b[s], s)
         # the point estimate with the one scorer (it also validates every label)
@@ -188,13 +204,21 @@ def paired_difference(a: Mapping[int, SeedPredictions], b: Mapping[int, SeedPred
             score_a = np.mean([classification_metrics(y_true, y, classes)[metric] for y in preds_a])
             score_b = np.mean([classification_metrics(y_true, y, classes)[metric] for y in preds_b])
             point[i, j] = score_a - score_b
-        codes = [np.array([[index[y] for y in run] for run in runs]) for runs in ([y_true], preds_a, preds_b)]
-        boot[:, j] = _neuron_bootstrap(codes[0][0], codes[1], codes[2], len(classes), metrics, n_boot, rng)
-    # seed level: each replicate draws the seeds with replacement; slot k of replicate r takes
-    # neuron draw (r + k) mod n_boot of its seed, so a seed drawn twice gets two neuron draws
+        # codes in one neuron order per test set, so that a draw means the same neurons for every seed
+        seeds_of_set = test_sets.setdefault(frozenset(a[s].neuron_ids), [])
+        seeds_of_set.append(j)
+        position = {key: i for i, key in enumerate(a[s].neuron_ids)}
+        order = [position[key] for key in a[shared[seeds_of_set[0]]].neuron_ids]
+        codes.append((_codes(y_true, order, index), np.array([_codes(y, order, index) for y in preds_a]),
+                      np.array([_codes(y, order, index) for y in preds_b])))
+    rng = np.random.default_rng(seed)
+    boot = np.empty((len(metrics), len(shared), n_boot))
+    for seeds in test_sets.values():
+        boot[:, seeds] = _neuron_bootstrap([codes[j] for j in seeds], len(classes), metrics, n_boot, rng)
+    # seed level: replicate r draws the shared seeds with replacement and takes each drawn
+    # seed's score on neuron draw r (the same neurons for every seed of a test set)
     picks = rng.integers(len(shared), size=(n_boot, len(shared)))
-    draws = (np.arange(n_boot)[:, None] + np.arange(len(shared))[None, :]) % n_boot
-    replicates = boot[:, picks, draws].mean(axis=-1)  # (metrics, n_boot)
+    replicates = boot[:, picks, np.arange(n_boot)[:, None]].mean(axis=-1)  # (metrics, n_boot)
     tail = 100 * (1 - LEVEL) / 2
     low, high = np.percentile(replicates, [tail, 100 - tail], axis=-1)
     return {metric: PairedDifference(metric, float(point[i].mean()) + 0.0, float(low[i]) + 0.0,
