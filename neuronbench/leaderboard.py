@@ -49,7 +49,7 @@ from neuronbench.atomic import atomic_write
 from neuronbench.errors import NeuronbenchError
 from neuronbench.metrics import chance_by_metric, classification_metrics
 from neuronbench.plugin import KINDS, SETTINGS
-from neuronbench.protocol.paired import LEVEL, N_BOOT, SeedPredictions, paired_difference
+from neuronbench.protocol.paired import LEVEL, N_BOOT, PairedDifference, SeedPredictions, paired_difference
 from neuronbench.results import iter_records, record_path, validate_record
 
 METRICS: tuple[str, ...] = ("macro_f1", "accuracy", "balanced_accuracy")
@@ -328,21 +328,22 @@ def _pooled_predictions(folds: list[Named], probe: str) -> SeedPredictions:
 
 
 def paired_rows(df: pd.DataFrame, records: Iterable[dict[str, Any] | tuple[Path, dict[str, Any]]]) -> pd.DataFrame:
-    """The paired comparisons of `aggregate`'s table ``df`` (built from the same
-    ``records``): in every (dataset, task, setting, probe, metric), the best cell of kind
-    "method" (highest mean; the first in column order on a tie) against the best
-    baseline and against the best control, scored by `paired_difference` over the encoder
-    seeds both have. Only cells with status "ok" are compared. Columns `PAIRED_COLUMNS`:
-    ``versus`` is the other's kind, ``diff`` the method minus the other, ``[ci_low,
-    ci_high]`` its 95 % interval, ``n_seeds`` the shared encoder seeds, ``significant``
-    whether the interval excludes 0. Rows are sorted as ``df``."""
+    """The paired comparisons of `aggregate`'s table ``df``, built from the same ``records``
+    (iterated again: not a spent iterator). In every (dataset, task, setting, probe,
+    metric), the best cell of kind "method" (highest mean; the first in column order on a
+    tie) against the best baseline and against the best control, scored by
+    `paired_difference` over the encoder seeds both have. Only cells with status "ok" are
+    compared. Columns `PAIRED_COLUMNS`: ``versus`` is the other's kind, ``diff`` the method
+    minus the other, ``[ci_low, ci_high]`` its 95 % interval, ``n_seeds`` the shared encoder
+    seeds (0: diff and interval NaN), ``significant`` whether the interval excludes 0.
+    Rows are sorted (dataset, task, setting, probe, metric, versus), as ``df``."""
     cells: dict[tuple, list[Named]] = defaultdict(list)
     for path, r in _named(records):
         if r["status"] == "ok":
             cells[(r["dataset"]["name"], r["task"]["name"], r["setting"], r["method"]["name"], _preset(r))].append(
                 (path, r))
     ok = df[df["status"] == "ok"]
-    done: dict[tuple, dict[str, Any]] = {}  # one bootstrap per pair of cells and probe, every metric at once
+    done: dict[tuple, dict[str, PairedDifference]] = {}  # one bootstrap per pair of cells and probe, every metric at once
     rows = []
     for (dataset, task, setting, probe, metric), sub in ok.groupby(
             ["dataset", "task", "setting", "probe", "metric"], sort=False):
@@ -377,6 +378,8 @@ def paired_rows(df: pd.DataFrame, records: Iterable[dict[str, Any] | tuple[Path,
                          "method": a["method"], "preset": a["preset"], "versus": versus, "other": b["method"],
                          "other_preset": b["preset"], "diff": d.diff, "ci_low": d.ci_low, "ci_high": d.ci_high,
                          "n_seeds": d.n_seeds, "significant": d.significant})
+    rows.sort(key=lambda r: (r["dataset"], r["task"], _setting_key(r["setting"]), _probe_key(r["probe"]),
+                             METRICS.index(r["metric"]), VERSUS.index(r["versus"])))
     return pd.DataFrame(rows, columns=list(PAIRED_COLUMNS))
 
 
@@ -403,7 +406,7 @@ def cells_note(probe: str, metric: str, paired_file: str | None = None) -> str:
         f"with its {LEVEL:.0%} interval from a paired bootstrap ({N_BOOT} replicates, each drawing the shared "
         "encoder seeds and the test neurons with replacement, the same neurons for both methods and every seed); "
         f"{NOT_SIGNIFICANT}: the interval includes 0, the difference is not significant; –: no such pair with "
-        f"numbers in the row. Which cells were paired: {paired_file}. "
+        f"numbers in the row, or no shared seed. Which cells were paired: {paired_file}. "
     )
     return (
         f"Cells: {METRIC_NAMES.get(metric, metric)} of the {probe} probe, mean ± sample std (ddof=1; "

@@ -40,10 +40,12 @@ always give the same interval and the leaderboard regenerates byte-identically.
 
 Limits, read the interval as approximate: with few encoder seeds the seed level of the
 bootstrap is coarse (3 seeds give 10 distinct multisets, and resampling shrinks the
-between-seed variance by (S - 1) / S); with one shared seed only the neuron level remains. Neurons are resampled one by one, although
-neurons of one animal are correlated; in zero-shot settings with few test animals the
-interval is then too narrow as well (a deliberate simplification: the animal is not a
-field of every dataset's neuron ids).
+between-seed variance by (S - 1) / S); with one shared seed only the neuron level
+remains. Neurons are resampled one by one, although neurons of one animal are
+correlated; in zero-shot settings with few test animals the interval is then too narrow
+(a deliberate simplification: the animal is not a field of every dataset's neuron ids).
+Seeds tested on different neurons get one draw per seed, reused if the seed is drawn
+twice in a replicate.
 
 This module does not import the harness or torch.
 """
@@ -153,9 +155,10 @@ def _neuron_bootstrap(runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]], k: 
     n = len(runs[0][0])
     onehots = []
     for t, preds_a, preds_b in runs:
-        cells = np.arange(len(preds_a) + len(preds_b))[:, None] * k * k + t[None, :] * k + np.vstack([preds_a, preds_b])
-        onehots.append(scipy.sparse.csr_matrix((np.ones(cells.size), (cells.ravel(), np.tile(np.arange(n), len(cells)))),
-                                               shape=(len(cells) * k * k, n)))
+        predicted = np.vstack([preds_a, preds_b])
+        cells = np.arange(len(predicted))[:, None] * k * k + t[None, :] * k + predicted
+        rows_cols = (cells.ravel(), np.tile(np.arange(n), len(cells)))
+        onehots.append(scipy.sparse.csr_matrix((np.ones(cells.size), rows_cols), shape=(len(cells) * k * k, n)))
     out = np.empty((len(metrics), len(runs), n_boot))
     step = max(1, _CHUNK // n)
     for start in range(0, n_boot, step):
