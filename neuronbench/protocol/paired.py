@@ -203,10 +203,10 @@ def paired_difference(a: Mapping[int, SeedPredictions], b: Mapping[int, SeedPred
     for j, s in enumerate(shared):
         y_true, preds_a, preds_b = _aligned(a[s], b[s], s)
         # the point estimate with the one scorer (it also validates every label)
+        scores_a = [classification_metrics(y_true, y, classes) for y in preds_a]
+        scores_b = [classification_metrics(y_true, y, classes) for y in preds_b]
         for i, metric in enumerate(metrics):
-            score_a = np.mean([classification_metrics(y_true, y, classes)[metric] for y in preds_a])
-            score_b = np.mean([classification_metrics(y_true, y, classes)[metric] for y in preds_b])
-            point[i, j] = score_a - score_b
+            point[i, j] = np.mean([x[metric] for x in scores_a]) - np.mean([x[metric] for x in scores_b])
         # codes in one neuron order per test set, so that a draw means the same neurons for every seed
         seeds_of_set = test_sets.setdefault(frozenset(a[s].neuron_ids), [])
         seeds_of_set.append(j)
