@@ -189,7 +189,7 @@ def cmd_list(what: str) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from neuronbench.executors import make_executor
-    from neuronbench.leaderboard import aggregate, render_markdown
+    from neuronbench.leaderboard import aggregate, paired_rows, render_markdown
     from neuronbench.protocol.record import read_record
     from neuronbench.runner import GridOptions, run_grid
 
@@ -204,8 +204,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     executor.close()
     records = [read_record(p) for p in paths if p.is_file()]
     table = aggregate(records)
+    paired = paired_rows(table, records)
     for metric in ("macro_f1", "accuracy"):
-        print(render_markdown(table, args.dataset, probe="linear", metric=metric))
+        print(render_markdown(table, args.dataset, probe="linear", metric=metric, paired=paired))
     failed = [r for r in records if r.status == "failed"]
     for r in failed:
         print(f"failed: {r.method['name']} {r.task['name']} {r.setting} fold {r.fold} seed {r.encoder_seed}: {r.reason}",

@@ -10,6 +10,9 @@ second run changes no byte. How a cell is scored:
    (`neuronbench.protocol.scoring.pooled_score`): one number per encoder seed.
 2. The cell is the mean ± sample standard deviation (ddof=1) over encoder seeds; the
    std is 0 when there is a single seed.
+4. In each row, the best method is compared with the best baseline and with the best
+   control, paired over their shared encoder seeds and test neurons, with a 95 % interval
+   and a marker where it includes 0 (`paired_rows`, `neuronbench.protocol.paired`).
 
 A seed that lacks some of the expected folds (``n_folds`` in the records) makes the cell
 "incomplete (k/n folds)", never a partial number. Records with status
@@ -46,6 +49,7 @@ from neuronbench.atomic import atomic_write
 from neuronbench.errors import NeuronbenchError
 from neuronbench.plugin import KINDS
 from neuronbench.protocol.metrics import METRICS
+from neuronbench.protocol.paired import LEVEL, N_BOOT, PairedDifference, SeedPredictions, paired_difference
 from neuronbench.protocol.record import Record, check_comparable, iter_records
 from neuronbench.protocol.scoring import pooled_chance, pooled_score
 from neuronbench.protocol.settings import SETTINGS
@@ -61,6 +65,13 @@ COLUMNS: tuple[str, ...] = (
     "dataset", "task", "n_classes", "setting", "method", "kind", "preset", "config_hash", "probe",
     "metric", "mean", "std", "n_seeds", "folds", "status", "reason", "chance_uniform", "chance_majority",
 )
+# the paired comparisons (`paired_rows`), file <dataset>-paired.csv
+PAIRED_COLUMNS: tuple[str, ...] = (
+    "dataset", "task", "setting", "probe", "metric", "method", "preset", "versus", "other", "other_preset",
+    "diff", "ci_low", "ci_high", "n_seeds", "significant",
+)
+VERSUS: tuple[str, ...] = ("baseline", "control")
+NOT_SIGNIFICANT = "n.s."
 FIGURE_DPI = 100
 KIND_COLORS = {"method": "tab:blue", "baseline": "tab:orange", "control": "tab:gray"}
 NOT_RUN_LABELS = {"not_applicable": "N/A", "failed": "failed", "incomplete": "incomplete", "missing": "not run"}
@@ -204,6 +215,83 @@ def aggregate(records: Iterable[Record | tuple[Path, Record]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
+# ---------------------------------------------------------------- paired comparisons
+
+def _pooled_predictions(folds: list[Record], probe: str) -> SeedPredictions:
+    """One encoder seed's test predictions for one probe, pooled over its folds (records
+    already checked by `aggregate`): neurons keyed by (fold, neuron id), one list of
+    predictions per probe seed, in probe-seed order."""
+    ids: list[tuple[int, Any]] = []
+    y_true: list[Any] = []
+    y_pred: dict[Any, list[Any]] = defaultdict(list)
+    for record in sorted(folds, key=lambda r: r.fold):
+        labels, by_seed = record.predictions(probe)
+        neuron_ids = (record.y_true or {}).get("neuron_id")
+        if not isinstance(neuron_ids, list) or len(neuron_ids) != len(labels):
+            raise NeuronbenchError(f"{record.where}: field 'y_true.neuron_id': expected a list of {len(labels)} "
+                                   "neuron ids aligned with y_true.label (needed to pair methods)")
+        ids += [(record.fold, n) for n in neuron_ids]
+        y_true += labels
+        for probe_seed, predicted in by_seed.items():
+            y_pred[probe_seed] += predicted
+    return SeedPredictions(ids, y_true, [y_pred[s] for s in sorted(y_pred)])
+
+
+def paired_rows(df: pd.DataFrame, records: Iterable[Record | tuple[Path, Record]]) -> pd.DataFrame:
+    """The paired comparisons of `aggregate`'s table ``df``, built from the same ``records``
+    (iterated again: not a spent iterator). In every (dataset, task, setting, probe,
+    metric), the best cell of kind "method" (highest mean; the first in column order on a
+    tie) against the best baseline and against the best control, scored by
+    `paired_difference` over the encoder seeds both have. Only cells with status "ok" are
+    compared. Columns `PAIRED_COLUMNS`: ``versus`` is the other's kind, ``diff`` the method
+    minus the other, ``[ci_low, ci_high]`` its 95 % interval, ``n_seeds`` the shared encoder
+    seeds (0: diff and interval NaN), ``significant`` whether the interval excludes 0.
+    Rows are sorted (dataset, task, setting, probe, metric, versus), as ``df``."""
+    cells: dict[tuple, list[Record]] = defaultdict(list)
+    for r in _sorted_records(records):
+        if r.status == "ok":
+            cells[(r.dataset["name"], r.task["name"], r.setting, r.method["name"], r.preset)].append(r)
+    ok = df[df["status"] == "ok"]
+    done: dict[tuple, dict[str, PairedDifference]] = {}  # one bootstrap per pair of cells and probe, every metric at once
+    rows = []
+    for (dataset, task, setting, probe, metric), sub in ok.groupby(
+            ["dataset", "task", "setting", "probe", "metric"], sort=False):
+        best = {}
+        for kind in ("method", *VERSUS):
+            of_kind = sub[sub["kind"] == kind]
+            if not of_kind.empty:
+                best[kind] = of_kind.loc[of_kind["mean"].idxmax()]
+        if "method" not in best:
+            continue
+        a = best["method"]
+        for versus in VERSUS:
+            if versus not in best:
+                continue
+            b = best[versus]
+            key = (dataset, task, setting, probe, a["method"], a["preset"], b["method"], b["preset"])
+            if key not in done:
+                by_seed = []
+                for method, preset in ((a["method"], a["preset"]), (b["method"], b["preset"])):
+                    cell = [r for r in cells[(dataset, task, setting, method, preset)] if probe in r.probes]
+                    by_seed.append({s: _pooled_predictions([r for r in cell if r.encoder_seed == s], probe)
+                                    for s in sorted({r.encoder_seed for r in cell})})
+                classes = list(cells[(dataset, task, setting, a["method"], a["preset"])][0].task["classes"])
+                try:
+                    done[key] = paired_difference(*by_seed, classes, metrics=METRICS)
+                except NeuronbenchError as e:
+                    raise NeuronbenchError(f"{dataset}, {task}, {setting}, {probe} probe: cannot pair "
+                                           f"{_header(a['method'], a['preset'])} with "
+                                           f"{_header(b['method'], b['preset'])}: {e}") from None
+            d = done[key][metric]
+            rows.append({"dataset": dataset, "task": task, "setting": setting, "probe": probe, "metric": metric,
+                         "method": a["method"], "preset": a["preset"], "versus": versus, "other": b["method"],
+                         "other_preset": b["preset"], "diff": d.diff, "ci_low": d.ci_low, "ci_high": d.ci_high,
+                         "n_seeds": d.n_seeds, "significant": d.significant})
+    rows.sort(key=lambda r: (r["dataset"], r["task"], _setting_key(r["setting"]), _probe_key(r["probe"]),
+                             METRICS.index(r["metric"]), VERSUS.index(r["versus"])))
+    return pd.DataFrame(rows, columns=list(PAIRED_COLUMNS))
+
+
 # ---------------------------------------------------------------- markdown
 
 def _method_columns(df: pd.DataFrame) -> list[tuple[str, str, str]]:
@@ -217,16 +305,48 @@ def _number(x: float) -> str:
     return "–" if x is None or math.isnan(x) else f"{x:.4f}"
 
 
-def cells_note(probe: str, metric: str) -> str:
+def cells_note(probe: str, metric: str, paired_file: str | None = None) -> str:
+    """The line under a table on how its cells (and, given ``paired_file``, the Δ columns) are computed."""
     name = METRIC_SHORT.get(metric, metric)
+    delta = "" if paired_file is None else (
+        "Δ vs best baseline, Δ vs best control: the best of kind \"method\" in the row minus the best "
+        "baseline (control), paired over the encoder seeds both have: the mean of the per-seed differences "
+        "(the difference of the two cells when they have the same seeds; \"k shared seeds\" when fewer), "
+        f"with its {LEVEL:.0%} interval from a paired bootstrap ({N_BOOT} replicates, each drawing the shared "
+        "encoder seeds and the test neurons with replacement, the same neurons for both methods and every seed); "
+        f"{NOT_SIGNIFICANT}: the interval includes 0, the difference is not significant; –: no such pair with "
+        f"numbers in the row, or no shared seed. Which cells were paired: {paired_file}. "
+    )
     return (
         f"Cells: {METRIC_NAMES.get(metric, metric)} of the {probe} probe, mean ± sample std (ddof=1; "
         "0 with one seed) over encoder seeds. Each seed's score is computed on the predictions pooled "
-        "over all folds of the setting, averaged over probe seeds. Δ: best of kind \"method\" minus the "
-        "best baseline or control. The seeds and folds behind each cell: columns n_seeds and folds of the CSV. "
+        f"over all folds of the setting, averaged over probe seeds. {delta}"
+        "The seeds and folds behind each cell: columns n_seeds and folds of the CSV. "
         f"Chance: the {name} of a uniform random guess over the task's classes (expected value) and of "
         "always predicting the most frequent class, on the test labels pooled over folds."
     )
+
+
+def paired_file(dataset: str) -> str:
+    """The name of a dataset's file of paired comparisons."""
+    return f"{dataset}-paired.csv"
+
+
+def _delta_cell(pair: pd.DataFrame, row: pd.DataFrame) -> str:
+    """A Δ cell: ``+0.0123 [+0.0051, +0.0190]``, then the not-significant marker, and the
+    number of shared seeds when the two cells (in ``row``) have more; "–" without a
+    comparison."""
+    if pair.empty or pair.iloc[0]["n_seeds"] == 0:
+        return "–"
+    p = pair.iloc[0]
+    text = f"{p['diff']:+.4f} [{p['ci_low']:+.4f}, {p['ci_high']:+.4f}]"
+    if not p["significant"]:
+        text += f" {NOT_SIGNIFICANT}"
+    cell_seeds = max(int(row.loc[(row["method"] == m) & (row["preset"] == preset), "n_seeds"].iloc[0])
+                     for m, preset in ((p["method"], p["preset"]), (p["other"], p["other_preset"])))
+    if p["n_seeds"] < cell_seeds:
+        text += f" ({p['n_seeds']} shared seeds)"
+    return text
 
 
 def chance_headers(metric: str) -> list[str]:
@@ -235,13 +355,19 @@ def chance_headers(metric: str) -> list[str]:
     return [f"Chance: uniform guess ({name})", f"Chance: majority class ({name})"]
 
 
-def render_markdown(df: pd.DataFrame, dataset: str, probe: str = "linear", metric: str = "macro_f1") -> str:
+def render_markdown(df: pd.DataFrame, dataset: str, probe: str = "linear", metric: str = "macro_f1",
+                    paired: pd.DataFrame | None = None) -> str:
     """One table of `aggregate`'s output for a dataset, probe and metric, with its
-    footnotes (reasons for N/A and failed cells) and a line on how the cells are computed."""
+    footnotes (reasons for N/A and failed cells) and a line on how the cells are computed.
+    Given ``paired`` (`paired_rows` of the same records), two columns "Δ vs best baseline"
+    and "Δ vs best control" show the paired differences with their intervals."""
     sub = df[(df["dataset"] == dataset) & (df["probe"] == probe) & (df["metric"] == metric)]
     columns = _method_columns(df[df["dataset"] == dataset])
     header = ["Task", "# Classes", "Setting", *chance_headers(metric)]
-    header += [_header(m, p) for _, m, p in columns] + ["Δ"]
+    header += [_header(m, p) for _, m, p in columns]
+    if paired is not None:
+        header += [f"Δ vs best {versus}" for versus in VERSUS]
+        paired = paired[(paired["dataset"] == dataset) & (paired["probe"] == probe) & (paired["metric"] == metric)]
     lines = [f"### {probe} probe, {METRIC_NAMES.get(metric, metric)}", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     footnotes: dict[str, int] = {}
@@ -252,7 +378,6 @@ def render_markdown(df: pd.DataFrame, dataset: str, probe: str = "linear", metri
         first = row.iloc[0]
         cells = [task, str(int(first["n_classes"])), setting, _number(first["chance_uniform"]),
                  _number(first["chance_majority"])]
-        best = {"method": [], "other": []}
         for kind, method, preset in columns:
             hit = row[(row["method"] == method) & (row["preset"] == preset)]
             if hit.empty:
@@ -261,28 +386,30 @@ def render_markdown(df: pd.DataFrame, dataset: str, probe: str = "linear", metri
             r = hit.iloc[0]
             if r["status"] == "ok":
                 cells.append(f"{r['mean']:.4f} ± {r['std']:.4f}")
-                best["method" if kind == "method" else "other"].append(r["mean"])
             elif r["status"] == "incomplete":
                 cells.append(f"incomplete ({r['folds']} folds)")
             else:
                 n = footnotes.setdefault(r["reason"], len(footnotes) + 1)
                 cells.append(f"{'N/A' if r['status'] == 'not_applicable' else 'failed'} [{n}]")
-        delta = max(best["method"]) - max(best["other"]) + 0.0 if best["method"] and best["other"] else None
-        cells.append("–" if delta is None else f"{delta:+.4f}")
+        if paired is not None:
+            for versus in VERSUS:
+                pair = paired[(paired["task"] == task) & (paired["setting"] == setting) & (paired["versus"] == versus)]
+                cells.append(_delta_cell(pair, row))
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", cells_note(probe, metric)]
+    lines += ["", cells_note(probe, metric, None if paired is None else paired_file(dataset))]
     if footnotes:
         lines += [""] + [f"- [{n}] {reason}" for reason, n in footnotes.items()]
     return "\n".join(lines) + "\n"
 
 
-def _dataset_page(df: pd.DataFrame, dataset: str) -> str:
-    """The whole page of a dataset: title and one table per (probe, metric)."""
+def _dataset_page(df: pd.DataFrame, dataset: str, paired: pd.DataFrame) -> str:
+    """The whole page of a dataset: title and one table per (probe, metric), with the
+    paired comparisons ``paired``."""
     probes = sorted(set(df.loc[df["dataset"] == dataset, "probe"]), key=_probe_key)
     tables = [t for t in TABLES if t[0] in probes] + [(p, "macro_f1") for p in probes if p not in PROBE_ORDER]
     parts = [f"# Leaderboard: {dataset}\n\nGenerated by `neuronbench leaderboard` from `results/`; "
              "do not edit by hand. The first table is the headline.\n"]
-    parts += [render_markdown(df, dataset, probe, metric) for probe, metric in tables]
+    parts += [render_markdown(df, dataset, probe, metric, paired) for probe, metric in tables]
     return "\n".join(parts)
 
 
@@ -368,9 +495,10 @@ def figure_png(df: pd.DataFrame, dataset: str, probe: str) -> bytes:
 
 # ---------------------------------------------------------------- the folder
 
-def render_folder(df: pd.DataFrame) -> dict[str, bytes]:
+def render_folder(df: pd.DataFrame, paired: pd.DataFrame) -> dict[str, bytes]:
     """Every file of the leaderboard folder, by name, rendered in memory: per dataset a page
-    (``<dataset>.md``), the long table (``<dataset>.csv``) and one figure per probe
+    (``<dataset>.md``), the long table (``<dataset>.csv``), the paired comparisons
+    ``paired`` (`paired_rows`; ``<dataset>-paired.csv``) and one figure per probe
     (``<dataset>-<probe>.png``), plus the index ``README.md``."""
     files: dict[str, bytes] = {}
     files_of: dict[str, list[str]] = {}
@@ -378,9 +506,11 @@ def render_folder(df: pd.DataFrame) -> dict[str, bytes]:
         if Path(dataset).name != dataset or dataset in ("", ".", ".."):
             raise NeuronbenchError(f"dataset name {dataset!r} in the records is not a plain file name")
         sub = df[df["dataset"] == dataset]
-        names = [f"{dataset}.md", f"{dataset}.csv"]
-        files[names[0]] = _dataset_page(df, dataset).encode("utf-8")
+        names = [f"{dataset}.md", f"{dataset}.csv", paired_file(dataset)]
+        files[names[0]] = _dataset_page(df, dataset, paired).encode("utf-8")
         files[names[1]] = sub.to_csv(index=False, float_format="%.6f", lineterminator="\n").encode("utf-8")
+        files[names[2]] = paired[paired["dataset"] == dataset].to_csv(
+            index=False, float_format="%.6f", lineterminator="\n").encode("utf-8")
         for probe in sorted(set(sub["probe"]), key=_probe_key):
             names.append(f"{dataset}-{probe}.png")
             files[names[-1]] = figure_png(df, dataset, probe)
@@ -424,7 +554,7 @@ def _looks_generated(name: str, data: bytes) -> bool:
     if name.endswith(".png"):
         return data.startswith(b"\x89PNG\r\n\x1a\n")
     if name.endswith(".csv"):
-        return data.startswith((",".join(COLUMNS) + "\n").encode())
+        return data.startswith(tuple((",".join(c) + "\n").encode() for c in (COLUMNS, PAIRED_COLUMNS)))
     if name == "README.md":
         return data.startswith(f"{README_TITLE}\n\n{README_INTRO}\n".encode())
     return name.endswith(".md") and data.startswith(b"# Leaderboard: ")
@@ -521,7 +651,8 @@ def build_leaderboard(results_dir: Path, out_dir: Path) -> list[Path]:
     if out_dir.resolve().is_relative_to(results_dir.resolve()):
         raise NeuronbenchError(f"--out {out_dir} is inside the results folder {results_dir}: its files "
                                "would be read as records; choose another --out")
-    files = render_folder(aggregate(records))
+    df = aggregate(records)
+    files = render_folder(df, paired_rows(df, records))
     known = _read_manifest(out_dir) if out_dir.is_dir() else None
     if known is None:
         known = _legacy_files(out_dir) if out_dir.is_dir() else {}

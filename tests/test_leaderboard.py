@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from neuronbench.errors import NeuronbenchError
-from neuronbench.leaderboard import aggregate, build_leaderboard, render_markdown
+from neuronbench.leaderboard import aggregate, build_leaderboard, paired_rows, render_markdown
 from neuronbench.protocol.metrics import chance_levels, classification_metrics
 from neuronbench.protocol.record import SCHEMA_VERSION, Record, iter_records, record_path, write_record
 
@@ -147,7 +147,7 @@ def test_not_applicable_shows_reason_and_columns_are_ordered(results: Path) -> N
     md = render_markdown(df, DATASET)
     header = next(line for line in md.splitlines() if line.startswith("| Task"))
     assert header == ("| Task | # Classes | Setting | Chance: uniform guess (macro-F1) | "
-                      "Chance: majority class (macro-F1) | nuclr | neuprint | random | Δ |")
+                      "Chance: majority class (macro-F1) | nuclr | neuprint | random |")
     assert table_row(md, "inductive")[NUCLR + 1] == "N/A [1]"
     assert f"- [1] {NA_REASON}" in md
     assert "pooled over all folds" in md
@@ -168,21 +168,24 @@ def test_missing_fold_makes_the_cell_incomplete(results: Path) -> None:
     df = aggregate(iter_records(results))
     r = row(df, "nuclr", "inductive")
     assert r["status"] == "incomplete" and r["folds"] == "2/3" and np.isnan(r["mean"])
-    md = render_markdown(df, DATASET)
+    md = render_markdown(df, DATASET, paired=paired_rows(df, iter_records(results)))
     assert table_row(md, "inductive")[NUCLR] == "incomplete (2/3 folds)"
-    assert table_row(md, "inductive")[-1] == "–"  # no number on the method side
+    assert table_row(md, "inductive")[-2:] == ["–", "–"]  # no number on the method side
 
 
-def test_delta_is_best_method_minus_best_other(results: Path) -> None:
-    df = aggregate(iter_records(results))
-    md = render_markdown(df, DATASET)
-    for setting, others in (("transductive", ("neuprint", "random")), ("inductive", ("random",))):
-        delta = row(df, "nuclr", setting)["mean"] - max(row(df, m, setting)["mean"] for m in others)
-        assert table_row(md, setting)[-1] == f"{delta:+.4f}"
+def test_delta_is_best_method_minus_best_baseline_and_best_control(results: Path) -> None:
+    records = list(iter_records(results))
+    df = aggregate(records)
+    md = render_markdown(df, DATASET, paired=paired_rows(df, records))
+    for setting, others in (("transductive", ("neuprint", "random")), ("inductive", (None, "random"))):
+        for cell, other in zip(table_row(md, setting)[-2:], others):
+            if other is None:
+                assert cell == "–"
+                continue
+            delta = row(df, "nuclr", setting)["mean"] - row(df, other, setting)["mean"]
+            assert cell.startswith(f"{delta:+.4f} [")
     r = row(df, "nuclr", "transductive")
     assert table_row(md, "transductive")[NUCLR] == f"{r['mean']:.4f} ± {r['std']:.4f}"
-    only_methods = render_markdown(df[df["kind"] == "method"], DATASET)
-    assert table_row(only_methods, "transductive")[-1] == "–"
 
 
 def test_stale_config_hash_is_refused_naming_both_files(results: Path) -> None:
@@ -197,7 +200,7 @@ def test_other_preset_is_its_own_column(results: Path) -> None:
     for seed in SEEDS:
         save(results, make_record("nuclr", "transductive", 0, seed, preset="paper", config_hash="eeee11112222"))
     md = render_markdown(aggregate(iter_records(results)), DATASET)
-    assert "| nuclr | nuclr [paper] | neuprint | random | Δ |" in md
+    assert "| nuclr | nuclr [paper] | neuprint | random |" in md
     assert table_row(md, "inductive")[NUCLR + 1] == "not run"
 
 
@@ -238,7 +241,8 @@ def quick_figures(monkeypatch) -> None:
     monkeypatch.setattr(lb, "figure_png", png)
 
 
-GENERATED = ["README.md", "leaderboard-manifest.json", "toy-linear.png", "toy-mlp.png", "toy.csv", "toy.md"]
+GENERATED = ["README.md", "leaderboard-manifest.json", "toy-linear.png", "toy-mlp.png", "toy-paired.csv", "toy.csv",
+             "toy.md"]
 
 
 def test_build_is_byte_identical_and_removes_only_its_own_stale_files(results: Path, tmp_path: Path) -> None:
