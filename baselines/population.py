@@ -7,7 +7,7 @@ nothing else (no stimulus, no behaviour, no labels, nothing learned). It answers
 much of a task a population-context method could get from simple co-variation alone.
 
 Activity: spike counts in ``bin_s`` (100 ms) bins, or the calcium trace at its frame
-rate. In each window of ``window_s`` seconds (0: the whole recording, the default; a
+rate. In each window of ``window_s`` seconds (0: the whole recording, as in the presets; a
 recording shorter than a window is one window), every unit's series is z-scored and
 
     mean_corr       mean Pearson correlation with every other unit;

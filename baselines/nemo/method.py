@@ -23,7 +23,7 @@ Deliberate deviations:
   are kept: the original holds out a validation split and saves checkpoints by
   validation contrastive accuracy and probe scores (our harness does the probing).
 - The ACG estimator and waveform preparation are ours (see `acg` and `data`); the ACG
-  jitter augmentation does not wrap around by default (``jitter_wrap``, see `augment`).
+  jitter augmentation does not wrap around in the presets (``jitter_wrap``, see `augment`).
 """
 
 from __future__ import annotations

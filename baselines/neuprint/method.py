@@ -22,7 +22,7 @@ What it learns (paper and `lumimim/NeuPRINT`):
   table is optimised by the same objective (Adam, published lr 1e-3, dropout active as
   in the original, which keeps the model in train mode). The original computes every
   embedding its probe sees this way, for the training neurons too
-  (``reoptimize="all"``, the default, so that probe training and test embeddings come
+  (``reoptimize="all"``, every preset, so that probe training and test embeddings come
   from one procedure); ``reoptimize="unseen"`` keeps the jointly trained rows of
   neurons seen in `fit` and optimises only the others. Schedule: the original runs
   100 epochs x 100 steps of one random session each; here every one of ``embed_steps``
@@ -36,8 +36,8 @@ optimises their embeddings against the frozen model, so NeuPRINT runs in the ind
 (zero-shot) setting, which the NuCLR paper's table marks N/A for NeuPRINT.
 
 Known quirks of the original code (``lumimim/NeuPRINT``: ``dynamical_models.py``
-``mask_batch``; ``neuprint.py``, the training loop), reproduced by default and by every
-preset (the authors' training), each with our correction as an option:
+``mask_batch``; ``neuprint.py``, the training loop), reproduced by every preset (the
+authors' training), each with our correction as an option:
 - Forced mask on the last neuron instead of the last time step
   (``forced_mask="last_neuron"``; ``"last_step"`` corrects it; see `data`).
 - ``optimizer.zero_grad()`` once per epoch, so gradients accumulate over the epoch
@@ -66,7 +66,7 @@ uniform(-1, 1) embedding by at most 0.3 in 300 steps): about 2 minutes for fit +
 on the default ``synthetic`` dataset on 2 idle cores (measured with the corrections on). ``tiny`` is a
 seconds-long smoke test.
 
-Other choices: spikes are counted in ``bin_s`` = 0.233 s bins by default, the frame
+Other choices: spikes are counted in ``bin_s`` = 0.233 s bins in every preset, the frame
 period of the published (Bugeon, ~4.3 Hz) data and of our calcium datasets, so the
 one-step look-back and the 200-step window (~47 s) span the same time as in the
 paper. Behaviour features are used when every `fit` recording has them; a recording
