@@ -68,6 +68,7 @@ from scipy import signal
 
 from neuronbench.data.recording import Recording
 from neuronbench.errors import NeuronbenchError
+from neuronbench.params import Params
 
 # --- spikes -------------------------------------------------------------------------
 ISI_QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.50, 0.75, 0.95)
@@ -350,22 +351,17 @@ def calcium_features(rec: Recording, min_events: int) -> np.ndarray:
 # --- the method ---------------------------------------------------------------------
 
 
-class SingleNeuronFeatures:
+class SingleNeuronFeatures(Params):
     """Hand-crafted single-neuron statistics (see the module docstring for the list).
-
-    Args:
-        min_spikes: units with fewer spikes get the ISI/ACG fallback (0, ``few_spikes=1``).
-        min_events: calcium neurons with fewer events get the inter-event fallback.
-        waveforms: use waveform features when every embedded recording has waveforms.
+    Parameters declared below (values: the presets of `baselines.FEATURES`).
 
     Unsupervised and untrained: ``fit`` only records the columns per modality;
     ``embed`` works the same with or without it.
     """
 
-    def __init__(self, min_spikes: int = 20, min_events: int = 5, waveforms: bool = True):
-        self.min_spikes = min_spikes
-        self.min_events = min_events
-        self.waveforms = waveforms
+    min_spikes: int  # units with fewer spikes get the ISI/ACG fallback (0, ``few_spikes=1``)
+    min_events: int  # calcium neurons with fewer events get the inter-event fallback
+    waveforms: bool  # use waveform features when every embedded recording has waveforms
 
     def _with_waveforms(self, recordings: Sequence[Recording]) -> bool:
         return bool(self.waveforms) and all(r.waveforms is not None for r in recordings)

@@ -7,7 +7,7 @@ nothing else (no stimulus, no behaviour, no labels, nothing learned). It answers
 much of a task a population-context method could get from simple co-variation alone.
 
 Activity: spike counts in ``bin_s`` (100 ms) bins, or the calcium trace at its frame
-rate. In each window of ``window_s`` seconds (0: the whole recording, the default; a
+rate. In each window of ``window_s`` seconds (0: the whole recording, as in the presets; a
 recording shorter than a window is one window), every unit's series is z-scored and
 
     mean_corr       mean Pearson correlation with every other unit;
@@ -37,6 +37,7 @@ import pandas as pd
 from neuronbench.data.binning import activity, zscore
 from neuronbench.data.recording import Recording
 from neuronbench.errors import NeuronbenchError
+from neuronbench.params import Params
 
 BANDS_HZ: tuple[tuple[float, float], ...] = ((0.1, 0.3), (0.3, 0.8), (0.8, 1.2), (1.2, 3.0), (3.0, 5.0))
 CHUNK_UNITS = 256  # partner signals computed this many units at a time
@@ -92,21 +93,16 @@ def coupling_statistics(rec: Recording, *, bin_s: float, window_s: float, top_k:
     return np.mean([window_statistics(w, step_s, top_k) for w in windows], axis=0)
 
 
-class PopulationCoupling:
+class PopulationCoupling(Params):
     """Population-coupling statistics (see the module docstring for the columns).
-
-    Args:
-        bin_s: spike-count bin in seconds (calcium uses its frames).
-        window_s: window length in seconds; 0 = the whole recording.
-        top_k: partners per unit for ``top_corr`` and the partner signal.
+    Parameters declared below (values: the presets of `baselines.POPULATION`).
 
     Untrained: ``fit`` has nothing to learn; ``embed`` works without it.
     """
 
-    def __init__(self, bin_s: float = 0.1, window_s: float = 0.0, top_k: int = 10):
-        self.bin_s = bin_s
-        self.window_s = window_s
-        self.top_k = top_k
+    bin_s: float  # spike-count bin in seconds (calcium uses its frames)
+    window_s: float  # window length in seconds; 0 = the whole recording
+    top_k: int  # partners per unit for ``top_corr`` and the partner signal
 
     def fit(self, recordings: Sequence[Recording], *, seed: int,
             labels: pd.Series | None = None) -> PopulationCoupling:

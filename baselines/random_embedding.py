@@ -17,6 +17,7 @@ import pandas as pd
 
 from neuronbench.data.recording import Recording
 from neuronbench.errors import NeuronbenchError
+from neuronbench.params import Params
 
 
 def neuron_vector(seed: int, neuron_id: str, dim: int) -> np.ndarray:
@@ -27,15 +28,11 @@ def neuron_vector(seed: int, neuron_id: str, dim: int) -> np.ndarray:
     return rng.standard_normal(dim)
 
 
-class RandomEmbedding:
+class RandomEmbedding(Params):
     """Random vectors: each neuron gets ``neuron_vector(seed, neuron_id, dim)``.
+    Parameters declared below (values: the presets of `baselines.RANDOM`)."""
 
-    Args:
-        dim: the number of columns (``random_00``, ``random_01``, ...).
-    """
-
-    def __init__(self, dim: int = 32):
-        self.dim = dim
+    dim: int  # the number of columns (``random_00``, ``random_01``, ...)
 
     def fit(self, recordings: Sequence[Recording], *, seed: int, labels: pd.Series | None = None) -> RandomEmbedding:
         """Stores ``seed_``; the recordings and ``labels`` are not used."""

@@ -25,7 +25,6 @@ from baselines.nemo import INFO
 from baselines.nemo.acg import acg_3d
 from baselines.nemo.augment import augment_acg, augment_waveforms
 from baselines.nemo.loss import clip_loss
-from baselines.nemo.method import NemoMethod
 
 
 def best_of(repeats: int, fn: Callable[[], object]) -> tuple[float, float]:
@@ -66,7 +65,7 @@ def bench_dataset(name: str) -> None:
 
 def bench_step(preset: str, repeats: int) -> None:
     config = INFO.config(preset, device="cpu")
-    method = NemoMethod(**config)
+    method = INFO.build(config)
     model = method.build_model().train()
     opt = torch.optim.Adam(model.parameters(), lr=config["lr"])
     gen = torch.Generator().manual_seed(0)

@@ -94,7 +94,7 @@ def run_one(preset: str, n_units: int, steps: int, device_name: str, profile: bo
     """Time ``steps`` training steps (after one warm-up step) of a preset."""
     device = resolve_device(device_name)
     torch.manual_seed(0)
-    model = NuCLR(**INFO.config(preset, device=device_name))
+    model = INFO.build(INFO.config(preset, device=device_name))
     store = build_store([poisson_recording(n_units, s) for s in range(2)], bin_s=model.bin_s,
                         bins_per_token=model.bins_per_token, frames_per_token=model.frames_per_token, device=device)
     window = model.tokens_spikes * model.bins_per_token

@@ -35,8 +35,9 @@ import argparse
 import numpy as np
 import pandas as pd
 
-from baselines.features import SingleNeuronFeatures
-from baselines.population import COLUMNS, PopulationCoupling, activity_windows, window_statistics
+from baselines import FEATURES as FEATURES_INFO
+from baselines import POPULATION
+from baselines.population import COLUMNS, activity_windows, window_statistics
 from neuronbench.data.catalog import load_dataset
 from neuronbench.data.recording import Recording
 from neuronbench.probes import make_probe
@@ -96,10 +97,10 @@ def main() -> None:
     tasks = [get_task(args.dataset, name) for name in names]
     windows = [float(x) for x in args.windows.split(",")]
     recordings = [r.without_labels() for r in dataset.load()]
-    columns = {FEATURES: SingleNeuronFeatures().embed(recordings)}
+    columns = {FEATURES: FEATURES_INFO.build(FEATURES_INFO.config("cpu")).embed(recordings)}
     for w in windows:
         name = "population, whole recording" if w <= 0 else f"population, {w:g} s windows"
-        columns[name] = PopulationCoupling(window_s=w).embed(recordings)
+        columns[name] = POPULATION.build(POPULATION.config("cpu", window_s=w)).embed(recordings)
     for task in tasks:
         print(f"\n{args.dataset} / {task.name}: linear-probe macro-F1 (split seed 0, probe seed 0)\n")
         print("| description | " + " | ".join(SETTINGS) + " |")

@@ -12,16 +12,21 @@ from baselines.features import (
     CALCIUM_COLUMNS,
     SPIKE_COLUMNS,
     WAVEFORM_COLUMNS,
-    SingleNeuronFeatures,
     autocorrelogram,
     waveform_features,
 )
+from baselines import FEATURES
 from baselines.random_embedding import RandomEmbedding
 from neuronbench.data.recording import EPOCH_COLUMNS, Recording, neuron_id
 from neuronbench.errors import NeuronbenchError
 
 T_STOP = 200.0
 WF_RATE = 30_000.0
+
+
+def features_control(**changes):
+    """The features control of the ``cpu`` preset, with ``changes``."""
+    return FEATURES.build(FEATURES.config("cpu", **changes))
 
 
 def _neurons(dataset: str, rec: str, n: int) -> pd.DataFrame:
@@ -110,7 +115,7 @@ def spike_rec() -> Recording:
 
 @pytest.fixture(scope="module")
 def spike_table(spike_rec: Recording) -> pd.DataFrame:
-    return SingleNeuronFeatures().fit([spike_rec], seed=0).embed([spike_rec])
+    return features_control().fit([spike_rec], seed=0).embed([spike_rec])
 
 
 def test_spike_shape_index_and_finite(spike_rec: Recording, spike_table: pd.DataFrame) -> None:
@@ -178,22 +183,22 @@ def test_waveform_known_values(spike_table: pd.DataFrame) -> None:
 def test_waveform_columns_only_if_every_recording_has_them(spike_rec: Recording) -> None:
     rng = np.random.default_rng(2)
     bare = spikes_recording([poisson(5.0, rng), poisson(8.0, rng)], rec="r1")
-    model = SingleNeuronFeatures().fit([spike_rec, bare], seed=0)
+    model = features_control().fit([spike_rec, bare], seed=0)
     assert model.feature_names_["spikes"] == list(SPIKE_COLUMNS)
     both = model.embed([spike_rec, bare])
     assert list(both.columns) == list(SPIKE_COLUMNS) and len(both) == 7
-    assert list(SingleNeuronFeatures(waveforms=False).embed([spike_rec]).columns) == list(SPIKE_COLUMNS)
+    assert list(features_control(waveforms=False).embed([spike_rec]).columns) == list(SPIKE_COLUMNS)
     # a unit's features do not depend on the other recordings embedded with it
-    alone = SingleNeuronFeatures().embed([bare])
+    alone = features_control().embed([bare])
     pd.testing.assert_frame_equal(both.loc[alone.index], alone)
 
 
 def test_spikes_deterministic_and_unsorted_input(spike_rec: Recording, spike_table: pd.DataFrame) -> None:
-    pd.testing.assert_frame_equal(SingleNeuronFeatures().embed([spike_rec]), spike_table)
+    pd.testing.assert_frame_equal(features_control().embed([spike_rec]), spike_table)
     rng = np.random.default_rng(3)
     train = poisson(10.0, rng)
-    a = SingleNeuronFeatures().embed([spikes_recording([train])])
-    b = SingleNeuronFeatures().embed([spikes_recording([rng.permutation(train)])])
+    a = features_control().embed([spikes_recording([train])])
+    b = features_control().embed([spikes_recording([rng.permutation(train)])])
     pd.testing.assert_frame_equal(a, b)
 
 
@@ -220,7 +225,7 @@ def calcium() -> tuple[Recording, np.ndarray]:
 
 def test_calcium_shape_finite_and_known_values(calcium: tuple[Recording, np.ndarray]) -> None:
     rec, onsets = calcium
-    table = SingleNeuronFeatures().fit([rec], seed=0).embed([rec])
+    table = features_control().fit([rec], seed=0).embed([rec])
     assert list(table.columns) == list(CALCIUM_COLUMNS) and list(table.index) == list(rec.neuron_ids)
     assert np.isfinite(table.to_numpy()).all()
     white, ar, events, flat = (table.iloc[i] for i in range(4))
@@ -244,26 +249,26 @@ def test_calcium_shape_finite_and_known_values(calcium: tuple[Recording, np.ndar
 
 def test_calcium_scale_and_rate_invariance(calcium: tuple[Recording, np.ndarray]) -> None:
     rec, _ = calcium
-    base = SingleNeuronFeatures().embed([rec]).to_numpy()
+    base = features_control().embed([rec]).to_numpy()
     scaled = calcium_recording(np.asarray(rec.traces, dtype=np.float64) * 7.0 + 2.0, 10.0)
-    np.testing.assert_allclose(SingleNeuronFeatures().embed([scaled]).to_numpy(), base, rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(features_control().embed([scaled]).to_numpy(), base, rtol=1e-3, atol=1e-3)
     # the same 1 s AR(1) process at 30 Hz: acf at the same lags in seconds
     rng = np.random.default_rng(5)
     fs, n = 30.0, 30000
     a, eps, x = np.exp(-1 / fs), rng.standard_normal(n), np.zeros(n)
     for i in range(1, n):
         x[i] = a * x[i - 1] + eps[i]
-    fast = SingleNeuronFeatures().embed([calcium_recording(x[:, None], fs)]).iloc[0]
+    fast = features_control().embed([calcium_recording(x[:, None], fs)]).iloc[0]
     lags = ["acf_100ms", "acf_400ms", "acf_1600ms"]
     np.testing.assert_allclose(fast[lags], np.exp(-np.array([0.1, 0.4, 1.6])), atol=0.08)
     # at 3 Hz (Nyquist 1.5 Hz) the 1.5-5 Hz band is empty
-    slow = SingleNeuronFeatures().embed([calcium_recording(x[::10, None], 3.0)]).iloc[0]
+    slow = features_control().embed([calcium_recording(x[::10, None], 3.0)]).iloc[0]
     assert slow["relpow_1500_5000mHz"] == 0.0 and slow[lags].between(0, 1).all()
 
 
 def test_mixed_modalities_rejected(spike_rec: Recording, calcium: tuple[Recording, np.ndarray]) -> None:
     with pytest.raises(NeuronbenchError, match="modalities"):
-        SingleNeuronFeatures().embed([spike_rec, calcium[0]])
+        features_control().embed([spike_rec, calcium[0]])
 
 
 def test_random_embedding(spike_rec: Recording, calcium: tuple[Recording, np.ndarray]) -> None:
@@ -281,4 +286,4 @@ def test_random_embedding(spike_rec: Recording, calcium: tuple[Recording, np.nda
     assert not np.allclose(other.to_numpy(), table.to_numpy())
     assert np.abs(np.corrcoef(table.to_numpy())[np.triu_indices(len(table), 1)]).max() < 0.999
     with pytest.raises(NeuronbenchError, match="fit"):
-        RandomEmbedding().embed([spike_rec])
+        RandomEmbedding(dim=8).embed([spike_rec])

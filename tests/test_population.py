@@ -6,12 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from baselines import population
-from baselines.population import COLUMNS, PopulationCoupling, window_statistics
+from baselines import POPULATION, population
+from baselines.population import COLUMNS, window_statistics
 from neuronbench.errors import NeuronbenchError
 from tests.test_controls import calcium_recording, spikes_recording
 
 T = 200.0
+
+
+def coupling(**changes):
+    """The population control of the ``cpu`` preset, with ``changes``."""
+    return POPULATION.build(POPULATION.config("cpu", **changes))
 
 
 def modulated(rate_fn, rng: np.random.Generator) -> np.ndarray:
@@ -34,7 +39,7 @@ def groups():
 
 
 def test_columns_index_and_known_structure(groups) -> None:
-    table = PopulationCoupling(top_k=4).fit([groups], seed=0).embed([groups])
+    table = coupling(top_k=4).fit([groups], seed=0).embed([groups])
     assert list(table.columns) == list(COLUMNS) and table.index.name == "neuron_id"
     assert list(table.index) == list(groups.neuron_ids) and np.isfinite(table.to_numpy()).all()
     fast, slow, flat = table.iloc[:5], table.iloc[5:10], table.iloc[10:]
@@ -65,24 +70,24 @@ def test_window_statistics_equal_a_direct_computation() -> None:
 
 def test_silent_units_single_unit_and_windows(groups) -> None:
     silent = spikes_recording([np.array([]), np.array([]), np.array([1.0, 2.0])], rec="s0", t_stop=T)
-    table = PopulationCoupling().embed([silent])
+    table = coupling().embed([silent])
     assert np.isfinite(table.to_numpy()).all()
     assert (table.iloc[:2, :3] == 0).all().all()  # zero variance: no correlation
-    assert (PopulationCoupling().embed([spikes_recording([np.array([1.0])], rec="one", t_stop=T)]) == 0).all().all()
+    assert (coupling().embed([spikes_recording([np.array([1.0])], rec="one", t_stop=T)]) == 0).all().all()
     # windows: the mean of the per-window statistics; a window longer than the recording is one window
     x = np.vstack([np.histogram(groups.spike_times[a:b], bins=2000, range=(0, T))[0]
                    for a, b in zip(groups.spike_offsets[:-1], groups.spike_offsets[1:])]).T.astype(float)
-    windowed = PopulationCoupling(window_s=50.0).embed([groups]).to_numpy()
+    windowed = coupling(window_s=50.0).embed([groups]).to_numpy()
     expected = np.mean([window_statistics(x[s : s + 500], 0.1, 10) for s in range(0, 2000, 500)], axis=0)
     np.testing.assert_allclose(windowed, expected, atol=1e-10)
-    np.testing.assert_allclose(PopulationCoupling(window_s=500.0).embed([groups]).to_numpy(),
-                               PopulationCoupling().embed([groups]).to_numpy())
+    np.testing.assert_allclose(coupling(window_s=500.0).embed([groups]).to_numpy(),
+                               coupling().embed([groups]).to_numpy())
 
 
 def test_partner_signals_in_chunks_equal_all_at_once(groups, monkeypatch) -> None:
-    whole = PopulationCoupling().embed([groups]).to_numpy()
+    whole = coupling().embed([groups]).to_numpy()
     monkeypatch.setattr(population, "CHUNK_UNITS", 5)  # 12 units: chunks of 5, 5, 2
-    np.testing.assert_allclose(PopulationCoupling().embed([groups]).to_numpy(), whole, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(coupling().embed([groups]).to_numpy(), whole, rtol=1e-12, atol=1e-12)
 
 
 def test_calcium_bands_above_nyquist_are_zero_and_deterministic() -> None:
@@ -90,14 +95,14 @@ def test_calcium_bands_above_nyquist_are_zero_and_deterministic() -> None:
     shared = np.convolve(rng.standard_normal(2000), np.ones(8) / np.sqrt(8), mode="same")
     traces = 0.5 * shared[:, None] + rng.standard_normal((2000, 8))
     rec = calcium_recording(traces, fs=4.0)
-    table = PopulationCoupling().embed([rec])
+    table = coupling().embed([rec])
     assert (table["band_3_5hz"] == 0).all() and np.isfinite(table.to_numpy()).all()
     assert table["pop_corr"].min() > 0.1
-    np.testing.assert_array_equal(PopulationCoupling().embed([rec]).to_numpy(), table.to_numpy())
+    np.testing.assert_array_equal(coupling().embed([rec]).to_numpy(), table.to_numpy())
 
 
 def test_bad_input() -> None:
     with pytest.raises(NeuronbenchError, match="at least one recording"):
-        PopulationCoupling().embed([])
+        coupling().embed([])
     with pytest.raises(NeuronbenchError, match="bin_s > 0"):
-        PopulationCoupling(bin_s=0.0).embed([spikes_recording([np.array([1.0])], t_stop=T)])
+        coupling(bin_s=0.0).embed([spikes_recording([np.array([1.0])], t_stop=T)])

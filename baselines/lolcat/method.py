@@ -80,6 +80,7 @@ from neuronbench import progress
 from neuronbench.data.recording import Recording
 from neuronbench.device import autocast, resolve_device, seed_everything, torch_threads
 from neuronbench.errors import NeuronbenchError
+from neuronbench.params import Params
 
 
 def neuron_groups(recordings: Sequence[Recording]) -> pd.Series:
@@ -132,62 +133,43 @@ def check_labels(recordings: Sequence[Recording], labels: pd.Series | None) -> p
     return labels.sort_index()
 
 
-class Lolcat:
-    """LOLCAT (see the module docstring). Keyword config = a preset of ``INFO``.
+class Lolcat(Params):
+    """LOLCAT (see the module docstring). Its parameters are declared below (values: the
+    presets of `baselines.lolcat.INFO`); the constructor does no work."""
 
-    Args:
-        snippet_s, add_onset, event_threshold, event_decay_s: the input
-            (`features.SnippetConfig`).
-        spike_histogram, spike_bins, calcium_histogram, calcium_bins: the histogram
-            (``"linear"`` or ``"log"``) and its number of bins for each modality.
-        encoder_sizes, heads, head_dim, classifier_hidden, dropout, batchnorm: the
-            network (`model.LolcatNet`); the embedding has ``heads * head_dim`` columns.
-        snippet_dropout: probability of removing each snippet of a training sample.
-        batch_size, lr, weight_decay, epochs, milestones, gamma: Adam + MultiStepLR.
-        adaptive_oversampling: re-tune each class's oversampling factor after every
-            epoch from the per-class training and validation losses (the authors'
-            ``MySampler.step``; `sampling.adapt_factors`); False keeps the initial factors.
-        val_fraction: share of each class's labelled groups used for model selection.
-        eval_batch_size: neurons per forward pass when evaluating and embedding.
-        threads: CPU intra-op threads during fit and embed (None: torch's setting).
-        device: "auto", "cpu" or "cuda".
-    """
-
-    def __init__(self, snippet_s: float = 3.0, spike_histogram: str = "log", spike_bins: int = 64,
-                 calcium_histogram: str = "linear", calcium_bins: int = 90, add_onset: bool = False,
-                 event_threshold: float = 3.0, event_decay_s: float = 1.0,
-                 encoder_sizes: Sequence[int] = (32, 16, 16, 16), heads: int = 4, head_dim: int = 8,
-                 classifier_hidden: int = 16, dropout: float = 0.5, batchnorm: bool = True,
-                 snippet_dropout: float = 0.4, batch_size: int = 128, lr: float = 1e-2,
-                 weight_decay: float = 1e-4, epochs: int = 1000, milestones: Sequence[int] = (10, 100, 400),
-                 gamma: float = 0.1, adaptive_oversampling: bool = True, val_fraction: float = 0.2,
-                 eval_batch_size: int = 512, threads: int | None = 1, device: str = "auto"):
-        self.snippet_s = snippet_s
-        self.spike_histogram = spike_histogram
-        self.spike_bins = spike_bins
-        self.calcium_histogram = calcium_histogram
-        self.calcium_bins = calcium_bins
-        self.add_onset = add_onset
-        self.event_threshold = event_threshold
-        self.event_decay_s = event_decay_s
-        self.encoder_sizes = encoder_sizes
-        self.heads = heads
-        self.head_dim = head_dim
-        self.classifier_hidden = classifier_hidden
-        self.dropout = dropout
-        self.batchnorm = batchnorm
-        self.snippet_dropout = snippet_dropout
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.epochs = epochs
-        self.milestones = milestones
-        self.gamma = gamma
-        self.adaptive_oversampling = adaptive_oversampling
-        self.val_fraction = val_fraction
-        self.eval_batch_size = eval_batch_size
-        self.threads = threads
-        self.device = device
+    # the input (`features.SnippetConfig`)
+    snippet_s: float  # snippet length (s)
+    spike_histogram: str  # "linear" or "log" interval histogram, spikes
+    spike_bins: int  # its number of bins
+    calcium_histogram: str  # "linear" or "log" inter-event histogram, calcium
+    calcium_bins: int  # its number of bins
+    add_onset: bool  # a pseudo spike at each snippet's start (the latency counts as an interval)
+    event_threshold: float  # calcium events: innovation above this many noise std
+    event_decay_s: float  # calcium events: indicator decay time of the AR(1) deconvolution (s)
+    # the network (`model.LolcatNet`); the embedding has ``heads * head_dim`` columns
+    encoder_sizes: Sequence[int]  # widths of the snippet encoder's layers
+    heads: int  # attention-pooling heads
+    head_dim: int  # width of each head
+    classifier_hidden: int  # hidden width of the classifier
+    dropout: float  # dropout in the encoder and classifier
+    batchnorm: bool  # batch normalisation in the encoder
+    # training: Adam + MultiStepLR
+    snippet_dropout: float  # probability of removing each snippet of a training sample
+    batch_size: int  # neurons per step
+    lr: float  # Adam learning rate
+    weight_decay: float  # Adam weight decay
+    epochs: int  # epochs
+    milestones: Sequence[int]  # epochs at which the learning rate is multiplied by gamma
+    gamma: float  # that factor
+    # re-tune each class's oversampling factor after every epoch from the per-class training
+    # and validation losses (the authors' ``MySampler.step``; `sampling.adapt_factors`);
+    # False keeps the initial factors
+    adaptive_oversampling: bool
+    val_fraction: float  # share of each class's labelled groups used for model selection
+    # execution
+    eval_batch_size: int  # neurons per forward pass when evaluating and embedding
+    threads: int | None  # CPU intra-op threads during fit and embed (None: torch's setting)
+    device: str  # "auto", "cpu" or "cuda"
 
     # --- helpers --------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ Deliberate deviations:
   are kept: the original holds out a validation split and saves checkpoints by
   validation contrastive accuracy and probe scores (our harness does the probing).
 - The ACG estimator and waveform preparation are ours (see `acg` and `data`); the ACG
-  jitter augmentation does not wrap around by default (``jitter_wrap``, see `augment`).
+  jitter augmentation does not wrap around in the presets (``jitter_wrap``, see `augment`).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from baselines.nemo.model import Nemo
 from neuronbench import progress
 from neuronbench.data.recording import Recording
 from neuronbench.device import autocast, resolve_device, seed_everything, torch_threads
+from neuronbench.params import Params
 
 EMBED_BATCH = 4096
 
@@ -78,29 +79,28 @@ def train(model: Nemo, wf: torch.Tensor, acg: torch.Tensor, *, epochs: int, batc
     return losses
 
 
-class NemoMethod:
-    """NEMO as a neuronbench method; the constructor takes a preset's keys (see
-    ``baselines.nemo.INFO``) and does no work."""
+class NemoMethod(Params):
+    """NEMO as a neuronbench method. Its parameters are declared below (values: the
+    presets of ``baselines.nemo.INFO``); the constructor does no work."""
 
-    def __init__(self, acg_dim: int = 200, wf_hidden: int = 600, wf_dim: int = 300, embed_dim: int = 512,
-                 acg_dropout: float = 0.2, wf_dropout: float = 0.1, temperature: float = 0.5, lr: float = 5e-4,
-                 batch_size: int = 1024, epochs: int = 3000, restart_epochs: int = 20, augment: bool = True,
-                 jitter_wrap: bool = False, threads: int | None = 1, device: str = "auto"):
-        self.acg_dim = acg_dim
-        self.wf_hidden = wf_hidden
-        self.wf_dim = wf_dim
-        self.embed_dim = embed_dim
-        self.acg_dropout = acg_dropout
-        self.wf_dropout = wf_dropout
-        self.temperature = temperature
-        self.lr = lr
-        self.batch_size = batch_size
-        self.epochs = epochs
-        self.restart_epochs = restart_epochs
-        self.augment = augment
-        self.jitter_wrap = jitter_wrap
-        self.threads = threads
-        self.device = device
+    # the encoders and projections (`model.Nemo`)
+    acg_dim: int  # ACG encoder output (its block of the embedding)
+    wf_hidden: int  # hidden width of the waveform encoder
+    wf_dim: int  # waveform encoder output (its block of the embedding)
+    embed_dim: int  # width of the two projections (the contrastive space)
+    acg_dropout: float  # dropout of the ACG encoder
+    wf_dropout: float  # dropout of the waveform encoder
+    # training (`train`): Adam, cosine annealing with warm restarts
+    temperature: float  # CLIP loss temperature (fixed)
+    lr: float  # Adam learning rate
+    batch_size: int  # units per step
+    epochs: int  # epochs
+    restart_epochs: int  # epochs per warm-restart cycle (T_0)
+    augment: bool  # random waveform and ACG augmentations (`augment`)
+    jitter_wrap: bool  # the ACG jitter rolls circularly (False: the edge value repeats)
+    # execution
+    threads: int | None  # torch CPU threads during fit and embed (None: torch's setting)
+    device: str  # "auto", "cpu" or "cuda"
 
     def build_model(self) -> Nemo:
         return Nemo(self.acg_dim, self.wf_hidden, self.wf_dim, self.embed_dim, self.acg_dropout, self.wf_dropout)

@@ -22,7 +22,7 @@ What it learns (paper and `lumimim/NeuPRINT`):
   table is optimised by the same objective (Adam, published lr 1e-3, dropout active as
   in the original, which keeps the model in train mode). The original computes every
   embedding its probe sees this way, for the training neurons too
-  (``reoptimize="all"``, the default, so that probe training and test embeddings come
+  (``reoptimize="all"``, every preset, so that probe training and test embeddings come
   from one procedure); ``reoptimize="unseen"`` keeps the jointly trained rows of
   neurons seen in `fit` and optimises only the others. Schedule: the original runs
   100 epochs x 100 steps of one random session each; here every one of ``embed_steps``
@@ -36,8 +36,8 @@ optimises their embeddings against the frozen model, so NeuPRINT runs in the ind
 (zero-shot) setting, which the NuCLR paper's table marks N/A for NeuPRINT.
 
 Known quirks of the original code (``lumimim/NeuPRINT``: ``dynamical_models.py``
-``mask_batch``; ``neuprint.py``, the training loop), reproduced by default and by every
-preset (the authors' training), each with our correction as an option:
+``mask_batch``; ``neuprint.py``, the training loop), reproduced by every preset (the
+authors' training), each with our correction as an option:
 - Forced mask on the last neuron instead of the last time step
   (``forced_mask="last_neuron"``; ``"last_step"`` corrects it; see `data`).
 - ``optimizer.zero_grad()`` once per epoch, so gradients accumulate over the epoch
@@ -66,7 +66,7 @@ uniform(-1, 1) embedding by at most 0.3 in 300 steps): about 2 minutes for fit +
 on the default ``synthetic`` dataset on 2 idle cores (measured with the corrections on). ``tiny`` is a
 seconds-long smoke test.
 
-Other choices: spikes are counted in ``bin_s`` = 0.233 s bins by default, the frame
+Other choices: spikes are counted in ``bin_s`` = 0.233 s bins in every preset, the frame
 period of the published (Bugeon, ~4.3 Hz) data and of our calcium datasets, so the
 one-step look-back and the 200-step window (~47 s) span the same time as in the
 paper. Behaviour features are used when every `fit` recording has them; a recording
@@ -97,47 +97,46 @@ from neuronbench import progress
 from neuronbench.data.recording import Recording
 from neuronbench.device import autocast, resolve_device, seed_everything, torch_threads
 from neuronbench.errors import NeuronbenchError
+from neuronbench.params import Params
 
 REOPTIMIZE: tuple[str, ...] = ("all", "unseen")
 Lookup = Callable[[torch.Tensor], torch.Tensor]  # table rows -> embeddings
 
 
-class NeuPRINT:
-    """NeuPRINT: see the module docstring. Every keyword is a preset key."""
+class NeuPRINT(Params):
+    """NeuPRINT: see the module docstring. Its parameters are declared below (values:
+    the presets of `baselines.neuprint.INFO`); the constructor does no work."""
 
-    def __init__(self, *, embedding_dim: int = 64, d_model: int = 76, n_heads: int = 2, ffn_dim: int = 2048,
-                 dropout: float = 0.1, bin_s: float = 0.233, window_len: int = 200, n_windows: int = 2,
-                 batch_neurons: int = 512, mask_ratio: float = 0.25, train_fraction: float = 0.75,
-                 use_behaviour: bool = True, lr: float = 1e-3, embedding_lr: float = 1e-3,
-                 max_grad_norm: float = 1.0, epochs: int = 400, steps_per_epoch: int = 100, val_steps: int = 100,
-                 embed_steps: int = 770, reoptimize: str = "all", forced_mask: str = "last_neuron",
-                 population_stats: str = "all", accumulate_grad_over_epoch: bool = True,
-                 threads: int | None = 1, device: str = "auto"):
-        self.embedding_dim = embedding_dim
-        self.d_model = d_model
-        self.n_heads = n_heads
-        self.ffn_dim = ffn_dim
-        self.dropout = dropout
-        self.bin_s = bin_s
-        self.window_len = window_len
-        self.n_windows = n_windows
-        self.batch_neurons = batch_neurons
-        self.mask_ratio = mask_ratio
-        self.train_fraction = train_fraction
-        self.use_behaviour = use_behaviour
-        self.lr = lr
-        self.embedding_lr = embedding_lr
-        self.max_grad_norm = max_grad_norm
-        self.epochs = epochs
-        self.steps_per_epoch = steps_per_epoch
-        self.val_steps = val_steps
-        self.embed_steps = embed_steps
-        self.reoptimize = reoptimize
-        self.forced_mask = forced_mask
-        self.population_stats = population_stats
-        self.accumulate_grad_over_epoch = accumulate_grad_over_epoch
-        self.threads = threads
-        self.device = device
+    # the model (`model.Dynamics`)
+    embedding_dim: int  # width of each neuron's free embedding
+    d_model: int  # transformer width
+    n_heads: int  # attention heads
+    ffn_dim: int  # feed-forward width
+    dropout: float  # dropout in the transformer layer
+    # data and batches (`data`)
+    bin_s: float  # spike count bin (s); calcium is used at its frame rate
+    window_len: int  # time steps per window
+    n_windows: int  # windows per batch
+    batch_neurons: int  # neurons per window
+    mask_ratio: float  # share of the entries masked for reconstruction
+    train_fraction: float  # share of each session (its start) used for training; the rest validates
+    use_behaviour: bool  # behaviour inputs where every fit recording has them
+    # training (Adam on the model and the embedding table jointly)
+    lr: float  # learning rate of the dynamics model
+    embedding_lr: float  # learning rate of the embeddings (training and embed)
+    max_grad_norm: float  # gradient-norm clip of the dynamics model
+    epochs: int  # training epochs
+    steps_per_epoch: int  # steps per epoch (in embed: steps between gradient resets)
+    val_steps: int  # validation batches per epoch (0: no validation loss)
+    embed_steps: int  # Adam steps when `embed` optimises a fresh table
+    # the original's quirks (the presets' values) and our corrections
+    reoptimize: str  # "all": embed re-optimises every neuron (original); "unseen": only new ones
+    forced_mask: str  # "last_neuron" (original) or "last_step" (see `data`)
+    population_stats: str  # "all" (original, includes the neuron itself) or "leave_one_out"
+    accumulate_grad_over_epoch: bool  # zero gradients once per epoch (original) or every step
+    # execution
+    threads: int | None  # torch CPU threads during fit and embed (None: torch's setting)
+    device: str  # "auto", "cpu" or "cuda"
 
     # ------------------------------------------------------------------ public API
     def fit(self, recordings: Sequence[Recording], *, seed: int, labels: pd.Series | None = None) -> NeuPRINT:

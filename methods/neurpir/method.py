@@ -49,6 +49,7 @@ from neuronbench import progress
 from neuronbench.data.recording import Recording
 from neuronbench.device import autocast, resolve_device, seed_everything, torch_threads
 from neuronbench.errors import NeuronbenchError
+from neuronbench.params import Params
 
 
 def learning_rate(step: int, peak: float, warmup: int, total: int) -> float:
@@ -59,70 +60,52 @@ def learning_rate(step: int, peak: float, warmup: int, total: int) -> float:
     return peak * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
 
 
-class NeurPIR:
-    """Neuron Platonic Intrinsic Representation (see the module docstring).
+class NeurPIR(Params):
+    """Neuron Platonic Intrinsic Representation (see the module docstring). Its
+    parameters are declared below (values: the presets of `methods.neurpir.INFO`); the
+    constructor does no work."""
 
-    Args (grouped; the defaults are the ``cpu`` preset's; presets in `methods.neurpir`):
-        surround: give the encoder the CEBRA embedding of the surrounding information.
-        bin_s, segment_bins, calcium_segment_frames, n_segments, cross_session,
-            calcium_percentile: activity and views (`methods.neurpir.segments`).
-        patch_bins, calcium_patch_frames, hidden, dim, conv_layers, kernel, expander: the
-            network (`methods.neurpir.model`).
-        invariance_weight, variance_weight, covariance_weight, variance_target, eps: VICReg.
-        batch_size, steps, lr, weight_decay: optimisation.
-        cebra_dim, cebra_iterations, cebra_batch_size, cebra_lr, cebra_temperature,
-            cebra_hidden, cebra_time_offset, cebra_bin_s: CEBRA (`methods.neurpir.surround`).
-        readout_values: activity values per read-out forward pass (memory bound).
-        threads: torch CPU threads during fit and embed, fixed (1 in every preset) so that
-            a fit's numbers do not depend on the executor (None: leave torch's setting).
-        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
-    """
-
-    def __init__(self, *, surround: bool = True, bin_s: float = 0.02,
-                 segment_bins: Sequence[int] = (50, 100, 200), calcium_segment_frames: Sequence[int] = (16, 32, 64),
-                 n_segments: int = 8, cross_session: bool = True, calcium_percentile: float = 99.0,
-                 patch_bins: int = 10, calcium_patch_frames: int = 4, hidden: int = 32, dim: int = 64,
-                 conv_layers: int = 1, kernel: int = 3, expander: Sequence[int] = (256, 256, 256),
-                 invariance_weight: float = 25.0, variance_weight: float = 25.0, covariance_weight: float = 1.0,
-                 variance_target: float = 1.0, eps: float = 1e-4, batch_size: int = 256, steps: int = 300,
-                 lr: float = 3e-3, weight_decay: float = 1e-5, cebra_dim: int = 4, cebra_iterations: int = 300,
-                 cebra_batch_size: int = 256, cebra_lr: float = 3e-4, cebra_temperature: float = 1.0,
-                 cebra_hidden: int = 16, cebra_time_offset: int = 10, cebra_bin_s: float = 0.1,
-                 readout_values: int = 1 << 22, threads: int | None = 1, device: str = "auto"):
-        self.surround = surround
-        self.bin_s = bin_s
-        self.segment_bins = segment_bins
-        self.calcium_segment_frames = calcium_segment_frames
-        self.n_segments = n_segments
-        self.cross_session = cross_session
-        self.calcium_percentile = calcium_percentile
-        self.patch_bins = patch_bins
-        self.calcium_patch_frames = calcium_patch_frames
-        self.hidden = hidden
-        self.dim = dim
-        self.conv_layers = conv_layers
-        self.kernel = kernel
-        self.expander = expander
-        self.invariance_weight = invariance_weight
-        self.variance_weight = variance_weight
-        self.covariance_weight = covariance_weight
-        self.variance_target = variance_target
-        self.eps = eps
-        self.batch_size = batch_size
-        self.steps = steps
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.cebra_dim = cebra_dim
-        self.cebra_iterations = cebra_iterations
-        self.cebra_batch_size = cebra_batch_size
-        self.cebra_lr = cebra_lr
-        self.cebra_temperature = cebra_temperature
-        self.cebra_hidden = cebra_hidden
-        self.cebra_time_offset = cebra_time_offset
-        self.cebra_bin_s = cebra_bin_s
-        self.readout_values = readout_values
-        self.threads = threads
-        self.device = device
+    surround: bool  # give the encoder the CEBRA embedding of the surrounding information
+    # activity and views (`methods.neurpir.segments`)
+    bin_s: float  # spike count bin (s)
+    segment_bins: Sequence[int]  # segment lengths (bins), spikes; each view takes one
+    calcium_segment_frames: Sequence[int]  # segment lengths (frames), calcium
+    n_segments: int  # segments per view
+    cross_session: bool  # a tracked neuron's view 2 may come from another of its recordings
+    calcium_percentile: float  # calcium dF/F is divided by this percentile of the recording
+    # the network (`methods.neurpir.model`)
+    patch_bins: int  # spike bins per patch
+    calcium_patch_frames: int  # calcium frames per patch
+    hidden: int  # width of the patch embedding and the residual convolutions
+    dim: int  # embedding width
+    conv_layers: int  # residual convolution blocks
+    kernel: int  # their kernel size
+    expander: Sequence[int]  # widths of the VICReg expander's three layers
+    # VICReg (`methods.neurpir.loss`)
+    invariance_weight: float  # weight of the invariance term
+    variance_weight: float  # weight of the variance term
+    covariance_weight: float  # weight of the covariance term
+    variance_target: float  # target standard deviation (gamma)
+    eps: float  # added to the variance under the square root
+    # optimisation (AdamW, warm-up then cosine; see the module docstring)
+    batch_size: int  # neurons per step
+    steps: int  # optimisation steps
+    lr: float  # peak learning rate
+    weight_decay: float  # AdamW weight decay
+    # CEBRA (`methods.neurpir.surround`)
+    cebra_dim: int  # output dimension
+    cebra_iterations: int  # training steps
+    cebra_batch_size: int  # samples per step
+    cebra_lr: float  # Adam learning rate
+    cebra_temperature: float  # InfoNCE temperature (fixed)
+    cebra_hidden: int  # hidden units of the offset10-model
+    cebra_time_offset: int  # grid points between a positive pair
+    cebra_bin_s: float  # grid step of CEBRA's input (s)
+    # read-out and execution
+    readout_values: int  # activity values per read-out forward pass (memory bound)
+    threads: int | None  # torch CPU threads during fit and embed, fixed (1 in every preset) so
+    # that a fit's numbers do not depend on the executor (None: leave torch's setting)
+    device: str  # "auto", "cpu" or "cuda"
 
     # ------------------------------------------------------------------ helpers
 

@@ -45,7 +45,6 @@ threads during fit and embed (restored afterwards; None leaves torch's setting).
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,6 +62,7 @@ from neuronbench import progress
 from neuronbench.data.recording import Recording
 from neuronbench.device import autocast, load_checkpoint, resolve_device, save_checkpoint, seed_everything, torch_threads
 from neuronbench.errors import NeuronbenchError
+from neuronbench.params import Params
 
 
 def batch_loss(encoder: Encoder, proj: torch.nn.Module, batch: Batch, *, tau: float,
@@ -91,63 +91,55 @@ def parameter_groups(modules: Sequence[torch.nn.Module], weight_decay: float) ->
             {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
 
 
-class NuCLR:
+class NuCLR(Params):
     """NuCLR (Arora et al. 2025): a permutation-equivariant spatio-temporal transformer
     trained so that a unit's representation in one window identifies it in another.
-    The constructor takes a preset's keys (see `methods.nuclr.INFO`) and does no work."""
+    Its parameters are declared below (values: the presets of `methods.nuclr.INFO`);
+    the constructor does no work."""
 
-    def __init__(self, *, dim: int = 256, heads: int = 4, dim_head: int = 64, temporal_layers: int = 2,
-                 spatiotemporal_layers: int = 2, ffn_mult: int = 4, dropout: float = 0.2,
-                 rotary_fraction: float = 0.5, spatial_attention: bool = True, bin_s: float = 0.02,
-                 bins_per_token: int = 50,
-                 tokens_spikes: int = 10, frames_per_token: int = 4, tokens_calcium: int = 32,
-                 max_distance_s_spikes: float = 30.0, max_distance_s_calcium: float = 240.0,
-                 keep_min: float = 0.5, min_matched: int = 10, pair_filter: str = "views", tau: float = 0.2,
-                 scale_within_view: bool = False, calcium_unit_dropout: bool = False,
-                 lr_spikes: float = 5e-4, lr_calcium: float = 1.25e-4, batch_pairs_spikes: int = 128,
-                 batch_pairs_calcium: int = 16, epochs_spikes: int = 300, epochs_calcium: int = 30,
-                 weight_decay: float = 0.01, warmup_epochs: int = 1, grad_clip: float = 1.0,
-                 readout_rows: int = 4096, threads: int | None = 1, checkpoint_dir: str | None = None,
-                 device: str = "auto"):
-        self.dim = dim
-        self.heads = heads
-        self.dim_head = dim_head
-        self.temporal_layers = temporal_layers
-        self.spatiotemporal_layers = spatiotemporal_layers
-        self.ffn_mult = ffn_mult
-        self.dropout = dropout
-        self.rotary_fraction = rotary_fraction
-        self.spatial_attention = spatial_attention
-        self.bin_s = bin_s
-        self.bins_per_token = bins_per_token
-        self.tokens_spikes = tokens_spikes
-        self.frames_per_token = frames_per_token
-        self.tokens_calcium = tokens_calcium
-        self.max_distance_s_spikes = max_distance_s_spikes
-        self.max_distance_s_calcium = max_distance_s_calcium
-        self.keep_min = keep_min
-        self.min_matched = min_matched
-        self.pair_filter = pair_filter
-        self.tau = tau
-        self.scale_within_view = scale_within_view
-        self.calcium_unit_dropout = calcium_unit_dropout
-        self.lr_spikes = lr_spikes
-        self.lr_calcium = lr_calcium
-        self.batch_pairs_spikes = batch_pairs_spikes
-        self.batch_pairs_calcium = batch_pairs_calcium
-        self.epochs_spikes = epochs_spikes
-        self.epochs_calcium = epochs_calcium
-        self.weight_decay = weight_decay
-        self.warmup_epochs = warmup_epochs
-        self.grad_clip = grad_clip
-        self.readout_rows = readout_rows
-        self.threads = threads
-        self.checkpoint_dir = checkpoint_dir
-        self.device = device
-
-    def get_params(self) -> dict[str, Any]:
-        """The constructor's keyword arguments (scikit-learn convention)."""
-        return {k: getattr(self, k) for k in inspect.signature(type(self).__init__).parameters if k != "self"}
+    # backbone (`model.Encoder`)
+    dim: int  # model width d; also the embedding width
+    heads: int  # attention heads
+    dim_head: int  # width of each head
+    temporal_layers: int  # temporal blocks (attention over each unit's tokens)
+    spatiotemporal_layers: int  # spatio-temporal blocks (across units, then over time)
+    ffn_mult: int  # GEGLU hidden width, in multiples of dim
+    dropout: float  # dropout in the blocks
+    rotary_fraction: float  # share of each head's width with rotary position encoding
+    # attention across units in the spatio-temporal blocks (False: the ``nuclr-nospatial``
+    # ablation). The one default: the parameter came after the ``nuclr`` configs, which
+    # leave it out and so keep their hash.
+    spatial_attention: bool = True
+    # tokens and views (`data`)
+    bin_s: float  # spike count bin (s)
+    bins_per_token: int  # spike bins per token
+    tokens_spikes: int  # tokens per window, spikes
+    frames_per_token: int  # calcium frames per token
+    tokens_calcium: int  # tokens per window, calcium
+    max_distance_s_spikes: float  # how far view 2 may lie from view 1 (s), spikes
+    max_distance_s_calcium: float  # the same, calcium
+    keep_min: float  # unit dropout: a view keeps k of n units, k uniform in [keep_min n, n]
+    min_matched: int  # a pair with this many units or fewer is dropped (see pair_filter)
+    pair_filter: str  # "views": count each view's units (original); "matched": the matched units
+    # objective (`loss`)
+    tau: float  # temperature
+    scale_within_view: bool  # divide within-view similarities by tau too (original: False)
+    calcium_unit_dropout: bool  # apply unit dropout on calcium (original: a no-op, False)
+    # optimisation (AdamW, warm-up then cosine; see the module docstring)
+    lr_spikes: float  # peak learning rate, spikes
+    lr_calcium: float  # peak learning rate, calcium
+    batch_pairs_spikes: int  # window pairs per step, spikes
+    batch_pairs_calcium: int  # window pairs per step, calcium
+    epochs_spikes: int  # epochs, spikes
+    epochs_calcium: int  # epochs, calcium
+    weight_decay: float  # on weight matrices only
+    warmup_epochs: int  # epochs of linear warm-up
+    grad_clip: float  # gradient-norm clip, backbone and projector separately
+    # read-out and execution
+    readout_rows: int  # unit-windows per read-out forward pass (memory bound)
+    threads: int | None  # torch CPU threads during fit and embed (None: torch's setting)
+    checkpoint_dir: str | None  # where fit saves the final checkpoint (None: nowhere)
+    device: str  # "auto", "cpu" or "cuda"
 
     # -- the pieces, per modality --------------------------------------------------------
 
