@@ -25,9 +25,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 import pytest
+from scipy.stats import ks_2samp
 
 from neuronbench.data import capability
+from neuronbench.device import torch_threads
 from neuronbench.registry import get_method
 
 ABOVE, CHANCE = "above", "chance"
@@ -76,8 +79,12 @@ def score(dataset_name: str, method: str, preset: str, overrides: tuple) -> tupl
     if info.supervised:
         train = [i for tr, _ in capability.probe_split(recs).values() for i in tr]
         kwargs["labels"] = capability.labels_of(recs).loc[train]
-    model.fit(unlabelled, seed=0, **kwargs)
-    return capability.probe_score(model.embed(unlabelled), recs)
+    # one CPU thread, as the methods' own presets choose: on a shared 2-core machine two
+    # threads were several times slower (methods without a ``threads`` key get it here)
+    with torch_threads(1):
+        model.fit(unlabelled, seed=0, **kwargs)
+        embedding = model.embed(unlabelled)
+    return capability.probe_score(embedding, recs)
 
 
 @pytest.mark.parametrize(("dataset_name", "method", "preset", "overrides", "expected"), CHECKS,
@@ -98,3 +105,53 @@ def test_neurpir_reads_the_behaviour_only_through_cebra() -> None:
     without, _ = score("behaviour_following", "neurpir-nocebra", "cpu",
                        tuple(sorted((k, v) for k, v in NEURPIR.items() if "cebra" not in k)))
     assert with_cebra - without > 3 * 2**0.5 * capability.null_sd(n)
+
+
+# --- the datasets ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(capability.DATASETS))
+def test_datasets_are_balanced_seeded_and_valid(name: str) -> None:
+    make = capability.DATASETS[name]
+    recs = make(n_units=20, duration_s=30.0)
+    again = make(n_units=20, duration_s=30.0)
+    other = make(n_units=20, duration_s=30.0, seed=1)
+    first, second = capability.CLASSES[name]
+    for rec, rec2, rec3 in zip(recs, again, other):
+        rec.validate()
+        labels = rec.labels[capability.LABEL]
+        assert (labels == first).sum() == (labels == second).sum() == 10
+        assert np.array_equal(rec.spike_times, rec2.spike_times)
+        assert not np.array_equal(rec.spike_times[:50], rec3.spike_times[:50])
+        assert rec.waveforms is not None and rec.waveforms.shape == (20, 90)
+
+
+@pytest.mark.parametrize("name", sorted(capability.DATASETS))
+def test_rates_have_the_same_distribution_in_both_classes(name: str) -> None:
+    """Per-unit rates of the two classes: a two-sample KS test finds no difference (the
+    rate is never the channel), and the mean rates agree within 10 %."""
+    recs = dataset(name)
+    first, second = capability.CLASSES[name]
+    rates = {c: np.concatenate([rec.spike_counts()[rec.labels[capability.LABEL].to_numpy() == c] / rec.duration
+                                for rec in recs]) for c in (first, second)}
+    assert ks_2samp(rates[first], rates[second]).pvalue > 0.01
+    assert abs(rates[first].mean() / rates[second].mean() - 1.0) < 0.1
+
+
+def test_the_probe_split_halves_every_class_of_every_recording() -> None:
+    recs = dataset("isi_only")
+    split = capability.probe_split(recs)
+    labels = capability.labels_of(recs)
+    for rec in recs:
+        train, test = split[rec.recording]
+        assert not set(train) & set(test) and len(train) + len(test) == rec.n_units
+        assert labels.loc[test].value_counts().tolist() == [rec.n_units // 4] * 2
+    assert split == capability.probe_split(recs)
+
+
+def test_null_sd_is_the_binomial_spread() -> None:
+    assert capability.null_sd(200) == pytest.approx(0.5 / np.sqrt(200))
+    rng = np.random.default_rng(0)  # a random guess on 200 balanced units, many times
+    truth = np.repeat([0, 1], 100)
+    hits = [(rng.integers(0, 2, 200) == truth).mean() for _ in range(4000)]
+    assert np.std(hits) == pytest.approx(capability.null_sd(200), rel=0.1)
