@@ -46,19 +46,39 @@ NEUPRINT = {"epochs": 5, "steps_per_epoch": 10, "embedding_lr": 0.05, "embed_ste
 # segments are far shorter than the 2 s behaviour timescale. The cpu preset's network and
 # segments (1-4 s) with 60 steps of 64 neurons and 50 CEBRA iterations learn it.
 NEURPIR = {"steps": 60, "cebra_iterations": 50, "batch_size": 64, "n_segments": 4}
+NEURPIR_NOCEBRA = {k: v for k, v in NEURPIR.items() if not k.startswith("cebra")}
 
-CHECKS: list[tuple[str, str, str, dict, str]] = [
-    # (dataset, method, preset, overrides, expected)
-    ("coactivity", "population", "cpu", {}, ABOVE),
-    ("coactivity", "features", "cpu", {}, CHANCE),
-    ("waveform_only", "nemo", "tiny", {}, ABOVE),
-    ("waveform_only", "lolcat", "tiny", {}, CHANCE),
-    ("isi_only", "lolcat", "tiny", {}, ABOVE),
-    ("isi_only", "features", "cpu", {}, ABOVE),
-    ("isi_only", "nemo", "tiny", {}, ABOVE),
-    ("behaviour_following", "neurpir", "cpu", NEURPIR, ABOVE),
-    ("behaviour_following", "neurpir-nocebra", "cpu", {k: v for k, v in NEURPIR.items() if "cebra" not in k}, CHANCE),
-    ("population_coupling", "neuprint", "tiny", NEUPRINT, ABOVE),
+# NuCLR does not learn co-activity at any budget a test can afford: its tiny preset (d =
+# 16, 6 steps) and the same backbone at d = 64 with 40-240 steps, and the cpu preset for
+# 90 steps, are all at chance (0.47-0.50), with nuclr-nospatial alike. Not a bug in its
+# population channel: the same backbone trained *supervised* on the label learns it with
+# spatial attention and not without (per-window accuracy on the other recording after 300
+# steps: 0.63 vs chance), so the self-supervised signal for this one bit is far too weak
+# for a test budget. The check runs at the tiny preset as a strict xfail: it turns into a
+# failure the day NuCLR learns it in budget, so the xfail is then removed.
+NUCLR_BUDGET = pytest.mark.xfail(strict=True, reason="budget: NuCLR needs far more than a test's budget to learn "
+                                 "co-activity (see the comment above)")
+
+
+
+def check(dataset_name: str, method: str, preset: str, overrides: dict, expected: str, marks=()):
+    return pytest.param(dataset_name, method, preset, overrides, expected, marks=marks,
+                        id=f"{dataset_name}-{method}-{expected}")
+
+
+CHECKS: list = [
+    check("coactivity", "nuclr", "tiny", {}, ABOVE, marks=NUCLR_BUDGET),
+    check("coactivity", "nuclr-nospatial", "tiny", {}, CHANCE),
+    check("coactivity", "population", "cpu", {}, ABOVE),
+    check("coactivity", "features", "cpu", {}, CHANCE),
+    check("waveform_only", "nemo", "tiny", {}, ABOVE),
+    check("waveform_only", "lolcat", "tiny", {}, CHANCE),
+    check("isi_only", "lolcat", "tiny", {}, ABOVE),
+    check("isi_only", "features", "cpu", {}, ABOVE),
+    check("isi_only", "nemo", "tiny", {}, ABOVE),
+    check("behaviour_following", "neurpir", "cpu", NEURPIR, ABOVE),
+    check("behaviour_following", "neurpir-nocebra", "cpu", NEURPIR_NOCEBRA, CHANCE),
+    check("population_coupling", "neuprint", "tiny", NEUPRINT, ABOVE),
 ]
 
 
@@ -87,8 +107,8 @@ def score(dataset_name: str, method: str, preset: str, overrides: tuple) -> tupl
     return capability.probe_score(embedding, recs)
 
 
-@pytest.mark.parametrize(("dataset_name", "method", "preset", "overrides", "expected"), CHECKS,
-                         ids=[f"{d}-{m}-{e}" for d, m, _, _, e in CHECKS])
+@pytest.mark.parametrize(("dataset_name", "method", "preset", "overrides", "expected"),
+                         CHECKS)
 def test_capability(dataset_name: str, method: str, preset: str, overrides: dict, expected: str) -> None:
     value, n_test = score(dataset_name, method, preset, tuple(sorted(overrides.items())))
     margin = 3 * capability.null_sd(n_test)
@@ -102,8 +122,7 @@ def test_neurpir_reads_the_behaviour_only_through_cebra() -> None:
     """neurpir above neurpir-nocebra by more than the spread of a difference of two null
     scores (3 sqrt(2) sd)."""
     with_cebra, n = score("behaviour_following", "neurpir", "cpu", tuple(sorted(NEURPIR.items())))
-    without, _ = score("behaviour_following", "neurpir-nocebra", "cpu",
-                       tuple(sorted((k, v) for k, v in NEURPIR.items() if "cebra" not in k)))
+    without, _ = score("behaviour_following", "neurpir-nocebra", "cpu", tuple(sorted(NEURPIR_NOCEBRA.items())))
     assert with_cebra - without > 3 * 2**0.5 * capability.null_sd(n)
 
 

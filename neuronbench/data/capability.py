@@ -9,12 +9,14 @@ distributed across the classes unless that channel is the one:
 
 `coactivity`
     Within-window co-activity. Every unit is a Poisson process: a background rate plus a
-    share of a Poisson "event" process (rate ``event_hz``), each event spike jittered by a
-    few ms. Class ``synchronous`` units take part in events shared by the recording (so
-    they fire together within a 20 ms bin); class ``independent`` units take part, with
-    the same participation, in their own independent copy of the event process. A thinned,
-    jittered Poisson process is Poisson, so both classes are Poisson with the same rate
-    distribution: only the co-activity with other units differs.
+    share (``participation``) of a Poisson "event" train (``event_hz``), each event spike
+    jittered by 2 ms. Class ``synchronous`` units take part in the recording's shared
+    event train, so they fire together within a 20 ms bin; class ``independent`` units
+    take part, with the same participation, in a copy of that train whose 10 s blocks are
+    in a random order of their own (a Poisson process has independent increments, so
+    the copy is the same process). Both classes are Poisson with the same rates, and
+    every unit sees the same set of event blocks: only their alignment with the other
+    units differs.
 `waveform_only`
     Poisson spike trains from one rate distribution; the peak-channel waveform is narrow
     (trough-to-peak 0.35 +- 0.08 ms) or broad (0.70 +- 0.15 ms), the two clusters of
@@ -27,21 +29,29 @@ distributed across the classes unless that channel is the one:
     shapes ~1-4, Maimon & Assad, Neuron 2009). Waveforms from one distribution.
 `behaviour_following`
     Each recording has a running speed and a pupil trace, the same monotone function of
-    two independent latent processes with the same law (an Ornstein-Uhlenbeck process,
-    ``behaviour_tau_s``). A unit's rate is ``r exp(g z(t))`` (normalised to mean r over the recording, `modulation`) with z the latent
-    of running (class ``running``) or of pupil (class ``pupil``), r and g from the same
-    distributions in both classes. Running about doubles visual cortical rates (Niell &
-    Stryker, Neuron 2010); pupil-linked arousal modulates them by a similar factor (Reimer
-    et al., Neuron 2014; Vinck et al., Neuron 2015): g ~ U(0.4, 0.8), a 2-5 fold rate
-    change between z = -1 and z = +1. Each unit's own activity has the same law in both
-    classes; only which behavioural variable it follows differs.
+    one periodic Ornstein-Uhlenbeck-like latent (time constant ``behaviour_tau_s``, 2 s),
+    the pupil's shifted by half the recording, so the two are as unrelated at lag 0 as
+    two independent draws but have exactly the same statistics. A unit's rate is
+    ``r exp(g z(t))``, normalised to mean r over the recording (`modulation`), with z the
+    latent of running (class ``running``) or of pupil (class ``pupil``); r and g come from
+    the same distributions in both classes. Running about doubles visual cortical rates
+    (Niell & Stryker, Neuron 2010); pupil-linked arousal modulates them by a similar
+    factor (Reimer et al., Neuron 2014; Vinck et al., Neuron 2015): g ~ U(0.4, 0.8), a
+    2-5 fold rate change between z = -1 and z = +1.
 `population_coupling`
-    A unit's rate follows ``r exp(g z(t))`` (normalised as above) with z an Ornstein-Uhlenbeck latent:
-    class ``coupled`` units share one latent per recording (they follow the population
-    rate, Okun et al., Nature 2015, "choristers"); class ``uncoupled`` units each follow a
-    private latent with the same law ("soloists"). Marginals are identical; only the
-    coupling to the population rate differs. Its timescale (``coupling_tau_s``, 1 s) makes
-    it a slow co-variation, not the within-bin synchrony of `coactivity`.
+    Rates ``r exp(g z(t))`` as above, z a periodic latent with a 1 s time constant: class
+    ``coupled`` units share the recording's latent (they follow the population rate,
+    Okun et al., Nature 2015, "choristers"); each class ``uncoupled`` unit follows the same
+    latent circularly shifted by an offset of its own (at least 10 time constants), out
+    of step with the population ("soloists"). Slow co-variation, not the within-bin
+    synchrony of `coactivity`.
+
+Why copies of one realisation rather than independent draws: the units of one class in
+one recording share a realisation (an event train, a latent), and a finite realisation
+has incidental statistics (its spectrum, its particular sequence of windows) that a probe
+trained on units of the same recording could learn, even from a method that reads each
+unit alone. With shifted or block-shuffled copies, every unit's own activity has the same
+realised statistics in both classes, so the "at chance" checks are real nulls.
 
 Common to every dataset: per-unit base rates are lognormal (median 4 Hz, sigma 0.5; the
 skewed distribution of cortical rates, Buzsáki & Mizuseki, Nat Rev Neurosci 2014), drawn
