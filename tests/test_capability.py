@@ -50,8 +50,8 @@ NEURPIR_NOCEBRA = {k: v for k, v in NEURPIR.items() if not k.startswith("cebra")
 
 # NuCLR does not learn co-activity at any budget a test can afford: the tiny preset (d =
 # 16, 10 steps), the tiny depth at d = 64 (4 heads x 16, GEGLU x1, lr 2e-3) for 44 and 440
-# steps of 4 pairs, and the cpu preset (d = 64, 2 + 2 blocks, 10 s windows) for 60 steps
-# of 8 pairs all score 0.49-0.52 here, as nuclr-nospatial does. Not a bug in its
+# steps of 4 pairs, and the cpu preset (d = 64, 2 + 2 blocks, 10 s windows) for 60 and
+# 300 steps of 8 pairs all score 0.49-0.52 here, as nuclr-nospatial does. Not a bug in its
 # population channel: the same backbone (d = 64) trained *supervised* on the label for
 # 300 steps classifies the units of the other recording above chance with spatial
 # attention (per-window accuracy 0.63) and not without it (0.50), so the channel is
