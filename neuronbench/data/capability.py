@@ -75,6 +75,7 @@ import numpy as np
 import pandas as pd
 
 from neuronbench.data.recording import Recording, neuron_id
+from neuronbench.data.synthetic import WAVEFORM_RATE, waveform_shapes
 
 LABEL = "capability"
 """The label column of every capability dataset."""
@@ -90,8 +91,6 @@ CLASSES: dict[str, tuple[str, str]] = {
 
 RATE_MEDIAN_HZ = 4.0
 RATE_LOG_SD = 0.5
-WAVEFORM_RATE = 30_000.0
-WAVEFORM_SAMPLES = 90
 TROUGH_TO_PEAK_MS: dict[str, tuple[float, float]] = {"narrow": (0.35, 0.08), "broad": (0.70, 0.15)}
 
 
@@ -161,19 +160,13 @@ def cox_trains(rng: np.random.Generator, rates: np.ndarray, dt: float) -> list[n
 
 
 def waveforms(rng: np.random.Generator, trough_to_peak_ms: np.ndarray) -> np.ndarray:
-    """(units, 90) peak-channel waveforms (uV) at 30 kHz, trough at 1 ms: a trough and a
-    later peak Gaussian whose widths grow with the trough-to-peak time, a lognormal
-    amplitude (median 80 uV) and smoothed noise (as `neuronbench.data.synthetic`'s)."""
-    t = np.arange(WAVEFORM_SAMPLES) / WAVEFORM_RATE * 1000.0
-    tp = np.clip(trough_to_peak_ms, 0.1, 1.5)[:, None]
-    trough = np.exp(-0.5 * ((t - 1.0) / (0.08 + 0.12 * tp)) ** 2)
-    peak = np.exp(-0.5 * ((t - 1.0 - tp) / (0.05 + 0.35 * tp)) ** 2)
-    amp = 80.0 * np.exp(0.4 * rng.standard_normal((len(tp), 1)))
-    ratio = rng.uniform(0.2, 0.5, (len(tp), 1))
-    wave = amp * (ratio * peak - trough)
-    noise = rng.standard_normal(wave.shape) * 4.0
-    noise = 0.25 * np.roll(noise, 1, axis=1) + 0.5 * noise + 0.25 * np.roll(noise, -1, axis=1)
-    return (wave + noise).astype(np.float32)
+    """(units, 90) peak-channel waveforms (uV) at 30 kHz, trough at 1 ms, with a
+    lognormal amplitude (median 80 uV) and a peak / trough ratio uniform in 0.2-0.5
+    (`neuronbench.data.synthetic.waveform_shapes`)."""
+    tp = np.clip(trough_to_peak_ms, 0.1, 1.5)
+    amplitude = 80.0 * np.exp(0.4 * rng.standard_normal((len(tp), 1)))
+    ratio = rng.uniform(0.2, 0.5, len(tp))
+    return waveform_shapes(tp, ratio, amplitude, rng)
 
 
 def shared_waveforms(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -506,12 +506,21 @@ def _recording_rhythms(config: SyntheticConfig, rec_index: int, run_state: np.nd
 
 def _waveforms(pool: _Pool, members: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Peak-channel mean waveforms (units, 90) in microvolts, trough at 1 ms."""
+    amplitude = 80.0 * np.exp(0.4 * rng.standard_normal((len(members), 1)))
+    return waveform_shapes(pool.trough_to_peak[members], pool.peak_ratio[members], amplitude, rng)
+
+
+def waveform_shapes(trough_to_peak_ms: np.ndarray, peak_ratio: np.ndarray, amplitude: np.ndarray,
+                    rng: np.random.Generator) -> np.ndarray:
+    """(units, 90) float32 peak-channel waveforms in microvolts at 30 kHz, trough at 1 ms:
+    a trough and a later peak Gaussian whose widths grow with the trough-to-peak time,
+    scaled by ``amplitude`` (units, 1) and ``peak_ratio`` (peak / trough), plus smoothed
+    noise drawn from ``rng``."""
     t = np.arange(WAVEFORM_SAMPLES) / WAVEFORM_RATE * 1000.0  # ms
-    tp = pool.trough_to_peak[members][:, None]
+    tp = np.asarray(trough_to_peak_ms)[:, None]
     trough = np.exp(-0.5 * ((t - 1.0) / (0.08 + 0.12 * tp)) ** 2)
     peak = np.exp(-0.5 * ((t - 1.0 - tp) / (0.05 + 0.35 * tp)) ** 2)
-    amp = 80.0 * np.exp(0.4 * rng.standard_normal((len(members), 1)))
-    wave = amp * (pool.peak_ratio[members][:, None] * peak - trough)
+    wave = amplitude * (np.asarray(peak_ratio)[:, None] * peak - trough)
     noise = rng.standard_normal(wave.shape) * 4.0
     noise = 0.25 * np.roll(noise, 1, axis=1) + 0.5 * noise + 0.25 * np.roll(noise, -1, axis=1)
     return (wave + noise).astype(np.float32)
