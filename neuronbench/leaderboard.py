@@ -51,7 +51,7 @@ from neuronbench.plugin import KINDS
 from neuronbench.protocol.metrics import METRICS
 from neuronbench.protocol.paired import LEVEL, N_BOOT, PairedDifference, SeedPredictions, paired_difference
 from neuronbench.protocol.record import Record, check_comparable, iter_records
-from neuronbench.protocol.scoring import pooled_chance, pooled_score
+from neuronbench.protocol.scoring import pool_folds, pooled_chance, pooled_score
 from neuronbench.protocol.settings import SETTINGS
 METRIC_NAMES = {"macro_f1": "macro-F1", "accuracy": "accuracy (top-1)", "balanced_accuracy": "balanced accuracy"}
 METRIC_SHORT = {"macro_f1": "macro-F1", "accuracy": "accuracy", "balanced_accuracy": "balanced accuracy"}
@@ -218,22 +218,19 @@ def aggregate(records: Iterable[Record | tuple[Path, Record]]) -> pd.DataFrame:
 # ---------------------------------------------------------------- paired comparisons
 
 def _pooled_predictions(folds: list[Record], probe: str) -> SeedPredictions:
-    """One encoder seed's test predictions for one probe, pooled over its folds (records
-    already checked by `aggregate`): neurons keyed by (fold, neuron id), one list of
-    predictions per probe seed, in probe-seed order."""
+    """One encoder seed's test predictions for one probe, pooled over its folds
+    (`pool_folds`): neurons keyed by (fold, neuron id), one list of predictions per probe
+    seed, in probe-seed order."""
+    folds = sorted(folds, key=lambda r: r.fold)
+    y_true, y_pred = pool_folds([r.predictions(probe) for r in folds], [r.where for r in folds])
     ids: list[tuple[int, Any]] = []
-    y_true: list[Any] = []
-    y_pred: dict[Any, list[Any]] = defaultdict(list)
-    for record in sorted(folds, key=lambda r: r.fold):
-        labels, by_seed = record.predictions(probe)
+    for record in folds:
         neuron_ids = (record.y_true or {}).get("neuron_id")
-        if not isinstance(neuron_ids, list) or len(neuron_ids) != len(labels):
-            raise NeuronbenchError(f"{record.where}: field 'y_true.neuron_id': expected a list of {len(labels)} "
-                                   "neuron ids aligned with y_true.label (needed to pair methods)")
+        if not isinstance(neuron_ids, list) or len(neuron_ids) != len(record.test_labels):
+            raise NeuronbenchError(f"{record.where}: field 'y_true.neuron_id': expected a list of "
+                                   f"{len(record.test_labels)} neuron ids aligned with y_true.label "
+                                   "(needed to pair methods)")
         ids += [(record.fold, n) for n in neuron_ids]
-        y_true += labels
-        for probe_seed, predicted in by_seed.items():
-            y_pred[probe_seed] += predicted
     return SeedPredictions(ids, y_true, [y_pred[s] for s in sorted(y_pred)])
 
 

@@ -115,25 +115,32 @@ def predictions(scored: Mapping[str, Any], probe: str, where: str = "fold") -> F
     return y_true, by_seed
 
 
-def pooled_score(folds: Sequence[FoldPredictions], classes: Sequence[str],
-                 where: Sequence[str] | None = None) -> dict[str, float]:
-    """Every metric of `METRICS` for one encoder seed: per probe seed, the predictions of
-    all ``folds`` pooled and scored over ``classes``; then the mean over probe seeds.
-
-    Every fold must hold the same probe seeds (``where``: one name per fold, for the error).
-    """
+def pool_folds(folds: Sequence[FoldPredictions],
+               where: Sequence[str] | None = None) -> tuple[list[str], dict[int, list[str]]]:
+    """The test labels of all ``folds`` in order, and per probe seed their predictions in
+    the same order. Every fold must hold the same probe seeds (``where``: one name per
+    fold, for the error)."""
     if not folds:
         raise NeuronbenchError("nothing to score: no fold")
-    pooled: dict[int, tuple[list[str], list[str]]] = {}
-    for y_true, by_seed in folds:
+    y_true: list[str] = []
+    pooled: dict[int, list[str]] = {}
+    for labels, by_seed in folds:
         if pooled and set(by_seed) != set(pooled):
             names = ", ".join(where) if where else f"{len(folds)} folds"
             raise NeuronbenchError(f"probe seeds differ across folds: {names}")
+        y_true += labels
         for probe_seed, y_pred in by_seed.items():
-            true, pred = pooled.setdefault(probe_seed, ([], []))
-            true += y_true
-            pred += y_pred
-    scores = [classification_metrics(t, p, classes) for t, p in pooled.values()]
+            pooled.setdefault(probe_seed, []).extend(y_pred)
+    return y_true, pooled
+
+
+def pooled_score(folds: Sequence[FoldPredictions], classes: Sequence[str],
+                 where: Sequence[str] | None = None) -> dict[str, float]:
+    """Every metric of `METRICS` for one encoder seed: per probe seed, the predictions of
+    all ``folds`` pooled (`pool_folds`) and scored over ``classes``; then the mean over
+    probe seeds."""
+    y_true, pooled = pool_folds(folds, where)
+    scores = [classification_metrics(y_true, y_pred, classes) for y_pred in pooled.values()]
     return {m: float(np.mean([s[m] for s in scores])) for m in METRICS}
 
 
