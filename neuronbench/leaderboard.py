@@ -648,8 +648,10 @@ def build_leaderboard(results_dir: Path, out_dir: Path) -> list[Path]:
     if out_dir.resolve().is_relative_to(results_dir.resolve()):
         raise NeuronbenchError(f"--out {out_dir} is inside the results folder {results_dir}: its files "
                                "would be read as records; choose another --out")
-    df = aggregate(records)
-    files = render_folder(df, paired_rows(df, records))
+    check_comparable([r for _, r in records])
+    headline = [(path, r) for path, r in records if r.is_headline]  # curve points are not table cells
+    df = aggregate(headline)
+    files = render_folder(df, paired_rows(df, headline))
     known = _read_manifest(out_dir) if out_dir.is_dir() else None
     if known is None:
         known = _legacy_files(out_dir) if out_dir.is_dir() else {}

@@ -41,7 +41,8 @@ def fold_labels(setting: str, fold: int) -> tuple[list[str], list[str]]:
 
 def make_record(method: str, setting: str, fold: int, seed: int, *, status: str = "ok", reason: str | None = None,
                 preset: str = "cpu", config_hash: str | None = None, split_checksum: str = "split-sum-1",
-                probes: tuple[str, ...] = ("linear",)) -> Record:
+                probes: tuple[str, ...] = ("linear",), label_fraction: float = 1.0,
+                pretrain_animals: int | None = None) -> Record:
     """A complete, realistic record of one run."""
     kind, default_hash, skill = METHODS[method]
     ids, labels = fold_labels(setting, fold)
@@ -52,6 +53,7 @@ def make_record(method: str, setting: str, fold: int, seed: int, *, status: str 
         "dataset": {"name": DATASET, "checksum": "data-sum-1"},
         "task": {"name": TASK, "label": "subclass", "classes": CLASSES},
         "setting": setting, "fold": fold, "n_folds": SETTINGS[setting], "encoder_seed": seed, "split_seed": 0,
+        "label_fraction": label_fraction, "pretrain_animals": pretrain_animals,
         "split": {"version": 1, "checksum": split_checksum, "n_train": 40, "n_val": 10, "n_test": len(ids),
                   "test_groups": [f"animal{fold}"]},
         "chance": chance_levels(labels, CLASSES) if status == "ok" else None,
@@ -76,8 +78,7 @@ def make_record(method: str, setting: str, fold: int, seed: int, *, status: str 
 
 
 def save(root: Path, record: Record) -> Path:
-    path = record_path(root, DATASET, TASK, record.setting, record.method["name"],
-                       record.method["config_hash"], record.fold, record.encoder_seed)
+    path = record.path(root)
     write_record(path, record)
     return path
 
@@ -320,6 +321,14 @@ def test_a_user_file_with_a_generated_name_is_refused_and_nothing_written(
     err = capsys.readouterr().err
     assert str(out / name) in err and "not written by" in err
     assert snapshot(out) == before
+
+
+def test_curve_points_are_not_table_cells(results: Path, tmp_path: Path, quick_figures) -> None:
+    reference = snapshot(build_leaderboard(results, tmp_path / "reference")[0].parent)
+    for seed in SEEDS:
+        save(results, make_record("nuclr", "transductive", 0, seed, label_fraction=0.05))
+        save(results, make_record("nuclr", "transductive", 0, seed, pretrain_animals=1))
+    assert snapshot(build_leaderboard(results, tmp_path / "with-curves")[0].parent) == reference
 
 
 def test_a_user_file_identical_to_the_generated_one_is_accepted(results: Path, tmp_path: Path, quick_figures) -> None:

@@ -24,10 +24,16 @@ COMMITTED = REPO / "results" / "izhikevich" / "firing_mode" / "transductive" / "
 CLASSES = ["a", "b", "c"]
 
 
+def as_v2(data: dict) -> dict:
+    """The version-2 form of a headline record object, written out by hand: no curve fields."""
+    assert data["label_fraction"] == 1.0 and data["pretrain_animals"] is None
+    return {**{k: v for k, v in data.items() if k not in ("label_fraction", "pretrain_animals")}, "schema_version": 2}
+
+
 def as_v1(data: dict) -> dict:
-    """The version-1 form of a version-2 record object, written out by hand: the encoder
+    """The version-1 form of a headline record object, written out by hand: the encoder
     seed was ``seed`` and the split seed ``split.seed``."""
-    v1 = {k: v for k, v in data.items() if k not in ("encoder_seed", "split_seed")}
+    v1 = {k: v for k, v in as_v2(data).items() if k not in ("encoder_seed", "split_seed")}
     v1.update(schema_version=1, seed=data["encoder_seed"], split={**data["split"], "seed": data["split_seed"]})
     return v1
 
@@ -52,8 +58,16 @@ def test_a_real_v1_record_is_migrated_on_read_without_loss(tmp_path):
     again = tmp_path / "again.json"
     write_record(again, record)
     assert again.read_bytes() == COMMITTED.read_bytes()
-    # nothing is lost the other way either: v1 -> v2 -> v1 is the file read
+    # nothing is lost the other way either: v1 -> v3 -> v1 is the file read
     assert as_v1(record.to_dict()) == json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_a_v2_record_is_read_as_a_headline_run(tmp_path):
+    data = json.loads(COMMITTED.read_text(encoding="utf-8"))
+    path = tmp_path / "fold0-seed2.json"
+    path.write_text(json.dumps(as_v2(data)), encoding="utf-8")
+    record = read_record(path)
+    assert record.to_dict() == data and record.is_headline
 
 
 def test_migrate_folder_rewrites_v1_files_once(tmp_path, capsys):
@@ -76,13 +90,13 @@ def test_migrate_does_not_modify_its_input_and_refuses_unknown_versions():
     snapshot = json.dumps(v1, sort_keys=True)
     migrate(v1, "x.json")
     assert json.dumps(v1, sort_keys=True) == snapshot
-    with pytest.raises(NeuronbenchError, match="x.json: field 'schema_version': expected 1 or 2, got 3"):
-        migrate({**v1, "schema_version": 3}, "x.json")
+    with pytest.raises(NeuronbenchError, match="x.json: field 'schema_version': expected 1, 2 or 3, got 4"):
+        migrate({**v1, "schema_version": 4}, "x.json")
     with pytest.raises(NeuronbenchError, match="x.json: a version-1 record needs the fields 'seed'"):
         migrate({k: v for k, v in v1.items() if k != "seed"}, "x.json")
 
 
-def made_record(encoder_seed: int = 0, fold: int = 1, threads: int | None = None) -> Record:
+def made_record(encoder_seed: int = 0, fold: int = 1, threads: int | None = None, **variant) -> Record:
     """A record built as the runner builds it, from stand-ins of the harness's objects."""
     info = SimpleNamespace(name="spy", kind="method", paper="A. Author 2026", supervised=False)
     ds = SimpleNamespace(name="toy", checksum="data-sum")
@@ -92,7 +106,7 @@ def made_record(encoder_seed: int = 0, fold: int = 1, threads: int | None = None
     split = SimpleNamespace(setting="inductive", folds=folds, seed=7, version=2, checksum="split-sum")
     return Record.build(method=info, preset="cpu", config={"dim": 2, "threads": threads}, config_hash="abc123",
                         dataset=ds, task=task, split=split, fold=folds[fold], encoder_seed=encoder_seed,
-                        status="ok", reason=None)
+                        status="ok", reason=None, **variant)
 
 
 def fold_scores() -> dict:
@@ -133,7 +147,8 @@ def test_write_then_read_is_the_same_record_byte_stable_and_nan_free(tmp_path):
     assert [p for p, _ in iter_records(tmp_path)] == [path]
     assert set(json.loads(first)) == {"schema_version", "status", "reason", "method", "dataset", "task", "setting",
                                       "fold", "n_folds", "encoder_seed", "split_seed", "split", "environment",
-                                      "timings", "chance", "y_true", "probes"}
+                                      "timings", "label_fraction", "pretrain_animals", "chance", "y_true",
+                                      "probes"}
     na = made_record().failed("needs calcium")
     write_record(na.path(tmp_path / "na"), na)
     assert not {"chance", "y_true", "probes"} & set(json.loads(na.path(tmp_path / "na").read_text()))
@@ -158,7 +173,10 @@ def test_fold_score_is_the_stored_metric_averaged_over_probe_seeds():
     (lambda d: d.update(method={"name": "x"}), "field 'method': expected an object with"),
     (lambda d: d.pop("probes"), "field 'probes': expected an object for a run with status 'ok'"),
     (lambda d: d.update(status="failed", reason=None), "field 'reason': required when status is 'failed'"),
-    (lambda d: d.update(schema_version=0), "field 'schema_version': expected 1 or 2, got 0"),
+    (lambda d: d.update(schema_version=0), "field 'schema_version': expected 1, 2 or 3, got 0"),
+    (lambda d: d.update(label_fraction=0), r"field 'label_fraction': expected a number in \(0, 1\], got 0"),
+    (lambda d: d.update(label_fraction="1"), r"field 'label_fraction': expected a number in \(0, 1\], got '1'"),
+    (lambda d: d.update(pretrain_animals=0), "field 'pretrain_animals': expected null or an integer >= 1, got 0"),
 ])
 def test_a_broken_record_is_an_error_naming_the_file_and_field(tmp_path, change, message):
     data = made_record().scored(fold_scores(), "cpu", {}).to_dict()
@@ -180,3 +198,16 @@ def test_records_that_must_not_be_scored_together_are_refused_naming_them():
     other_split.split["checksum"] = "other"
     with pytest.raises(NeuronbenchError, match="split checksums"):
         check_comparable([a, other_split])
+
+
+def test_a_curve_point_has_its_own_file_and_is_not_a_headline_run(tmp_path):
+    head = made_record()
+    point = made_record(label_fraction=0.05)
+    scale = made_record(pretrain_animals=2)
+    assert head.is_headline and not point.is_headline and not scale.is_headline
+    assert head.path(tmp_path).name == "fold1-seed0.json"
+    assert point.path(tmp_path).name == "fold1-seed0-labels5.json"
+    assert scale.path(tmp_path).name == "fold1-seed0-pretrain2.json"
+    check_comparable([head, point, scale])  # three runs, not one run twice
+    with pytest.raises(NeuronbenchError, match="label fraction: expected a number in"):
+        made_record(label_fraction=1.5)

@@ -14,7 +14,7 @@ from sklearn.metrics import balanced_accuracy_score, f1_score
 
 from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol.metrics import chance_by_metric, chance_levels, classification_metrics
-from neuronbench.protocol.scoring import pooled_chance, pooled_score, predictions, score_fold
+from neuronbench.protocol.scoring import class_probabilities, pooled_chance, pooled_score, predictions, score_fold
 
 CLASSES = ["a", "b", "c", "d"]
 Y_TRUE = ["a", "a", "b", "b", "c"]
@@ -233,12 +233,15 @@ class MajorityProbe:
     def fit(self, X, y, X_val=None, y_val=None):
         MajorityProbe.calls.append((self.name, self.seed, len(y), None if y_val is None else len(y_val)))
         values, counts = np.unique(y, return_counts=True)
-        self.label_ = values[np.argmax(counts)]
+        self.classes_, self.label_ = values, values[np.argmax(counts)]
         self.best_params_ = {"seed": self.seed}
         return self
 
     def predict(self, X):
         return np.full(len(X), self.label_)
+
+    def predict_proba(self, X):
+        return np.tile((self.classes_ == self.label_).astype(float), (len(X), 1))
 
 
 def test_score_fold_runs_the_deterministic_probe_once_and_the_others_per_probe_seed():
@@ -252,11 +255,18 @@ def test_score_fold_runs_the_deterministic_probe_once_and_the_others_per_probe_s
     assert [e["probe_seed"] for e in out["probes"]["mlp"]] == [3, 4]
     entry = out["probes"]["linear"][0]
     assert entry["y_pred"] == ["a", "a", "a"] and entry["params"] == {"seed": 3}
+    assert entry["proba"] == [[1.0, 0.0]] * 3  # columns in the task's class order
     assert entry["metrics"] == classification_metrics(["b"] * 3, ["a"] * 3, ["a", "b"])
     assert out["chance"] == chance_levels(["b"] * 3, ["a", "b"])
     MajorityProbe.calls = []
     score_fold(emb, labels, ids[:7], [], ids[7:], ["a", "b"], ("linear",), (0,), MajorityProbe)
     assert MajorityProbe.calls == [("linear", 0, 7, None)]  # no validation ids: fit without them
+
+
+def test_class_probabilities_follow_the_task_classes_and_give_unseen_classes_zero():
+    proba = np.array([[0.25, 0.75], [0.123456789, 0.876543211]])
+    got = class_probabilities(proba, np.array(["c", "a"]), ["a", "b", "c"])
+    assert got.tolist() == [[0.75, 0.0, 0.25], [0.876543, 0.0, 0.123457]]
 
 
 def test_pooled_score_pools_the_folds_then_averages_the_probe_seeds():

@@ -3,12 +3,14 @@
 
 A run is method x dataset x task x setting x fold x encoder seed. Its record lives at::
 
-    results/<dataset>/<task>/<setting>/<method>-<config_hash>/fold<fold>-seed<encoder_seed>.json
+    results/<dataset>/<task>/<setting>/<method>-<config_hash>/fold<fold>-seed<encoder_seed><variant>.json
 
-and holds everything needed to trace and re-score the number (the contract of
-``design.md``; lm-evaluation-harness style). Schema version 2::
+where ``<variant>`` is empty for a headline run and names a curve point otherwise
+(`variant_suffix`: ``-labels5`` for 5 % of the probe-training labels, ``-pretrain2`` for
+two pretraining animals). The record holds everything needed to trace and re-score the
+number (the contract of ``design.md``; lm-evaluation-harness style). Schema version 3::
 
-    schema_version   SCHEMA_VERSION (2)
+    schema_version   SCHEMA_VERSION (3)
     status           "ok" | "failed" | "not_applicable"
     reason           the error (failed) or why the method cannot run (not_applicable)
     method           name, kind, preset, config, config_hash, paper, supervised
@@ -18,12 +20,18 @@ and holds everything needed to trace and re-score the number (the contract of
     fold, n_folds    this fold and the number of folds of the setting
     encoder_seed     the seed of the method's fit
     split_seed       the seed of the split
+    label_fraction   fraction of the probe-training neurons whose labels were used
+                     (1.0: all, the headline; the label-efficiency curve otherwise)
+    pretrain_animals how many of the training animals pretrained the encoder (null: all
+                     the setting gives, the headline; the pretraining-scale curve otherwise)
     split            version, checksum, n_train, n_val, n_test, n_pretrain_recordings, test_animals
     chance           uniform_macro_f1, majority_macro_f1 (on this fold's test neurons)
     y_true           {neuron_id: [...], label: [...]}: this fold's test neurons
-    probes           {probe: [{probe_seed, params, metrics, y_pred}]}, where y_pred is
-                     the list of predicted labels aligned with y_true.neuron_id and
-                     metrics = macro_f1, accuracy, balanced_accuracy, per_class_f1,
+    probes           {probe: [{probe_seed, params, metrics, y_pred, proba}]}, where y_pred
+                     is the list of predicted labels aligned with y_true.neuron_id, proba
+                     (optional: absent in records made before version 3) the class
+                     probabilities of each test neuron with columns in task.classes order,
+                     and metrics = macro_f1, accuracy, balanced_accuracy, per_class_f1,
                      confusion_matrix, n (`neuronbench.protocol.metrics`)
     environment      provenance: neuronbench version, git commit, python, numpy,
                      scikit_learn, torch, platform, cpu_count, device, fit_threads,
@@ -33,11 +41,11 @@ and holds everything needed to trace and re-score the number (the contract of
 ``chance``, ``y_true`` and ``probes`` are present for status "ok" only. Missing values
 are null, never NaN (JSON has no NaN).
 
-Version 1 (every record before this module) named the encoder seed ``seed`` and kept the
-split seed in ``split.seed``; `migrate` renames both and changes nothing else, so a
-version-1 file is read as version 2 without loss (a version-1 split without ``seed``
-was made with split seed 0, the only one the harness used). ``python -m
-neuronbench.protocol.record --migrate results/`` rewrites a folder's version-1 files.
+Older versions are read without loss (`migrate`): version 1 named the encoder seed
+``seed`` and kept the split seed in ``split.seed`` (a version-1 split without ``seed`` was
+made with split seed 0, the only one the harness used); versions 1 and 2 knew headline runs
+only (``label_fraction`` 1.0, ``pretrain_animals`` null) and stored no probabilities.
+``python -m neuronbench.protocol.record --migrate results/`` rewrites a folder's older files.
 
 Settings with several folds are scored by pooling the predictions of all folds
 (`neuronbench.protocol.scoring`); a record's own per-fold score is `Record.fold_score`.
@@ -65,7 +73,7 @@ from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol.metrics import MAIN_METRIC
 from neuronbench.protocol.scoring import FoldPredictions, predictions, test_labels
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STATUSES = ("ok", "failed", "not_applicable")
 _SCORED = ("chance", "y_true", "probes")  # present for status "ok" only
 _OBJECTS = {"method": ("name", "kind", "config_hash"), "dataset": ("name",), "task": ("name", "classes"),
@@ -82,10 +90,23 @@ class MethodIdentity(Protocol):
     supervised: bool
 
 
+def variant_suffix(label_fraction: float = 1.0, pretrain_animals: int | None = None) -> str:
+    """The file-name suffix of a curve point: empty for a headline run, ``-labels<percent>``
+    for a label fraction below 1, ``-pretrain<k>`` for k pretraining animals."""
+    if not 0 < label_fraction <= 1:
+        raise NeuronbenchError(f"label fraction: expected a number in (0, 1], got {label_fraction!r}")
+    if pretrain_animals is not None and pretrain_animals < 1:
+        raise NeuronbenchError(f"pretraining animals: expected at least 1, got {pretrain_animals!r}")
+    out = "" if label_fraction == 1 else f"-labels{label_fraction * 100:g}"
+    return out + ("" if pretrain_animals is None else f"-pretrain{pretrain_animals}")
+
+
 def record_path(root: Path, dataset: str, task: str, setting: str, method: str, config_hash: str,
-                fold: int, encoder_seed: int) -> Path:
+                fold: int, encoder_seed: int, label_fraction: float = 1.0,
+                pretrain_animals: int | None = None) -> Path:
     """Where the record of one run lives under the results folder ``root``."""
-    return Path(root) / dataset / task / setting / f"{method}-{config_hash}" / f"fold{fold}-seed{encoder_seed}.json"
+    name = f"fold{fold}-seed{encoder_seed}{variant_suffix(label_fraction, pretrain_animals)}.json"
+    return Path(root) / dataset / task / setting / f"{method}-{config_hash}" / name
 
 
 @dataclass(frozen=True)
@@ -106,6 +127,8 @@ class Record:
     split: dict[str, Any]
     environment: dict[str, Any] | None
     timings: dict[str, Any] | None
+    label_fraction: float = 1.0
+    pretrain_animals: int | None = None
     chance: dict[str, Any] | None = None
     y_true: dict[str, Any] | None = None
     probes: dict[str, list[dict[str, Any]]] | None = None
@@ -117,10 +140,12 @@ class Record:
     @classmethod
     def build(cls, *, method: MethodIdentity, preset: str, config: dict[str, Any], config_hash: str,
               dataset: Any, task: Any, split: Any, fold: Any, encoder_seed: int, status: str,
-              reason: str | None) -> Record:
+              reason: str | None, label_fraction: float = 1.0, pretrain_animals: int | None = None) -> Record:
         """Everything a record says about a run's identity and provenance, before any number:
         ``dataset`` a `neuronbench.data.store.Dataset`, ``task`` a `Task`, ``split`` a `Split`
-        and ``fold`` one of its `Fold`s."""
+        and ``fold`` one of its `Fold`s; ``label_fraction`` and ``pretrain_animals`` name a
+        curve point (defaults: the headline run)."""
+        variant_suffix(label_fraction, pretrain_animals)  # validates both
         return cls(
             status=status, reason=reason,
             method={"name": method.name, "kind": method.kind, "preset": preset, "config": config,
@@ -133,7 +158,7 @@ class Record:
                    "n_val": len(fold.val), "n_test": len(fold.test),
                    "n_pretrain_recordings": len(fold.pretrain), "test_animals": list(fold.test_animals)},
             environment=environment(config.get("threads")),  # None: torch's setting / no torch
-            timings=None,
+            timings=None, label_fraction=float(label_fraction), pretrain_animals=pretrain_animals,
         )
 
     def scored(self, fold_scores: dict[str, Any], device: str, timings: dict[str, float]) -> Record:
@@ -157,7 +182,13 @@ class Record:
     def path(self, root: Path) -> Path:
         """Where this record lives under the results folder ``root``."""
         return record_path(root, self.dataset["name"], self.task["name"], self.setting, self.method["name"],
-                           self.method["config_hash"], self.fold, self.encoder_seed)
+                           self.method["config_hash"], self.fold, self.encoder_seed, self.label_fraction,
+                           self.pretrain_animals)
+
+    @property
+    def is_headline(self) -> bool:
+        """A headline run (all labels, full pretraining), not a point of a curve."""
+        return self.label_fraction == 1 and self.pretrain_animals is None
 
     @property
     def preset(self) -> str:
@@ -208,29 +239,40 @@ class Record:
         for key in _INTEGERS:
             if not isinstance(data[key], int) or isinstance(data[key], bool):
                 raise NeuronbenchError(f"{where}: field {key!r}: expected an integer, got {data[key]!r}")
+        fraction = data["label_fraction"]
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
+            raise NeuronbenchError(f"{where}: field 'label_fraction': expected a number in (0, 1], got {fraction!r}")
+        animals = data["pretrain_animals"]
+        if animals is not None and (isinstance(animals, bool) or not isinstance(animals, int) or animals < 1):
+            raise NeuronbenchError(f"{where}: field 'pretrain_animals': expected null or an integer >= 1, "
+                                   f"got {animals!r}")
         if data["status"] == "ok" and not isinstance(data.get("probes"), dict):
             raise NeuronbenchError(f"{where}: field 'probes': expected an object for a run with status 'ok'")
         if data["status"] != "ok" and not data.get("reason"):
             raise NeuronbenchError(f"{where}: field 'reason': required when status is {data['status']!r}")
-        return cls(**data)
+        return cls(**{**data, "label_fraction": float(fraction)})
 
 
 def migrate(data: Any, where: Path | str) -> dict[str, Any]:
     """A record object at `SCHEMA_VERSION`: version 1 is renamed (``seed`` ->
-    ``encoder_seed``, ``split.seed`` -> ``split_seed``, default 0), nothing else changes.
-    The input is not modified."""
+    ``encoder_seed``, ``split.seed`` -> ``split_seed``, default 0); versions 1 and 2 get
+    the headline variant (``label_fraction`` 1.0, ``pretrain_animals`` null); nothing else
+    changes. The input is not modified."""
     if not isinstance(data, dict):
         raise NeuronbenchError(f"{where}: expected a JSON object, got {type(data).__name__}")
     version = data.get("schema_version")
     if version == SCHEMA_VERSION:
         return data
-    if version != 1:
-        raise NeuronbenchError(f"{where}: field 'schema_version': expected 1 or {SCHEMA_VERSION}, got {version!r}")
-    if "seed" not in data or not isinstance(data.get("split"), dict):
-        raise NeuronbenchError(f"{where}: a version-1 record needs the fields 'seed' and 'split' (an object)")
-    out = {k: v for k, v in data.items() if k != "seed"}
-    out["split"] = {k: v for k, v in data["split"].items() if k != "seed"}
-    out.update(schema_version=SCHEMA_VERSION, encoder_seed=data["seed"], split_seed=data["split"].get("seed", 0))
+    if version not in (1, 2):
+        raise NeuronbenchError(f"{where}: field 'schema_version': expected 1, 2 or {SCHEMA_VERSION}, got {version!r}")
+    out = dict(data)
+    if version == 1:
+        if "seed" not in data or not isinstance(data.get("split"), dict):
+            raise NeuronbenchError(f"{where}: a version-1 record needs the fields 'seed' and 'split' (an object)")
+        del out["seed"]
+        out["split"] = {k: v for k, v in data["split"].items() if k != "seed"}
+        out.update(encoder_seed=data["seed"], split_seed=data["split"].get("seed", 0))
+    out.update(schema_version=SCHEMA_VERSION, label_fraction=1.0, pretrain_animals=None)
     return out
 
 
@@ -326,7 +368,7 @@ def check_comparable(records: Iterable[Record]) -> None:
     for r in records:
         path, dataset, task, setting = r.where, r.dataset["name"], r.task["name"], r.setting
         cell = (dataset, task, setting, r.method["name"], r.preset)
-        runs[cell + (r.fold, r.encoder_seed)].append(path)
+        runs[cell + (r.fold, r.encoder_seed, r.label_fraction, r.pretrain_animals)].append(path)
         hashes[cell][r.method["config_hash"]].append(path)
         classes[(dataset, task)][tuple(r.task["classes"])].append(path)
         if r.split.get("version") is not None:
@@ -338,7 +380,8 @@ def check_comparable(records: Iterable[Record]) -> None:
     for key, paths in runs.items():
         if len(paths) > 1:
             raise NeuronbenchError(
-                f"two records of the same run (dataset, task, setting, method, preset, fold, encoder seed) = {key} "
+                f"two records of the same run (dataset, task, setting, method, preset, fold, encoder seed, label "
+                f"fraction, pretraining animals) = {key} "
                 f"(stale records, remove one): {', '.join(paths)}"
             )
     _refuse_if_differ(hashes, "config hashes of one method and preset (stale records, remove the old ones)")

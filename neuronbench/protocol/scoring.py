@@ -26,9 +26,11 @@ import pandas as pd
 from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol.metrics import METRICS, chance_by_metric, chance_levels, classification_metrics
 
-__all__ = ["DETERMINISTIC_PROBES", "FoldPredictions", "pooled_chance", "pooled_score", "predictions", "score_fold", "test_labels"]
+__all__ = ["DETERMINISTIC_PROBES", "FoldPredictions", "class_probabilities", "pooled_chance", "pooled_score", "predictions", "score_fold", "test_labels"]
 
 DETERMINISTIC_PROBES = ("linear",)
+PROBA_DECIMALS = 6
+"""Stored class probabilities are rounded (a record stays small; argmax is ``y_pred``)."""
 
 FoldPredictions = tuple[Sequence[str], Mapping[int, Sequence[str]]]
 """One fold's test labels and, per probe seed, the predicted labels aligned with them."""
@@ -50,8 +52,10 @@ def score_fold(
     harness).
 
     Returns ``{"y_true": {neuron_id, label}, "chance": {...}, "probes": {name: [entry]}}``
-    where an entry is ``{probe_seed, params, metrics, y_pred}``: the scored part of a run
-    record (`neuronbench.protocol.record`).
+    where an entry is ``{probe_seed, params, metrics, y_pred, proba}``: the scored part of a
+    run record (`neuronbench.protocol.record`). ``proba`` holds each test neuron's class
+    probabilities, columns in ``classes`` order (0 for a class absent from probe training),
+    rounded to `PROBA_DECIMALS`; ``y_pred`` is the probe's own prediction.
     """
     labels = pd.Series(labels)
 
@@ -75,16 +79,28 @@ def score_fold(
             else:
                 probe.fit(x_tr, y_tr)
             y_pred = np.asarray(probe.predict(x_te)).astype(str)
+            proba = class_probabilities(probe.predict_proba(x_te), probe.classes_, classes)
             entries.append(
                 {
                     "probe_seed": int(seed),
                     "params": getattr(probe, "best_params_", None),
                     "metrics": classification_metrics(y_te.tolist(), y_pred.tolist(), classes),
                     "y_pred": y_pred.tolist(),
+                    "proba": proba.tolist(),
                 }
             )
         out["probes"][name] = entries
     return out
+
+
+def class_probabilities(proba: np.ndarray, probe_classes: Sequence[Any], classes: Sequence[str]) -> np.ndarray:
+    """``proba`` (columns in ``probe_classes`` order) with its columns in ``classes`` order,
+    rounded to `PROBA_DECIMALS`; a class the probe never saw gets probability 0."""
+    out = np.zeros((proba.shape[0], len(classes)), dtype=np.float64)
+    column = {str(c): i for i, c in enumerate(classes)}
+    for j, c in enumerate(probe_classes):
+        out[:, column[str(c)]] = proba[:, j]
+    return np.round(out, PROBA_DECIMALS)
 
 
 def test_labels(scored: Mapping[str, Any], where: str = "fold") -> list[str]:
