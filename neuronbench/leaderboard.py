@@ -33,14 +33,15 @@ different data checksums.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
+import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import Any, NamedTuple
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -48,11 +49,12 @@ import pandas as pd
 from neuronbench.atomic import atomic_write
 from neuronbench.errors import NeuronbenchError
 from neuronbench.plugin import KINDS
-from neuronbench.protocol.metrics import METRICS
+from neuronbench.protocol.metrics import METRICS, classification_metrics
 from neuronbench.protocol.paired import LEVEL, N_BOOT, PairedDifference, SeedPredictions, paired_difference
 from neuronbench.protocol.record import Record, check_comparable, iter_records
 from neuronbench.protocol.scoring import pool_folds, pooled_chance, pooled_score
 from neuronbench.protocol.settings import SETTINGS
+
 METRIC_NAMES = {"macro_f1": "macro-F1", "accuracy": "accuracy (top-1)", "balanced_accuracy": "balanced accuracy"}
 METRIC_SHORT = {"macro_f1": "macro-F1", "accuracy": "accuracy", "balanced_accuracy": "balanced accuracy"}
 PROBE_ORDER: tuple[str, ...] = ("linear", "mlp", "xgboost")
@@ -63,7 +65,8 @@ TABLES: tuple[tuple[str, str], ...] = (
 )
 COLUMNS: tuple[str, ...] = (
     "dataset", "task", "n_classes", "setting", "method", "kind", "preset", "config_hash", "probe",
-    "metric", "mean", "std", "n_seeds", "folds", "status", "reason", "chance_uniform", "chance_majority",
+    "metric", "mean", "std", "seed_scores", "n_seeds", "folds", "status", "reason", "chance_uniform",
+    "chance_majority",
 )
 # the paired comparisons (`paired_rows`), file <dataset>-paired.csv
 PAIRED_COLUMNS: tuple[str, ...] = (
@@ -72,9 +75,20 @@ PAIRED_COLUMNS: tuple[str, ...] = (
 )
 VERSUS: tuple[str, ...] = ("baseline", "control")
 NOT_SIGNIFICANT = "n.s."
-FIGURE_DPI = 100
-KIND_COLORS = {"method": "tab:blue", "baseline": "tab:orange", "control": "tab:gray"}
-NOT_RUN_LABELS = {"not_applicable": "N/A", "failed": "failed", "incomplete": "incomplete", "missing": "not run"}
+# the per-class view (`per_class_rows`), file <dataset>-per-class.csv
+PER_CLASS_COLUMNS: tuple[str, ...] = (
+    "dataset", "task", "setting", "method", "kind", "preset", "probe", "encoder_seed", "seed_macro_f1", "class",
+    "n_true", "f1", "predicted_counts",
+)
+# the points of the curves (`curve_rows`), file <dataset>-curves.csv
+CURVES: tuple[str, ...] = ("label_efficiency", "pretraining_scale")
+CURVE_COLUMNS: tuple[str, ...] = (
+    "dataset", "task", "setting", "method", "kind", "preset", "probe", "metric", "curve", "label_fraction",
+    "pretrain_animals", "n_pretrain_recordings", "mean", "std", "seed_scores", "n_seeds", "folds", "status",
+    "reason",
+)
+ALL_ANIMALS = "all"  # pretrain_animals of the headline run in the curves
+SITE = "site"  # the subfolder of the static site
 MANIFEST = "leaderboard-manifest.json"
 GENERATOR = "neuronbench leaderboard"
 README_TITLE = "# Leaderboards"
@@ -96,8 +110,14 @@ def _probe_key(probe: str) -> tuple[int, str]:
     return (PROBE_ORDER.index(probe), "") if probe in PROBE_ORDER else (len(PROBE_ORDER), probe)
 
 
-def _header(method: str, preset: str) -> str:
+def column_header(method: str, preset: str) -> str:
+    """A method column's name: the method, with its preset unless it is the default "cpu"."""
     return method if preset == "cpu" else f"{method} [{preset}]"
+
+
+def seed_values(seed_scores: str) -> list[tuple[int, float]]:
+    """``[(encoder seed, score)]`` of a ``seed_scores`` cell (``"0:0.871234 1:0.880000"``)."""
+    return [(int(seed), float(value)) for seed, value in (item.split(":") for item in str(seed_scores).split())]
 
 
 # ---------------------------------------------------------------- scoring
@@ -136,7 +156,7 @@ def _cell_rows(cell: list[Record], probes: list[str], n_folds: int) -> list[dict
         # per seed, the ok records (one per fold) that hold this probe
         folds_of = {s: [r for r in ok if r.encoder_seed == s and probe in r.probes] for s in seeds}
         k = min(len({r.fold for r in folds}) for folds in folds_of.values())
-        scores: dict[str, list[float]] = {m: [] for m in METRICS}
+        scores: dict[str, list[tuple[int, float]]] = {m: [] for m in METRICS}
         if not_applicable:
             status, reason = "not_applicable", _reasons(not_applicable)
         elif failed:
@@ -148,13 +168,14 @@ def _cell_rows(cell: list[Record], probes: list[str], n_folds: int) -> list[dict
             status, reason = "ok", ""
             for s in seeds:
                 for metric, value in _seed_scores(folds_of[s], probe, classes).items():
-                    scores[metric].append(value)
+                    scores[metric].append((s, value))
         for metric in METRICS:
-            values = scores[metric]
+            values = [v for _, v in scores[metric]]
             rows.append({
                 "probe": probe, "metric": metric,
                 "mean": float(np.mean(values)) if values else math.nan,
                 "std": (float(np.std(values, ddof=1)) if len(values) > 1 else 0.0) if values else math.nan,
+                "seed_scores": " ".join(f"{seed}:{v:.6f}" for seed, v in scores[metric]),
                 "n_seeds": len(seeds), "folds": f"{k}/{n_folds}", "status": status, "reason": reason,
             })
     return rows
@@ -173,7 +194,8 @@ def _sorted_records(records: Iterable[Record | tuple[Path, Record]]) -> list[Rec
 def aggregate(records: Iterable[Record | tuple[Path, Record]]) -> pd.DataFrame:
     """Long table, one row per (dataset, task, setting, method column, probe, metric): columns
     dataset, task, n_classes, setting, method, kind, preset, config_hash, probe, metric, mean,
-    std, n_seeds, folds (e.g. "6/6"), status ("ok" | "not_applicable" | "failed" |
+    std, seed_scores (each encoder seed's score, "seed:score" separated by spaces; empty
+    without a number), n_seeds, folds (e.g. "6/6"), status ("ok" | "not_applicable" | "failed" |
     "incomplete"), reason, chance_uniform, chance_majority (the row's metric for a uniform
     random guess, expected, and for always predicting the majority class).
 
@@ -234,6 +256,20 @@ def _pooled_predictions(folds: list[Record], probe: str) -> SeedPredictions:
     return SeedPredictions(ids, y_true, [y_pred[s] for s in sorted(y_pred)])
 
 
+def _cell_key(r: Record) -> tuple[str, str, str, str, str]:
+    """(dataset, task, setting, method, preset): the cell a record belongs to."""
+    return (r.dataset["name"], r.task["name"], r.setting, r.method["name"], r.preset)
+
+
+def _ok_cells(records: Iterable[Record | tuple[Path, Record]]) -> dict[tuple, list[Record]]:
+    """The records with status "ok", by cell (`_cell_key`), in file order."""
+    cells: dict[tuple, list[Record]] = defaultdict(list)
+    for r in _sorted_records(records):
+        if r.status == "ok":
+            cells[_cell_key(r)].append(r)
+    return cells
+
+
 def paired_rows(df: pd.DataFrame, records: Iterable[Record | tuple[Path, Record]]) -> pd.DataFrame:
     """The paired comparisons of `aggregate`'s table ``df``, built from the same ``records``
     (iterated again: not a spent iterator). In every (dataset, task, setting, probe,
@@ -244,10 +280,7 @@ def paired_rows(df: pd.DataFrame, records: Iterable[Record | tuple[Path, Record]
     minus the other, ``[ci_low, ci_high]`` its 95 % interval, ``n_seeds`` the shared encoder
     seeds (0: diff and interval NaN), ``significant`` whether the interval excludes 0.
     Rows are sorted (dataset, task, setting, probe, metric, versus), as ``df``."""
-    cells: dict[tuple, list[Record]] = defaultdict(list)
-    for r in _sorted_records(records):
-        if r.status == "ok":
-            cells[(r.dataset["name"], r.task["name"], r.setting, r.method["name"], r.preset)].append(r)
+    cells = _ok_cells(records)
     ok = df[df["status"] == "ok"]
     done: dict[tuple, dict[str, PairedDifference]] = {}  # one bootstrap per pair of cells and probe, every metric at once
     rows = []
@@ -277,8 +310,8 @@ def paired_rows(df: pd.DataFrame, records: Iterable[Record | tuple[Path, Record]
                     done[key] = paired_difference(*by_seed, classes, metrics=METRICS)
                 except NeuronbenchError as e:
                     raise NeuronbenchError(f"{dataset}, {task}, {setting}, {probe} probe: cannot pair "
-                                           f"{_header(a['method'], a['preset'])} with "
-                                           f"{_header(b['method'], b['preset'])}: {e}") from None
+                                           f"{column_header(a['method'], a['preset'])} with "
+                                           f"{column_header(b['method'], b['preset'])}: {e}") from None
             d = done[key][metric]
             rows.append({"dataset": dataset, "task": task, "setting": setting, "probe": probe, "metric": metric,
                          "method": a["method"], "preset": a["preset"], "versus": versus, "other": b["method"],
@@ -289,9 +322,120 @@ def paired_rows(df: pd.DataFrame, records: Iterable[Record | tuple[Path, Record]
     return pd.DataFrame(rows, columns=list(PAIRED_COLUMNS))
 
 
+# ---------------------------------------------------------------- per-class view
+
+def per_class_rows(df: pd.DataFrame, records: Iterable[Record | tuple[Path, Record]]) -> pd.DataFrame:
+    """The per-class view of `aggregate`'s table ``df``, from the same (headline) ``records``:
+    for every cell with status "ok" and every probe, its best encoder seed (the highest
+    macro-F1 in ``seed_scores``; the lowest seed on a tie), whose test predictions pooled
+    over folds (`pool_folds`) give, per probe seed, the per-class F1 and the confusion
+    matrix (`classification_metrics`), averaged over probe seeds. One row per true class,
+    in the task's class order: columns `PER_CLASS_COLUMNS`; ``n_true`` the test neurons of
+    the class, ``f1`` its F1 (NaN where undefined for every probe seed: the class neither
+    occurs nor is predicted), ``predicted_counts`` the row of the confusion matrix (how
+    often the class was predicted as each class, in the order of these rows), space
+    separated."""
+    cells = _ok_cells(records)
+    rows = []
+    ok = df[(df["status"] == "ok") & (df["metric"] == "macro_f1")]
+    for r in ok.itertuples():
+        seed, score = max(seed_values(r.seed_scores), key=lambda sv: (sv[1], -sv[0]))
+        folds = sorted((x for x in cells[(r.dataset, r.task, r.setting, r.method, r.preset)]
+                        if x.encoder_seed == seed and r.probe in x.probes), key=lambda x: x.fold)
+        classes = list(folds[0].task["classes"])
+        y_true, by_probe_seed = pool_folds([x.predictions(r.probe) for x in folds], [x.where for x in folds])
+        scored = [classification_metrics(y_true, y_pred, classes) for y_pred in by_probe_seed.values()]
+        confusion = np.mean([s["confusion_matrix"] for s in scored], axis=0)
+        for i, c in enumerate(classes):
+            f1 = [s["per_class_f1"][str(c)] for s in scored if s["per_class_f1"][str(c)] is not None]
+            rows.append({"dataset": r.dataset, "task": r.task, "setting": r.setting, "method": r.method,
+                         "kind": r.kind, "preset": r.preset, "probe": r.probe, "encoder_seed": seed,
+                         "seed_macro_f1": score, "class": str(c), "n_true": int(confusion[i].sum()),
+                         "f1": float(np.mean(f1)) if f1 else math.nan,
+                         "predicted_counts": " ".join(f"{v:g}" for v in confusion[i])})
+    return pd.DataFrame(rows, columns=list(PER_CLASS_COLUMNS))
+
+
+# ---------------------------------------------------------------- curves
+
+def curve_of(record: Record) -> str | None:
+    """Which curve a record is a point of: "label_efficiency" (a label fraction below 1,
+    all pretraining animals), "pretraining_scale" (fewer pretraining animals, all labels),
+    None for a headline run or a point of both (not drawn)."""
+    if record.is_headline:
+        return None
+    if record.pretrain_animals is None:
+        return "label_efficiency"
+    return "pretraining_scale" if record.label_fraction == 1 else None
+
+
+def _x_key(x: Any) -> tuple[int, float]:
+    """Sort key of a curve's x: numbers ascending, "all" (the headline) last."""
+    return (1, 0.0) if x == ALL_ANIMALS else (0, float(x))
+
+
+def curve_rows(df: pd.DataFrame, records: Iterable[Record | tuple[Path, Record]]) -> pd.DataFrame:
+    """The points of the label-efficiency and pretraining-scale curves (`curve_of`), scored
+    like the cells of `aggregate` (folds pooled per encoder seed, mean ± std over seeds,
+    the same statuses), from ``records`` (headline and curve records together) and
+    `aggregate`'s table ``df`` of the headline records: every (dataset, task, setting,
+    method, preset) with curve records gets its points and, as the 100 % / all-animals
+    point, its headline cell from ``df``. Columns `CURVE_COLUMNS`: ``label_fraction``
+    (1.0 on the pretraining-scale curve), ``pretrain_animals`` (``"all"`` on the
+    label-efficiency curve and for the headline), ``n_pretrain_recordings`` (from the
+    records' split: what "all" means). Records that vary both are left out. Sorted."""
+    named = _sorted_records(records)
+    points: dict[tuple, list[Record]] = defaultdict(list)
+    recordings: dict[tuple, int | None] = {}
+    for r in named:
+        curve = curve_of(r)
+        if curve is not None:
+            x = r.label_fraction if curve == "label_efficiency" else r.pretrain_animals
+            points[(*_cell_key(r), curve, x)].append(r)
+        n = r.split.get("n_pretrain_recordings")
+        if n is not None:
+            recordings.setdefault((*_cell_key(r), r.label_fraction, r.pretrain_animals), n)
+    rows = []
+    probes_of: dict[tuple, set[str]] = defaultdict(set)
+    for (*cell, curve, x), group in points.items():
+        probes = sorted({p for r in group if r.status == "ok" for p in r.probes} or {"linear"}, key=_probe_key)
+        probes_of[(*cell, curve)].update(probes)
+        fraction, animals = (x, ALL_ANIMALS) if curve == "label_efficiency" else (1.0, x)
+        first = group[0]
+        for row in _cell_rows(group, probes, max(r.n_folds for r in group)):
+            rows.append({**dict(zip(("dataset", "task", "setting", "method", "preset"), cell)),
+                         "kind": first.method["kind"], **row, "curve": curve, "label_fraction": fraction,
+                         "pretrain_animals": animals,
+                         "n_pretrain_recordings": recordings.get((*cell, first.label_fraction, first.pretrain_animals))})
+    for (dataset, task, setting, method, preset, curve), probes in probes_of.items():
+        head = df[(df["dataset"] == dataset) & (df["task"] == task) & (df["setting"] == setting)
+                  & (df["method"] == method) & (df["preset"] == preset) & df["probe"].isin(probes)]
+        for h in head.to_dict("records"):
+            rows.append({**{c: h[c] for c in CURVE_COLUMNS if c in h}, "curve": curve, "label_fraction": 1.0,
+                         "pretrain_animals": ALL_ANIMALS,
+                         "n_pretrain_recordings": recordings.get((dataset, task, setting, method, preset, 1.0, None))})
+    rows.sort(key=lambda r: (r["dataset"], r["task"], _setting_key(r["setting"]), _kind_key(r["kind"]), r["method"],
+                             r["preset"], _probe_key(r["probe"]), METRICS.index(r["metric"]), CURVES.index(r["curve"]),
+                             r["label_fraction"], _x_key(r["pretrain_animals"])))
+    return pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
+
+
 # ---------------------------------------------------------------- markdown
 
-def _method_columns(df: pd.DataFrame) -> list[tuple[str, str, str]]:
+def row_keys(df: pd.DataFrame) -> list[tuple[str, str]]:
+    """The (task, setting) rows of a table of ``df``, by task then setting order."""
+    return sorted({(r.task, r.setting) for r in df[["task", "setting"]].itertuples()},
+                  key=lambda k: (k[0], _setting_key(k[1])))
+
+
+def page_tables(df: pd.DataFrame, dataset: str) -> list[tuple[str, str]]:
+    """The (probe, metric) tables of a dataset's page, the headline first (`TABLES`, then
+    the macro-F1 of any other probe)."""
+    probes = sorted(set(df.loc[df["dataset"] == dataset, "probe"]), key=_probe_key)
+    return [t for t in TABLES if t[0] in probes] + [(p, "macro_f1") for p in probes if p not in PROBE_ORDER]
+
+
+def method_columns(df: pd.DataFrame) -> list[tuple[str, str, str]]:
     """(kind, method, preset) of every method column: kind "method" first, then "baseline",
     then "control"; alphabetical within a kind."""
     cols = {(r.kind, r.method, r.preset) for r in df[["kind", "method", "preset"]].itertuples()}
@@ -359,18 +503,16 @@ def render_markdown(df: pd.DataFrame, dataset: str, probe: str = "linear", metri
     Given ``paired`` (`paired_rows` of the same records), two columns "Δ vs best baseline"
     and "Δ vs best control" show the paired differences with their intervals."""
     sub = df[(df["dataset"] == dataset) & (df["probe"] == probe) & (df["metric"] == metric)]
-    columns = _method_columns(df[df["dataset"] == dataset])
+    columns = method_columns(df[df["dataset"] == dataset])
     header = ["Task", "# Classes", "Setting", *chance_headers(metric)]
-    header += [_header(m, p) for _, m, p in columns]
+    header += [column_header(m, p) for _, m, p in columns]
     if paired is not None:
         header += [f"Δ vs best {versus}" for versus in VERSUS]
         paired = paired[(paired["dataset"] == dataset) & (paired["probe"] == probe) & (paired["metric"] == metric)]
     lines = [f"### {probe} probe, {METRIC_NAMES.get(metric, metric)}", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     footnotes: dict[str, int] = {}
-    keys = sorted({(r.task, r.setting) for r in sub[["task", "setting"]].itertuples()},
-                  key=lambda k: (k[0], _setting_key(k[1])))
-    for task, setting in keys:
+    for task, setting in row_keys(sub):
         row = sub[(sub["task"] == task) & (sub["setting"] == setting)]
         first = row.iloc[0]
         cells = [task, str(int(first["n_classes"])), setting, _number(first["chance_uniform"]),
@@ -402,18 +544,20 @@ def render_markdown(df: pd.DataFrame, dataset: str, probe: str = "linear", metri
 def _dataset_page(df: pd.DataFrame, dataset: str, paired: pd.DataFrame) -> str:
     """The whole page of a dataset: title and one table per (probe, metric), with the
     paired comparisons ``paired``."""
-    probes = sorted(set(df.loc[df["dataset"] == dataset, "probe"]), key=_probe_key)
-    tables = [t for t in TABLES if t[0] in probes] + [(p, "macro_f1") for p in probes if p not in PROBE_ORDER]
     parts = [f"# Leaderboard: {dataset}\n\nGenerated by `neuronbench leaderboard` from `results/`; "
              "do not edit by hand. The first table is the headline.\n"]
-    parts += [render_markdown(df, dataset, probe, metric, paired) for probe, metric in tables]
+    parts += [render_markdown(df, dataset, probe, metric, paired) for probe, metric in page_tables(df, dataset)]
     return "\n".join(parts)
 
 
-def _readme(files_of: dict[str, list[str]]) -> str:
-    lines = [README_TITLE, "", README_INTRO, ""]
-    for dataset, files in files_of.items():
-        lines.append(f"- **{dataset}**: " + ", ".join(f"[{f}]({f})" for f in files))
+def _readme(files_of: dict[str, dict[str, Any]]) -> str:
+    lines = [README_TITLE, "", README_INTRO, "",
+             f"Browse them as a website: open [{SITE}/index.html]({SITE}/index.html) in a browser (no server needed).", ""]
+    for dataset, f in files_of.items():
+        names = [f["md"], f["csv"], f["paired"], f["per_class"], *([f["curves"]] if f["curves"] else []),
+                 *f["bars"].values()]
+        lines.append(f"- **{dataset}**: " + ", ".join(f"[{n}]({n})" for n in names)
+                     + f", [{SITE}/{dataset}.html]({SITE}/{dataset}.html)")
     lines += ["", f"`{MANIFEST}` lists the files the command wrote, with their SHA-256: it replaces or "
               "removes only those, and refuses to touch one that was changed since."]
     return "\n".join(lines) + "\n"
@@ -421,97 +565,103 @@ def _readme(files_of: dict[str, list[str]]) -> str:
 
 # ---------------------------------------------------------------- figures
 
-def make_figure(df: pd.DataFrame, dataset: str, probe: str) -> Any:
-    """The matplotlib ``Figure`` of a dataset and probe: macro-F1 per method (bars coloured
-    by kind, ± std error bars; dashed and dotted lines: uniform-guess and majority-class
-    chance), one panel per (task, setting). A cell without a number (N/A, failed,
-    incomplete, not run) is a hatched grey slot labelled as such, never an empty slot that
-    reads as zero. The legend sits above the panels, off the bars. Fixed size: the same
-    table gives the same figure."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
+def figure_png(kind: str, *args: Any) -> bytes:
+    """The ``<kind>_figure`` of `neuronbench.figures` ("bar", "confusion", "curve") drawn
+    with ``args``, as byte-stable PNG bytes (matplotlib is imported here, on first use:
+    the tables need none)."""
+    from neuronbench import figures
 
-    sub = df[(df["dataset"] == dataset) & (df["probe"] == probe) & (df["metric"] == "macro_f1")]
-    columns = _method_columns(df[df["dataset"] == dataset])
-    keys = sorted({(r.task, r.setting) for r in sub[["task", "setting"]].itertuples()},
-                  key=lambda k: (k[0], _setting_key(k[1])))
-    ncols = min(3, len(keys))
-    nrows = math.ceil(len(keys) / ncols)
-    width = max(6.0, 1.0 + 0.6 * len(columns) * ncols + 0.8 * ncols)
-    legend_in = 0.5  # inches above the panels for the title and the legend
-    height = 3.2 * nrows + legend_in
-    fig = Figure(figsize=(width, height))
-    FigureCanvasAgg(fig)
-    for i, (task, setting) in enumerate(keys):
-        ax = fig.add_subplot(nrows, ncols, i + 1)
-        panel = sub[(sub["task"] == task) & (sub["setting"] == setting)]
-        for x, (kind, method, preset) in enumerate(columns):
-            hit = panel[(panel["method"] == method) & (panel["preset"] == preset)]
-            status = "missing" if hit.empty else hit.iloc[0]["status"]
-            if status == "ok":
-                r = hit.iloc[0]
-                ax.bar(x, r["mean"], yerr=r["std"], color=KIND_COLORS.get(kind, "tab:purple"), capsize=3)
-                continue
-            ax.bar(x, 1.0, color="0.95", edgecolor="0.6", hatch="///", linewidth=0.5)
-            ax.text(x, 0.5, NOT_RUN_LABELS[status], ha="center", va="center", rotation=90, fontsize=8,
-                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
-        first = panel.iloc[0]
-        if not math.isnan(first["chance_uniform"]):
-            ax.axhline(first["chance_uniform"], color="black", linestyle="--", linewidth=1)
-            ax.axhline(first["chance_majority"], color="black", linestyle=":", linewidth=1)
-        ax.set_xticks(range(len(columns)))
-        ax.set_xticklabels([_header(m, p) for _, m, p in columns], rotation=45, ha="right", fontsize=8)
-        ax.set_xlim(-0.6, len(columns) - 0.4)
-        ax.set_ylim(0, 1.05)  # room for the error bar of a score near 1
-        ax.set_yticks(np.linspace(0, 1, 6))
-        ax.set_ylabel("macro-F1")
-        ax.set_title(f"{task}, {setting}", fontsize=9)
-    kinds = [k for k in KIND_COLORS if any(c[0] == k for c in columns)]
-    handles = [Patch(color=KIND_COLORS[k], label=k) for k in kinds]
-    handles += [Patch(facecolor="0.95", edgecolor="0.6", hatch="///", label="no number (N/A, failed, ...)"),
-                Line2D([], [], color="black", linestyle="--", linewidth=1, label="chance: uniform guess"),
-                Line2D([], [], color="black", linestyle=":", linewidth=1, label="chance: majority class")]
-    top = 1 - legend_in / height
-    fig.suptitle(f"{dataset}: {probe} probe, macro-F1, mean ± std over encoder seeds", fontsize=10,
-                 y=1 - 0.08 / height)
-    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 1 - 0.28 / height),
-               ncol=min(len(handles), 3 if width < 9 else 6), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, top), pad=0.6)
-    return fig
-
-
-def figure_png(df: pd.DataFrame, dataset: str, probe: str) -> bytes:
-    """`make_figure` as PNG bytes, fixed dpi and no varying metadata (byte-stable)."""
-    fig = make_figure(df, dataset, probe)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=FIGURE_DPI, metadata={"Software": None})
-    return buffer.getvalue()
+    return figures.png(getattr(figures, f"{kind}_figure")(*args))
 
 
 # ---------------------------------------------------------------- the folder
 
-def render_folder(df: pd.DataFrame, paired: pd.DataFrame) -> dict[str, bytes]:
-    """Every file of the leaderboard folder, by name, rendered in memory: per dataset a page
-    (``<dataset>.md``), the long table (``<dataset>.csv``), the paired comparisons
-    ``paired`` (`paired_rows`; ``<dataset>-paired.csv``) and one figure per probe
-    (``<dataset>-<probe>.png``), plus the index ``README.md``."""
+class RecordLink(NamedTuple):
+    """A record behind a cell, for the site: its encoder seed, fold, status and the link
+    to its file from the site folder."""
+
+    encoder_seed: int
+    fold: int
+    status: str
+    href: str
+
+
+def record_links(records: Iterable[tuple[Path, Record]], site_dir: Path) -> dict[tuple, list[RecordLink]]:
+    """The records of every cell (`_cell_key`) with relative links from ``site_dir`` to
+    their files (so a site committed next to ``results/`` links into it), by seed and fold."""
+    links: dict[tuple, list[RecordLink]] = defaultdict(list)
+    site_dir = Path(site_dir).resolve()
+    for path, r in sorted(records, key=lambda pr: (pr[1].encoder_seed, pr[1].fold, str(pr[0]))):
+        relative = Path(os.path.relpath(Path(path).resolve(), site_dir)).as_posix()
+        links[_cell_key(r)].append(RecordLink(r.encoder_seed, r.fold, r.status, quote(relative)))
+    return dict(links)
+
+
+def _plain(name: str, what: str) -> str:
+    """``name`` if it can be part of a file name, else a `NeuronbenchError`."""
+    if Path(name).name != name or name in ("", ".", ".."):
+        raise NeuronbenchError(f"{what} name {name!r} in the records is not a plain file name")
+    return name
+
+
+def _csv(df: pd.DataFrame) -> bytes:
+    return df.to_csv(index=False, float_format="%.6f", lineterminator="\n").encode("utf-8")
+
+
+def render_folder(df: pd.DataFrame, paired: pd.DataFrame, per_class: pd.DataFrame, curves: pd.DataFrame,
+                  links: dict[tuple, list[RecordLink]]) -> dict[str, bytes]:
+    """Every file of the leaderboard folder, by name relative to it, rendered in memory: per
+    dataset a page (``<dataset>.md``), the long table (``<dataset>.csv``), the paired
+    comparisons ``paired`` (`paired_rows`; ``<dataset>-paired.csv``), the per-class view
+    ``per_class`` (`per_class_rows`; ``<dataset>-per-class.csv``), the curve points
+    ``curves`` (`curve_rows`; ``<dataset>-curves.csv``, when there are any) and a bar
+    figure per probe (``<dataset>-<probe>.png``); the index ``README.md``; and the static
+    site under ``site/`` (`neuronbench.site`: pages, confusion-matrix and curve figures,
+    ``links``: `record_links`)."""
+    from neuronbench import site
+
     files: dict[str, bytes] = {}
-    files_of: dict[str, list[str]] = {}
+    files_of: dict[str, dict[str, Any]] = {}
     for dataset in sorted(set(df["dataset"])):
-        if Path(dataset).name != dataset or dataset in ("", ".", ".."):
-            raise NeuronbenchError(f"dataset name {dataset!r} in the records is not a plain file name")
+        _plain(dataset, "dataset")
         sub = df[df["dataset"] == dataset]
-        names = [f"{dataset}.md", f"{dataset}.csv", paired_file(dataset)]
-        files[names[0]] = _dataset_page(df, dataset, paired).encode("utf-8")
-        files[names[1]] = sub.to_csv(index=False, float_format="%.6f", lineterminator="\n").encode("utf-8")
-        files[names[2]] = paired[paired["dataset"] == dataset].to_csv(
-            index=False, float_format="%.6f", lineterminator="\n").encode("utf-8")
-        for probe in sorted(set(sub["probe"]), key=_probe_key):
-            names.append(f"{dataset}-{probe}.png")
-            files[names[-1]] = figure_png(df, dataset, probe)
+        pc = per_class[per_class["dataset"] == dataset]
+        cv = curves[curves["dataset"] == dataset]
+        columns = method_columns(sub)
+        names: dict[str, Any] = {"md": f"{dataset}.md", "csv": f"{dataset}.csv", "paired": paired_file(dataset),
+                                 "per_class": f"{dataset}-per-class.csv",
+                                 "curves": f"{dataset}-curves.csv" if not cv.empty else None,
+                                 "bars": {}, "confusion": {}, "curve_figures": {}, "tasks": []}
+        files[names["md"]] = _dataset_page(df, dataset, paired).encode("utf-8")
+        files[names["csv"]] = _csv(sub)
+        files[names["paired"]] = _csv(paired[paired["dataset"] == dataset])
+        files[names["per_class"]] = _csv(pc)
+        if names["curves"]:
+            files[names["curves"]] = _csv(cv)
+        probes = sorted(set(sub["probe"]), key=_probe_key)
+        for probe in probes:
+            keys = row_keys(sub[sub["probe"] == probe])
+            names["bars"][probe] = f"{dataset}-{probe}.png"
+            files[names["bars"][probe]] = figure_png("bar", df, dataset, probe, columns, keys)
+            for task in sorted(set(sub["task"])):
+                names["tasks"].append((probe, task))
+                mine = pc[(pc["probe"] == probe) & (pc["task"] == task)]
+                if mine.empty:
+                    continue
+                classes = list(dict.fromkeys(mine["class"]))  # the task's class order
+                settings = [s for t, s in keys if t == task]
+                name = f"{SITE}/{dataset}-{probe}-confusion-{_plain(task, 'task')}.png"
+                names["confusion"][(probe, task)] = name
+                files[name] = figure_png("confusion", per_class, dataset, probe, task, classes, settings, columns)
+            for curve in CURVES:
+                points = cv[(cv["probe"] == probe) & (cv["curve"] == curve)]
+                if points.empty:
+                    continue
+                name = f"{SITE}/{dataset}-{probe}-{curve.replace('_', '-')}.png"
+                names["curve_figures"][(probe, curve)] = name
+                files[name] = figure_png("curve", curves, df, dataset, probe, curve, columns, row_keys(points))
         files_of[dataset] = names
+    files.update(site.render_site(df, paired, per_class, curves, links, files_of))
     files["README.md"] = _readme(files_of).encode("utf-8")
     return files
 
@@ -522,6 +672,15 @@ def _sha256(data: bytes) -> str:
 
 def _manifest_text(hashes: dict[str, str]) -> str:
     return json.dumps({"generator": GENERATOR, "files": dict(sorted(hashes.items()))}, indent=2) + "\n"
+
+
+def _relative_name(name: Any) -> bool:
+    """Whether ``name`` is a file name the manifest may hold: a relative POSIX path inside
+    the folder (``a.md``, ``site/a.html``), no ``..``, no absolute path, not the manifest."""
+    if not isinstance(name, str) or "\\" in name or name == MANIFEST:
+        return False
+    path = PurePosixPath(name)
+    return path.as_posix() == name and not path.is_absolute() and all(p not in (".", "..") for p in path.parts)
 
 
 def _read_manifest(out_dir: Path) -> dict[str, str] | None:
@@ -539,10 +698,9 @@ def _read_manifest(out_dir: Path) -> dict[str, str] | None:
         raise NeuronbenchError(f"{refuse}: {e}") from None
     files = data.get("files") if isinstance(data, dict) else None
     if (not isinstance(data, dict) or data.get("generator") != GENERATOR or not isinstance(files, dict)
-            or not all(isinstance(v, str) and Path(k).name == k and k not in ("", ".", "..", MANIFEST)
-                       for k, v in files.items())):
+            or not all(isinstance(v, str) and _relative_name(k) for k, v in files.items())):
         raise NeuronbenchError(f"{refuse}: expected {{\"generator\": \"{GENERATOR}\", \"files\": "
-                               "{plain file name: sha256}}")
+                               "{file name inside the folder: sha256}}")
     return files
 
 
@@ -571,6 +729,11 @@ def _check_out(out_dir: Path, files: dict[str, bytes], known: dict[str, str | No
     """Refuse (naming every file) to replace or remove a file the tool did not write or that
     was changed since it wrote it; a file byte-identical to the new content is fine."""
     problems = []
+    folders = sorted({parent for name in files for parent in PurePosixPath(name).parents if parent.name})
+    for folder in folders:
+        path = out_dir / folder
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            problems.append(f"{path} is not a folder (the leaderboard writes files into it)")
     for name in sorted(set(files) | set(known)):
         path = out_dir / name
         if not path.exists() and not path.is_symlink():
@@ -627,6 +790,11 @@ def build_leaderboard(results_dir: Path, out_dir: Path) -> list[Path]:
     committed ``leaderboards/`` regenerate; edits to such a legacy file cannot be detected
     (no hash was recorded), which is why every later run checks the manifest.
 
+    The static site lives in the subfolder ``site/`` (`neuronbench.site`); its files are
+    generated files like the others, listed in the manifest by their path (``site/x.html``).
+    Its links to the records are relative (`record_links`), so the site works from disk
+    wherever the results and the leaderboard folders sit relative to each other.
+
     Files are written one by one atomically, then the manifest; files the run no longer
     generates are removed last. An interrupted run leaves each file whole, old or new: the
     rerun accepts the new ones as byte-identical.
@@ -651,7 +819,8 @@ def build_leaderboard(results_dir: Path, out_dir: Path) -> list[Path]:
     check_comparable([r for _, r in records])
     headline = [(path, r) for path, r in records if r.is_headline]  # curve points are not table cells
     df = aggregate(headline)
-    files = render_folder(df, paired_rows(df, headline))
+    files = render_folder(df, paired_rows(df, headline), per_class_rows(df, headline), curve_rows(df, records),
+                          record_links(headline, out_dir / SITE))
     known = _read_manifest(out_dir) if out_dir.is_dir() else None
     if known is None:
         known = _legacy_files(out_dir) if out_dir.is_dir() else {}
@@ -667,6 +836,10 @@ def build_leaderboard(results_dir: Path, out_dir: Path) -> list[Path]:
     _write(out_dir / MANIFEST, _manifest_text(hashes | stale).encode("utf-8"))
     for name in sorted(stale):
         (out_dir / name).unlink()
+        for parent in PurePosixPath(name).parents:  # a folder the run emptied goes too
+            folder = out_dir / parent
+            if parent.name and folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
     if stale:
         _write(out_dir / MANIFEST, _manifest_text(hashes).encode("utf-8"))
     return sorted([out_dir / name for name in files] + [out_dir / MANIFEST])

@@ -1,0 +1,518 @@
+"""The static leaderboard site (``leaderboards/site/``): plain HTML and one CSS file that
+open from disk (``file://``): no server, no network, no framework; a few lines of inline
+JavaScript sort the tables, and everything reads without it.
+
+- ``index.html``: every dataset with, per (task, setting), who wins: the best column
+  overall, the best of kind "method" and its paired difference from the best baseline and
+  the best control (`neuronbench.leaderboard.paired_rows`).
+- ``<dataset>.html``: the headline table (sortable by any column; the best cell of a
+  row in bold; Δ columns with their 95 % interval, coloured when significant, "n.s."
+  when not; N/A and failure reasons in a tooltip and a footnote), the bar figure, the
+  other tables, the label-efficiency and pretraining-scale curves when there are any,
+  the per-class view (confusion matrices and per-class F1 of each cell's best seed) and
+  links to the records behind every cell.
+
+Rendering only: the numbers come from `neuronbench.leaderboard` (`aggregate`,
+`paired_rows`, `per_class_rows`, `curve_rows`), the figures' and records' file names
+from its `render_folder`. Every text is HTML-escaped; the same input gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from html import escape
+from typing import Any
+from urllib.parse import quote
+
+import pandas as pd
+
+from neuronbench.leaderboard import (
+    ALL_ANIMALS, LEVEL, METRIC_NAMES, N_BOOT, NOT_SIGNIFICANT, SITE, VERSUS, RecordLink, cells_note,
+    column_header, method_columns, page_tables, row_keys, seed_values,
+)
+
+KIND_NAMES = {"method": "method", "baseline": "baseline", "control": "control"}
+CURVE_TITLES = {"label_efficiency": "Label efficiency", "pretraining_scale": "Pretraining scale"}
+STATUS_TEXT = {"not_applicable": "N/A", "failed": "failed", "incomplete": "incomplete", "missing": "not run"}
+
+CSS = """\
+:root { --method: #1f77b4; --baseline: #ff7f0e; --control: #7f7f7f; --line: #d8dde3; --muted: #5b6570; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+       color: #1d2329; margin: 0; background: #fff; }
+main { max-width: 1500px; margin: 0 auto; padding: 1rem 1.5rem 3rem; }
+h1 { font-size: 1.6rem; margin: .3rem 0 .4rem; }
+h2 { font-size: 1.2rem; margin: 2rem 0 .5rem; border-bottom: 1px solid var(--line); padding-bottom: .2rem; }
+h3 { font-size: 1rem; margin: 1.4rem 0 .4rem; }
+a { color: #0b5cad; }
+p, li { max-width: 75rem; }
+.lead { color: var(--muted); }
+nav.toc a { margin-right: .9rem; }
+.crumb { font-size: .9rem; }
+.wrap { overflow-x: auto; }
+table { border-collapse: collapse; margin: .4rem 0 .6rem; font-variant-numeric: tabular-nums; }
+th, td { border-bottom: 1px solid var(--line); padding: .3rem .55rem; text-align: left; vertical-align: top; }
+thead th { background: #f4f6f8; border-top: 3px solid transparent; font-weight: 600; white-space: nowrap; }
+th.k-method { border-top-color: var(--method); }
+th.k-baseline { border-top-color: var(--baseline); }
+th.k-control { border-top-color: var(--control); }
+th button { font: inherit; font-weight: 600; background: none; border: 0; padding: 0; cursor: pointer; color: inherit; }
+th button::after { content: " \\2195"; color: #9aa4ae; font-weight: 400; }
+th[aria-sort="ascending"] button::after { content: " \\2191"; color: #1d2329; }
+th[aria-sort="descending"] button::after { content: " \\2193"; color: #1d2329; }
+td.num { text-align: right; white-space: nowrap; }
+td.num a { color: inherit; text-decoration: none; }
+td.num a:hover { text-decoration: underline; }
+.sd, .ci, .pair, .n { color: var(--muted); font-size: .82em; }
+.ci, .pair { display: block; }
+td.best { font-weight: 700; background: #eef6ee; }
+td.chance { color: var(--muted); }
+td.none { color: var(--muted); font-style: italic; text-align: center; }
+td.delta { white-space: nowrap; }
+td.up { color: #1a7f37; }
+td.down { color: #b3261e; }
+td.ns { color: var(--muted); }
+.chip { display: inline-block; padding: 0 .45em; border-radius: .7em; color: #fff; font-size: .85em; }
+.chip.method { background: var(--method); }
+.chip.baseline { background: var(--baseline); }
+.chip.control { background: var(--control); }
+.note { color: var(--muted); font-size: .85rem; }
+ol.footnotes { font-size: .85rem; color: var(--muted); }
+figure { margin: .6rem 0 1rem; }
+figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
+figcaption { color: var(--muted); font-size: .85rem; }
+details { margin: .4rem 0; }
+summary { cursor: pointer; font-weight: 600; }
+.records a { margin-right: .25em; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(34rem, 1fr)); gap: 1rem; }
+.card { border: 1px solid var(--line); border-radius: 6px; padding: .2rem 1rem .6rem; }
+tr:target { outline: 2px solid #0b5cad; }
+"""
+
+# Sorts a table by the clicked column: numbers (data-sort) high to low first, text A to Z
+# first; a cell without a value sorts last both ways.
+SORT_JS = """\
+document.querySelectorAll("table.sortable").forEach(function (table) {
+  var heads = table.tHead.rows[0].cells;
+  Array.prototype.forEach.call(heads, function (th, col) {
+    var button = th.querySelector("button");
+    if (!button) { return; }
+    button.addEventListener("click", function () {
+      var numeric = th.getAttribute("data-type") === "num";
+      var first = numeric ? "descending" : "ascending";
+      var order = th.getAttribute("aria-sort") === first ? (numeric ? "ascending" : "descending") : first;
+      Array.prototype.forEach.call(heads, function (h) { h.removeAttribute("aria-sort"); });
+      th.setAttribute("aria-sort", order);
+      var sign = order === "ascending" ? 1 : -1;
+      var body = table.tBodies[0];
+      var rows = Array.prototype.slice.call(body.rows);
+      rows.sort(function (a, b) {
+        var x = a.cells[col].getAttribute("data-sort"), y = b.cells[col].getAttribute("data-sort");
+        if (x === "" || y === "") { return (x === "") - (y === ""); }
+        if (numeric) { return sign * (parseFloat(x) - parseFloat(y)); }
+        return sign * x.localeCompare(y);
+      });
+      rows.forEach(function (row) { body.appendChild(row); });
+    });
+  });
+});
+"""
+
+
+# ---------------------------------------------------------------- small pieces
+
+def href(name: str) -> str:
+    """The link from a page of the site to a file ``name`` of the leaderboard folder."""
+    prefix = f"{SITE}/"
+    return quote(name[len(prefix):] if name.startswith(prefix) else f"../{name}")
+
+
+def anchor(*parts: str) -> str:
+    """An element id made of ``parts`` (letters, digits, ``_`` and ``-`` only)."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", "-".join(parts))
+
+
+def cell_id(probe: str, task: str, setting: str, method: str, preset: str) -> str:
+    """The id of a cell's row in the per-class view."""
+    return anchor("c", probe, task, setting, method, preset)
+
+
+def _num(x: Any, digits: int = 3) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def _signed(x: float) -> str:
+    return f"{x:+.3f}".replace("-", "−")
+
+
+def _chip(kind: str, text: str | None = None) -> str:
+    return f'<span class="chip {escape(kind)}">{escape(text or KIND_NAMES.get(kind, kind))}</span>'
+
+
+def _th(text: str, numeric: bool, kind: str | None = None, title: str | None = None) -> str:
+    attrs = ' scope="col"' + (' data-type="num"' if numeric else "")
+    attrs += f' class="k-{escape(kind)}"' if kind else ""
+    attrs += f' title="{escape(title)}"' if title else ""
+    return f"<th{attrs}><button type=\"button\">{escape(text)}</button></th>"
+
+
+def _td(html: str, sort: str | float | None, cls: str = "", title: str | None = None) -> str:
+    if isinstance(sort, float):
+        sort = "" if math.isnan(sort) else f"{sort:.6f}"
+    attrs = f' class="{cls}"' if cls else ""
+    attrs += f' data-sort="{escape(str(sort or ""))}"'
+    attrs += f' title="{escape(title)}"' if title else ""
+    return f"<td{attrs}>{html}</td>"
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "sortable") -> str:
+    body = "\n".join("<tr>" + "".join(row) + "</tr>" for row in rows)
+    return (f'<div class="wrap"><table class="{cls}">\n<thead><tr>{"".join(head)}</tr></thead>\n'
+            f"<tbody>\n{body}\n</tbody></table></div>")
+
+
+def _page(title: str, body: str, crumb: bool) -> bytes:
+    back = '<p class="crumb"><a href="index.html">← all datasets</a></p>\n' if crumb else ""
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<title>{escape(title)}</title>\n<link rel=\"stylesheet\" href=\"style.css\">\n</head>\n<body>\n<main>\n"
+            f"{back}{body}\n</main>\n<script>\n{SORT_JS}</script>\n</body>\n</html>\n").encode("utf-8")
+
+
+def _figure(name: str, alt: str, caption: str) -> str:
+    return (f'<figure><a href="{href(name)}"><img src="{href(name)}" alt="{escape(alt)}"></a>'
+            f"<figcaption>{caption}</figcaption></figure>")
+
+
+class _Footnotes:
+    """Numbered reasons of one table: each distinct reason once."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix, self.reasons = prefix, {}
+
+    def mark(self, reason: str) -> str:
+        n = self.reasons.setdefault(reason, len(self.reasons) + 1)
+        return f'<sup><a href="#{self.prefix}-{n}">{n}</a></sup>'
+
+    def html(self) -> str:
+        if not self.reasons:
+            return ""
+        items = "".join(f'<li id="{self.prefix}-{n}">{escape(r)}</li>' for r, n in self.reasons.items())
+        return f'<ol class="footnotes">{items}</ol>'
+
+
+# ---------------------------------------------------------------- the tables
+
+def _best(row: pd.DataFrame, kind: str | None = None) -> pd.Series | None:
+    """The cell with the highest mean of a table row (of ``kind``); the first on a tie."""
+    ok = row[(row["status"] == "ok") & ((row["kind"] == kind) if kind else True)]
+    return None if ok.empty else ok.loc[ok["mean"].idxmax()]
+
+
+def _score_cell(r: pd.Series | None, notes: _Footnotes, best: bool, probe: str) -> str:
+    """A method cell: mean ± std linking to the cell's records, or why there is no number."""
+    if r is None:
+        return _td("not run", None, "none")
+    if r["status"] != "ok":
+        text = STATUS_TEXT[r["status"]]
+        if r["status"] == "incomplete":
+            text += f" ({r['folds']} folds)"
+        return _td(escape(text) + notes.mark(r["reason"]), None, "none", r["reason"])
+    seeds = ", ".join(f"seed {s}: {v:.4f}" for s, v in seed_values(r["seed_scores"]))
+    title = (f"{column_header(r['method'], r['preset'])}: {r['mean']:.4f} ± {r['std']:.4f} over "
+             f"{r['n_seeds']} encoder seeds ({seeds}); folds {r['folds']}")
+    link = f"#{cell_id(probe, r['task'], r['setting'], r['method'], r['preset'])}"
+    html = f'<a href="{link}">{_num(r["mean"])}</a> <span class="sd">± {_num(r["std"])}</span>'
+    return _td(html, float(r["mean"]), "num best" if best else "num", title)
+
+
+def _delta_cell(pair: pd.DataFrame) -> str:
+    """A Δ cell: difference, 95 % interval, which two columns; coloured when significant."""
+    if pair.empty or pair.iloc[0]["n_seeds"] == 0:
+        return _td("–", None, "none", "no such pair with numbers in this row, or no shared encoder seed")
+    p = pair.iloc[0]
+    a, b = column_header(p["method"], p["preset"]), column_header(p["other"], p["other_preset"])
+    significant = bool(p["significant"])
+    cls = "delta " + ("ns" if not significant else "up" if p["diff"] > 0 else "down")
+    marker = "" if significant else f" {NOT_SIGNIFICANT}"
+    title = (f"{a} (best method) minus {b} (best {p['versus']}), paired over {p['n_seeds']} shared encoder "
+             f"seeds and the same test neurons; {LEVEL:.0%} interval from a paired bootstrap ({N_BOOT} replicates)"
+             + ("" if significant else "; the interval includes 0: not significant"))
+    html = (f"{_signed(p['diff'])}{escape(marker)}<span class=\"ci\">[{_signed(p['ci_low'])}, "
+            f"{_signed(p['ci_high'])}]</span><span class=\"pair\">{escape(a)} − {escape(b)}</span>")
+    return _td(html, float(p["diff"]), cls, title)
+
+
+def score_table(df: pd.DataFrame, paired: pd.DataFrame, dataset: str, probe: str, metric: str,
+                notes_prefix: str) -> str:
+    """One sortable table of a dataset, probe and metric: a row per (task, setting), the
+    best column, the chance levels, a column per method, and the two Δ columns; then its
+    footnotes and the line on how cells are computed."""
+    sub = df[(df["dataset"] == dataset) & (df["probe"] == probe) & (df["metric"] == metric)]
+    pairs = paired[(paired["dataset"] == dataset) & (paired["probe"] == probe) & (paired["metric"] == metric)]
+    columns = method_columns(df[df["dataset"] == dataset])
+    name = METRIC_NAMES.get(metric, metric)
+    head = [_th("Task", False), _th("Classes", True), _th("Setting", False),
+            _th("Best", False, title="the column with the highest mean in the row"),
+            _th("Chance: uniform", True, title=f"{name} of a uniform random guess (expected)"),
+            _th("Chance: majority", True, title=f"{name} of always predicting the most frequent class")]
+    head += [_th(column_header(m, p), True, kind, f"{kind}") for kind, m, p in columns]
+    head += [_th(f"Δ vs best {v}", True, title=f"best method minus best {v}, paired; {LEVEL:.0%} interval")
+             for v in VERSUS]
+    notes = _Footnotes(notes_prefix)
+    rows = []
+    for task, setting in row_keys(sub):
+        row = sub[(sub["task"] == task) & (sub["setting"] == setting)]
+        first, best = row.iloc[0], _best(row)
+        cells = [_td(escape(task), task), _td(str(int(first["n_classes"])), float(first["n_classes"]), "num"),
+                 _td(escape(setting), setting)]
+        if best is None:
+            cells.append(_td("–", None, "none"))
+        else:
+            label = column_header(best["method"], best["preset"])
+            cells.append(_td(f"{_chip(best['kind'], label)} {_num(best['mean'])}", label))
+        cells += [_td(_num(first[c]), float(first[c]), "num chance") for c in ("chance_uniform", "chance_majority")]
+        for kind, method, preset in columns:
+            hit = row[(row["method"] == method) & (row["preset"] == preset)]
+            r = None if hit.empty else hit.iloc[0]
+            is_best = best is not None and r is not None and r.name == best.name
+            cells.append(_score_cell(r, notes, is_best, probe))
+        for versus in VERSUS:
+            cells.append(_delta_cell(pairs[(pairs["task"] == task) & (pairs["setting"] == setting)
+                                           & (pairs["versus"] == versus)]))
+        rows.append(cells)
+    note = cells_note(probe, metric, "the paired CSV" if not pairs.empty else None)
+    return (_table(head, rows) + notes.html()
+            + f'<p class="note">{escape(note)} Click a column header to sort; click a number for its '
+              "per-class view and records.</p>")
+
+
+# ---------------------------------------------------------------- per-class view and records
+
+def _records_html(links: Sequence[RecordLink]) -> str:
+    """The records of a cell, per encoder seed: one link per fold."""
+    by_seed: dict[int, list[RecordLink]] = {}
+    for link in links:
+        by_seed.setdefault(link.encoder_seed, []).append(link)
+    parts = []
+    for seed, seed_links in by_seed.items():
+        if len(seed_links) == 1:
+            parts.append(f'<a href="{escape(seed_links[0].href)}">seed {seed}</a>')
+        else:
+            folds = " ".join(f'<a href="{escape(x.href)}">{x.fold}</a>' for x in seed_links)
+            parts.append(f"seed {seed}, folds {folds}")
+    return '<span class="records">' + "; ".join(parts) + "</span>"
+
+
+def per_class_table(df: pd.DataFrame, per_class: pd.DataFrame, links: dict[tuple, list[RecordLink]],
+                    dataset: str, probe: str, task: str, notes_prefix: str) -> str:
+    """Per (setting, method column) of a task: the best encoder seed, its macro-F1, the F1
+    of each class, and the links to every record of the cell (also the cells without a
+    number: their records say why)."""
+    sub = df[(df["dataset"] == dataset) & (df["probe"] == probe) & (df["metric"] == "macro_f1") & (df["task"] == task)]
+    pc = per_class[(per_class["dataset"] == dataset) & (per_class["probe"] == probe) & (per_class["task"] == task)]
+    classes = list(dict.fromkeys(pc["class"])) if not pc.empty else []
+    head = [_th("Setting", False), _th("Method", False), _th("Best seed", True), _th("Seed macro-F1", True)]
+    head += [_th(f"F1 {c}", True) for c in classes] + ["<th scope=\"col\">Records</th>"]
+    notes = _Footnotes(notes_prefix)
+    rows = []
+    for _, setting in row_keys(sub):
+        row = sub[sub["setting"] == setting]
+        for kind, method, preset in method_columns(df[df["dataset"] == dataset]):
+            hit = row[(row["method"] == method) & (row["preset"] == preset)]
+            if hit.empty:
+                continue
+            r = hit.iloc[0]
+            name = column_header(method, preset)
+            cid = cell_id(probe, task, setting, method, preset)
+            cells = [_td(escape(setting), setting), _td(_chip(kind, name), name)]
+            mine = pc[(pc["setting"] == setting) & (pc["method"] == method) & (pc["preset"] == preset)]
+            if mine.empty:
+                text = STATUS_TEXT[r["status"]] + notes.mark(r["reason"])
+                cells += [_td(text, None, "none", r["reason"]), _td("–", None, "none")]
+                cells += [_td("–", None, "none") for _ in classes]
+            else:
+                first = mine.iloc[0]
+                cells += [_td(str(first["encoder_seed"]), float(first["encoder_seed"]), "num"),
+                          _td(_num(first["seed_macro_f1"]), float(first["seed_macro_f1"]), "num")]
+                by_class = {c["class"]: c for c in mine.to_dict("records")}
+                for c in classes:
+                    x = by_class.get(c)
+                    f1 = math.nan if x is None else float(x["f1"])
+                    title = None if x is None else f"{c}: {x['n_true']} test neurons; predicted as {x['predicted_counts']}"
+                    cells.append(_td(_num(f1), f1, "num", title))
+            cells.append(_td(_records_html(links.get((dataset, task, setting, method, preset), [])), None))
+            rows.append((cid, cells))
+    body = "\n".join(f'<tr id="{cid}">' + "".join(cells) + "</tr>" for cid, cells in rows)
+    return (f'<div class="wrap"><table class="sortable">\n<thead><tr>{"".join(head)}</tr></thead>\n'
+            f"<tbody>\n{body}\n</tbody></table></div>" + notes.html())
+
+
+# ---------------------------------------------------------------- curves
+
+def _x_text(curve: str, x: Any) -> str:
+    if curve == "label_efficiency":
+        return f"{100 * float(x):g}%"
+    return "all" if x == ALL_ANIMALS else str(x)
+
+
+def curve_table(curves: pd.DataFrame, dataset: str, probe: str, curve: str) -> str:
+    """The points of one curve as a table: a row per (task, setting, method column), a
+    column per x (label fraction or pretraining animals), mean ± std over seeds."""
+    sub = curves[(curves["dataset"] == dataset) & (curves["probe"] == probe) & (curves["curve"] == curve)
+                 & (curves["metric"] == "macro_f1")]
+    x_field = "label_fraction" if curve == "label_efficiency" else "pretrain_animals"
+    xs = sorted(set(sub[x_field]), key=lambda x: (x == ALL_ANIMALS, 0.0 if x == ALL_ANIMALS else float(x)))
+    head = [_th("Task", False), _th("Setting", False), _th("Method", False)]
+    head += [_th(_x_text(curve, x), True) for x in xs]
+    rows = []
+    for (task, setting, kind, method, preset), line in sub.groupby(["task", "setting", "kind", "method", "preset"],
+                                                                    sort=False):
+        name = column_header(method, preset)
+        cells = [_td(escape(task), task), _td(escape(setting), setting), _td(_chip(kind, name), name)]
+        for x in xs:
+            hit = line[line[x_field] == x]
+            if hit.empty:
+                cells.append(_td("–", None, "none"))
+            elif hit.iloc[0]["status"] != "ok":
+                r = hit.iloc[0]
+                cells.append(_td(STATUS_TEXT[r["status"]], None, "none", r["reason"]))
+            else:
+                r = hit.iloc[0]
+                cells.append(_td(f'{_num(r["mean"])} <span class="sd">± {_num(r["std"])}</span>', float(r["mean"]),
+                                 "num", f"{r['n_seeds']} encoder seeds; folds {r['folds']}"))
+        rows.append(cells)
+    return _table(head, rows)
+
+
+# ---------------------------------------------------------------- pages
+
+def _summary_table(df: pd.DataFrame, paired: pd.DataFrame, dataset: str) -> str:
+    """Who wins where on a dataset's headline table (linear probe, macro-F1 or the first)."""
+    probe, metric = page_tables(df, dataset)[0]
+    sub = df[(df["dataset"] == dataset) & (df["probe"] == probe) & (df["metric"] == metric)]
+    pairs = paired[(paired["dataset"] == dataset) & (paired["probe"] == probe) & (paired["metric"] == metric)]
+    head = [_th("Task", False), _th("Setting", False), _th("Best overall", False), _th("Best method", False)]
+    head += [_th(f"Δ vs best {v}", True) for v in VERSUS]
+    rows = []
+    for task, setting in row_keys(sub):
+        row = sub[(sub["task"] == task) & (sub["setting"] == setting)]
+        cells = [_td(escape(task), task), _td(escape(setting), setting)]
+        for kind in (None, "method"):
+            b = _best(row, kind)
+            if b is None:
+                cells.append(_td("–", None, "none"))
+            else:
+                label = column_header(b["method"], b["preset"])
+                cells.append(_td(f"{_chip(b['kind'], label)} {_num(b['mean'])} "
+                                 f"<span class=\"sd\">± {_num(b['std'])}</span>", label))
+        for versus in VERSUS:
+            cells.append(_delta_cell(pairs[(pairs["task"] == task) & (pairs["setting"] == setting)
+                                           & (pairs["versus"] == versus)]))
+        rows.append(cells)
+    return (f"<p>Headline: {escape(probe)} probe, {escape(METRIC_NAMES.get(metric, metric))}.</p>"
+            + _table(head, rows))
+
+
+def index_page(df: pd.DataFrame, paired: pd.DataFrame, pages: dict[str, str]) -> bytes:
+    """The index: one card per dataset (``pages``: dataset -> its page's file name) with
+    who wins where."""
+    cards = []
+    for dataset, page in pages.items():
+        sub = df[df["dataset"] == dataset]
+        n_methods = len(method_columns(sub))
+        cards.append(f'<section class="card"><h2><a href="{href(page)}">{escape(dataset)}</a></h2>'
+                     f'<p class="lead">{sub["task"].nunique()} tasks × {sub["setting"].nunique()} settings, '
+                     f"{n_methods} columns.</p>{_summary_table(df, paired, dataset)}</section>")
+    intro = (
+        "<h1>neuronbench leaderboards</h1>\n<p class=\"lead\">Which method best recovers a neuron's identity "
+        "(cell type, brain region) from its recorded activity: a frozen embedding per neuron, a probe trained on "
+        "labelled neurons, scored on held-out neurons. Generated by <code>neuronbench leaderboard</code> from the "
+        "result records in <code>results/</code>; never edited by hand.</p>\n"
+        f"<p>Columns are of three kinds: {_chip('method')} the methods under study, {_chip('baseline')} published "
+        f"baselines, {_chip('control')} controls (hand-crafted features, random embeddings). "
+        "Numbers are mean ± std over encoder seeds. Δ: the best method minus the best baseline (control), paired "
+        f"over shared seeds and test neurons, with its {LEVEL:.0%} interval; green or red: the interval excludes 0, "
+        f"grey “{NOT_SIGNIFICANT}”: it does not.</p>"
+    )
+    return _page("neuronbench leaderboards", intro + '\n<div class="cards">\n' + "\n".join(cards) + "\n</div>",
+                 crumb=False)
+
+
+def dataset_page(df: pd.DataFrame, paired: pd.DataFrame, per_class: pd.DataFrame, curves: pd.DataFrame,
+                 links: dict[tuple, list[RecordLink]], dataset: str, files: dict[str, Any]) -> bytes:
+    """A dataset's page. ``files`` names (relative to the leaderboard folder) its ``md``,
+    ``csv``, ``paired``, ``per_class`` and ``curves`` (or None) files, its ``bars``
+    figures by probe, ``confusion`` figures by (probe, task) and ``curve_figures`` by
+    (probe, curve); ``tasks`` lists the (probe, task) sections of the per-class view."""
+    tables = page_tables(df, dataset)
+    (probe, metric), others = tables[0], tables[1:]
+    sections = [("headline", "Headline"), ("figures", "Figures"), ("tables", "More tables")]
+    if files["curve_figures"]:
+        sections.append(("curves", "Curves"))
+    sections += [("per-class", "Per-class view"), ("files", "Files")]
+    parts = [f"<h1>{escape(dataset)}</h1>",
+             '<nav class="toc">' + "".join(f'<a href="#{i}">{t}</a>' for i, t in sections) + "</nav>",
+             f'<p class="lead">Columns: {_chip("method")} {_chip("baseline")} {_chip("control")}. Bold and shaded: '
+             "the best cell of the row. Δ: the best method minus the best baseline (control), paired; green or red when "
+             f"its {LEVEL:.0%} interval excludes 0, grey “{NOT_SIGNIFICANT}” when not. Hover a cell for its seeds, a "
+             "“N/A” for its reason.</p>",
+             f'<h2 id="headline">Headline: {escape(probe)} probe, {escape(METRIC_NAMES.get(metric, metric))}</h2>',
+             score_table(df, paired, dataset, probe, metric, "fn-0")]
+    parts.append('<h2 id="figures">Figures</h2>')
+    for p, name in files["bars"].items():
+        parts.append(_figure(name, f"{dataset}: macro-F1 of the {p} probe per method, task and setting",
+                             f"{escape(p)} probe: bars are the mean over encoder seeds (coloured by kind), whiskers "
+                             "± std, dots single seeds; dashed and dotted lines: chance (uniform guess, majority "
+                             "class)."))
+    parts.append('<h2 id="tables">More tables</h2>')
+    for i, (p, m) in enumerate(others, start=1):
+        parts.append(f"<details><summary>{escape(p)} probe, {escape(METRIC_NAMES.get(m, m))}</summary>"
+                     + score_table(df, paired, dataset, p, m, f"fn-{i}") + "</details>")
+    if not others:
+        parts.append("<p>No other probe or metric.</p>")
+    if files["curve_figures"]:
+        parts.append('<h2 id="curves">Curves</h2>')
+        parts.append("<p>Macro-F1 as the share of labelled probe-training neurons shrinks (label efficiency) and as "
+                     "the number of pretraining animals grows (pretraining scale; inductive setting), mean ± std "
+                     "over encoder seeds, folds pooled as in the tables. The 100 % / “all” point is the headline "
+                     f'cell. Points: <a href="{href(files["curves"])}">{escape(files["curves"])}</a>.</p>')
+        for (p, curve), name in files["curve_figures"].items():
+            title = f"{CURVE_TITLES[curve]}, {p} probe"
+            parts.append(f"<h3>{escape(title)}</h3>")
+            parts.append(_figure(name, f"{dataset}: {title}", escape(title) + ": lines per method column, band ± std."))
+            parts.append(curve_table(curves, dataset, p, curve))
+    parts.append('<h2 id="per-class">Per-class view</h2>')
+    parts.append("<p>Each cell's best encoder seed (highest macro-F1), its test predictions pooled over folds: the "
+                 "F1 of each class and the confusion matrix, and every record behind the cell (one JSON file per "
+                 "fold and seed).</p>")
+    for i, (p, task) in enumerate(files["tasks"]):
+        parts.append(f"<h3>{escape(task)}, {escape(p)} probe</h3>")
+        if (p, task) in files["confusion"]:
+            parts.append(_figure(files["confusion"][(p, task)], f"{dataset}, {task}: confusion matrices",
+                                 "Rows: true class, columns: predicted class, % of each true class."))
+        parts.append(per_class_table(df, per_class, links, dataset, p, task, f"pc-{i}"))
+    downloads = [(files["md"], "the tables in Markdown"), (files["csv"], "every cell, one row per probe and metric"),
+                 (files["paired"], "the paired comparisons behind the Δ columns"),
+                 (files["per_class"], "per-class F1 and confusion-matrix rows of each cell's best seed")]
+    if files["curves"]:
+        downloads.append((files["curves"], "the points of the curves"))
+    parts.append('<h2 id="files">Files</h2><ul>' + "".join(
+        f'<li><a href="{href(n)}">{escape(n)}</a>: {escape(what)}</li>' for n, what in downloads) + "</ul>")
+    return _page(f"neuronbench: {dataset}", "\n".join(parts), crumb=True)
+
+
+def render_site(df: pd.DataFrame, paired: pd.DataFrame, per_class: pd.DataFrame, curves: pd.DataFrame,
+                links: dict[tuple, list[RecordLink]], files_of: dict[str, dict[str, Any]]) -> dict[str, bytes]:
+    """Every file of the site by name (relative to the leaderboard folder, under `SITE`):
+    ``index.html``, ``style.css`` and a page per dataset of ``files_of`` (see
+    `dataset_page`)."""
+    out = {f"{SITE}/style.css": CSS.encode("utf-8")}
+    pages = {}
+    for dataset, files in files_of.items():
+        pages[dataset] = f"{SITE}/{dataset}.html"
+        out[pages[dataset]] = dataset_page(df, paired, per_class, curves, links, dataset, files)
+    out[f"{SITE}/index.html"] = index_page(df, paired, pages)
+    return out
