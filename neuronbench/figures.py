@@ -34,8 +34,8 @@ from neuronbench.leaderboard import seed_values
 
 FIGURE_DPI = 100
 KIND_COLORS = {"method": "tab:blue", "baseline": "tab:orange", "control": "tab:gray"}
-# curves: one colour per method column, one line style per kind
-KIND_STYLES = {"method": "-", "baseline": "--", "control": ":"}
+# curves: one colour per method column, one marker per kind (line styles are the chance levels')
+KIND_MARKERS = {"method": "o", "baseline": "s", "control": "^"}
 NOT_RUN_LABELS = {"not_applicable": "N/A", "failed": "failed", "incomplete": "incomplete", "missing": "not run"}
 LABEL_FRACTION_TICKS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0)
 
@@ -56,11 +56,15 @@ def _new_figure(width: float, height: float) -> Figure:
     return fig
 
 
+def _legend_columns(n_handles: int, width: float) -> int:
+    return min(n_handles, max(3, int(width / 1.9)))
+
+
 def _legend_on_top(fig: Figure, handles: list, title: str, width: float, height: float, legend_in: float) -> None:
     """The title and the legend above the panels, off the data; then the panels' layout."""
     fig.suptitle(title, fontsize=10, y=1 - 0.08 / height)
     fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 1 - 0.28 / height),
-               ncol=min(len(handles), max(3, int(width / 1.9))), fontsize=8, frameon=False)
+               ncol=_legend_columns(len(handles), width), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 1 - legend_in / height), pad=0.6)
 
 
@@ -76,10 +80,11 @@ def _chance_handles() -> list:
 
 
 def _panels(keys: Sequence[tuple[str, str]], panel_w: float, panel_h: float,
-            legend_in: float, extra_w: float = 0.8) -> tuple[Figure, int, int, float, float]:
+            legend_in: float, extra_w: float = 0.8, min_width: float = 6.0) -> tuple[Figure, int, int, float, float]:
+    """A figure for one panel per key, up to 3 per row, with ``legend_in`` inches on top."""
     ncols = min(3, len(keys))
     nrows = math.ceil(len(keys) / ncols)
-    width = max(6.0, panel_w * ncols + extra_w * ncols)
+    width = max(min_width, panel_w * ncols + extra_w * ncols)
     height = panel_h * nrows + legend_in
     return _new_figure(width, height), nrows, ncols, width, height
 
@@ -149,7 +154,7 @@ def confusion_figure(per_class: pd.DataFrame, dataset: str, probe: str, task: st
     sub = per_class[(per_class["dataset"] == dataset) & (per_class["probe"] == probe) & (per_class["task"] == task)]
     image = None
     for i, setting in enumerate(settings):
-        for j, (_, method, preset) in enumerate(columns):
+        for j, (kind, method, preset) in enumerate(columns):
             ax = fig.add_subplot(len(settings), len(columns), i * len(columns) + j + 1)
             cell = sub[(sub["setting"] == setting) & (sub["method"] == method) & (sub["preset"] == preset)]
             ax.set_xticks([])
@@ -170,7 +175,7 @@ def confusion_figure(per_class: pd.DataFrame, dataset: str, probe: str, task: st
                                 color="white" if v > 0.6 else "black")
                 first = cell.iloc[0]
                 ax.set_title(f"{header(method, preset)}\nseed {first['encoder_seed']}: {first['seed_macro_f1']:.3f}",
-                             fontsize=7)
+                             fontsize=7, color=KIND_COLORS.get(kind, "black"))
             if j == 0:
                 ax.set_ylabel(f"{setting}\ntrue class", fontsize=7)
                 ax.set_yticks(range(k))
@@ -201,7 +206,7 @@ def _x_positions(curve: str, values: Sequence[Any]) -> tuple[dict[Any, float], l
     where: dict[Any, float] = {v: float(v) for v in numbers}
     where["all"] = float(max(numbers, default=0) + 1)
     ticks = [*map(float, numbers), where["all"]]
-    return where, ticks, [*map(str, numbers), "all"]
+    return where, ticks, [*map(str, numbers), "all\n(headline)"]
 
 
 def curve_figure(curves: pd.DataFrame, chance: pd.DataFrame, dataset: str, probe: str, curve: str,
@@ -209,14 +214,15 @@ def curve_figure(curves: pd.DataFrame, chance: pd.DataFrame, dataset: str, probe
     """Macro-F1 curves of ``probe`` on ``dataset`` (rows of
     `neuronbench.leaderboard.curve_rows` with ``curve`` "label_efficiency" or
     "pretraining_scale"): one panel per (task, setting) of ``keys``, one line per method
-    column (colour per column, line style per kind), mean ± std band over encoder seeds;
+    column (colour per column, marker per kind), mean ± std band over encoder seeds;
     the 100 % (all animals) point is the headline cell. Points without a number are left
     out. ``chance``: `aggregate` rows, for the chance lines of each panel."""
     sub = curves[(curves["dataset"] == dataset) & (curves["probe"] == probe) & (curves["curve"] == curve)
                  & (curves["metric"] == "macro_f1")]
     x_field = "label_fraction" if curve == "label_efficiency" else "pretrain_animals"
-    legend_in = 0.4 + 0.2 * math.ceil(len(columns) / 4)
-    fig, nrows, ncols, width, height = _panels(keys, 3.6, 3.0, legend_in, 0.4)
+    width = max(8.0, 4.0 * min(3, len(keys)))
+    legend_in = 0.3 + 0.15 * math.ceil((len(columns) + 2) / _legend_columns(len(columns) + 2, width))
+    fig, nrows, ncols, width, height = _panels(keys, 3.6, 3.0, legend_in, 0.4, width)
     colors = [f"C{i % 10}" for i in range(len(columns))]
     shown: dict[int, Any] = {}
     for i, (task, setting) in enumerate(keys):
@@ -230,8 +236,8 @@ def curve_figure(curves: pd.DataFrame, chance: pd.DataFrame, dataset: str, probe
             x = np.array([where[v] for v in line[x_field]])
             order = np.argsort(x)
             mean, std = line["mean"].to_numpy()[order], line["std"].to_numpy()[order]
-            shown[j] = ax.plot(x[order], mean, linestyle=KIND_STYLES.get(kind, "-"), marker="o", markersize=3,
-                               color=colors[j], linewidth=1.2, label=header(method, preset))[0]
+            shown[j] = ax.plot(x[order], mean, marker=KIND_MARKERS.get(kind, "o"), markersize=4, color=colors[j],
+                               linewidth=1.2, label=f"{header(method, preset)} ({kind})")[0]
             ax.fill_between(x[order], mean - std, mean + std, color=colors[j], alpha=0.15, linewidth=0)
         head = chance[(chance["dataset"] == dataset) & (chance["task"] == task) & (chance["setting"] == setting)
                       & (chance["probe"] == probe) & (chance["metric"] == "macro_f1")]
@@ -253,6 +259,6 @@ def curve_figure(curves: pd.DataFrame, chance: pd.DataFrame, dataset: str, probe
         ax.set_title(f"{task}, {setting}", fontsize=9)
     handles = [shown[j] for j in sorted(shown)] + _chance_handles()
     what = "label efficiency" if curve == "label_efficiency" else "pretraining scale"
-    _legend_on_top(fig, handles, f"{dataset}: {what}, {probe} probe, macro-F1, mean ± std over encoder seeds "
-                   "(line style: solid method, dashed baseline, dotted control)", width, height, legend_in)
+    _legend_on_top(fig, handles, f"{dataset}: {what}, {probe} probe, macro-F1, mean ± std over encoder seeds",
+                   width, height, legend_in)
     return fig

@@ -42,7 +42,7 @@ CSS = """\
 * { box-sizing: border-box; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
        color: #1d2329; margin: 0; background: #fff; }
-main { max-width: 1500px; margin: 0 auto; padding: 1rem 1.5rem 3rem; }
+main { max-width: 1600px; margin: 0 auto; padding: 1rem 1.5rem 3rem; }
 h1 { font-size: 1.6rem; margin: .3rem 0 .4rem; }
 h2 { font-size: 1.2rem; margin: 2rem 0 .5rem; border-bottom: 1px solid var(--line); padding-bottom: .2rem; }
 h3 { font-size: 1rem; margin: 1.4rem 0 .4rem; }
@@ -53,8 +53,9 @@ nav.toc a { margin-right: .9rem; }
 .crumb { font-size: .9rem; }
 .wrap { overflow-x: auto; }
 table { border-collapse: collapse; margin: .4rem 0 .6rem; font-variant-numeric: tabular-nums; }
-th, td { border-bottom: 1px solid var(--line); padding: .3rem .55rem; text-align: left; vertical-align: top; }
-thead th { background: #f4f6f8; border-top: 3px solid transparent; font-weight: 600; white-space: nowrap; }
+th, td { border-bottom: 1px solid var(--line); padding: .3rem .45rem; text-align: left; vertical-align: top; }
+thead th { background: #f4f6f8; border-top: 3px solid transparent; font-weight: 600; vertical-align: bottom;
+           min-width: 4.5em; }
 th.k-method { border-top-color: var(--method); }
 th.k-baseline { border-top-color: var(--baseline); }
 th.k-control { border-top-color: var(--control); }
@@ -65,8 +66,9 @@ th[aria-sort="descending"] button::after { content: " \\2193"; color: #1d2329; }
 td.num { text-align: right; white-space: nowrap; }
 td.num a { color: inherit; text-decoration: none; }
 td.num a:hover { text-decoration: underline; }
-.sd, .ci, .pair, .n { color: var(--muted); font-size: .82em; }
-.ci, .pair { display: block; }
+.sd, .ci, .pair { color: var(--muted); font-size: .82em; }
+.ci, .pair, td.num .sd { display: block; }
+td.nowrap, .records span { white-space: nowrap; }
 td.best { font-weight: 700; background: #eef6ee; }
 td.chance { color: var(--muted); }
 td.none { color: var(--muted); font-style: italic; text-align: center; }
@@ -74,7 +76,7 @@ td.delta { white-space: nowrap; }
 td.up { color: #1a7f37; }
 td.down { color: #b3261e; }
 td.ns { color: var(--muted); }
-.chip { display: inline-block; padding: 0 .45em; border-radius: .7em; color: #fff; font-size: .85em; }
+.chip { display: inline-block; white-space: nowrap; padding: 0 .45em; border-radius: .7em; color: #fff; font-size: .85em; }
 .chip.method { background: var(--method); }
 .chip.baseline { background: var(--baseline); }
 .chip.control { background: var(--control); }
@@ -86,8 +88,7 @@ figcaption { color: var(--muted); font-size: .85rem; }
 details { margin: .4rem 0; }
 summary { cursor: pointer; font-weight: 600; }
 .records a { margin-right: .25em; }
-.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(34rem, 1fr)); gap: 1rem; }
-.card { border: 1px solid var(--line); border-radius: 6px; padding: .2rem 1rem .6rem; }
+.card { border: 1px solid var(--line); border-radius: 6px; padding: .2rem 1rem .6rem; margin: 1rem 0; }
 tr:target { outline: 2px solid #0b5cad; }
 """
 
@@ -224,7 +225,7 @@ def _score_cell(r: pd.Series | None, notes: _Footnotes, best: bool, probe: str) 
     title = (f"{column_header(r['method'], r['preset'])}: {r['mean']:.4f} ± {r['std']:.4f} over "
              f"{r['n_seeds']} encoder seeds ({seeds}); folds {r['folds']}")
     link = f"#{cell_id(probe, r['task'], r['setting'], r['method'], r['preset'])}"
-    html = f'<a href="{link}">{_num(r["mean"])}</a> <span class="sd">± {_num(r["std"])}</span>'
+    html = f'<a href="{link}">{_num(r["mean"])}</a><span class="sd">± {_num(r["std"])}</span>'
     return _td(html, float(r["mean"]), "num best" if best else "num", title)
 
 
@@ -255,9 +256,8 @@ def score_table(df: pd.DataFrame, paired: pd.DataFrame, dataset: str, probe: str
     columns = method_columns(df[df["dataset"] == dataset])
     name = METRIC_NAMES.get(metric, metric)
     head = [_th("Task", False), _th("Classes", True), _th("Setting", False),
-            _th("Best", False, title="the column with the highest mean in the row"),
-            _th("Chance: uniform", True, title=f"{name} of a uniform random guess (expected)"),
-            _th("Chance: majority", True, title=f"{name} of always predicting the most frequent class")]
+            _th("Chance", True, title=f"{name} of a uniform random guess (expected; above) and of always "
+                                      "predicting the most frequent class (below); sorted by the first")]
     head += [_th(column_header(m, p), True, kind, f"{kind}") for kind, m, p in columns]
     head += [_th(f"Δ vs best {v}", True, title=f"best method minus best {v}, paired; {LEVEL:.0%} interval")
              for v in VERSUS]
@@ -267,13 +267,11 @@ def score_table(df: pd.DataFrame, paired: pd.DataFrame, dataset: str, probe: str
         row = sub[(sub["task"] == task) & (sub["setting"] == setting)]
         first, best = row.iloc[0], _best(row)
         cells = [_td(escape(task), task), _td(str(int(first["n_classes"])), float(first["n_classes"]), "num"),
-                 _td(escape(setting), setting)]
-        if best is None:
-            cells.append(_td("–", None, "none"))
-        else:
-            label = column_header(best["method"], best["preset"])
-            cells.append(_td(f"{_chip(best['kind'], label)} {_num(best['mean'])}", label))
-        cells += [_td(_num(first[c]), float(first[c]), "num chance") for c in ("chance_uniform", "chance_majority")]
+                 _td(escape(setting), setting),
+                 _td(f'{_num(first["chance_uniform"])}<span class="sd">{_num(first["chance_majority"])}</span>',
+                     float(first["chance_uniform"]), "num chance",
+                     f"uniform guess {_num(first['chance_uniform'], 4)}, majority class "
+                     f"{_num(first['chance_majority'], 4)}")]
         for kind, method, preset in columns:
             hit = row[(row["method"] == method) & (row["preset"] == preset)]
             r = None if hit.empty else hit.iloc[0]
@@ -299,11 +297,11 @@ def _records_html(links: Sequence[RecordLink]) -> str:
     parts = []
     for seed, seed_links in by_seed.items():
         if len(seed_links) == 1:
-            parts.append(f'<a href="{escape(seed_links[0].href)}">seed {seed}</a>')
+            parts.append(f'<span><a href="{escape(seed_links[0].href)}">seed {seed}</a></span>')
         else:
             folds = " ".join(f'<a href="{escape(x.href)}">{x.fold}</a>' for x in seed_links)
-            parts.append(f"seed {seed}, folds {folds}")
-    return '<span class="records">' + "; ".join(parts) + "</span>"
+            parts.append(f"<span>seed {seed} (folds {folds})</span>")
+    return '<span class="records">' + " · ".join(parts) + "</span>"
 
 
 def per_class_table(df: pd.DataFrame, per_class: pd.DataFrame, links: dict[tuple, list[RecordLink]],
@@ -407,7 +405,7 @@ def _summary_table(df: pd.DataFrame, paired: pd.DataFrame, dataset: str) -> str:
             else:
                 label = column_header(b["method"], b["preset"])
                 cells.append(_td(f"{_chip(b['kind'], label)} {_num(b['mean'])} "
-                                 f"<span class=\"sd\">± {_num(b['std'])}</span>", label))
+                                 f"<span class=\"sd\">± {_num(b['std'])}</span>", label, "nowrap"))
         for versus in VERSUS:
             cells.append(_delta_cell(pairs[(pairs["task"] == task) & (pairs["setting"] == setting)
                                            & (pairs["versus"] == versus)]))
@@ -422,10 +420,11 @@ def index_page(df: pd.DataFrame, paired: pd.DataFrame, pages: dict[str, str]) ->
     cards = []
     for dataset, page in pages.items():
         sub = df[df["dataset"] == dataset]
-        n_methods = len(method_columns(sub))
+        counts = [(sub["task"].nunique(), "task"), (sub["setting"].nunique(), "setting"),
+                  (len(method_columns(sub)), "method column")]
+        what = ", ".join(f"{n} {name}{'' if n == 1 else 's'}" for n, name in counts)
         cards.append(f'<section class="card"><h2><a href="{href(page)}">{escape(dataset)}</a></h2>'
-                     f'<p class="lead">{sub["task"].nunique()} tasks × {sub["setting"].nunique()} settings, '
-                     f"{n_methods} columns.</p>{_summary_table(df, paired, dataset)}</section>")
+                     f'<p class="lead">{what}.</p>{_summary_table(df, paired, dataset)}</section>')
     intro = (
         "<h1>neuronbench leaderboards</h1>\n<p class=\"lead\">Which method best recovers a neuron's identity "
         "(cell type, brain region) from its recorded activity: a frozen embedding per neuron, a probe trained on "
@@ -435,10 +434,10 @@ def index_page(df: pd.DataFrame, paired: pd.DataFrame, pages: dict[str, str]) ->
         f"baselines, {_chip('control')} controls (hand-crafted features, random embeddings). "
         "Numbers are mean ± std over encoder seeds. Δ: the best method minus the best baseline (control), paired "
         f"over shared seeds and test neurons, with its {LEVEL:.0%} interval; green or red: the interval excludes 0, "
-        f"grey “{NOT_SIGNIFICANT}”: it does not.</p>"
+        "green: the method is significantly better, red: significantly worse, "
+        f"grey “{NOT_SIGNIFICANT}”: the interval includes 0.</p>"
     )
-    return _page("neuronbench leaderboards", intro + '\n<div class="cards">\n' + "\n".join(cards) + "\n</div>",
-                 crumb=False)
+    return _page("neuronbench leaderboards", intro + "\n" + "\n".join(cards), crumb=False)
 
 
 def dataset_page(df: pd.DataFrame, paired: pd.DataFrame, per_class: pd.DataFrame, curves: pd.DataFrame,
@@ -456,8 +455,9 @@ def dataset_page(df: pd.DataFrame, paired: pd.DataFrame, per_class: pd.DataFrame
     parts = [f"<h1>{escape(dataset)}</h1>",
              '<nav class="toc">' + "".join(f'<a href="#{i}">{t}</a>' for i, t in sections) + "</nav>",
              f'<p class="lead">Columns: {_chip("method")} {_chip("baseline")} {_chip("control")}. Bold and shaded: '
-             "the best cell of the row. Δ: the best method minus the best baseline (control), paired; green or red when "
-             f"its {LEVEL:.0%} interval excludes 0, grey “{NOT_SIGNIFICANT}” when not. Hover a cell for its seeds, a "
+             "the best cell of the row. Δ: the best method minus the best baseline (control), paired, with its "
+             f"{LEVEL:.0%} interval: green, the method is significantly better; red, significantly worse; grey "
+             f"“{NOT_SIGNIFICANT}”, the interval includes 0. Hover a cell for its seeds, a "
              "“N/A” for its reason.</p>",
              f'<h2 id="headline">Headline: {escape(probe)} probe, {escape(METRIC_NAMES.get(metric, metric))}</h2>',
              score_table(df, paired, dataset, probe, metric, "fn-0")]
