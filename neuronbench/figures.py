@@ -79,14 +79,15 @@ def _chance_handles() -> list:
             Line2D([], [], color="black", linestyle=":", linewidth=1, label="chance: majority class")]
 
 
-def _panels(keys: Sequence[tuple[str, str]], panel_w: float, panel_h: float,
-            legend_in: float, extra_w: float = 0.8, min_width: float = 6.0) -> tuple[Figure, int, int, float, float]:
-    """A figure for one panel per key, up to 3 per row, with ``legend_in`` inches on top."""
+def _grid(keys: Sequence[tuple[str, str]], panel_w: float, min_width: float) -> tuple[int, int, float]:
+    """Rows, columns (up to 3 panels a row) and width of a figure of one panel per key."""
     ncols = min(3, len(keys))
-    nrows = math.ceil(len(keys) / ncols)
-    width = max(min_width, panel_w * ncols + extra_w * ncols)
-    height = panel_h * nrows + legend_in
-    return _new_figure(width, height), nrows, ncols, width, height
+    return math.ceil(len(keys) / ncols), ncols, max(min_width, panel_w * ncols)
+
+
+def _legend_height(n_handles: int, width: float) -> float:
+    """Inches above the panels for the title and a legend of ``n_handles`` entries."""
+    return 0.3 + 0.17 * math.ceil(n_handles / _legend_columns(n_handles, width))
 
 
 def bar_figure(df: pd.DataFrame, dataset: str, probe: str, columns: Sequence[Column],
@@ -98,8 +99,11 @@ def bar_figure(df: pd.DataFrame, dataset: str, probe: str, columns: Sequence[Col
     (N/A, failed, incomplete, not run) is a hatched grey slot labelled as such, never an
     empty slot that reads as zero. The legend sits above the panels, off the bars."""
     sub = df[(df["dataset"] == dataset) & (df["probe"] == probe) & (df["metric"] == "macro_f1")]
-    legend_in = 0.55
-    fig, nrows, ncols, width, height = _panels(keys, 1.0 + 0.6 * len(columns), 3.2, legend_in, 0.0)
+    kinds = [k for k in KIND_COLORS if any(c[0] == k for c in columns)]
+    nrows, ncols, width = _grid(keys, 1.0 + 0.6 * len(columns), 6.0)
+    legend_in = _legend_height(len(kinds) + 4, width)
+    height = 3.2 * nrows + legend_in
+    fig = _new_figure(width, height)
     for i, (task, setting) in enumerate(keys):
         ax = fig.add_subplot(nrows, ncols, i + 1)
         panel = sub[(sub["task"] == task) & (sub["setting"] == setting)]
@@ -128,7 +132,6 @@ def bar_figure(df: pd.DataFrame, dataset: str, probe: str, columns: Sequence[Col
         ax.set_axisbelow(True)
         ax.set_ylabel("macro-F1")
         ax.set_title(f"{task}, {setting}", fontsize=9)
-    kinds = [k for k in KIND_COLORS if any(c[0] == k for c in columns)]
     handles = [Patch(color=KIND_COLORS[k], label=k) for k in kinds]
     handles += [Line2D([], [], color="black", marker="o", markersize=3, linestyle="", label="one encoder seed"),
                 Patch(facecolor="0.95", edgecolor="0.6", hatch="///", label="no number (N/A, failed, ...)"),
@@ -220,9 +223,10 @@ def curve_figure(curves: pd.DataFrame, chance: pd.DataFrame, dataset: str, probe
     sub = curves[(curves["dataset"] == dataset) & (curves["probe"] == probe) & (curves["curve"] == curve)
                  & (curves["metric"] == "macro_f1")]
     x_field = "label_fraction" if curve == "label_efficiency" else "pretrain_animals"
-    width = max(8.0, 4.0 * min(3, len(keys)))
-    legend_in = 0.3 + 0.15 * math.ceil((len(columns) + 2) / _legend_columns(len(columns) + 2, width))
-    fig, nrows, ncols, width, height = _panels(keys, 3.6, 3.0, legend_in, 0.4, width)
+    nrows, ncols, width = _grid(keys, 4.0, 8.0)
+    legend_in = _legend_height(len(columns) + 2, width)
+    height = 3.0 * nrows + legend_in
+    fig = _new_figure(width, height)
     colors = [f"C{i % 10}" for i in range(len(columns))]
     shown: dict[int, Any] = {}
     for i, (task, setting) in enumerate(keys):

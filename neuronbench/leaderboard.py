@@ -709,7 +709,8 @@ def _looks_generated(name: str, data: bytes) -> bool:
     if name.endswith(".png"):
         return data.startswith(b"\x89PNG\r\n\x1a\n")
     if name.endswith(".csv"):
-        return data.startswith(tuple((",".join(c) + "\n").encode() for c in (COLUMNS, PAIRED_COLUMNS)))
+        return data.startswith(tuple((",".join(c) + "\n").encode()
+                                     for c in (COLUMNS, PAIRED_COLUMNS, PER_CLASS_COLUMNS, CURVE_COLUMNS)))
     if name == "README.md":
         return data.startswith(f"{README_TITLE}\n\n{README_INTRO}\n".encode())
     return name.endswith(".md") and data.startswith(b"# Leaderboard: ")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 from neuronbench.errors import NeuronbenchError
-from neuronbench.leaderboard import aggregate, build_leaderboard, paired_rows, render_markdown
+from neuronbench.leaderboard import aggregate, build_leaderboard, paired_rows, render_markdown, seed_values
 from neuronbench.protocol.metrics import chance_levels, classification_metrics
 from neuronbench.protocol.record import SCHEMA_VERSION, Record, iter_records, record_path, write_record
 
@@ -83,11 +84,9 @@ def save(root: Path, record: Record) -> Path:
     return path
 
 
-@pytest.fixture
-def results(tmp_path: Path) -> Path:
+def write_results(root: Path) -> Path:
     """3 methods (method, baseline, control) x 2 settings (1 and 3 folds) x 3 seeds; the
     baseline is not applicable in the inductive setting."""
-    root = tmp_path / "results"
     for method in METHODS:
         for setting, n_folds in SETTINGS.items():
             if method == "neuprint" and setting == "inductive":
@@ -97,6 +96,12 @@ def results(tmp_path: Path) -> Path:
                 for fold in range(n_folds):
                     save(root, make_record(method, setting, fold, seed))
     return root
+
+
+@pytest.fixture
+def results(tmp_path: Path) -> Path:
+    """`write_results` in a temporary folder."""
+    return write_results(tmp_path / "results")
 
 
 def row(df, method: str, setting: str, probe: str = "linear", metric: str = "macro_f1"):
@@ -220,7 +225,8 @@ def test_split_and_data_mismatches_are_refused(results: Path) -> None:
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    """Every file under ``folder`` by its path relative to it (POSIX)."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def add_mlp_probe(results: Path) -> None:
@@ -233,17 +239,20 @@ def add_mlp_probe(results: Path) -> None:
 def quick_figures(monkeypatch) -> None:
     """A stand-in PNG per figure, for tests of which files are written (the figures
     themselves are checked by the byte-identity and figure tests)."""
+    import pandas as pd
+
     import neuronbench.leaderboard as lb
 
-    def png(df, dataset: str, probe: str) -> bytes:
-        rows = df[(df["dataset"] == dataset) & (df["probe"] == probe)]
-        return b"\x89PNG\r\n\x1a\n" + rows.to_csv(index=False).encode()
+    def png(kind: str, *args) -> bytes:
+        text = [a.to_csv(index=False) if isinstance(a, pd.DataFrame) else repr(a) for a in args]
+        return b"\x89PNG\r\n\x1a\n" + kind.encode() + hashlib.sha256(repr(text).encode()).digest()
 
     monkeypatch.setattr(lb, "figure_png", png)
 
 
-GENERATED = ["README.md", "leaderboard-manifest.json", "toy-linear.png", "toy-mlp.png", "toy-paired.csv", "toy.csv",
-             "toy.md"]
+GENERATED = ["README.md", "leaderboard-manifest.json", "site/index.html", "site/style.css",
+             "site/toy-linear-confusion-cell_type.png", "site/toy-mlp-confusion-cell_type.png", "site/toy.html",
+             "toy-linear.png", "toy-mlp.png", "toy-paired.csv", "toy-per-class.csv", "toy.csv", "toy.md"]
 
 
 def test_build_is_byte_identical_and_removes_only_its_own_stale_files(results: Path, tmp_path: Path) -> None:
@@ -255,7 +264,7 @@ def test_build_is_byte_identical_and_removes_only_its_own_stale_files(results: P
         (out / name).write_bytes(data)
     add_mlp_probe(results)
     first = build_leaderboard(results, out)
-    assert [p.name for p in first] == GENERATED
+    assert sorted(p.relative_to(out).as_posix() for p in first) == GENERATED
     files = snapshot(out)
     assert {n: files[n] for n in users} == users  # files it did not write are never touched
     assert set(files) == set(users) | set(GENERATED)  # and no temporary file is left
@@ -283,8 +292,9 @@ def test_build_is_byte_identical_and_removes_only_its_own_stale_files(results: P
             save(results, make_record("nuclr", "inductive", fold, seed))
     assert "toy-mlp.png" not in [p.name for p in build_leaderboard(results, out)]
     after = snapshot(out)
-    assert "toy-mlp.png" not in after and {n: after[n] for n in users} == users
-    assert "toy-mlp.png" not in json.loads(after["leaderboard-manifest.json"])["files"]
+    gone = {"toy-mlp.png", "site/toy-mlp-confusion-cell_type.png"}
+    assert not gone & set(after) and {n: after[n] for n in users} == users
+    assert not gone & set(json.loads(after["leaderboard-manifest.json"])["files"])
 
 
 @pytest.mark.parametrize("make_results", ["missing", "empty"])
@@ -325,10 +335,16 @@ def test_a_user_file_with_a_generated_name_is_refused_and_nothing_written(
 
 def test_curve_points_are_not_table_cells(results: Path, tmp_path: Path, quick_figures) -> None:
     reference = snapshot(build_leaderboard(results, tmp_path / "reference")[0].parent)
+    assert not [name for name in reference if "curve" in name or "efficiency" in name or "scale" in name]
     for seed in SEEDS:
         save(results, make_record("nuclr", "transductive", 0, seed, label_fraction=0.05))
         save(results, make_record("nuclr", "transductive", 0, seed, pretrain_animals=1))
-    assert snapshot(build_leaderboard(results, tmp_path / "with-curves")[0].parent) == reference
+    with_curves = snapshot(build_leaderboard(results, tmp_path / "with-curves")[0].parent)
+    tables = ["toy.md", "toy.csv", "toy-paired.csv", "toy-per-class.csv", "toy-linear.png",
+              "site/toy-linear-confusion-cell_type.png"]
+    assert {n: with_curves[n] for n in tables} == {n: reference[n] for n in tables}
+    added = {"toy-curves.csv", "site/toy-linear-label-efficiency.png", "site/toy-linear-pretraining-scale.png"}
+    assert set(with_curves) - set(reference) == added
 
 
 def test_a_user_file_identical_to_the_generated_one_is_accepted(results: Path, tmp_path: Path, quick_figures) -> None:
@@ -377,6 +393,7 @@ def test_a_folder_from_before_manifests_is_regenerated(results: Path, tmp_path: 
     add_mlp_probe(results)
     build_leaderboard(results, out)
     (out / "leaderboard-manifest.json").unlink()
+    shutil.rmtree(out / "site")  # the site came after the manifest
     (out / "toy.md").write_text("# Leaderboard: toy\n\nan older rendering\n")
     (out / "notes.md").write_text("mine")
     for seed in SEEDS:  # mlp records gone: the listed toy-mlp.png is stale
@@ -467,11 +484,13 @@ def test_each_metric_has_its_own_chance_levels(results: Path) -> None:
 
 
 def test_figure_has_a_kind_legend_off_the_bars_and_marks_cells_without_a_number(results: Path) -> None:
-    from neuronbench.leaderboard import make_figure
+    from neuronbench.figures import bar_figure
+    from neuronbench.leaderboard import method_columns, row_keys
 
     for seed in SEEDS:  # a preset run in one setting only: "not run" elsewhere
         save(results, make_record("nuclr", "transductive", 0, seed, preset="paper", config_hash="eeee11112222"))
-    fig = make_figure(aggregate(iter_records(results)), DATASET, "linear")
+    df = aggregate(iter_records(results))
+    fig = bar_figure(df, DATASET, "linear", method_columns(df), row_keys(df))
     fig.canvas.draw()
     (legend,) = fig.legends
     labels = [t.get_text() for t in legend.get_texts()]
@@ -483,9 +502,17 @@ def test_figure_has_a_kind_legend_off_the_bars_and_marks_cells_without_a_number(
         assert not box.overlaps(ax.get_tightbbox(renderer))  # the legend covers no panel
     by_panel = {ax.get_title(): [t.get_text() for t in ax.texts] for ax in fig.axes}
     assert by_panel == {"cell_type, transductive": [], "cell_type, inductive": ["not run", "N/A"]}
+    # one dot per encoder seed on every bar with a number, at the seed's score
+    from matplotlib.collections import PathCollection
+
+    dots = {ax.get_title(): sorted(round(y, 6) for c in ax.collections if isinstance(c, PathCollection)
+                                   for _, y in c.get_offsets()) for ax in fig.axes}
+    ok = df[(df["setting"] == "transductive") & (df["probe"] == "linear") & (df["metric"] == "macro_f1")]
+    expected = sorted(round(v, 6) for cell in ok["seed_scores"] for _, v in seed_values(cell))
+    assert len(expected) == 3 * len(ok) and dots["cell_type, transductive"] == expected
 
 
 def test_import_is_light() -> None:
-    code = ("import sys, neuronbench.leaderboard; "
+    code = ("import sys, neuronbench.leaderboard, neuronbench.site; "
             "assert 'torch' not in sys.modules and 'matplotlib' not in sys.modules, sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
