@@ -10,9 +10,19 @@ second run changes no byte. How a cell is scored:
    (`neuronbench.protocol.scoring.pooled_score`): one number per encoder seed.
 2. The cell is the mean ± sample standard deviation (ddof=1) over encoder seeds; the
    std is 0 when there is a single seed.
-4. In each row, the best method is compared with the best baseline and with the best
+3. In each row, the best method is compared with the best baseline and with the best
    control, paired over their shared encoder seeds and test neurons, with a 95 % interval
    and a marker where it includes 0 (`paired_rows`, `neuronbench.protocol.paired`).
+4. Per cell, the per-class F1 and confusion matrix of its best encoder seed
+   (`per_class_rows`).
+5. Curve records (a label fraction below 1, or fewer pretraining animals:
+   `Record.is_headline` false) are never table cells: they are scored like cells into the
+   label-efficiency and pretraining-scale curves, which end at the headline cell
+   (`curve_rows`).
+
+The folder holds Markdown pages, CSVs and bar figures per dataset, and a static site
+(``site/``: `neuronbench.site`, figures from `neuronbench.figures`) linking every cell
+to its records.
 
 A seed that lacks some of the expected folds (``n_folds`` in the records) makes the cell
 "incomplete (k/n folds)", never a partial number. Records with status

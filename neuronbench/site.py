@@ -145,7 +145,9 @@ def _num(x: Any, digits: int = 3) -> str:
 
 
 def _signed(x: float) -> str:
-    return f"{x:+.3f}".replace("-", "−")
+    """A signed difference, 3 decimals; 4 when 3 would round a non-zero bound to 0."""
+    digits = 4 if 0 < abs(x) < 0.0005 else 3
+    return f"{x:+.{digits}f}".replace("-", "−")
 
 
 def _chip(kind: str, text: str | None = None) -> str:
@@ -283,8 +285,8 @@ def score_table(df: pd.DataFrame, paired: pd.DataFrame, dataset: str, probe: str
         rows.append(cells)
     note = cells_note(probe, metric, "the paired CSV" if not pairs.empty else None)
     return (_table(head, rows) + notes.html()
-            + f'<p class="note">{escape(note)} Click a column header to sort; click a number for its '
-              "per-class view and records.</p>")
+            + '<p class="note">Click a column header to sort, a number for its per-class view and records.</p>'
+            + f'<details class="note"><summary>How these numbers are computed</summary><p>{escape(note)}</p></details>')
 
 
 # ---------------------------------------------------------------- per-class view and records
