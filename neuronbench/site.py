@@ -76,7 +76,8 @@ td.delta { white-space: nowrap; }
 td.up { color: #1a7f37; }
 td.down { color: #b3261e; }
 td.ns { color: var(--muted); }
-.chip { display: inline-block; white-space: nowrap; padding: 0 .45em; border-radius: .7em; color: #fff; font-size: .85em; }
+.chip { display: inline-block; white-space: nowrap; padding: 0 .45em; border-radius: .7em; color: #fff;
+        font-size: .85em; }
 .chip.method { background: var(--method); }
 .chip.baseline { background: var(--baseline); }
 .chip.control { background: var(--control); }
@@ -341,7 +342,8 @@ def per_class_table(df: pd.DataFrame, per_class: pd.DataFrame, links: dict[tuple
                 for c in classes:
                     x = by_class.get(c)
                     f1 = math.nan if x is None else float(x["f1"])
-                    title = None if x is None else f"{c}: {x['n_true']} test neurons; predicted as {x['predicted_counts']}"
+                    title = None if x is None else (f"{c}: {x['n_true']} test neurons; predicted as "
+                                                    f"{x['predicted_counts']}")
                     cells.append(_td(_num(f1), f1, "num", title))
             cells.append(_td(_records_html(links.get((dataset, task, setting, method, preset), [])), None))
             rows.append((cid, cells))
@@ -435,9 +437,8 @@ def index_page(df: pd.DataFrame, paired: pd.DataFrame, pages: dict[str, str]) ->
         f"<p>Columns are of three kinds: {_chip('method')} the methods under study, {_chip('baseline')} published "
         f"baselines, {_chip('control')} controls (hand-crafted features, random embeddings). "
         "Numbers are mean ± std over encoder seeds. Δ: the best method minus the best baseline (control), paired "
-        f"over shared seeds and test neurons, with its {LEVEL:.0%} interval; green or red: the interval excludes 0, "
-        "green: the method is significantly better, red: significantly worse, "
-        f"grey “{NOT_SIGNIFICANT}”: the interval includes 0.</p>"
+        f"over shared seeds and test neurons, with its {LEVEL:.0%} interval: green, the method is significantly "
+        f"better; red, significantly worse; grey “{NOT_SIGNIFICANT}”, the interval includes 0.</p>"
     )
     return _page("neuronbench leaderboards", intro + "\n" + "\n".join(cards), crumb=False)
 
@@ -478,13 +479,14 @@ def dataset_page(df: pd.DataFrame, paired: pd.DataFrame, per_class: pd.DataFrame
     if files["curve_figures"]:
         parts.append('<h2 id="curves">Curves</h2>')
         parts.append("<p>Macro-F1 as the share of labelled probe-training neurons shrinks (label efficiency) and as "
-                     "the number of pretraining animals grows (pretraining scale; inductive setting), mean ± std "
+                     "the number of pretraining animals grows (pretraining scale), mean ± std "
                      "over encoder seeds, folds pooled as in the tables. The 100 % / “all” point is the headline "
                      f'cell. Points: <a href="{href(files["curves"])}">{escape(files["curves"])}</a>.</p>')
         for (p, curve), name in files["curve_figures"].items():
             title = f"{CURVE_TITLES[curve]}, {p} probe"
             parts.append(f"<h3>{escape(title)}</h3>")
-            parts.append(_figure(name, f"{dataset}: {title}", escape(title) + ": lines per method column, band ± std."))
+            parts.append(_figure(name, f"{dataset}: {title}",
+                                 escape(title) + ": lines per method column, band ± std."))
             parts.append(curve_table(curves, dataset, p, curve))
     parts.append('<h2 id="per-class">Per-class view</h2>')
     parts.append("<p>Each cell's best encoder seed (highest macro-F1), its test predictions pooled over folds: the "

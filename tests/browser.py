@@ -111,10 +111,12 @@ class Browser:
         self._events.append(event)
         params = event.get("params", {})
         if event["method"] == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            self.errors.append("console: " + " ".join(str(a.get("value", a.get("description"))) for a in params["args"]))
+            values = (str(a.get("value", a.get("description"))) for a in params["args"])
+            self.errors.append("console: " + " ".join(values))
         elif event["method"] == "Runtime.exceptionThrown":
             details = params.get("exceptionDetails", {})
-            self.errors.append("exception: " + str(details.get("exception", {}).get("description", details.get("text"))))
+            description = details.get("exception", {}).get("description", details.get("text"))
+            self.errors.append(f"exception: {description}")
         elif event["method"] == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
             entry = params["entry"]
             self.errors.append(f"log: {entry.get('text')} {entry.get('url', '')}".strip())
