@@ -62,12 +62,16 @@ class Browser:
                                          stderr=subprocess.DEVNULL, close_fds=False, preexec_fn=pipes_on_3_and_4)
         os.close(to_browser_r)
         os.close(from_browser_w)
-        target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-        self._session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        for method in ("Page.enable", "Runtime.enable", "Log.enable"):
-            self.call(method, session=True)
-        self.call("Emulation.setDeviceMetricsOverride", {"width": self.width, "height": self.height,
-                                                          "deviceScaleFactor": 1, "mobile": False}, session=True)
+        try:
+            target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+            self._session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+            for method in ("Page.enable", "Runtime.enable", "Log.enable"):
+                self.call(method, session=True)
+            self.call("Emulation.setDeviceMetricsOverride", {"width": self.width, "height": self.height,
+                                                              "deviceScaleFactor": 1, "mobile": False}, session=True)
+        except BaseException:
+            self.__exit__()  # no browser left behind
+            raise
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -336,6 +336,7 @@ def test_a_user_file_with_a_generated_name_is_refused_and_nothing_written(
 def test_curve_points_are_not_table_cells(results: Path, tmp_path: Path, quick_figures) -> None:
     reference = snapshot(build_leaderboard(results, tmp_path / "reference")[0].parent)
     assert not [name for name in reference if "curve" in name or "efficiency" in name or "scale" in name]
+    assert b'id="curves"' not in reference["site/toy.html"]  # no curve records, no curve section
     for seed in SEEDS:
         save(results, make_record("nuclr", "transductive", 0, seed, label_fraction=0.05))
         save(results, make_record("nuclr", "transductive", 0, seed, pretrain_animals=1))
@@ -345,6 +346,7 @@ def test_curve_points_are_not_table_cells(results: Path, tmp_path: Path, quick_f
     assert {n: with_curves[n] for n in tables} == {n: reference[n] for n in tables}
     added = {"toy-curves.csv", "site/toy-linear-label-efficiency.png", "site/toy-linear-pretraining-scale.png"}
     assert set(with_curves) - set(reference) == added
+    assert b'id="curves"' in with_curves["site/toy.html"]
 
 
 def test_a_user_file_identical_to_the_generated_one_is_accepted(results: Path, tmp_path: Path, quick_figures) -> None:
