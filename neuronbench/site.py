@@ -30,7 +30,7 @@ import pandas as pd
 
 from neuronbench.leaderboard import (
     ALL_ANIMALS, LEVEL, METRIC_NAMES, N_BOOT, NOT_SIGNIFICANT, SITE, VERSUS, RecordLink, cells_note,
-    column_header, method_columns, page_tables, row_keys, seed_values,
+    column_header, method_columns, page_tables, paired_file, row_keys, seed_values,
 )
 
 KIND_NAMES = {"method": "method", "baseline": "baseline", "control": "control"}
@@ -259,7 +259,7 @@ def score_table(df: pd.DataFrame, paired: pd.DataFrame, dataset: str, probe: str
     columns = method_columns(df[df["dataset"] == dataset])
     name = METRIC_NAMES.get(metric, metric)
     head = [_th("Task", False), _th("Classes", True), _th("Setting", False),
-            _th("Chance", True, title=f"{name} of a uniform random guess (expected; above) and of always "
+            _th("Chance: uniform / majority", True, title=f"{name} of a uniform random guess (expected; above) and of always "
                                       "predicting the most frequent class (below); sorted by the first")]
     head += [_th(column_header(m, p), True, kind, f"{kind}") for kind, m, p in columns]
     head += [_th(f"Δ vs best {v}", True, title=f"best method minus best {v}, paired; {LEVEL:.0%} interval")
@@ -284,7 +284,7 @@ def score_table(df: pd.DataFrame, paired: pd.DataFrame, dataset: str, probe: str
             cells.append(_delta_cell(pairs[(pairs["task"] == task) & (pairs["setting"] == setting)
                                            & (pairs["versus"] == versus)]))
         rows.append(cells)
-    note = cells_note(probe, metric, "the paired CSV" if not pairs.empty else None)
+    note = cells_note(probe, metric, paired_file(dataset) if not pairs.empty else None)
     return (_table(head, rows) + notes.html()
             + '<p class="note">Click a column header to sort, a number for its per-class view and records.</p>'
             + f'<details class="note"><summary>How these numbers are computed</summary><p>{escape(note)}</p></details>')

@@ -106,7 +106,7 @@ def test_headline_table_is_sortable_with_every_cell(built) -> None:
     heads = table.find_all("th")
     assert heads and all(th.find_all("button") for th in heads)  # every column sorts
     names = [th.text().strip() for th in heads]
-    assert names[:4] == ["Task", "Classes", "Setting", "Chance"]
+    assert names[:4] == ["Task", "Classes", "Setting", "Chance: uniform / majority"]
     assert names[4:] == ["nuclr", "nuclr [paper]", "neuprint", "random", "Δ vs best baseline", "Δ vs best control"]
     assert [th.attrs.get("class") for th in heads[4:8]] == ["k-method", "k-method", "k-baseline", "k-control"]
     assert all(th.attrs.get("data-type") == "num" for th in heads[4:])
