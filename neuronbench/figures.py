@@ -149,7 +149,7 @@ def confusion_figure(per_class: pd.DataFrame, dataset: str, probe: str, task: st
     normalised to the share of each true class (recall) and printed in percent. A cell
     without per-class numbers is an empty panel saying so."""
     k = len(classes)
-    side = max(1.5, 0.32 * k + 0.6)
+    side = min(3.0, max(1.5, 0.32 * k + 0.6))  # inches per panel; capped for tasks with many classes
     legend_in = 0.5
     width = 1.2 + side * len(columns)
     height = legend_in + 0.9 + (side + 0.5) * len(settings)

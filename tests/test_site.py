@@ -274,6 +274,29 @@ def test_curve_figure_has_a_legend_off_the_panels_and_a_log_axis(built) -> None:
     assert list(lines["nuclr (method)"].get_xdata()) == [*FRACTIONS, 1.0]
 
 
+def test_confusion_figure_has_a_panel_per_setting_and_column(built) -> None:
+    from neuronbench.figures import confusion_figure
+    from neuronbench.leaderboard import method_columns
+
+    root, out = built
+    df = aggregate(r for r in iter_records(root) if r[1].is_headline)
+    per_class = pd.read_csv(out / f"{DATASET}-per-class.csv")
+    columns = method_columns(df)
+    fig = confusion_figure(per_class, DATASET, "linear", TASK, CLASSES, list(SETTINGS), columns)
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert len(panels) == len(SETTINGS) * len(columns)
+    inductive = panels[len(columns):]
+    empty = [ax.get_title() for ax in inductive if [t.get_text() for t in ax.texts] == ["no numbers"]]
+    assert empty == ["nuclr [paper]", "neuprint"]  # not run, N/A
+    nuclr = inductive[0]
+    best = per_class[(per_class["method"] == "nuclr") & (per_class["setting"] == "inductive")
+                     & (per_class["preset"] == "cpu")]
+    assert nuclr.get_title() == f"nuclr\nseed {best['encoder_seed'].iloc[0]}: {best['seed_macro_f1'].iloc[0]:.3f}"
+    counts = np.array([[float(v) for v in row.split()] for row in best["predicted_counts"]])
+    shares = [int(t.get_text()) for t in nuclr.texts]
+    assert shares == [round(100 * v) for v in (counts / counts.sum(axis=1, keepdims=True)).ravel()]
+
+
 def test_index_lists_every_dataset_with_who_wins(built) -> None:
     _, out = built
     index = parse(out / "site" / "index.html")
