@@ -232,8 +232,9 @@ def _score_cell(r: pd.Series | None, notes: _Footnotes, best: bool, probe: str) 
     return _td(html, float(r["mean"]), "num best" if best else "num", title)
 
 
-def _delta_cell(pair: pd.DataFrame) -> str:
-    """A Δ cell: difference, 95 % interval, which two columns; coloured when significant."""
+def _delta_cell(pair: pd.DataFrame, row: pd.DataFrame) -> str:
+    """A Δ cell: difference, 95 % interval, which two columns (and how many shared seeds
+    when the two cells of ``row`` have more); coloured when significant."""
     if pair.empty or pair.iloc[0]["n_seeds"] == 0:
         return _td("–", None, "none", "no such pair with numbers in this row, or no shared encoder seed")
     p = pair.iloc[0]
@@ -241,6 +242,10 @@ def _delta_cell(pair: pd.DataFrame) -> str:
     significant = bool(p["significant"])
     cls = "delta " + ("ns" if not significant else "up" if p["diff"] > 0 else "down")
     marker = "" if significant else f" {NOT_SIGNIFICANT}"
+    cell_seeds = max(int(row.loc[(row["method"] == m) & (row["preset"] == preset), "n_seeds"].iloc[0])
+                     for m, preset in ((p["method"], p["preset"]), (p["other"], p["other_preset"])))
+    if p["n_seeds"] < cell_seeds:
+        marker += f" ({p['n_seeds']} shared seeds)"
     title = (f"{a} (best method) minus {b} (best {p['versus']}), paired over {p['n_seeds']} shared encoder "
              f"seeds and the same test neurons; {LEVEL:.0%} interval from a paired bootstrap ({N_BOOT} replicates)"
              + ("" if significant else "; the interval includes 0: not significant"))
@@ -252,8 +257,8 @@ def _delta_cell(pair: pd.DataFrame) -> str:
 def score_table(df: pd.DataFrame, paired: pd.DataFrame, dataset: str, probe: str, metric: str,
                 notes_prefix: str) -> str:
     """One sortable table of a dataset, probe and metric: a row per (task, setting), the
-    best column, the chance levels, a column per method, and the two Δ columns; then its
-    footnotes and the line on how cells are computed."""
+    chance levels, a column per method (the row's best in bold), and the two Δ columns;
+    then its footnotes and how the cells are computed."""
     sub = df[(df["dataset"] == dataset) & (df["probe"] == probe) & (df["metric"] == metric)]
     pairs = paired[(paired["dataset"] == dataset) & (paired["probe"] == probe) & (paired["metric"] == metric)]
     columns = method_columns(df[df["dataset"] == dataset])
@@ -282,7 +287,7 @@ def score_table(df: pd.DataFrame, paired: pd.DataFrame, dataset: str, probe: str
             cells.append(_score_cell(r, notes, is_best, probe))
         for versus in VERSUS:
             cells.append(_delta_cell(pairs[(pairs["task"] == task) & (pairs["setting"] == setting)
-                                           & (pairs["versus"] == versus)]))
+                                           & (pairs["versus"] == versus)], row))
         rows.append(cells)
     note = cells_note(probe, metric, paired_file(dataset) if not pairs.empty else None)
     return (_table(head, rows) + notes.html()
@@ -412,7 +417,7 @@ def _summary_table(df: pd.DataFrame, paired: pd.DataFrame, dataset: str) -> str:
                                  f"<span class=\"sd\">± {_num(b['std'])}</span>", label, "nowrap"))
         for versus in VERSUS:
             cells.append(_delta_cell(pairs[(pairs["task"] == task) & (pairs["setting"] == setting)
-                                           & (pairs["versus"] == versus)]))
+                                           & (pairs["versus"] == versus)], row))
         rows.append(cells)
     return (f"<p>Headline: {escape(probe)} probe, {escape(METRIC_NAMES.get(metric, metric))}.</p>"
             + _table(head, rows))

@@ -342,3 +342,15 @@ def test_the_site_in_headless_chromium(built, tmp_path: Path) -> None:
         assert first == sorted(first, reverse=True) and second == sorted(second) and first != second
         assert state == "ascending"
         assert browser.errors == []
+
+
+def test_a_delta_says_when_fewer_seeds_were_shared() -> None:
+    from neuronbench.site import _delta_cell
+
+    row = pd.DataFrame([{"method": "a", "preset": "cpu", "n_seeds": 3}, {"method": "b", "preset": "cpu", "n_seeds": 2}])
+    pair = pd.DataFrame([{"method": "a", "preset": "cpu", "other": "b", "other_preset": "cpu", "versus": "baseline",
+                          "diff": 0.1, "ci_low": 0.05, "ci_high": 0.15, "n_seeds": 2, "significant": True}])
+    html = _delta_cell(pair, row)
+    assert "(2 shared seeds)" in html and 'class="delta up"' in html and "a − b" in html
+    assert "shared seeds)" not in _delta_cell(pair.assign(n_seeds=3), row.assign(n_seeds=3))
+    assert 'class="delta ns"' in _delta_cell(pair.assign(significant=False, ci_low=-0.01), row)
