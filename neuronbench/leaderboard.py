@@ -674,7 +674,9 @@ def render_folder(df: pd.DataFrame, paired: pd.DataFrame, per_class: pd.DataFram
                     continue
                 name = f"{SITE}/{dataset}-{probe}-{curve.replace('_', '-')}.png"
                 names["curve_figures"][(probe, curve)] = name
-                files[name] = figure_png("curve", curves, df, dataset, probe, curve, columns, row_keys(points))
+                # a line for every column with curve points, with or without a headline cell
+                lines = method_columns(pd.concat([sub, cv])[["kind", "method", "preset"]])
+                files[name] = figure_png("curve", curves, df, dataset, probe, curve, lines, row_keys(points))
         files_of[dataset] = names
     files.update(site.render_site(df, paired, per_class, curves, links, files_of))
     files["README.md"] = _readme(files_of).encode("utf-8")
