@@ -144,6 +144,27 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--sample", type=int, default=5, help="number of records to recompute (default 5)")
     ver.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
 
+    ex = sub.add_parser("export", help="write a benchmark submission from the result records",
+                        description="Write the records of one method as another benchmark's submission files.\n"
+                        "bwb-ts3: IBL BrainWideBench TS3 (unit_cosmos) prediction files from the records of\n"
+                        "task ibl/region_bwb: <out>/<label>_<probe>_<scope>/ts3-unit_cosmos/seed_<seed>.safetensors",
+                        epilog="example:\n  neuronbench export --format bwb-ts3 --results results --method nuclr "
+                        "--out submissions", formatter_class=raw)
+    ex.add_argument("--format", required=True, choices=("bwb-ts3",))
+    ex.add_argument("--results", type=Path, metavar="DIR", default=Path("results"),
+                    help="folder of the result records (default ./results)")
+    ex.add_argument("--method", required=True, metavar="M", help="the method whose records are exported")
+    ex.add_argument("--out", type=Path, metavar="DIR", required=True, help="folder of the submission")
+    ex.add_argument("--label", default=None, help="submission label (default: the method's name)")
+    ex.add_argument("--setting", default="inductive", choices=("inductive", "transductive-zero-shot"),
+                    help="inductive (default; BWB's inductive zero-shot) or transductive-zero-shot")
+    ex.add_argument("--probe", default="linear", help="probe whose probabilities are exported (default linear)")
+    ex.add_argument("--seeds", metavar="S,S", type=_csv, default=None,
+                    help="encoder seeds (default BWB's reported seeds 43,44,45,46,47)")
+    ex.add_argument("--scope", metavar="S[,S]", type=_csv, default=["single", "multi"],
+                    help="single, multi or both (default): each unit's own or multi-unit probabilities")
+    ex.add_argument("--force", action="store_true", help="replace submission files already there")
+
     score = sub.add_parser("score", help="score precomputed embeddings from a Parquet file")
     score.add_argument("file", type=Path)
     score.add_argument("--label", required=True, help="label column")
@@ -227,6 +248,30 @@ def cmd_score(args: argparse.Namespace) -> None:
     print("| probe | macro-F1 | accuracy | balanced accuracy |\n|---|---|---|---|")
     for name, m in out["probes"].items():
         print(f"| {name} | {m['macro_f1']:.4f} | {m['accuracy']:.4f} | {m['balanced_accuracy']:.4f} |")
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from neuronbench.data.catalog import load_dataset
+    from neuronbench.export import export_bwb_ts3
+    from neuronbench.protocol import bwb
+
+    try:
+        seeds = tuple(int(s) for s in args.seeds) if args.seeds else bwb.EVAL_SEEDS
+    except ValueError:
+        raise NeuronbenchError(f"--seeds: expected integers, got {args.seeds}") from None
+    done = export_bwb_ts3(args.results, args.method, args.out, dataset=load_dataset(bwb.TASK[0]), label=args.label,
+                          setting=args.setting, probe=args.probe, seeds=seeds, scopes=args.scope, force=args.force)
+    for s in done.seeds:
+        multi = "N/A" if s.macro_f1["multi"] is None else f"{s.macro_f1['multi']:.4f}"
+        print(f"seed {s.seed}: {s.n_units} units, macro-F1 single-unit {s.macro_f1['single']:.4f}, multi-unit {multi}")
+    for scope in ("single", "multi"):
+        values = [s.macro_f1[scope] for s in done.seeds if s.macro_f1[scope] is not None]
+        if values:
+            print(f"mean over {len(values)} seed(s), {scope}-unit macro-F1: {sum(values) / len(values):.4f}")
+    for scope, reason in done.not_applicable.items():
+        print(f"{scope}-unit: N/A ({reason})")
+    for path in done.files:
+        print(path)
 
 
 def cmd_real_data(args: argparse.Namespace) -> None:
@@ -313,6 +358,8 @@ def _dispatch(args: argparse.Namespace) -> int:
                 print(path)
     elif args.command == "score":
         cmd_score(args)
+    elif args.command == "export":
+        cmd_export(args)
     elif args.command == "verify":
         status = cmd_verify(args)
     sys.stdout.flush()  # a closed pipe shows here, inside main's handler
