@@ -190,3 +190,21 @@ def test_existing_files_are_kept_unless_forced_and_multi_unit_needs_depths(run, 
                               scopes=("multi",))
     assert not (tmp_path / "sub3").exists()
     assert read_record  # the records themselves are untouched by an export
+
+
+def test_the_protocol_facts_are_those_of_ibl_bwb_eval():
+    from neuronbench.data.ibl import pinned_sessions
+
+    sessions = bwb.eval_sessions()
+    assert len(sessions) == len(set(sessions)) == 29
+    assert set(sessions) <= set(pinned_sessions())  # all in NuCLR's session list (24 in its pretraining list)
+    eval_pkg = pytest.importorskip("ibl_bwb_eval", reason="the contract: pip install --no-deps ibl-bwb-eval")
+    from ibl_bwb_eval import multi_unit
+    from ibl_bwb_eval.tasks import task_id
+
+    assert sessions == tuple(eval_pkg.EVAL_RECORDING_IDS.read_text().split())
+    assert bwb.COSMOS_LABELS == eval_pkg.COSMOS_LABELS
+    assert (list(bwb.EVAL_SEEDS), bwb.SWEEP_SEED) == (eval_pkg.EVAL_SEEDS, eval_pkg.SWEEP_SEED)
+    assert (bwb.MULTI_UNIT_RADIUS_UM, bwb.MULTI_UNIT_MAX_NEIGHBORS) == (multi_unit.MULTI_UNIT_RADIUS_UM,
+                                                                         multi_unit.MULTI_UNIT_MAX_NEIGHBORS)
+    assert (bwb.SUITE_TASK, bwb.CONTRACT_VERSION) == (task_id("ts3", "unit_cosmos"), eval_pkg.__version__)
