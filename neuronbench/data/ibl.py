@@ -53,7 +53,10 @@ NAME = "ibl"
 OPENALYX = "https://openalyx.internationalbrainlab.org"
 SESSIONS_FILE = Path(__file__).parent / "sources" / "ibl_sessions.txt"
 COSMOS: tuple[str, ...] = ("CB", "CNU", "CTXsp", "HB", "HPF", "HY", "Isocortex", "MB", "OLF", "TH")
-LABEL_COLUMNS: tuple[str, ...] = ("region", "acronym", "region_bwb", "uuid", "depth", "session")
+LABEL_COLUMNS: tuple[str, ...] = ("region", "acronym")
+"""The labels every region dataset shares (`neuronbench.data.brainsets` writes these)."""
+BWB_COLUMNS: tuple[str, ...] = ("region_bwb", "uuid", "depth", "session")
+"""What the BrainWideBench TS3 option needs besides (module docstring), kept with the labels."""
 SESSIONS_TABLE = "sessions.pqt"
 """ONE's cache table of sessions (eid, lab, subject, date, number), at the cache's root."""
 SPIKE_SORTER = "pykilosort"
@@ -323,7 +326,7 @@ def prepare(raw_dir: Path, out_dir: Path, *, replace: bool = False) -> Path:
         out_dir,
         NAME,
         load(raw_dir),
-        label_columns=LABEL_COLUMNS,
+        label_columns=LABEL_COLUMNS + BWB_COLUMNS,
         replace=replace,
         params={"source": OPENALYX, "qc": "clusters.metrics label == 1", "mapping": "Cosmos",
                 "region_bwb": "region where clusters.metrics firing_rate > 1 Hz and label == 1"},
