@@ -12,13 +12,14 @@ import pytest
 from neuronbench.cli import main
 from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol import bwb
-from neuronbench.protocol.record import iter_records, read_record
+from neuronbench.protocol.metrics import classification_metrics
+from neuronbench.protocol.record import iter_records
 from neuronbench.protocol.scoring import pooled_score
 from tests.fixtures_real import write_ibl
 
 pytest.importorskip("one.alf.io", reason="the IBL loader reads ALF with ONE-api (pip install 'neuronbench[real]')")
 pytest.importorskip("iblatlas", reason="the IBL loader maps atlas ids with iblatlas (pip install 'neuronbench[real]')")
-st = pytest.importorskip("safetensors.numpy", reason="export writes safetensors (pip install 'neuronbench[bwb]')")
+pytest.importorskip("safetensors", reason="export writes safetensors (pip install 'neuronbench[bwb]')")
 
 SEEDS = list(bwb.EVAL_SEEDS)
 
@@ -52,19 +53,19 @@ def _export(tmp: Path, out: Path, *extra: str) -> int:
 
 
 def _ground_truth(records, dataset, gt_dir: Path) -> None:
-    """BWB's ground-truth file of the test units: entity_ids, targets (class indices), label_names."""
+    """BWB's ground-truth file of the test units, made with BWB's own id encoder: entity_ids,
+    targets (class indices) and label_names, where its scorer looks for it."""
+    import torch
+    from ibl_bwb_eval.entity_ids import encode_entity_ids
+    from safetensors.torch import save_file
+
     labels = dataset.labels.set_index("neuron_id")
     ids = [i for r in records for i in r.y_true["neuron_id"]]
-    targets = [bwb.COSMOS_LABELS.index(y) for r in records for y in r.test_labels]
-    uuids = labels.loc[ids, "uuid"].tolist()
-    width = max(map(len, uuids))
-    matrix = np.zeros((len(uuids), width), dtype=np.uint8)
-    for k, u in enumerate(uuids):
-        matrix[k, : len(u)] = np.frombuffer(u.encode("ascii"), dtype=np.uint8)
+    targets = torch.tensor([bwb.COSMOS_LABELS.index(y) for r in records for y in r.test_labels])
     path = gt_dir / bwb.SUITE_TASK / "ground_truth.safetensors"
     path.parent.mkdir(parents=True)
-    st.save_file({"entity_ids": matrix, "targets": np.asarray(targets, dtype=np.int64)}, str(path),
-                 metadata={"label_names": ",".join(bwb.COSMOS_LABELS)})
+    save_file({"entity_ids": encode_entity_ids(labels.loc[ids, "uuid"].to_numpy()), "targets": targets}, str(path),
+              metadata={"label_names": ",".join(bwb.COSMOS_LABELS)})
 
 
 def _seed_records(tmp: Path, seed: int):
@@ -99,10 +100,9 @@ def test_export_writes_a_submission_that_bwb_scores_as_we_do(run, tmp_path, caps
         assert f"seed {seed}: {len(y_true)} units, macro-F1 single-unit {ours:.4f}" in printed
 
         path = tmp_path / "sub" / "features_linear_multi" / "ts3-unit_cosmos" / f"seed_{seed}.safetensors"
-        with safe_open(str(path), framework="numpy") as f:
+        with safe_open(str(path), framework="pt") as f:
             meta = f.metadata()
-            ids, proba = decode_entity_ids(__import__("torch").from_numpy(f.get_tensor("entity_ids"))), \
-                f.get_tensor("pred_proba")
+            ids, proba = decode_entity_ids(f.get_tensor("entity_ids")), f.get_tensor("pred_proba").numpy()
         assert meta == {"label": "features_linear_multi", "task": "ts3-unit_cosmos", "seed": str(seed),
                         "ibl_bwb_eval_version": "0.1.0", "label_names": "CB,CNU,CTXsp,HB,HPF,HY,Isocortex,MB,OLF,TH",
                         "source": meta["source"]}
@@ -113,8 +113,6 @@ def test_export_writes_a_submission_that_bwb_scores_as_we_do(run, tmp_path, caps
         expected = multi_unit_prediction(single, labels.loc[neuron_ids, "depth"].to_numpy(float), recording)
         np.testing.assert_allclose(proba, expected, atol=1e-6)  # float32 on disk
         names = np.asarray(bwb.COSMOS_LABELS)[expected.argmax(axis=1)]
-        from neuronbench.protocol.metrics import classification_metrics
-
         multi = classification_metrics(y_true, names.tolist(), bwb.COSMOS_LABELS)["macro_f1"]
         assert bwb_scores[("features_linear_multi", seed)]["macro/f1-score"] == pytest.approx(multi, abs=1e-12)
         assert f"multi-unit {multi:.4f}" in printed
@@ -167,6 +165,7 @@ def test_bad_inputs_are_clear_errors_and_write_nothing(run, tmp_path, capsys):
 
 def test_existing_files_are_kept_unless_forced_and_multi_unit_needs_depths(run, tmp_path, capsys, monkeypatch):
     tmp, dataset = run
+    records = {p: p.read_bytes() for p, _ in iter_records(tmp / "results")}
     out = tmp_path / "sub"
     assert _export(tmp, out, "--seeds", "43,", "--scope", "single") == 0
     target = out / "features_linear_single" / "ts3-unit_cosmos" / "seed_43.safetensors"
@@ -189,7 +188,7 @@ def test_existing_files_are_kept_unless_forced_and_multi_unit_needs_depths(run, 
         export.export_bwb_ts3(tmp / "results", "features", tmp_path / "sub3", dataset=dataset, seeds=(43,),
                               scopes=("multi",))
     assert not (tmp_path / "sub3").exists()
-    assert read_record  # the records themselves are untouched by an export
+    assert {p: p.read_bytes() for p, _ in iter_records(tmp / "results")} == records  # an export changes no record
 
 
 def test_the_protocol_facts_are_those_of_ibl_bwb_eval():
