@@ -163,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="encoder seeds (default BWB's reported seeds 43,44,45,46,47)")
     ex.add_argument("--scope", metavar="S[,S]", type=_csv, default=["single", "multi"],
                     help="single, multi or both (default): each unit's own or multi-unit probabilities")
+    ex.add_argument("--preset", default=None, help="the method's preset, when its records have several")
     ex.add_argument("--force", action="store_true", help="replace submission files already there")
 
     score = sub.add_parser("score", help="score precomputed embeddings from a Parquet file")
@@ -260,7 +261,8 @@ def cmd_export(args: argparse.Namespace) -> None:
     except ValueError:
         raise NeuronbenchError(f"--seeds: expected integers, got {args.seeds}") from None
     done = export_bwb_ts3(args.results, args.method, args.out, dataset=load_dataset(bwb.TASK[0]), label=args.label,
-                          setting=args.setting, probe=args.probe, seeds=seeds, scopes=args.scope, force=args.force)
+                          setting=args.setting, probe=args.probe, seeds=seeds, scopes=args.scope, preset=args.preset,
+                          force=args.force)
     for s in done.seeds:
         multi = "N/A" if s.macro_f1["multi"] is None else f"{s.macro_f1['multi']:.4f}"
         print(f"seed {s.seed}: {s.n_units} units, macro-F1 single-unit {s.macro_f1['single']:.4f}, multi-unit {multi}")

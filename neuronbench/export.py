@@ -56,9 +56,10 @@ class Export:
     not_applicable: dict[str, str]
 
 
-def _records(results: Path, method: str, setting: str, seeds: Sequence[int]) -> dict[int, list[Record]]:
-    """The headline records of ``method`` on ibl/region_bwb in ``setting``, by encoder seed,
-    each seed's folds complete and in order."""
+def _records(results: Path, method: str, setting: str, seeds: Sequence[int],
+             preset: str | None) -> dict[int, list[Record]]:
+    """The headline records of ``method`` (of ``preset``, needed when there are several)
+    on ibl/region_bwb in ``setting``, by encoder seed, each seed's folds complete and in order."""
     dataset, task = bwb.TASK
     folder = Path(results) / dataset / task / setting
     run = (f"neuronbench run --method {method} --dataset {dataset} --task {task} --setting {setting} "
@@ -69,6 +70,12 @@ def _records(results: Path, method: str, setting: str, seeds: Sequence[int]) -> 
         raise NeuronbenchError(f"{folder}: no record of method {method!r} on task {dataset}/{task} ({setting}); "
                                f"make them with: {run}")
     check_comparable(records)
+    presets = sorted({r.preset for r in records})
+    if preset is None and len(presets) > 1:
+        raise NeuronbenchError(f"{folder}: records of method {method!r} with presets {presets}; choose one with --preset")
+    records = [r for r in records if preset is None or r.preset == preset]
+    if not records:
+        raise NeuronbenchError(f"{folder}: no record of method {method!r} with preset {preset!r} (found {presets})")
     by_seed: dict[int, list[Record]] = {}
     for r in records:
         if tuple(r.task["classes"]) != bwb.COSMOS_LABELS:
@@ -164,7 +171,7 @@ def submission_bytes(ids: Sequence[str], proba: np.ndarray, *, label: str, seed:
 
 def export_bwb_ts3(results: Path, method: str, out: Path, *, dataset: Any, label: str | None = None,
                    setting: str = "inductive", probe: str = "linear", seeds: Sequence[int] = bwb.EVAL_SEEDS,
-                   scopes: Sequence[str] = SCOPES, force: bool = False) -> Export:
+                   scopes: Sequence[str] = SCOPES, preset: str | None = None, force: bool = False) -> Export:
     """Write the BWB TS3 submission of ``method``'s records under ``results`` to ``out``
     (module docstring); ``dataset`` is the prepared ``ibl`` dataset the records were made
     on (unit uuids and depths). The multi-unit scope is not applicable (skipped, with its
@@ -178,11 +185,12 @@ def export_bwb_ts3(results: Path, method: str, out: Path, *, dataset: Any, label
     if bwb.SWEEP_SEED in seeds:
         raise NeuronbenchError(f"seed {bwb.SWEEP_SEED} is BWB's tuning seed and never reported; "
                                f"its reported seeds are {list(bwb.EVAL_SEEDS)}")
-    by_seed = _records(results, method, setting, seeds)
+    by_seed = _records(results, method, setting, seeds, preset)
     files: dict[Path, bytes] = {}
     scores: list[SeedScores] = []
     not_applicable: dict[str, str] = {}
-    source = f"neuronbench {neuronbench.__version__}: method {method}, setting {setting}, probe {probe}"
+    source = (f"neuronbench {neuronbench.__version__}: method {method} ({by_seed[seeds[0]][0].preset}), "
+              f"setting {setting}, probe {probe}")
     for seed in seeds:
         recs = by_seed[seed]
         where = f"{method} seed {seed}"

@@ -160,6 +160,14 @@ def test_bad_inputs_are_clear_errors_and_write_nothing(run, tmp_path, capsys):
         other.write_text(json.dumps(doc))
     assert main(args) == 2
     assert "field 'task.classes': expected BWB's COSMOS_LABELS" in capsys.readouterr().err
+
+    shutil.rmtree(results)  # records of two presets of the method: which one is asked
+    shutil.copytree(tmp / "results", results)
+    doc = json.loads(path.read_text())
+    doc["method"]["preset"] = "paper"
+    path.write_text(json.dumps(doc))
+    assert main(args) == 2
+    assert "with presets ['cpu', 'paper']; choose one with --preset" in capsys.readouterr().err
     assert not out.exists()
 
 

@@ -78,7 +78,7 @@ REAL_TASKS: tuple[Task, ...] = (
          "Ten Cosmos regions (void and root left out)"),
     # BrainWideBench TS3 unit_cosmos (`neuronbench.protocol.bwb`): its held-out sessions and unit filter
     Task("ibl", "region_bwb", "region_bwb", ("CB", "CNU", "CTXsp", "HB", "HPF", "HY", "Isocortex", "MB", "OLF", "TH"),
-         "BWB TS3 unit_cosmos: ten Cosmos regions, units > 1 Hz, its 29 held-out sessions"),
+         "BWB TS3 unit_cosmos: 10 Cosmos regions, units > 1 Hz, its 29 held-out sessions (not comparable to region)"),
     Task("allen", "cell_type", "cell_type", ("Pvalb", "Sst", "Vip"), "Opto-tagged Cre lines (VIS units)"),
 )
 TASKS.update({t.key: t for t in REAL_TASKS})
