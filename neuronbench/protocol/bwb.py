@@ -66,7 +66,8 @@ def eval_sessions() -> tuple[str, ...]:
 def multi_unit_proba(proba: np.ndarray, depths: Sequence[float], probes: Sequence[str]) -> np.ndarray:
     """Each unit's probabilities replaced by the mean over the `MULTI_UNIT_MAX_NEIGHBORS`
     units nearest in depth on its probe within `MULTI_UNIT_RADIUS_UM` (itself included);
-    ties in distance are broken by the units' order."""
+    ties in distance are broken by the units' order (BWB's numpy default sort leaves the
+    order of ties unspecified: the two can differ only for units equally far apart)."""
     import numpy as np
 
     proba = np.asarray(proba, dtype=np.float64)
