@@ -219,6 +219,38 @@ def group_kfold(ids: Sequence[str], groups: Sequence[str],
     return folds
 
 
+def label_subset(table: pd.DataFrame, train: Sequence[str], fraction: float, split_seed: int = 0) -> tuple[str, ...]:
+    """The probe-training neurons whose labels a label-efficiency point uses: per label,
+    the ``fraction`` (rounded, at least one) of ``train``'s groups with the smallest hash
+    under the split seed, all neurons of a picked group (a tracked neuron is one
+    labelled cell). The ranking does not depend on ``fraction``, so the subsets of
+    growing fractions are nested; ``fraction`` 1 gives ``train`` itself. ``table`` is
+    the task's `task_table` (neuron_id, group, label)."""
+    if isinstance(fraction, bool) or not 0 < fraction <= 1:
+        raise NeuronbenchError(f"label fraction: expected a number in (0, 1], got {fraction!r}")
+    rows = table[table["neuron_id"].isin(train)]
+    picked: set[str] = set()
+    for _, g in rows[["group", "label"]].drop_duplicates("group").groupby("label", sort=True):
+        keys = sorted(g["group"], key=lambda k: unit_hash(k, f"{split_seed}/labels"))
+        picked.update(keys[: max(1, int(round(fraction * len(keys))))])
+    return tuple(sorted(rows.loc[rows["group"].isin(picked), "neuron_id"]))
+
+
+def pretrain_subset(recordings: pd.DataFrame, pretrain: Sequence[str], n_animals: int,
+                    split_seed: int = 0) -> tuple[str, ...]:
+    """The recordings of a pretraining-scale point: those of ``pretrain`` made in the
+    first ``n_animals`` of its animals ranked by their hash under the split seed (so the
+    sets of growing counts are nested). ``recordings`` is the dataset's recordings table
+    (recording, animal)."""
+    animal_of = dict(zip(recordings["recording"], recordings["animal"].astype(str)))
+    ranked = sorted({animal_of[r] for r in pretrain}, key=lambda a: unit_hash(a, f"{split_seed}/pretrain"))
+    if isinstance(n_animals, bool) or not 1 <= n_animals <= len(ranked):
+        raise NeuronbenchError(f"pretraining animals: expected 1 to {len(ranked)} (the animals of this "
+                               f"setting's pretraining recordings), got {n_animals!r}")
+    keep = set(ranked[:n_animals])
+    return tuple(r for r in pretrain if animal_of[r] in keep)
+
+
 def _fold(table: pd.DataFrame, fold: int, pretrain: list[str], test_mask: np.ndarray,
           trainable: np.ndarray, split_seed: int, test_animals: tuple[str, ...] = ()) -> Fold:
     groups = table.loc[trainable, ["group", "label"]].drop_duplicates("group")
