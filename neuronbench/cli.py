@@ -30,6 +30,8 @@ RUN_EXAMPLES = """examples:
   neuronbench run --method features,random --setting transductive,inductive --seeds 0,5 --jobs 2
   neuronbench run --method nuclr --setting inductive --dataset synthetic-calcium --task subclass
   neuronbench run --method lolcat --setting inductive --results /tmp/fresh    (recompute, ignoring ./results)
+  neuronbench run --method nuclr --setting inductive --label-fractions 0.01,0.05,0.1,0.25,0.5,1
+  neuronbench run --method nuclr --setting inductive --pretrain-animals all
 
 Runs whose record is already in --results (same split, data and config) are reused, not
 redone: the command says how many. Ctrl-C stops within seconds; rerun the same command to
@@ -70,6 +72,36 @@ def _seeds(text: str) -> list[int]:
     return values
 
 
+def _label_fractions(text: str) -> list[float]:
+    """Fractions of the probe-training labels, comma-separated, each in (0, 1], none twice."""
+    try:
+        values = [float(t) for t in _csv(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected fractions in (0, 1] such as 0.01,0.1,1, got {text!r}") from None
+    bad = [v for v in values if not 0 < v <= 1]  # NaN fails this too
+    if not values or bad:
+        raise argparse.ArgumentTypeError(f"expected fractions in (0, 1] such as 0.01,0.1,1, got {text!r}")
+    if len(set(values)) < len(values):
+        raise argparse.ArgumentTypeError(f"a fraction is given more than once in {text!r}")
+    return values
+
+
+def _pretrain_animals(text: str) -> list[int] | str:
+    """``all`` (every count from 1 to all the pretraining animals) or counts >= 1,
+    comma-separated, none twice."""
+    if text.strip() == "all":
+        return "all"
+    try:
+        values = [int(t) for t in _csv(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'all' or counts of animals such as 1,2,3, got {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected 'all' or counts of animals >= 1 such as 1,2,3, got {text!r}")
+    if len(set(values)) < len(values):
+        raise argparse.ArgumentTypeError(f"a count is given more than once in {text!r}")
+    return values
+
+
 def build_parser() -> argparse.ArgumentParser:
     raw = argparse.RawDescriptionHelpFormatter
     p = argparse.ArgumentParser(prog="neuronbench", description=DESCRIPTION, epilog=EXAMPLES, formatter_class=raw)
@@ -98,6 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
                      "a seconds-long smoke test)")
     run.add_argument("--probes", metavar="P[,P...]", type=_csv, default=["linear"],
                      help="linear (default, the headline), mlp, xgboost; comma-separated")
+    run.add_argument("--label-fractions", metavar="F[,F...]", type=_label_fractions, default=[1.0],
+                     help="label-efficiency curve: train the probes (and a supervised encoder) on these "
+                     "fractions of the probe-training neurons, e.g. 0.01,0.05,0.1,0.25,0.5,1 "
+                     "(default 1: all, the headline)")
+    run.add_argument("--pretrain-animals", metavar="K[,K...]|all", type=_pretrain_animals, default=(),
+                     help="pretraining-scale curve (inductive setting only): pretrain on K of the training "
+                     "animals, e.g. 1,2,3, or all (every K up to all of them, the headline)")
     run.add_argument("--jobs", metavar="N", type=int, default=1,
                      help="run on a local Dask cluster of N worker processes")
     run.add_argument("--scheduler", metavar="ADDR", default=None,
@@ -216,7 +255,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from neuronbench.runner import GridOptions, run_grid
 
     options = GridOptions(preset=args.preset, device=args.device, probes=tuple(args.probes),
-                          results=args.results, progress=not args.no_progress)
+                          results=args.results, progress=not args.no_progress,
+                          label_fractions=tuple(args.label_fractions),
+                          pretrain_animals=args.pretrain_animals if args.pretrain_animals == "all"
+                          else tuple(args.pretrain_animals))
     executor = make_executor(args.jobs, args.scheduler, args.cluster)
     try:
         paths = run_grid(args.method, args.dataset, args.setting, args.seeds, args.task, options, executor)
@@ -225,10 +267,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise
     executor.close()
     records = [read_record(p) for p in paths if p.is_file()]
-    table = aggregate(records)
-    paired = paired_rows(table, records)
-    for metric in ("macro_f1", "accuracy"):
-        print(render_markdown(table, args.dataset, probe="linear", metric=metric, paired=paired))
+    points = sorted({(r.label_fraction, r.pretrain_animals) for r in records},
+                    key=lambda p: (p != (1.0, None), -p[0], p[1] or 0))  # the headline first
+    for fraction, animals in points:
+        point = [r for r in records if (r.label_fraction, r.pretrain_animals) == (fraction, animals)]
+        if (fraction, animals) != (1.0, None):
+            print(f"## curve point: {fraction * 100:g} % of the probe-training labels"
+                  + (f", pretraining on {animals} animal(s)" if animals else "") + "\n")
+        table = aggregate(point)
+        paired = paired_rows(table, point)
+        for metric in ("macro_f1", "accuracy") if (fraction, animals) == (1.0, None) else ("macro_f1",):
+            print(render_markdown(table, args.dataset, probe="linear", metric=metric, paired=paired))
     failed = [r for r in records if r.status == "failed"]
     for r in failed:
         print(f"failed: {r.method['name']} {r.task['name']} {r.setting} fold {r.fold} seed {r.encoder_seed}: {r.reason}",
