@@ -26,10 +26,10 @@ the same grid, each with its own record (`neuronbench.protocol.record.variant_su
 - pretraining scale (inductive setting only): the encoder pretrains on the recordings
   of the first k of the setting's pretraining animals in a nested, hashed order
   (`neuronbench.protocol.settings.pretrain_subset`); the probe is unchanged. k equal to
-  the number of those animals is the headline run. Only methods that pretrain take part
-  (`pretrains`: self-supervised methods and baselines); for controls, which learn
-  nothing from recordings, and supervised methods, whose encoder is trained on labels,
-  the point is recorded "not_applicable" with the reason.
+  the number of those animals is the headline run. Only methods that learn from
+  unlabelled recordings take part (`pretrains`); for controls, which learn nothing from
+  recordings, and supervised methods, whose encoder learns from labels, the point is
+  recorded "not_applicable" with the reason.
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ from neuronbench.plugin import MethodInfo, config_hash
 from neuronbench.probes import PROBES, make_probe
 from neuronbench.protocol.record import Record, read_record, record_path, write_record
 from neuronbench.protocol.scoring import score_fold
-from neuronbench.protocol.settings import SETTINGS, Fold, Split, get_split, label_subset, pretrain_subset
+from neuronbench.protocol.settings import (SETTINGS, Fold, Split, get_split, label_subset,
+                                          pretrain_animal_order, pretrain_subset)
 from neuronbench.protocol.tasks import Task, get_task, task_table, tasks_for
 from neuronbench.registry import get_method
 
@@ -195,8 +196,7 @@ def pretrain_points(asked: tuple[int, ...] | Literal["all"], fold: Fold, recordi
     a count above the fold's number of pretraining animals is an error."""
     if asked == ():
         return [None]
-    animal_of = dict(zip(recordings["recording"], recordings["animal"].astype(str)))
-    n = len({animal_of[r] for r in fold.pretrain})
+    n = len(pretrain_animal_order(recordings, fold.pretrain))
     counts = list(range(1, n + 1)) if asked == "all" else list(asked)
     too_many = [k for k in counts if k > n]
     if too_many:
@@ -333,8 +333,8 @@ def plan_jobs(ds: Dataset, runs: Sequence[tuple[MethodInfo, Run, str | None]],
     """Group the runs still to do into encoder jobs; write N/A records on the way.
     Returns the jobs and the paths of the runs already done (reused as they are).
     Self-supervised runs share a job per (method, pretraining recordings, seed), so the
-    label fractions of one pretraining share its embedding; supervised runs have a job
-    each, since the encoder sees the run's labelled neurons."""
+    label fractions of one pretraining share its embedding; a supervised method has a
+    job per fold, seed and labelled subset, since its encoder sees the labelled neurons."""
     jobs: dict[tuple, EncoderJob] = {}
     reused: list[Path] = []
     labels_of: dict[str, pd.Series] = {}

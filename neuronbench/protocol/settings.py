@@ -236,18 +236,25 @@ def label_subset(table: pd.DataFrame, train: Sequence[str], fraction: float, spl
     return tuple(sorted(rows.loc[rows["group"].isin(picked), "neuron_id"]))
 
 
+def pretrain_animal_order(recordings: pd.DataFrame, pretrain: Sequence[str], split_seed: int = 0) -> list[str]:
+    """The animals of the pretraining recordings ``pretrain`` ranked by their hash under
+    the split seed: the pretraining-scale curve adds them in this order. ``recordings``
+    is the dataset's recordings table (recording, animal)."""
+    animal_of = dict(zip(recordings["recording"], recordings["animal"].astype(str)))
+    return sorted({animal_of[r] for r in pretrain}, key=lambda a: unit_hash(a, f"{split_seed}/pretrain"))
+
+
 def pretrain_subset(recordings: pd.DataFrame, pretrain: Sequence[str], n_animals: int,
                     split_seed: int = 0) -> tuple[str, ...]:
     """The recordings of a pretraining-scale point: those of ``pretrain`` made in the
-    first ``n_animals`` of its animals ranked by their hash under the split seed (so the
-    sets of growing counts are nested). ``recordings`` is the dataset's recordings table
-    (recording, animal)."""
-    animal_of = dict(zip(recordings["recording"], recordings["animal"].astype(str)))
-    ranked = sorted({animal_of[r] for r in pretrain}, key=lambda a: unit_hash(a, f"{split_seed}/pretrain"))
+    first ``n_animals`` animals of `pretrain_animal_order` (so the sets of growing counts
+    are nested)."""
+    ranked = pretrain_animal_order(recordings, pretrain, split_seed)
     if isinstance(n_animals, bool) or not 1 <= n_animals <= len(ranked):
         raise NeuronbenchError(f"pretraining animals: expected 1 to {len(ranked)} (the animals of this "
                                f"setting's pretraining recordings), got {n_animals!r}")
     keep = set(ranked[:n_animals])
+    animal_of = dict(zip(recordings["recording"], recordings["animal"].astype(str)))
     return tuple(r for r in pretrain if animal_of[r] in keep)
 
 
