@@ -141,6 +141,19 @@ def test_a_self_supervised_embedding_is_fitted_once_for_every_fraction(spies, tm
     assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
 
 
+def test_a_deleted_curve_record_is_redone_alone_from_the_cached_embedding(spies, tmp_path):
+    opts = _opts(tmp_path, label_fractions=(0.1, 0.5, 1.0))
+    paths = run_grid(["spy"], DATASET, ["inductive"], [0], ["cell_class"], opts)
+    before = {p: p.read_bytes() for p in paths}
+    (lost,) = [p for p in paths if p.name.endswith("-labels50.json")]
+    lost.unlink()
+    assert run_grid(["spy"], DATASET, ["inductive"], [0], ["cell_class"], opts) == paths
+    assert len(spies["fit"]) == 1  # the cached embedding serves the redone run
+    assert _comparable(lost) == {k: v for k, v in json.loads(before[lost]).items()
+                                 if k not in ("environment", "timings")}
+    assert all(p.read_bytes() == before[p] for p in paths if p != lost)
+
+
 def test_a_supervised_encoder_trains_on_the_labelled_subset_only(spies, tmp_path):
     ds, task, fold = _inductive()
     run_grid(["spy-supervised"], DATASET, ["inductive"], [0], ["cell_class"],
