@@ -81,7 +81,9 @@ def _label_fractions(text: str) -> list[float]:
     bad = [v for v in values if not 0 < v <= 1]  # NaN fails this too
     if not values or bad:
         raise argparse.ArgumentTypeError(f"expected fractions in (0, 1] such as 0.01,0.1,1, got {text!r}")
-    if len(set(values)) < len(values):
+    from neuronbench.protocol.record import variant_suffix
+
+    if len({variant_suffix(v) for v in values}) < len(values):  # one record file per fraction
         raise argparse.ArgumentTypeError(f"a fraction is given more than once in {text!r}")
     return values
 
@@ -271,9 +273,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                     key=lambda p: (p != (1.0, None), -p[0], p[1] or 0))  # the headline first
     for fraction, animals in points:
         point = [r for r in records if (r.label_fraction, r.pretrain_animals) == (fraction, animals)]
-        if (fraction, animals) != (1.0, None):
-            print(f"## curve point: {fraction * 100:g} % of the probe-training labels"
-                  + (f", pretraining on {animals} animal(s)" if animals else "") + "\n")
+        what = ([f"{fraction * 100:g} % of the probe-training labels"] if fraction < 1 else []) + \
+            ([f"pretraining on {animals} animal(s)"] if animals else [])
+        if what:
+            print(f"## curve point: {', '.join(what)}\n")
         table = aggregate(point)
         paired = paired_rows(table, point)
         for metric in ("macro_f1", "accuracy") if (fraction, animals) == (1.0, None) else ("macro_f1",):

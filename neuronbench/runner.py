@@ -54,7 +54,7 @@ from neuronbench.errors import NeuronbenchError
 from neuronbench.executors import InProcessExecutor
 from neuronbench.plugin import MethodInfo, config_hash
 from neuronbench.probes import PROBES, make_probe
-from neuronbench.protocol.record import Record, read_record, record_path, write_record
+from neuronbench.protocol.record import Record, read_record, record_path, variant_suffix, write_record
 from neuronbench.protocol.scoring import score_fold
 from neuronbench.protocol.settings import (SETTINGS, Fold, Split, get_split, label_subset,
                                           pretrain_animal_order, pretrain_subset)
@@ -169,7 +169,7 @@ def check_curve_options(options: GridOptions, settings: Sequence[str]) -> None:
     fractions = list(options.label_fractions)
     if not fractions or any(isinstance(f, bool) or not 0 < f <= 1 for f in fractions):
         raise NeuronbenchError(f"label fractions: expected numbers in (0, 1], got {fractions}")
-    if len(set(fractions)) < len(fractions):
+    if len({variant_suffix(f) for f in fractions}) < len(fractions):  # one record file per fraction
         raise NeuronbenchError(f"label fractions: a fraction is given twice in {fractions}")
     animals = options.pretrain_animals
     if animals == ():

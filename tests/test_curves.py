@@ -231,7 +231,7 @@ def test_verify_recomputes_a_curve_point_as_it_was_run(spies, tmp_path):
 @pytest.mark.parametrize("option, value", [
     ("--label-fractions", "0"), ("--label-fractions", "1.5"), ("--label-fractions", "-0.1"),
     ("--label-fractions", "half"), ("--label-fractions", "0.1,0.1"), ("--label-fractions", ","),
-    ("--label-fractions", "nan"),
+    ("--label-fractions", "nan"), ("--label-fractions", "0.1234561,0.1234562"),
     ("--pretrain-animals", "0"), ("--pretrain-animals", "-1"), ("--pretrain-animals", "two"),
     ("--pretrain-animals", "1,1"), ("--pretrain-animals", "1.5"),
 ])
