@@ -30,6 +30,8 @@ RUN_EXAMPLES = """examples:
   neuronbench run --method features,random --setting transductive,inductive --seeds 0,5 --jobs 2
   neuronbench run --method nuclr --setting inductive --dataset synthetic-calcium --task subclass
   neuronbench run --method lolcat --setting inductive --results /tmp/fresh    (recompute, ignoring ./results)
+  neuronbench run --method nuclr --setting inductive --label-fractions 0.01,0.05,0.1,0.25,0.5,1
+  neuronbench run --method nuclr --setting inductive --pretrain-animals all
 
 Runs whose record is already in --results (same split, data and config) are reused, not
 redone: the command says how many. Ctrl-C stops within seconds; rerun the same command to
@@ -70,6 +72,38 @@ def _seeds(text: str) -> list[int]:
     return values
 
 
+def _label_fractions(text: str) -> list[float]:
+    """Fractions of the probe-training labels, comma-separated, each in (0, 1], none twice."""
+    try:
+        values = [float(t) for t in _csv(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected fractions in (0, 1] such as 0.01,0.1,1, got {text!r}") from None
+    bad = [v for v in values if not 0 < v <= 1]  # NaN fails this too
+    if not values or bad:
+        raise argparse.ArgumentTypeError(f"expected fractions in (0, 1] such as 0.01,0.1,1, got {text!r}")
+    from neuronbench.protocol.record import variant_suffix
+
+    if len({variant_suffix(v) for v in values}) < len(values):  # one record file per fraction
+        raise argparse.ArgumentTypeError(f"a fraction is given more than once in {text!r}")
+    return values
+
+
+def _pretrain_animals(text: str) -> list[int] | str:
+    """``all`` (every count from 1 to all the pretraining animals) or counts >= 1,
+    comma-separated, none twice."""
+    if text.strip() == "all":
+        return "all"
+    try:
+        values = [int(t) for t in _csv(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'all' or counts of animals such as 1,2,3, got {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected 'all' or counts of animals >= 1 such as 1,2,3, got {text!r}")
+    if len(set(values)) < len(values):
+        raise argparse.ArgumentTypeError(f"a count is given more than once in {text!r}")
+    return values
+
+
 def build_parser() -> argparse.ArgumentParser:
     raw = argparse.RawDescriptionHelpFormatter
     p = argparse.ArgumentParser(prog="neuronbench", description=DESCRIPTION, epilog=EXAMPLES, formatter_class=raw)
@@ -98,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
                      "a seconds-long smoke test)")
     run.add_argument("--probes", metavar="P[,P...]", type=_csv, default=["linear"],
                      help="linear (default, the headline), mlp, xgboost; comma-separated")
+    run.add_argument("--label-fractions", metavar="F[,F...]", type=_label_fractions, default=[1.0],
+                     help="label-efficiency curve: train the probes (and a supervised encoder) on these "
+                     "fractions of the probe-training neurons, e.g. 0.01,0.05,0.1,0.25,0.5,1 "
+                     "(default 1: all, the headline)")
+    run.add_argument("--pretrain-animals", metavar="K[,K...]|all", type=_pretrain_animals, default=(),
+                     help="pretraining-scale curve (inductive setting only): pretrain on K of the training "
+                     "animals, e.g. 1,2,3, or all (every K up to all of them, the headline)")
     run.add_argument("--jobs", metavar="N", type=int, default=1,
                      help="run on a local Dask cluster of N worker processes")
     run.add_argument("--scheduler", metavar="ADDR", default=None,
@@ -143,6 +184,28 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--results", type=Path, default=Path("results"))
     ver.add_argument("--sample", type=int, default=5, help="number of records to recompute (default 5)")
     ver.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
+
+    ex = sub.add_parser("export", help="write a benchmark submission from the result records",
+                        description="Write the records of one method as another benchmark's submission files.\n"
+                        "bwb-ts3: IBL BrainWideBench TS3 (unit_cosmos) prediction files from the records of\n"
+                        "task ibl/region_bwb: <out>/<label>_<probe>_<scope>/ts3-unit_cosmos/seed_<seed>.safetensors",
+                        epilog="example:\n  neuronbench export --format bwb-ts3 --results results --method nuclr "
+                        "--out submissions", formatter_class=raw)
+    ex.add_argument("--format", required=True, choices=("bwb-ts3",))
+    ex.add_argument("--results", type=Path, metavar="DIR", default=Path("results"),
+                    help="folder of the result records (default ./results)")
+    ex.add_argument("--method", required=True, metavar="M", help="the method whose records are exported")
+    ex.add_argument("--out", type=Path, metavar="DIR", required=True, help="folder of the submission")
+    ex.add_argument("--label", default=None, help="submission label (default: the method's name)")
+    ex.add_argument("--setting", default="inductive", choices=("inductive", "transductive-zero-shot"),
+                    help="inductive (default; BWB's inductive zero-shot) or transductive-zero-shot")
+    ex.add_argument("--probe", default="linear", help="probe whose probabilities are exported (default linear)")
+    ex.add_argument("--seeds", metavar="S,S", type=_csv, default=None,
+                    help="encoder seeds (default BWB's reported seeds 43,44,45,46,47)")
+    ex.add_argument("--scope", metavar="S[,S]", type=_csv, default=["single", "multi"],
+                    help="single, multi or both (default): each unit's own or multi-unit probabilities")
+    ex.add_argument("--preset", default=None, help="the method's preset, when its records have several")
+    ex.add_argument("--force", action="store_true", help="replace submission files already there")
 
     score = sub.add_parser("score", help="score precomputed embeddings from a Parquet file")
     score.add_argument("file", type=Path)
@@ -194,7 +257,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from neuronbench.runner import GridOptions, run_grid
 
     options = GridOptions(preset=args.preset, device=args.device, probes=tuple(args.probes),
-                          results=args.results, progress=not args.no_progress)
+                          results=args.results, progress=not args.no_progress,
+                          label_fractions=tuple(args.label_fractions),
+                          pretrain_animals=args.pretrain_animals if args.pretrain_animals == "all"
+                          else tuple(args.pretrain_animals))
     executor = make_executor(args.jobs, args.scheduler, args.cluster)
     try:
         paths = run_grid(args.method, args.dataset, args.setting, args.seeds, args.task, options, executor)
@@ -203,10 +269,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise
     executor.close()
     records = [read_record(p) for p in paths if p.is_file()]
-    table = aggregate(records)
-    paired = paired_rows(table, records)
-    for metric in ("macro_f1", "accuracy"):
-        print(render_markdown(table, args.dataset, probe="linear", metric=metric, paired=paired))
+    points = sorted({(r.label_fraction, r.pretrain_animals) for r in records},
+                    key=lambda p: (p != (1.0, None), -p[0], p[1] or 0))  # the headline first
+    for fraction, animals in points:
+        point = [r for r in records if (r.label_fraction, r.pretrain_animals) == (fraction, animals)]
+        what = ([f"{fraction * 100:g} % of the probe-training labels"] if fraction < 1 else []) + \
+            ([f"pretraining on {animals} animal(s)"] if animals else [])
+        if what:
+            print(f"## curve point: {', '.join(what)}\n")
+        table = aggregate(point)
+        paired = paired_rows(table, point)
+        for metric in ("macro_f1", "accuracy") if (fraction, animals) == (1.0, None) else ("macro_f1",):
+            print(render_markdown(table, args.dataset, probe="linear", metric=metric, paired=paired))
     failed = [r for r in records if r.status == "failed"]
     for r in failed:
         print(f"failed: {r.method['name']} {r.task['name']} {r.setting} fold {r.fold} seed {r.encoder_seed}: {r.reason}",
@@ -227,6 +301,31 @@ def cmd_score(args: argparse.Namespace) -> None:
     print("| probe | macro-F1 | accuracy | balanced accuracy |\n|---|---|---|---|")
     for name, m in out["probes"].items():
         print(f"| {name} | {m['macro_f1']:.4f} | {m['accuracy']:.4f} | {m['balanced_accuracy']:.4f} |")
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from neuronbench.data.catalog import load_dataset
+    from neuronbench.export import export_bwb_ts3
+    from neuronbench.protocol import bwb
+
+    try:
+        seeds = tuple(int(s) for s in args.seeds) if args.seeds else bwb.EVAL_SEEDS
+    except ValueError:
+        raise NeuronbenchError(f"--seeds: expected integers, got {args.seeds}") from None
+    done = export_bwb_ts3(args.results, args.method, args.out, dataset=load_dataset(bwb.TASK[0]), label=args.label,
+                          setting=args.setting, probe=args.probe, seeds=seeds, scopes=args.scope, preset=args.preset,
+                          force=args.force)
+    for s in done.seeds:
+        multi = "N/A" if s.macro_f1["multi"] is None else f"{s.macro_f1['multi']:.4f}"
+        print(f"seed {s.seed}: {s.n_units} units, macro-F1 single-unit {s.macro_f1['single']:.4f}, multi-unit {multi}")
+    for scope in ("single", "multi"):
+        values = [s.macro_f1[scope] for s in done.seeds if s.macro_f1[scope] is not None]
+        if values:
+            print(f"mean over {len(values)} seed(s), {scope}-unit macro-F1: {sum(values) / len(values):.4f}")
+    for scope, reason in done.not_applicable.items():
+        print(f"{scope}-unit: N/A ({reason})")
+    for path in done.files:
+        print(path)
 
 
 def cmd_real_data(args: argparse.Namespace) -> None:
@@ -313,6 +412,8 @@ def _dispatch(args: argparse.Namespace) -> int:
                 print(path)
     elif args.command == "score":
         cmd_score(args)
+    elif args.command == "export":
+        cmd_export(args)
     elif args.command == "verify":
         status = cmd_verify(args)
     sys.stdout.flush()  # a closed pipe shows here, inside main's handler

@@ -13,6 +13,23 @@ Every run writes one record (`neuronbench.protocol.record`); a run whose record 
 (same split, same data, same config) is skipped, so an interrupted grid, or one whose
 worker died, resumes where it stopped when the same command is run again. A job that
 raises marks its runs "failed" with the error and the grid goes on.
+
+Curves (`GridOptions.label_fractions`, `GridOptions.pretrain_animals`) are more runs of
+the same grid, each with its own record (`neuronbench.protocol.record.variant_suffix`):
+
+- label efficiency: the probe trains on a stratified, nested, hashed subset of the fold's
+  probe-training neurons (`neuronbench.protocol.settings.label_subset`); validation and
+  test neurons are unchanged. A self-supervised method's embedding does not depend on
+  the labels, so one encoder job serves every fraction and only the probe reruns; a
+  supervised method (LOLCAT) trains its encoder on the labelled subset only, so each
+  fraction is its own encoder job. Fraction 1 is the headline run (the same record).
+- pretraining scale (inductive setting only): the encoder pretrains on the recordings
+  of the first k of the setting's pretraining animals in a nested, hashed order
+  (`neuronbench.protocol.settings.pretrain_subset`); the probe is unchanged. k equal to
+  the number of those animals is the headline run. Only methods that learn from
+  unlabelled recordings take part (`pretrains`); for controls, which learn nothing from
+  recordings, and supervised methods, whose encoder learns from labels, the point is
+  recorded "not_applicable" with the reason.
 """
 
 from __future__ import annotations
@@ -23,9 +40,9 @@ import sys
 import time
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -37,9 +54,10 @@ from neuronbench.errors import NeuronbenchError
 from neuronbench.executors import InProcessExecutor
 from neuronbench.plugin import MethodInfo, config_hash
 from neuronbench.probes import PROBES, make_probe
-from neuronbench.protocol.record import Record, read_record, record_path, write_record
+from neuronbench.protocol.record import Record, read_record, record_path, variant_suffix, write_record
 from neuronbench.protocol.scoring import score_fold
-from neuronbench.protocol.settings import SETTINGS, Fold, Split, get_split
+from neuronbench.protocol.settings import (SETTINGS, Fold, Split, get_split, label_subset,
+                                          pretrain_animal_order, pretrain_subset)
 from neuronbench.protocol.tasks import Task, get_task, task_table, tasks_for
 from neuronbench.registry import get_method
 
@@ -48,13 +66,17 @@ PROBE_SEEDS = (0, 1, 2)
 
 @dataclass(frozen=True)
 class Run:
-    """One result record to produce."""
+    """One result record to produce. ``fold`` is the fold as this run uses it: for a
+    curve point, ``train`` holds the labelled subset and ``pretrain`` the k animals'
+    recordings (`curve_fold`)."""
 
     task: Task
     split: Split
     fold: Fold
     encoder_seed: int
     path: Path
+    label_fraction: float = 1.0
+    pretrain_animals: int | None = None
 
 
 @dataclass
@@ -90,6 +112,11 @@ class GridOptions:
     results: Path = Path("results")
     data_root: Path | None = None
     progress: bool = True
+    label_fractions: tuple[float, ...] = (1.0,)
+    """Label-efficiency points: fractions of the probe-training labels (1.0: the headline)."""
+    pretrain_animals: tuple[int, ...] | Literal["all"] = ()
+    """Pretraining-scale points (inductive only): counts of pretraining animals; "all":
+    every count from 1 to all of them; (): the headline only."""
 
 
 def run_grid(
@@ -110,18 +137,15 @@ def run_grid(
     for p in options.probes:
         if p not in PROBES:
             raise NeuronbenchError(f"unknown probe {p!r}; choose from: {', '.join(PROBES)}")
+    check_curve_options(options, settings)
     check_environment(infos, options.device)
     with progress.reporting(options.progress):
         ds = load_dataset(dataset, options.data_root)
         task_list = tasks_for(dataset) if not tasks else [get_task(dataset, t) for t in tasks]
         splits = {(t.name, s): get_split(ds, t, s, root=options.data_root) for t in task_list for s in settings}
-        pending, reused = plan_jobs(ds, infos, task_list, settings, seeds, splits, options)
-        paths = [
-            record_path(options.results, dataset, t.name, s, info.name,
-                        config_hash(info.config(options.preset, options.device)), f.fold, seed)
-            for info in infos for t in task_list for s in settings for f in splits[(t.name, s)].folds
-            for seed in seeds
-        ]
+        runs = plan_runs(ds, infos, task_list, settings, seeds, splits, options)
+        pending, reused = plan_jobs(ds, runs, options)
+        paths = [run.path for _, run, _ in runs]
         if reused:
             print(reuse_notice(reused, len(paths), options.results), file=sys.stderr)
         if pending:
@@ -136,6 +160,61 @@ def reuse_notice(reused: Sequence[Path], total: int, results: Path) -> str:
     shown = ", ".join(c[:10] for c in commits[:3]) + (f" and {len(commits) - 3} more" if len(commits) > 3 else "")
     return (f"neuronbench: {len(reused)} of {total} run(s) reused from existing records in {results} "
             f"(made at commit {shown}); delete them or use --results DIR to recompute")
+
+
+def check_curve_options(options: GridOptions, settings: Sequence[str]) -> None:
+    """Refuse curve options that name no point: a label fraction outside (0, 1] or given
+    twice, a pretraining count below 1 or given twice, or pretraining scale outside the
+    inductive setting."""
+    fractions = list(options.label_fractions)
+    if not fractions or any(isinstance(f, bool) or not 0 < f <= 1 for f in fractions):
+        raise NeuronbenchError(f"label fractions: expected numbers in (0, 1], got {fractions}")
+    if len({variant_suffix(f) for f in fractions}) < len(fractions):  # one record file per fraction
+        raise NeuronbenchError(f"label fractions: a fraction is given twice in {fractions}")
+    animals = options.pretrain_animals
+    if animals == ():
+        return
+    if animals != "all" and (any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in animals)
+                             or len(set(animals)) < len(animals)):
+        raise NeuronbenchError(f"pretraining animals: expected distinct counts >= 1 or 'all', got {animals!r}")
+    others = [s for s in settings if s != "inductive"]
+    if others:
+        raise NeuronbenchError(f"pretraining scale is measured in the inductive setting only (the others "
+                               f"pretrain on every recording, test animals included), not in {', '.join(others)}")
+
+
+def pretrains(info: MethodInfo) -> bool:
+    """Whether a method learns from its pretraining recordings without labels (the
+    methods of the pretraining-scale curve): not a control (they learn nothing from
+    recordings) and not supervised (its encoder learns from the probe-train labels)."""
+    return info.kind != "control" and not info.supervised
+
+
+def pretrain_points(asked: tuple[int, ...] | Literal["all"], fold: Fold, recordings: pd.DataFrame,
+                    where: str) -> list[int | None]:
+    """The pretraining animal counts of a fold's curve (None: all of them, the headline);
+    a count above the fold's number of pretraining animals is an error."""
+    if asked == ():
+        return [None]
+    n = len(pretrain_animal_order(recordings, fold.pretrain))
+    counts = list(range(1, n + 1)) if asked == "all" else list(asked)
+    too_many = [k for k in counts if k > n]
+    if too_many:
+        raise NeuronbenchError(f"--pretrain-animals {too_many[0]}: {where} pretrains on {n} animal(s) only "
+                               f"(ask for 1 to {n}, or all)")
+    return [None if k == n else k for k in counts]
+
+
+def curve_fold(fold: Fold, table: pd.DataFrame, recordings: pd.DataFrame, split_seed: int,
+               label_fraction: float = 1.0, pretrain_animals: int | None = None) -> Fold:
+    """``fold`` as a curve point uses it: the probe trains on the labelled subset of its
+    training neurons, the encoder pretrains on the first ``pretrain_animals`` animals'
+    recordings (`label_subset`, `pretrain_subset`; ``table`` is the task's `task_table`,
+    ``recordings`` the dataset's). The headline point gives ``fold`` itself."""
+    train = fold.train if label_fraction == 1 else label_subset(table, fold.train, label_fraction, split_seed)
+    pretrain = (fold.pretrain if pretrain_animals is None
+                else pretrain_subset(recordings, fold.pretrain, pretrain_animals, split_seed))
+    return replace(fold, train=train, pretrain=pretrain)
 
 
 def check_environment(infos: Sequence[MethodInfo], device: str) -> None:
@@ -205,7 +284,7 @@ def submit_jobs(jobs: Sequence[EncoderJob], dataset_path: Path, options: GridOpt
             bar.update(1)
 
 
-def plan_jobs(
+def plan_runs(
     ds: Dataset,
     infos: Sequence[MethodInfo],
     tasks: Sequence[Task],
@@ -213,39 +292,71 @@ def plan_jobs(
     seeds: Sequence[int],
     splits: dict[tuple[str, str], Split],
     options: GridOptions,
-) -> tuple[list[EncoderJob], list[Path]]:
-    """Group the runs still to do into encoder jobs; write N/A records on the way.
-    Returns the jobs and the paths of the runs already done (reused as they are)."""
+) -> list[tuple[MethodInfo, Run, str | None]]:
+    """Every run of the grid, curve points included, with the reason it cannot run (None
+    if it can). Writes nothing: bad curve options are refused before any record is."""
     info_ds = get_dataset_info(ds.name)
-    jobs: dict[tuple, EncoderJob] = {}
-    reused: list[Path] = []
+    points: dict[tuple[str, str, int], list[tuple[float, int | None, Fold]]] = {}
+    for task in tasks:
+        table = task_table(ds, task)
+        for setting in settings:
+            split = splits[(task.name, setting)]
+            for fold in split.folds:
+                where = f"the {setting} setting of {ds.name}/{task.name} (fold {fold.fold})"
+                points[(task.name, setting, fold.fold)] = [
+                    (f, k, curve_fold(fold, table, ds.recordings, split.seed, f, k))
+                    for k in pretrain_points(options.pretrain_animals, fold, ds.recordings, where)
+                    for f in options.label_fractions
+                ]
+    runs = []
     for info in infos:
-        config = info.config(options.preset, options.device)
-        chash = config_hash(config)
+        chash = config_hash(info.config(options.preset, options.device))
         for task in tasks:
-            labels = task_table(ds, task).set_index("neuron_id")["label"] if info.supervised else None
             for setting in settings:
                 split = splits[(task.name, setting)]
                 reason = info.why_not(setting, info_ds.modality, info_ds.available)
                 for fold in split.folds:
-                    for seed in seeds:
-                        path = record_path(options.results, ds.name, task.name, setting, info.name, chash, fold.fold, seed)
-                        if is_done(path, split, ds.checksum, chash, options.probes):
-                            reused.append(path)
-                            continue
-                        run = Run(task, split, fold, seed, path)
-                        if reason is not None:
-                            write_record(path, new_record(info, options.preset, config, ds, run, "not_applicable", reason))
-                            continue
-                        if info.supervised:
-                            key = (info.name, task.name, setting, fold.fold, seed)
-                            job_labels = labels.loc[list(fold.train)]
-                        else:
-                            key = (info.name, fold.pretrain, seed)
-                            job_labels = None
-                        if key not in jobs:
-                            jobs[key] = EncoderJob(info, options.preset, config, fold.pretrain, seed, job_labels)
-                        jobs[key].runs.append(run)
+                    for fraction, animals, curve in points[(task.name, setting, fold.fold)]:
+                        why = reason
+                        if why is None and animals is not None and not pretrains(info):
+                            why = (f"{info.name} does not pretrain on recordings without labels "
+                                   f"({'supervised' if info.supervised else 'a control'}): no pretraining-scale curve")
+                        for seed in seeds:
+                            path = record_path(options.results, ds.name, task.name, setting, info.name, chash,
+                                               fold.fold, seed, fraction, animals)
+                            runs.append((info, Run(task, split, curve, seed, path, fraction, animals), why))
+    return runs
+
+
+def plan_jobs(ds: Dataset, runs: Sequence[tuple[MethodInfo, Run, str | None]],
+              options: GridOptions) -> tuple[list[EncoderJob], list[Path]]:
+    """Group the runs still to do into encoder jobs; write N/A records on the way.
+    Returns the jobs and the paths of the runs already done (reused as they are).
+    Self-supervised runs share a job per (method, pretraining recordings, seed), so the
+    label fractions of one pretraining share its embedding; a supervised method has a
+    job per fold, seed and labelled subset, since its encoder sees the labelled neurons."""
+    jobs: dict[tuple, EncoderJob] = {}
+    reused: list[Path] = []
+    labels_of: dict[str, pd.Series] = {}
+    for info, run, reason in runs:
+        config = info.config(options.preset, options.device)
+        if is_done(run.path, run.split, ds.checksum, config_hash(config), options.probes):
+            reused.append(run.path)
+            continue
+        if reason is not None:
+            write_record(run.path, new_record(info, options.preset, config, ds, run, "not_applicable", reason))
+            continue
+        if info.supervised:
+            key = (info.name, run.task.name, run.split.setting, run.fold.fold, run.encoder_seed, run.fold.train)
+            if run.task.name not in labels_of:
+                labels_of[run.task.name] = task_table(ds, run.task).set_index("neuron_id")["label"]
+            job_labels = labels_of[run.task.name].loc[list(run.fold.train)]
+        else:
+            key = (info.name, run.fold.pretrain, run.encoder_seed)
+            job_labels = None
+        if key not in jobs:
+            jobs[key] = EncoderJob(info, options.preset, config, run.fold.pretrain, run.encoder_seed, job_labels)
+        jobs[key].runs.append(run)
     return list(jobs.values()), reused
 
 
@@ -341,7 +452,7 @@ def new_record(info: MethodInfo, preset: str, config: dict[str, Any], ds: Datase
     """The record of ``run`` before any number (`Record.build`)."""
     return Record.build(method=info, preset=preset, config=config, config_hash=config_hash(config), dataset=ds,
                         task=run.task, split=run.split, fold=run.fold, encoder_seed=run.encoder_seed, status=status,
-                        reason=reason)
+                        reason=reason, label_fraction=run.label_fraction, pretrain_animals=run.pretrain_animals)
 
 
 def _error_text(e: BaseException) -> str:

@@ -5,7 +5,8 @@ does it: the method is built from the record's own config (its hash must match t
 record's), fitted with the record's encoder seed on the fold's pretraining recordings
 (supervised methods: on the probe-train labels), every recording is embedded, and the
 probes of the record are refitted with the record's probe seeds on the same split (the
-split and data checksums must match the record's). Embeddings are cached in a temporary
+split and data checksums must match the record's; a curve point's record uses its fold as
+the runner does, `neuronbench.runner.curve_fold`). Embeddings are cached in a temporary
 folder for the duration of one call only, so a stale cache entry cannot vouch for a
 record. Controls take seconds; learned methods take a full fit each.
 
@@ -123,7 +124,7 @@ def recompute(record: Record, cache_dir: Path, data_root: Path | None = None) ->
     from neuronbench.probes import make_probe
     from neuronbench.protocol.scoring import score_fold
     from neuronbench.registry import get_method
-    from neuronbench.runner import EncoderJob, encode
+    from neuronbench.runner import EncoderJob, curve_fold, encode
     from neuronbench.protocol.settings import get_split
     from neuronbench.protocol.tasks import get_task, task_table
 
@@ -143,7 +144,9 @@ def recompute(record: Record, cache_dir: Path, data_root: Path | None = None) ->
     fold = next((f for f in split.folds if f.fold == record.fold), None)
     if fold is None:
         raise NeuronbenchError(f"the {record.setting} split here has no fold {record.fold}")
-    labels = task_table(ds, task).set_index("neuron_id")["label"]
+    table = task_table(ds, task)
+    fold = curve_fold(fold, table, ds.recordings, split.seed, record.label_fraction, record.pretrain_animals)
+    labels = table.set_index("neuron_id")["label"]
     job = EncoderJob(info, method["preset"], method["config"], fold.pretrain, record.encoder_seed,
                      labels.loc[list(fold.train)] if info.supervised else None)
     path, _, _ = encode(job, ds, cache_dir)

@@ -254,6 +254,18 @@ IBL_PROBES = (  # (lab, subject, date, number, probe)
     ("hoferlab", "SWC_043", "2020-09-16", "001", "probe00"),
     ("angelakilab", "NYU-11", "2020-02-20", "001", "probe00"),
 )
+# (subject, date, number) -> session eid in ONE's cache table: two sessions (KS023's first,
+# NYU-11's) are BrainWideBench evaluation sessions, the others are not
+IBL_EIDS = {
+    ("KS023", "2019-12-10", "001"): "0802ced5-33a3-405e-8336-b65ebc5cb07c",
+    ("KS023", "2019-12-11", "001"): "004d8fd5-41e7-4f1b-a45b-0d4ad76fe446",
+    ("CSHL049", "2020-01-08", "001"): "02fbb6da-3034-47d6-a61b-7d06c796a830",
+    ("CSHL049", "2020-01-09", "002"): "03063955-2523-47bd-ae57-f7489dd40f15",
+    ("SWC_043", "2020-09-15", "001"): "032452e9-1886-449d-9c13-0f192572e19f",
+    ("SWC_043", "2020-09-16", "001"): "032ffcdf-7692-40b3-b9ff-8def1fc18b2e",
+    ("NYU-11", "2020-02-20", "001"): "6713a4a7-faed-4df2-acab-ee4e63326f8d",
+}
+IBL_FIRING_RATES = (0.4, 0.9, 1.0, 2.5, 8.0, 20.0)  # Hz; BWB keeps > 1 Hz
 # Allen atlas id -> (acronym, Cosmos region or None)
 IBL_ATLAS = {
     385: ("VISp", "Isocortex"),
@@ -274,11 +286,17 @@ IBL_ATLAS = {
 
 
 def write_ibl(
-    root: Path, *, n_clusters: int = 24, n_channels: int = 28, duration: float = 100.0, seed: int = 2
+    root: Path, *, n_clusters: int = 24, n_channels: int = 28, duration: float = 100.0, seed: int = 2,
+    sessions_table: bool = True,
 ) -> dict:
-    """A ONE cache: ``<lab>/Subjects/<subject>/<date>/<number>/alf/<probe>/pykilosort/``.
-    Returns {recording id: truth}."""
+    """A ONE cache: ``<lab>/Subjects/<subject>/<date>/<number>/alf/<probe>/pykilosort/``
+    and, with ``sessions_table``, ONE's ``sessions.pqt`` (eids `IBL_EIDS`). Per cluster:
+    ``clusters.metrics.pqt`` ``firing_rate`` (from `IBL_FIRING_RATES`), ``clusters.uuids.csv``
+    and ``clusters.depths.npy``. Returns {recording id: truth}."""
+    import uuid
+
     rng = np.random.default_rng(seed)
+    rate_rng = np.random.default_rng(seed + 1)  # a stream of its own: the other draws stay as they were
     atlas_ids = np.array(list(IBL_ATLAS))
     truth = {}
     for lab, subject, date, number, probe in IBL_PROBES:
@@ -297,7 +315,11 @@ def write_ibl(
         np.save(folder / "spikes.clusters.npy", clusters[order].astype(np.uint32))
         np.save(folder / "spikes.amps.npy", rng.uniform(1e-5, 1e-4, len(times)))
         np.save(folder / "clusters.channels.npy", cl_chan.astype(np.int64))
-        np.save(folder / "clusters.depths.npy", rng.uniform(0, 3800, n_clusters))
+        depths = rng.uniform(0, 3800, n_clusters)
+        np.save(folder / "clusters.depths.npy", depths)
+        firing_rate = rate_rng.choice(IBL_FIRING_RATES, n_clusters)
+        uuids = [str(uuid.uuid5(uuid.NAMESPACE_URL, f"{subject}/{date}/{number}/{probe}/{c}")) for c in range(n_clusters)]
+        pd.DataFrame({"uuids": uuids}).to_csv(folder / "clusters.uuids.csv", index=False)
         pd.DataFrame(
             {
                 "cluster_id": np.arange(n_clusters),
@@ -306,6 +328,7 @@ def write_ibl(
                 "noise_cutoff": rng.uniform(0, 10, n_clusters),
                 "label": label,
                 "ks2_label": rng.choice(["good", "mua"], n_clusters),
+                "firing_rate": firing_rate,
             }
         ).to_parquet(folder / "clusters.metrics.pqt")
         np.save(folder / "channels.brainLocationIds_ccf_2017.npy", chan_ids.astype(np.int64))
@@ -331,7 +354,15 @@ def write_ibl(
             "trains": trains,
             "folder": folder,
             "t_stop": float(times.max()),
+            "firing_rate": firing_rate,
+            "uuids": uuids,
+            "depths": depths,
+            "session": IBL_EIDS[(subject, date, number)],
         }
+    if sessions_table:  # ONE's cache table: eid as the index
+        rows = {IBL_EIDS[(s, d, n)]: (lab, s, pd.Timestamp(d).date(), int(n)) for lab, s, d, n, _ in IBL_PROBES}
+        pd.DataFrame.from_dict(rows, orient="index", columns=["lab", "subject", "date", "number"]).rename_axis(
+            "id").to_parquet(root / "sessions.pqt")
     return truth
 
 

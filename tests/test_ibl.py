@@ -87,3 +87,82 @@ def test_a_probe_with_no_spikes_or_no_clusters_is_a_clear_error(tmp_path):
         np.save(folder / name, np.zeros(0))
     with pytest.raises(NeuronbenchError, match=r"probe00/pykilosort/spikes\.times\.npy: field 'times': expected the"):
         ibl.load(tmp_path)
+
+
+# ---------------------------------------------------------------- BrainWideBench TS3 option
+
+
+def test_bwb_fields_are_kept_from_the_one_cache_and_hidden_from_methods(loaded):
+    truth, recs = loaded
+    for rid, t in truth.items():
+        rec = recs[rid]
+        kept = np.flatnonzero(t["label"] == 1.0)
+        assert rec.labels["uuid"].tolist() == [t["uuids"][c] for c in kept]
+        np.testing.assert_array_equal(rec.labels["depth"].to_numpy(float), t["depths"][kept])
+        assert set(rec.labels["session"]) == {t["session"]}
+        fast = t["firing_rate"][kept] > 1.0  # BWB: firing rate strictly above 1 Hz
+        regions = [None if pd.isna(x) else x for x in rec.labels["region"]]
+        assert [None if pd.isna(x) else x for x in rec.labels["region_bwb"]] == [
+            r if f else None for r, f in zip(regions, fast)
+        ]
+        assert "depth" not in rec.without_labels().neurons.columns
+
+
+def test_without_the_sessions_table_the_session_is_unknown(tmp_path):
+    write_ibl(tmp_path, n_clusters=6, sessions_table=False)
+    assert all(r.labels["session"].isna().all() for r in ibl.load(tmp_path))
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    from neuronbench.data.store import Dataset
+
+    raw = tmp_path_factory.mktemp("ibl-raw-bwb")
+    truth = write_ibl(raw)
+    out = tmp_path_factory.mktemp("ibl-prepared") / "ibl"
+    ibl.prepare(raw, out)
+    return truth, Dataset(out)
+
+
+@pytest.mark.parametrize("setting", ["inductive", "transductive-zero-shot"])
+def test_region_bwb_tests_on_the_bwb_eval_sessions_with_its_unit_filter(prepared, setting):
+    from neuronbench.protocol import bwb
+    from neuronbench.protocol.settings import make_split
+    from neuronbench.protocol.tasks import get_task
+
+    truth, ds = prepared
+    task = get_task("ibl", "region_bwb")
+    assert task.classes == bwb.COSMOS_LABELS == ("CB", "CNU", "CTXsp", "HB", "HPF", "HY", "Isocortex", "MB", "OLF", "TH")
+    split = make_split(ds, task, setting)
+    (fold,) = split.folds
+
+    def units(rids):  # the neuron ids BWB keeps: QC label 1, > 1 Hz, a Cosmos class
+        out = set()
+        for rid in rids:
+            t = truth[rid]
+            for c in np.flatnonzero((t["label"] == 1.0) & (t["firing_rate"] > 1.0)):
+                if IBL_ATLAS[t["chan_ids"][t["cl_chan"][c]]][1] is not None:
+                    out.add(f"ibl/{rid}/{c}")
+        return out
+
+    evaluated = [rid for rid, t in truth.items() if t["session"] in bwb.eval_sessions()]
+    assert sorted(evaluated) == ["KS023_2019-12-10_001_probe00", "KS023_2019-12-10_001_probe01",
+                                 "NYU-11_2020-02-20_001_probe00"]
+    assert set(fold.test) == units(evaluated)
+    assert fold.test_animals == ("KS023", "NYU-11")
+    others = [rid for rid, t in truth.items() if t["animal"] not in fold.test_animals]
+    assert set(fold.train) | set(fold.val) == units(others)  # KS023's other session: neither side
+    pretrain = set(truth) if setting == "transductive-zero-shot" else set(others)
+    assert set(fold.pretrain) == pretrain
+
+
+def test_region_bwb_needs_the_session_ids(tmp_path):
+    from neuronbench.data.store import Dataset
+    from neuronbench.protocol.settings import make_split
+    from neuronbench.protocol.tasks import get_task
+
+    write_ibl(tmp_path / "raw", n_clusters=12, sessions_table=False)
+    ibl.prepare(tmp_path / "raw", tmp_path / "ibl")
+    with pytest.raises(NeuronbenchError, match=r"labels\.parquet: field 'session': no labelled neuron of task "
+                                               r"ibl/region_bwb is in one of its 29 held-out sessions"):
+        make_split(Dataset(tmp_path / "ibl"), get_task("ibl", "region_bwb"), "inductive")

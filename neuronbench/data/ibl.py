@@ -22,6 +22,14 @@ Canonical form: one spikes `Recording` per probe insertion, id
 - x, y, z stay NaN (coordinates determine the region label).
 - Epochs: the ``task`` block (first trial start to last trial end) when the trials
   table is there. No waveforms.
+- For the BrainWideBench TS3 option (`neuronbench.protocol.bwb`), kept in the label
+  table so that methods never see them (a unit's depth gives its region away):
+  ``region_bwb`` = ``region`` for the units BWB scores (``clusters.metrics.pqt``
+  ``firing_rate`` > 1 Hz and ``label`` == 1, BWB's ``unit_filtering``), else None;
+  ``uuid`` (``clusters.uuids.csv``: BWB's unit id), ``depth`` (``clusters.depths.npy``,
+  um along the probe: the multi-unit read-out) and ``session`` (the session's eid, from
+  the ONE cache table ``sessions.pqt`` at the root of the raw folder). Each is None where
+  its file is absent.
 
 Splits: the reference gives no frozen IBL test set (NuCLR's held-out probe list is keyed
 by probe insertion ids that the ALF folders do not carry), so the inductive setting
@@ -46,6 +54,11 @@ OPENALYX = "https://openalyx.internationalbrainlab.org"
 SESSIONS_FILE = Path(__file__).parent / "sources" / "ibl_sessions.txt"
 COSMOS: tuple[str, ...] = ("CB", "CNU", "CTXsp", "HB", "HPF", "HY", "Isocortex", "MB", "OLF", "TH")
 LABEL_COLUMNS: tuple[str, ...] = ("region", "acronym")
+"""The labels every region dataset shares (`neuronbench.data.brainsets` writes these)."""
+BWB_COLUMNS: tuple[str, ...] = ("region_bwb", "uuid", "depth", "session")
+"""What the BrainWideBench TS3 option needs besides (module docstring), kept with the labels."""
+SESSIONS_TABLE = "sessions.pqt"
+"""ONE's cache table of sessions (eid, lab, subject, date, number), at the cache's root."""
 SPIKE_SORTER = "pykilosort"
 
 
@@ -72,13 +85,16 @@ def download(to: Path, *, progress: bool = True) -> Path:
                     eid, "spikes", collection=collection, attribute=["times", "clusters"], download_only=True
                 )
                 one.load_object(
-                    eid, "clusters", collection=collection, attribute=["channels", "metrics"], download_only=True
+                    eid, "clusters", collection=collection, attribute=["channels", "metrics", "uuids", "depths"],
+                    download_only=True,
                 )
                 # every channels.* file (small): ONE would read "brainLocationIds_ccf_2017" as
                 # attribute "brainLocationIds" with timescale "ccf_2017", so no attribute filter
                 one.load_object(eid, "channels", collection=collection, download_only=True)
         except Exception as e:  # ONE and its HTTP stack raise many types
             raise NeuronbenchError(f"ibl session {eid}: download failed ({e}); rerun to resume") from None
+    if hasattr(one, "save_cache"):  # the sessions table maps session folders to eids (`session_eids`)
+        one.save_cache()
     return Path(to)
 
 
@@ -104,11 +120,14 @@ def probe_dirs(raw_dir: Path) -> list[Path]:
     return dirs
 
 
-def _load(alfio, folder: Path, obj: str, attributes: list[str], *, filter_attributes: bool = True) -> dict:
-    """An ALF object with (at least) these attributes. ONE reads ``a_b`` in an attribute
-    as attribute ``a`` with timescale ``b``, so such names cannot be used as a filter."""
+def _load(alfio, folder: Path, obj: str, attributes: list[str], *, optional: tuple[str, ...] = (),
+          filter_attributes: bool = True) -> dict:
+    """An ALF object with (at least) these attributes, and the ``optional`` ones where
+    present. ONE reads ``a_b`` in an attribute as attribute ``a`` with timescale ``b``, so
+    such names cannot be used as a filter."""
     try:
-        bunch = alfio.load_object(folder, obj, **({"attribute": attributes} if filter_attributes else {}))
+        wanted = {"attribute": [*attributes, *optional]} if filter_attributes else {}
+        bunch = alfio.load_object(folder, obj, **wanted)
     except Exception as e:  # ONE raises ALFObjectNotFound and friends
         raise NeuronbenchError(f"{folder}: ALF object {obj!r} ({', '.join(attributes)}): {e}".split("\n")[0]) from None
     missing = [a for a in attributes if a not in bunch]
@@ -145,8 +164,9 @@ def _trials_epochs(session: Path) -> pd.DataFrame:
     return pd.DataFrame({"start": [start[ok].min()], "stop": [stop[ok].max()], "stimulus": ["task"]})
 
 
-def load_probe(folder: Path, regions) -> Recording:
-    """One ``alf/probeXX/pykilosort/`` folder as a recording."""
+def load_probe(folder: Path, regions, eids: dict[tuple[str, str, str, str], str] | None = None) -> Recording:
+    """One ``alf/probeXX/pykilosort/`` folder as a recording; ``eids`` (`session_eids`)
+    names its session."""
     alfio = require("one.alf.io")
     alfpath = require("one.alf.path")
     session = folder.parent.parent.parent
@@ -156,8 +176,10 @@ def load_probe(folder: Path, regions) -> Recording:
         raise NeuronbenchError(
             f"{session}: session folder: expected <lab>/Subjects/<subject>/<yyyy-mm-dd>/<nnn>"
         ) from None
+    key = (str(parts.get("lab")), str(parts["subject"]), str(parts["date"]), str(parts["number"]))
+    session_eid = (eids or {}).get(key)
     spikes = _load(alfio, folder, "spikes", ["times", "clusters"])
-    clusters = _load(alfio, folder, "clusters", ["channels", "metrics"])
+    clusters = _load(alfio, folder, "clusters", ["channels", "metrics"], optional=("uuids", "depths"))
     channels = _load(alfio, folder, "channels", ["brainLocationIds_ccf_2017"], filter_attributes=False)
     times = _column(folder, "spikes.times.npy", spikes["times"]).astype(np.float64)
     clu = integers(
@@ -211,8 +233,11 @@ def load_probe(folder: Path, regions) -> Recording:
     position[units] = np.arange(len(units))
     sel = position[clu] >= 0
     spike_times, offsets = spikes_csr(times[sel], position[clu[sel]], len(units))
-    cosmos = regions.id2acronym(ids_of_unit[units], mapping="Cosmos")
+    cosmos = [c if c in COSMOS else None for c in regions.id2acronym(ids_of_unit[units], mapping="Cosmos")]
     acronyms = regions.id2acronym(ids_of_unit[units])
+    bwb_kept = _bwb_units(folder, metrics)[units]
+    uuids = _optional_column(folder, "clusters.uuids.csv", clusters.get("uuids"), n)
+    depths = _optional_column(folder, "clusters.depths.npy", clusters.get("depths"), n)
     rec_id = f"{parts['subject']}_{parts['date']}_{parts['number']}_{folder.parent.name}"
     names = [str(u) for u in units]
     ids = [neuron_id(NAME, rec_id, u) for u in names]
@@ -231,15 +256,67 @@ def load_probe(folder: Path, regions) -> Recording:
         spike_times=spike_times,
         spike_offsets=offsets,
         labels=pd.DataFrame(
-            {"neuron_id": ids, "region": [c if c in COSMOS else None for c in cosmos], "acronym": list(acronyms)}
+            {
+                "neuron_id": ids,
+                "region": cosmos,
+                "acronym": list(acronyms),
+                "region_bwb": [c if keep else None for c, keep in zip(cosmos, bwb_kept)],
+                "uuid": None if uuids is None else [str(u) for u in uuids[units]],
+                "depth": None if depths is None else depths[units].astype(float),
+                "session": session_eid,
+            }
         ),
     )
     return rec.validate(where=str(folder))
 
 
+def _bwb_units(folder: Path, metrics: pd.DataFrame) -> np.ndarray:
+    """Per cluster: kept by BrainWideBench's unit filter (`neuronbench.protocol.bwb`:
+    ``firing_rate`` above the floor and ``label`` == 1 in ``clusters.metrics.pqt``); all
+    False when the table has no ``firing_rate`` column."""
+    from neuronbench.protocol.bwb import MIN_FIRING_RATE_HZ, UNIT_QC_LABEL
+
+    if "firing_rate" not in metrics.columns:
+        return np.zeros(len(metrics), dtype=bool)
+    rate = pd.to_numeric(metrics["firing_rate"], errors="coerce").to_numpy(dtype=float)
+    return (rate > MIN_FIRING_RATE_HZ) & (metrics["label"].to_numpy(dtype=float) == UNIT_QC_LABEL)
+
+
+def _optional_column(folder: Path, name: str, value, n: int) -> np.ndarray | None:
+    """An optional per-cluster ALF attribute (a CSV loads as a one-column table) as a
+    vector of ``n`` values, None when the file is absent."""
+    if value is None:
+        return None
+    if isinstance(value, pd.DataFrame):
+        if value.shape[1] != 1:
+            raise NeuronbenchError(f"{folder / name}: expected one column, got {list(value.columns)}")
+        value = value.iloc[:, 0].to_numpy()
+    return _column(folder, name, value, n)
+
+
+def session_eids(raw_dir: Path) -> dict[tuple[str, str, str, str], str]:
+    """(lab, subject, yyyy-mm-dd, nnn) -> eid, from ONE's cache table ``sessions.pqt``
+    at the root of ``raw_dir``; empty when the table is absent."""
+    path = Path(raw_dir) / SESSIONS_TABLE
+    if not path.is_file():
+        return {}
+    try:
+        table = pd.read_parquet(path).reset_index()
+    except Exception as e:  # pyarrow raises several types for unreadable files
+        raise NeuronbenchError(f"{path}: unreadable Parquet table ({e})") from None
+    missing = [c for c in ("id", "lab", "subject", "date", "number") if c not in table.columns]
+    if missing:
+        raise NeuronbenchError(f"{path}: missing columns {missing} (ONE's sessions cache table)")
+    return {
+        (str(lab), str(subject), str(pd.Timestamp(date).date()), f"{int(number):03d}"): str(eid)
+        for eid, lab, subject, date, number in table[["id", "lab", "subject", "date", "number"]].itertuples(index=False)
+    }
+
+
 def load(raw_dir: Path) -> list[Recording]:
     regions = require("iblatlas.regions").BrainRegions()
-    return [load_probe(folder, regions) for folder in probe_dirs(raw_dir)]
+    eids = session_eids(raw_dir)
+    return [load_probe(folder, regions, eids) for folder in probe_dirs(raw_dir)]
 
 
 def prepare(raw_dir: Path, out_dir: Path, *, replace: bool = False) -> Path:
@@ -249,8 +326,9 @@ def prepare(raw_dir: Path, out_dir: Path, *, replace: bool = False) -> Path:
         out_dir,
         NAME,
         load(raw_dir),
-        label_columns=LABEL_COLUMNS,
+        label_columns=LABEL_COLUMNS + BWB_COLUMNS,
         replace=replace,
-        params={"source": OPENALYX, "qc": "clusters.metrics label == 1", "mapping": "Cosmos"},
+        params={"source": OPENALYX, "qc": "clusters.metrics label == 1", "mapping": "Cosmos",
+                "region_bwb": "region where clusters.metrics firing_rate > 1 Hz and label == 1"},
         description="IBL Brain Wide Map: Neuropixels, one recording per probe, 10 Cosmos regions",
     )

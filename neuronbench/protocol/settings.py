@@ -15,6 +15,10 @@ Definitions (NuCLR, Arora et al. 2025; `../shared/reference/evaluation.md`):
   labelled sessions) is evaluated on those animals only, one fold per animal, the probe
   trained on the others; in the inductive setting all of them stay out of pretraining
   (one pretraining per seed, shared by the folds).
+- A task with ``test_sessions`` (BrainWideBench TS3, `TASK_PROTOCOLS`) is tested, in
+  both zero-shot settings, on the neurons of those sessions (label column ``session``),
+  one fold; the animals they belong to are held out of probe training (and, inductive,
+  of pretraining), their other sessions unused.
 
 The published facts of each dataset's protocol (held-out animals, development sessions,
 evaluated animals) are in `PUBLISHED`; the data catalog holds data facts only.
@@ -45,6 +49,7 @@ from neuronbench.atomic import atomic_write_text
 from neuronbench.data.catalog import get_dataset_info
 from neuronbench.data.root import data_root
 from neuronbench.errors import NeuronbenchError
+from neuronbench.protocol.bwb import eval_sessions
 from neuronbench.protocol.tasks import Task, task_table
 
 if TYPE_CHECKING:
@@ -74,11 +79,15 @@ class DatasetProtocol:
             a time (NuCLR's Allen leave-one-session-out): only their neurons enter the
             task's splits, zero-shot folds leave one of them out and train the probe on
             the others, and the inductive setting keeps all of them out of pretraining.
+        test_sessions: a published held-out set of sessions, matched to the label column
+            ``session`` (BrainWideBench's eval sessions): the zero-shot settings test on
+            them, one fold, and hold their animals out.
     """
 
     test_animals: tuple[str, ...] | None = None
     dev_recordings: tuple[str, ...] = ()
     eval_animals: tuple[str, ...] | None = None
+    test_sessions: tuple[str, ...] | None = None
 
 
 PUBLISHED: dict[str, DatasetProtocol] = {
@@ -100,10 +109,19 @@ PUBLISHED: dict[str, DatasetProtocol] = {
 }
 """Dataset name -> its published protocol; a dataset not listed has none (`DatasetProtocol()`)."""
 
+TASK_PROTOCOLS: dict[str, DatasetProtocol] = {
+    # BrainWideBench TS3 unit_cosmos: its 29 evaluation sessions (`neuronbench.protocol.bwb`)
+    "ibl/region_bwb": DatasetProtocol(test_sessions=eval_sessions()),
+}
+"""``<dataset>/<task>`` -> a task's own published protocol, in place of its dataset's."""
 
-def protocol_of(dataset: str) -> DatasetProtocol:
-    """The published protocol of a catalog dataset (an unknown name lists the valid ones)."""
+
+def protocol_of(dataset: str, task: str | None = None) -> DatasetProtocol:
+    """The published protocol of a catalog dataset, or of one of its tasks when that task
+    has its own (`TASK_PROTOCOLS`); an unknown dataset name lists the valid ones."""
     get_dataset_info(dataset)
+    if task is not None and f"{dataset}/{task}" in TASK_PROTOCOLS:
+        return TASK_PROTOCOLS[f"{dataset}/{task}"]
     return PUBLISHED.get(dataset, DatasetProtocol())
 
 
@@ -201,6 +219,45 @@ def group_kfold(ids: Sequence[str], groups: Sequence[str],
     return folds
 
 
+def label_subset(table: pd.DataFrame, train: Sequence[str], fraction: float, split_seed: int = 0) -> tuple[str, ...]:
+    """The probe-training neurons whose labels a label-efficiency point uses: per label,
+    the ``fraction`` (rounded, at least one) of ``train``'s groups with the smallest hash
+    under the split seed, all neurons of a picked group (a tracked neuron is one
+    labelled cell). The ranking does not depend on ``fraction``, so the subsets of
+    growing fractions are nested; ``fraction`` 1 gives ``train`` itself. ``table`` is
+    the task's `task_table` (neuron_id, group, label)."""
+    if isinstance(fraction, bool) or not 0 < fraction <= 1:
+        raise NeuronbenchError(f"label fraction: expected a number in (0, 1], got {fraction!r}")
+    rows = table[table["neuron_id"].isin(train)]
+    picked: set[str] = set()
+    for _, g in rows[["group", "label"]].drop_duplicates("group").groupby("label", sort=True):
+        keys = sorted(g["group"], key=lambda k: unit_hash(k, f"{split_seed}/labels"))
+        picked.update(keys[: max(1, int(round(fraction * len(keys))))])
+    return tuple(sorted(rows.loc[rows["group"].isin(picked), "neuron_id"]))
+
+
+def pretrain_animal_order(recordings: pd.DataFrame, pretrain: Sequence[str], split_seed: int = 0) -> list[str]:
+    """The animals of the pretraining recordings ``pretrain`` ranked by their hash under
+    the split seed: the pretraining-scale curve adds them in this order. ``recordings``
+    is the dataset's recordings table (recording, animal)."""
+    animal_of = dict(zip(recordings["recording"], recordings["animal"].astype(str)))
+    return sorted({animal_of[r] for r in pretrain}, key=lambda a: unit_hash(a, f"{split_seed}/pretrain"))
+
+
+def pretrain_subset(recordings: pd.DataFrame, pretrain: Sequence[str], n_animals: int,
+                    split_seed: int = 0) -> tuple[str, ...]:
+    """The recordings of a pretraining-scale point: those of ``pretrain`` made in the
+    first ``n_animals`` animals of `pretrain_animal_order` (so the sets of growing counts
+    are nested)."""
+    ranked = pretrain_animal_order(recordings, pretrain, split_seed)
+    if isinstance(n_animals, bool) or not 1 <= n_animals <= len(ranked):
+        raise NeuronbenchError(f"pretraining animals: expected 1 to {len(ranked)} (the animals of this "
+                               f"setting's pretraining recordings), got {n_animals!r}")
+    keep = set(ranked[:n_animals])
+    animal_of = dict(zip(recordings["recording"], recordings["animal"].astype(str)))
+    return tuple(r for r in pretrain if animal_of[r] in keep)
+
+
 def _fold(table: pd.DataFrame, fold: int, pretrain: list[str], test_mask: np.ndarray,
           trainable: np.ndarray, split_seed: int, test_animals: tuple[str, ...] = ()) -> Fold:
     groups = table.loc[trainable, ["group", "label"]].drop_duplicates("group")
@@ -212,6 +269,29 @@ def _fold(table: pd.DataFrame, fold: int, pretrain: list[str], test_mask: np.nda
         return tuple(sorted(table.loc[mask, "neuron_id"]))
 
     return Fold(fold, tuple(sorted(pretrain)), ids(train_mask), ids(val_mask), ids(test_mask), test_animals)
+
+
+def _session_fold(dataset: Dataset, task: Task, table: pd.DataFrame, sessions: tuple[str, ...], setting: str,
+                  not_dev: np.ndarray, split_seed: int) -> Fold:
+    """The one fold of a zero-shot setting with published held-out sessions: test on their
+    neurons; their animals train neither the probe nor (inductive) the encoder."""
+    labels = dataset.labels
+    if "session" not in labels.columns:
+        raise NeuronbenchError(f"{dataset.path / 'labels.parquet'}: no column 'session' (each neuron's session id), "
+                               f"needed for the held-out sessions of task {task.key}")
+    session_of = dict(zip(labels["neuron_id"], labels["session"]))
+    in_test = table["neuron_id"].map(session_of).isin(sessions).to_numpy()
+    if not in_test.any():
+        raise NeuronbenchError(
+            f"{dataset.path / 'labels.parquet'}: field 'session': no labelled neuron of task {task.key} is in one "
+            f"of its {len(sessions)} held-out sessions (e.g. {sessions[0]})"
+        )
+    held = tuple(sorted(table.loc[in_test, "animal"].unique()))
+    in_held = table["animal"].isin(held).to_numpy()
+    recs = dataset.recordings
+    pretrain = recs["recording"] if setting == "transductive-zero-shot" else \
+        recs.loc[~recs["animal"].astype(str).isin(held), "recording"]
+    return _fold(table, 0, pretrain.tolist(), in_test & not_dev, ~in_held, split_seed, held)
 
 
 def held_out_animals(animals: list[str], dataset: str, split_seed: int = 0) -> tuple[str, ...]:
@@ -227,7 +307,7 @@ def make_split(dataset: Dataset, task: Task, setting: str, split_seed: int = 0) 
     """Build the split of a task in a setting from the dataset's ids alone."""
     if setting not in SETTINGS:
         raise NeuronbenchError(f"unknown setting {setting!r}; choose from: {', '.join(SETTINGS)}")
-    protocol = protocol_of(dataset.name)
+    protocol = protocol_of(dataset.name, task.name)
     table = task_table(dataset, task)
     if protocol.eval_animals is not None:  # a published protocol evaluates on these animals only
         table = table[table["animal"].isin(protocol.eval_animals)].reset_index(drop=True)
@@ -247,6 +327,8 @@ def make_split(dataset: Dataset, task: Task, setting: str, split_seed: int = 0) 
         test_groups = stratified_pick(candidates, TEST_FRACTION, f"{split_seed}/test")
         test_mask = table["group"].isin(test_groups).to_numpy()
         folds.append(_fold(table, 0, all_recordings, test_mask, ~test_mask, split_seed))
+    elif protocol.test_sessions is not None:  # zero-shot on published held-out sessions
+        folds.append(_session_fold(dataset, task, table, protocol.test_sessions, setting, not_dev, split_seed))
     elif setting == "transductive-zero-shot":
         if len(animals) < 2:
             raise NeuronbenchError(f"task {task.key}: leave-one-animal-out needs 2+ animals, found {animals}")

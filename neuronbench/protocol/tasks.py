@@ -76,6 +76,9 @@ REAL_TASKS: tuple[Task, ...] = (
     Task("steinmetz", "region", "region", ("MB", "VIS", "TH", "HPF"), "Four region groups (NuCLR's)"),
     Task("ibl", "region", "region", ("CB", "CNU", "CTXsp", "HB", "HPF", "HY", "Isocortex", "MB", "OLF", "TH"),
          "Ten Cosmos regions (void and root left out)"),
+    # BrainWideBench TS3 unit_cosmos (`neuronbench.protocol.bwb`): its held-out sessions and unit filter
+    Task("ibl", "region_bwb", "region_bwb", ("CB", "CNU", "CTXsp", "HB", "HPF", "HY", "Isocortex", "MB", "OLF", "TH"),
+         "BWB TS3 unit_cosmos: 10 Cosmos regions, units > 1 Hz, its 29 held-out sessions (not comparable to region)"),
     Task("allen", "cell_type", "cell_type", ("Pvalb", "Sst", "Vip"), "Opto-tagged Cre lines (VIS units)"),
 )
 TASKS.update({t.key: t for t in REAL_TASKS})
