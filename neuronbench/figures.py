@@ -79,10 +79,21 @@ def _chance_handles() -> list:
             Line2D([], [], color="black", linestyle=":", linewidth=1, label="chance: majority class")]
 
 
-def _grid(keys: Sequence[tuple[str, str]], panel_w: float, min_width: float) -> tuple[int, int, float]:
-    """Rows, columns (up to 3 panels a row) and width of a figure of one panel per key."""
-    ncols = min(3, len(keys))
-    return math.ceil(len(keys) / ncols), ncols, max(min_width, panel_w * ncols)
+def _grid(keys: Sequence[tuple[str, str]], panel_w: float,
+          min_width: float) -> tuple[int, int, float, dict[tuple[str, str], int]]:
+    """Rows, columns, width and each key's subplot index of a figure of one panel per
+    (task, setting) key: a row per task and a column per setting when there are at most
+    three settings (so a column is one setting); else up to 3 panels a row."""
+    tasks = list(dict.fromkeys(t for t, _ in keys))
+    settings = list(dict.fromkeys(s for _, s in keys))
+    if len(settings) <= 3:
+        where = {(t, s): tasks.index(t) * len(settings) + settings.index(s) + 1 for t, s in keys}
+        nrows, ncols = len(tasks), len(settings)
+    else:
+        ncols = 3
+        nrows = math.ceil(len(keys) / ncols)
+        where = {k: i + 1 for i, k in enumerate(keys)}
+    return nrows, ncols, max(min_width, panel_w * ncols), where
 
 
 def _legend_height(n_handles: int, width: float) -> float:
@@ -100,12 +111,12 @@ def bar_figure(df: pd.DataFrame, dataset: str, probe: str, columns: Sequence[Col
     empty slot that reads as zero. The legend sits above the panels, off the bars."""
     sub = df[(df["dataset"] == dataset) & (df["probe"] == probe) & (df["metric"] == "macro_f1")]
     kinds = [k for k in KIND_COLORS if any(c[0] == k for c in columns)]
-    nrows, ncols, width = _grid(keys, 1.0 + 0.6 * len(columns), 6.0)
+    nrows, ncols, width, slot = _grid(keys, 1.0 + 0.6 * len(columns), 6.0)
     legend_in = _legend_height(len(kinds) + 4, width)
     height = 3.2 * nrows + legend_in
     fig = _new_figure(width, height)
-    for i, (task, setting) in enumerate(keys):
-        ax = fig.add_subplot(nrows, ncols, i + 1)
+    for task, setting in keys:
+        ax = fig.add_subplot(nrows, ncols, slot[(task, setting)])
         panel = sub[(sub["task"] == task) & (sub["setting"] == setting)]
         for x, (kind, method, preset) in enumerate(columns):
             hit = panel[(panel["method"] == method) & (panel["preset"] == preset)]
@@ -219,23 +230,23 @@ def curve_figure(curves: pd.DataFrame, chance: pd.DataFrame, dataset: str, probe
     "pretraining_scale"): one panel per (task, setting) of ``keys``, one line per method
     column (colour per column, marker per kind), mean ± std band over encoder seeds;
     the 100 % (all animals) point is the headline cell. Points without a number are left
-    out. ``chance``: `aggregate` rows, for the chance lines of each panel."""
+    out, and so is a line with fewer than two points. ``chance``: `aggregate` rows, for the chance lines of each panel."""
     sub = curves[(curves["dataset"] == dataset) & (curves["probe"] == probe) & (curves["curve"] == curve)
                  & (curves["metric"] == "macro_f1")]
     x_field = "label_fraction" if curve == "label_efficiency" else "pretrain_animals"
-    nrows, ncols, width = _grid(keys, 4.0, 8.0)
+    nrows, ncols, width, slot = _grid(keys, 4.0, 8.0)
     legend_in = _legend_height(len(columns) + 2, width)
     height = 3.0 * nrows + legend_in
     fig = _new_figure(width, height)
     colors = [f"C{i % 10}" for i in range(len(columns))]
     shown: dict[int, Any] = {}
-    for i, (task, setting) in enumerate(keys):
-        ax = fig.add_subplot(nrows, ncols, i + 1)
+    for task, setting in keys:
+        ax = fig.add_subplot(nrows, ncols, slot[(task, setting)])
         panel = sub[(sub["task"] == task) & (sub["setting"] == setting)]
         where, ticks, labels = _x_positions(curve, list(panel[x_field]))
         for j, (kind, method, preset) in enumerate(columns):
             line = panel[(panel["method"] == method) & (panel["preset"] == preset) & (panel["status"] == "ok")]
-            if line.empty:
+            if len(line) < 2:  # the headline alone (e.g. the other points N/A) is no curve
                 continue
             x = np.array([where[v] for v in line[x_field]])
             order = np.argsort(x)
