@@ -2,8 +2,8 @@
 memory per method and stage on `synthetic-scale` data of growing sizes, with the fitted
 growth exponent of each (the log-log slope over the sizes: 0 = flat, 1 = linear).
 
-Sizes are a number of recordings (``--recordings``, e.g. 4 8 16) of ``--units`` units and
-``--duration`` seconds each; every size is built once with `neuronbench.data.synthetic_scale`
+Sizes are a number of recordings (``--recordings``, at least 3, e.g. 3 6 12; one per
+animal) of ``--units`` units and ``--duration`` seconds each; every size is built once with `neuronbench.data.synthetic_scale`
 (streamed, one recording at a time) under ``--root``. Stages, as the runner does them
 (`neuronbench.runner.encode` and `probe_task`), on the inductive split of the region task:
 
@@ -27,8 +27,8 @@ epoch), not convergence (`BUDGET`); ``fit /step`` is fit time divided by the ste
 epochs run. NuCLR has no step limit in its config: its epoch's pair list is cut to
 ``NUCLR_STEPS`` batches (the store of binned activity is built in full, as in a real fit).
 
-    python scripts/bench_scale.py --recordings 4 8 16 --units 400 --duration 600
-    python scripts/bench_scale.py --recordings 2 4 --methods features,nuclr --stages fit,embed
+    python scripts/bench_scale.py --recordings 3 6 12 --units 400 --duration 3600
+    python scripts/bench_scale.py --recordings 3 6 --methods features,nuclr --stages fit,embed
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def run_stage(method: str, stage: str, dataset_path: Path, work: Path, args: arg
 
         with measured(out):
             synthetic_scale.build(dataset_path.parent, name=dataset_path.name, n_recordings=args.n_recordings,
-                                  n_units=args.units, duration_s=args.duration)
+                                  n_units=args.units, duration_s=args.duration, recordings_per_animal=1)
         return out
 
     from neuronbench.data.store import Dataset
@@ -273,7 +273,7 @@ def table_rows(results: dict[tuple[str, str, int], dict[str, Any]], sizes: Seque
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--recordings", nargs="+", type=int, default=[4, 8, 16], help="sizes: recordings")
+    parser.add_argument("--recordings", nargs="+", type=int, default=[3, 6, 12], help="sizes: recordings")
     parser.add_argument("--units", type=int, default=400, help="units per recording")
     parser.add_argument("--duration", type=float, default=600.0, help="seconds per recording")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated")

@@ -171,7 +171,8 @@ def iter_recordings(config: ScaleConfig, dataset: str = DATASET) -> Iterator[Rec
 
 
 def build(root: Path | None = None, *, force: bool = False, name: str = DATASET, n_recordings: int = 10,
-          n_units: int = 400, duration_s: float = 3600.0, seed: int = 0) -> list[Path]:
+          n_units: int = 400, duration_s: float = 3600.0, recordings_per_animal: int = 2, seed: int = 0
+          ) -> list[Path]:
     """Write the dataset ``name`` of these sizes under ``root`` (default: the data
     folder), streaming one recording at a time; nothing is done if it is already there
     with the same parameters (and generator source). Built aside, swapped in on success."""
@@ -181,7 +182,8 @@ def build(root: Path | None = None, *, force: bool = False, name: str = DATASET,
 
     root = Path(root) if root is not None else data_root()
     remove_stale(root)
-    config = ScaleConfig(n_recordings=n_recordings, n_units=n_units, duration_s=duration_s, seed=seed)
+    config = ScaleConfig(n_recordings=n_recordings, n_units=n_units, duration_s=duration_s,
+                         recordings_per_animal=recordings_per_animal, seed=seed)
     params = generator_params("neuronbench.data.synthetic_scale", (synthetic_scale, synthetic), config)
     path = root / name
     if force or not is_current(path, params):
