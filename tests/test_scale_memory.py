@@ -64,3 +64,32 @@ def test_nuclr_store_bins_one_recording_at_a_time_into_a_file_backed_buffer(reco
     assert np.array_equal(store.host, expected)
     for r, rec in enumerate(recordings):
         assert np.array_equal(store.block(r), np.minimum(binning.bin_spikes(rec, 0.02), 255))
+
+
+def test_neurpir_fit_fills_its_store_one_recording_at_a_time(recordings, monkeypatch):
+    from methods.neurpir import method, segments
+    from neuronbench.registry import get_method
+
+    def activity_only(rec, bin_s, percentile=99.0):
+        return segments.recording_activity(rec, bin_s, percentile)
+
+    made = _LiveArrays(lambda *a: activity_only(*a)[0])
+    monkeypatch.setattr(method, "recording_activity", lambda *a: (made(*a), activity_only(*a)[1]))
+    buffers = []
+    monkeypatch.setattr(segments, "scratch_array", lambda n, dtype: buffers.append(binning.scratch_array(n, dtype))
+                        or buffers[-1])
+    info = get_method("neurpir-nocebra")
+    model = info.build(info.config("tiny", "cpu")).fit(recordings, seed=0)
+    assert made.alive == [0, 0, 0]
+    assert len(buffers) == 1 and isinstance(buffers[0], np.memmap)
+    expected = np.concatenate([segments.recording_activity(r, model.bin_s)[0].ravel() for r in recordings])
+    assert np.array_equal(buffers[0], expected)
+
+
+def test_segment_store_refuses_activity_of_another_shape():
+    from methods.neurpir.segments import SegmentStore
+    from neuronbench.errors import NeuronbenchError
+
+    act = np.zeros((2, 5), np.float32)
+    with pytest.raises(NeuronbenchError, match="shape"):
+        SegmentStore.stream([(act, np.zeros((5, 0), np.float32))], [(2, 6)], ["a", "b"])

@@ -57,7 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from neuronbench.data.binning import bin_count, bin_spikes, percentile_scaled, scratch_array
+from neuronbench.data.binning import activity_shape, bin_spikes, percentile_scaled, scratch_array
 from neuronbench.data.recording import Recording
 from neuronbench.errors import NeuronbenchError
 
@@ -145,9 +145,7 @@ def build_store(recordings: Sequence[Recording], *, bin_s: float, bins_per_token
         raise NeuronbenchError(f"nuclr: expected recordings of one modality, got {modalities}")
     modality = modalities[0]
     # sizes first, so that one buffer is filled recording by recording
-    n_units = np.array([r.n_units for r in recordings], dtype=np.int64)
-    n_steps = np.array([max(bin_count(r.t_start, r.t_stop, bin_s), 0) if modality == "spikes" else len(r.frame_times)
-                        for r in recordings], dtype=np.int64)
+    n_units, n_steps = np.array([activity_shape(r, bin_s) for r in recordings], dtype=np.int64).reshape(-1, 2).T
     lengths = np.repeat(n_steps, n_units)
     unit_offset = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     host = scratch_array(int(lengths.sum()), np.uint8 if modality == "spikes" else np.float32)

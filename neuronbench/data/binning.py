@@ -1,11 +1,13 @@
 """Binned activity: the common input of the learned methods.
 
 `bin_spikes` counts each unit's spikes in regular bins (vectorised over all spikes of a
-recording at once; `bin_count` is their number); `activity` returns a recording's activity on a regular time grid
-whatever its modality (spike counts, or the calcium trace as recorded); `zscore`
+recording at once; `bin_count` is their number); `activity` returns a recording's
+activity on a regular time grid whatever its modality (spike counts, or the calcium
+trace as recorded), `activity_shape` its shape without computing it; `zscore`
 standardises activity along an axis; `percentile_scaled` divides calcium activity by a
-percentile of the recording; `behaviour_on_grid` resamples behaviour on a grid; `scratch_array` is a buffer backed by a
-temporary file, for activity of many recordings filled one recording at a time.
+percentile of the recording; `behaviour_on_grid` resamples behaviour on a grid;
+`scratch_array` is a buffer backed by a temporary file, for the activity of many
+recordings filled one recording at a time.
 """
 
 from __future__ import annotations
@@ -67,6 +69,16 @@ def activity(rec: Recording, bin_s: float | None = None) -> tuple[np.ndarray, np
         raise NeuronbenchError("bin_s is required to bin spikes")
     counts = bin_spikes(rec, bin_s)
     return counts, rec.t_start + bin_s * np.arange(counts.shape[1])
+
+
+def activity_shape(rec: Recording, bin_s: float | None = None) -> tuple[int, int]:
+    """The (units, steps) shape of `activity` (spikes binned at ``bin_s``), without
+    computing it."""
+    if rec.modality == "calcium":
+        return rec.n_units, len(rec.frame_times)
+    if bin_s is None:
+        raise NeuronbenchError("bin_s is required to bin spikes")
+    return rec.n_units, max(bin_count(rec.t_start, rec.t_stop, bin_s), 0)
 
 
 def zscore(a: np.ndarray, axis: int) -> np.ndarray:
