@@ -93,3 +93,26 @@ def test_segment_store_refuses_activity_of_another_shape():
     act = np.zeros((2, 5), np.float32)
     with pytest.raises(NeuronbenchError, match="shape"):
         SegmentStore.stream([(act, np.zeros((5, 0), np.float32))], [(2, 6)], ["a", "b"])
+
+
+def test_neuprint_sessions_keep_their_activity_file_backed(recordings):
+    from baselines.neuprint.data import prepare_session
+
+    session = prepare_session(recordings[0], bin_s=0.233, train_fraction=0.75, behaviour_columns=("running_speed",))
+    assert isinstance(session.z, np.memmap)
+    expected = binning.zscore(binning.activity(recordings[0], 0.233)[0], axis=1).astype(np.float32)
+    assert session.z.dtype == np.float32 and np.array_equal(session.z, expected)
+    assert np.array_equal(session.s1, expected.astype(np.float64).sum(axis=0))
+
+
+def test_lolcat_histogram_table_is_file_backed_and_holds_each_recordings_histograms(recordings):
+    from baselines.lolcat import INFO
+    from baselines.lolcat.features import snippet_histograms
+    from baselines.lolcat.method import histogram_table
+
+    config = INFO.build(INFO.config("tiny", "cpu"))._snippet_config("spikes")
+    ids = [recordings[1].neuron_ids[2], recordings[0].neuron_ids[0]]
+    table, n_snip = histogram_table(recordings, ids, config)
+    assert isinstance(table, np.memmap) and table.dtype == np.uint16
+    assert np.array_equal(table[0], snippet_histograms(recordings[1], config)[2])
+    assert np.array_equal(table[1], snippet_histograms(recordings[0], config)[0])
