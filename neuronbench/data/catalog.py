@@ -96,7 +96,7 @@ DATASETS: dict[str, DatasetInfo] = {
                     "(RS, IB, CH, FS, LTS), 5 coupled networks driven by noisy input, 2 sessions each (spikes)."),
         _izhikevich("izhikevich-tiny", "tiny", "A tiny (seconds to run) version of the Izhikevich benchmark, for tests."),
         _scale("synthetic-scale", "Real-size spike data for measuring cost (scripts/bench_scale.py), not for "
-               "scores: 10 recordings x 400 units x 1 h of gamma renewal trains with region drives (0.7 GB).",
+               "scores: 10 recordings x 400 units x 1 h of gamma renewal trains with region drives (about 1 GB).",
                n_recordings=10, n_units=400, duration_s=3600.0),
         _scale("synthetic-scale-tiny", "A tiny version of synthetic-scale (6 recordings x 24 units x 60 s), for tests.",
                n_recordings=6, n_units=24, duration_s=60.0),
