@@ -7,7 +7,7 @@ animal) of ``--units`` units and ``--duration`` seconds each; every size is buil
 (streamed, one recording at a time) under ``--root``. Stages, as the runner does them
 (`neuronbench.runner.encode` and `probe_task`), on the inductive split of the region task:
 
-    generate  build the dataset (once per size, not per method)
+    generate  build the dataset (once per size, not per method; ~0 s when already built)
     load      open the dataset and load the pretraining recordings (memory-mapped, validated)
     split     make the three settings' splits of the region task
     fit       method.fit on the pretraining recordings (after load; the timing is fit only)
@@ -43,7 +43,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -158,7 +158,7 @@ def run_stage(method: str, stage: str, dataset_path: Path, work: Path, args: arg
 
     from neuronbench.data.store import Dataset
     from neuronbench.protocol.settings import SETTINGS, get_split
-    from neuronbench.protocol.tasks import get_task
+    from neuronbench.protocol.tasks import get_task, task_table
 
     def split(setting: str = SETTING):
         ds = Dataset(dataset_path)
@@ -182,7 +182,6 @@ def run_stage(method: str, stage: str, dataset_path: Path, work: Path, args: arg
         from neuronbench.embeddings import read_embeddings
         from neuronbench.probes import make_probe
         from neuronbench.protocol.scoring import score_fold
-        from neuronbench.protocol.tasks import task_table
 
         task = get_task(ds.name, TASK)
         with measured(out):
@@ -194,7 +193,6 @@ def run_stage(method: str, stage: str, dataset_path: Path, work: Path, args: arg
         return out
 
     from neuronbench.registry import get_method
-    from neuronbench.protocol.tasks import task_table
 
     info = get_method(method)
     overrides, steps = BUDGET.get(method, ({}, 0))

@@ -54,6 +54,7 @@ import pandas as pd
 from scipy.signal import lfilter
 
 from neuronbench.data.recording import Recording, neuron_id
+from neuronbench.data.synthetic import WAVEFORM_RATE, waveform_shapes
 
 DATASET = "synthetic-scale"
 REGIONS: tuple[str, ...] = ("VIS", "HPF", "TH", "MB")
@@ -116,8 +117,6 @@ def gamma_renewal(rng: np.random.Generator, cum_intensity: np.ndarray, grid: np.
 def recording(config: ScaleConfig, index: int) -> Recording:
     """Recording ``index`` of the dataset, with labels (drawn from its own seed, so any
     recording can be made without the others)."""
-    from neuronbench.data.synthetic import WAVEFORM_RATE, waveform_shapes
-
     rng = np.random.default_rng([config.seed, index])
     n, duration, dt = config.n_units, float(config.duration_s), config.dt_s
     rec_id = f"s{index:04d}"
