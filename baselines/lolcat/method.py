@@ -77,6 +77,7 @@ from baselines.lolcat.features import SnippetConfig, n_snippets, normalisation, 
 from baselines.lolcat.model import LolcatNet
 from baselines.lolcat import sampling
 from neuronbench import progress
+from neuronbench.data.binning import scratch_array
 from neuronbench.data.recording import Recording
 from neuronbench.device import autocast, resolve_device, seed_everything, torch_threads
 from neuronbench.errors import NeuronbenchError
@@ -97,7 +98,9 @@ def histogram_table(recordings: Sequence[Recording], ids: Sequence[str], config:
     found = [(rec, index.get_indexer(rec.neuron_ids)) for rec in recordings]
     found = [(rec, where) for rec, where in found if (where >= 0).any()]
     longest = max(n_snippets(rec, config.snippet_s) for rec, _ in found)
-    out = np.zeros((len(ids), longest, int(config.n_bins)), dtype=np.uint16)
+    # file-backed (`scratch_array`): the training set's histograms cost page cache, not anonymous memory
+    out = scratch_array(len(ids) * longest * int(config.n_bins), np.uint16).reshape(len(ids), longest,
+                                                                                   int(config.n_bins))
     n_snip = np.zeros(len(ids), dtype=np.int64)
     for rec, where in found:
         hist = snippet_histograms(rec, config)

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from neuronbench.data.binning import activity, behaviour_on_grid, zscore
+from neuronbench.data.binning import activity, behaviour_on_grid, scratch_array, zscore
 from neuronbench.data.recording import Recording
 from neuronbench.errors import NeuronbenchError
 
@@ -100,11 +100,15 @@ def prepare_session(rec: Recording, *, bin_s: float, train_fraction: float,
     if z.shape[1] < 2:
         raise NeuronbenchError(f"recording {rec.recording!r}: {z.shape[1]} time step(s); NeuPRINT needs at least 2")
     z64 = z.astype(np.float64)
+    s1, s2 = z64.sum(axis=0), (z64**2).sum(axis=0)
+    del z64
+    kept = scratch_array(z.size, np.float32).reshape(z.shape)  # file-backed: sessions of every recording are kept
+    kept[:] = z
     return Session(
         recording=rec.recording,
-        z=z,
-        s1=z64.sum(axis=0),
-        s2=(z64**2).sum(axis=0),
+        z=kept,
+        s1=s1,
+        s2=s2,
         behaviour=behaviour_on_grid(rec, times, behaviour_columns),
         keys=tuple(rec.group_keys),
         n_train=max(1, int(z.shape[1] * train_fraction)),

@@ -46,6 +46,7 @@ from methods.neurpir.model import NeurPIRNet, expander
 from methods.neurpir.segments import SegmentStore, gather_segments, recording_activity, tiling
 from methods.neurpir.surround import SurroundEncoder
 from neuronbench import progress
+from neuronbench.data.binning import activity_shape
 from neuronbench.data.recording import Recording
 from neuronbench.device import autocast, resolve_device, seed_everything, torch_threads
 from neuronbench.errors import NeuronbenchError
@@ -167,12 +168,12 @@ class NeurPIR(Params):
                 batch_size=self.cebra_batch_size, learning_rate=self.cebra_lr, temperature=self.cebra_temperature,
                 num_hidden_units=self.cebra_hidden, time_offsets=self.cebra_time_offset, bin_s=self.cebra_bin_s,
             ).fit(recordings, seed=seed, device=device.type)
-        inputs = [self._inputs(rec) for rec in recordings]
-        store = SegmentStore.build([a for a, _ in inputs], [s for _, s in inputs],
-                                   [g for rec in recordings for g in rec.group_keys])
+        store = SegmentStore.stream((self._inputs(rec) for rec in recordings),
+                                    [activity_shape(rec, self.bin_s) for rec in recordings],
+                                    [g for rec in recordings for g in rec.group_keys])
         if store.n_rows < 2:
             raise NeuronbenchError("neurpir: VICReg needs at least 2 neurons to train on")
-        in_channels = 1 + inputs[0][1].shape[1]
+        in_channels = 1 + store.surround.shape[1]
         net = NeurPIRNet(in_channels, patch, self.hidden, self.dim, self.conv_layers, self.kernel).to(device)
         head = expander(self.dim, self.expander).to(device)
         params = [*net.parameters(), *head.parameters()]

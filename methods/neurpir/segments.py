@@ -29,18 +29,20 @@ leaves lengths and overlaps open; our choices (all in the config):
 
 `SegmentStore` keeps the activity of all training neurons as one flat array (and the
 aligned surrounding information per recording), so a batch of views is one vectorised
-gather; nothing loops over neurons or spikes.
+gather; nothing loops over neurons or spikes. The array is memory-mapped from a
+temporary file (`neuronbench.data.binning.scratch_array`) and filled one recording at a
+time (`SegmentStore.stream`), so building it holds one recording's activity in memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from neuronbench.data.binning import activity, percentile_scaled
+from neuronbench.data.binning import activity, percentile_scaled, scratch_array
 from neuronbench.data.recording import Recording
 from neuronbench.errors import NeuronbenchError
 
@@ -100,18 +102,38 @@ class SegmentStore:
               ) -> SegmentStore:
         """From per-recording activity (units, T), aligned surround (T, d) and the
         group key of every unit (in recording order)."""
-        if not activities:
+        return cls.stream(zip(activities, surrounds), [a.shape for a in activities], groups)
+
+    @classmethod
+    def stream(cls, inputs: Iterable[tuple[np.ndarray, np.ndarray]], shapes: Sequence[tuple[int, int]],
+               groups: Sequence[str]) -> SegmentStore:
+        """As `build`, from (activity, surround) pairs made one recording at a time and
+        the (units, T) shape of each recording's activity, known beforehand."""
+        if not shapes:
             raise NeuronbenchError("neurpir: no recordings to train on")
-        n_bins = np.concatenate([np.full(a.shape[0], a.shape[1]) for a in activities]).astype(np.int64)
-        rec_bins = np.array([a.shape[1] for a in activities], dtype=np.int64)
-        rec_of_row = np.repeat(np.arange(len(activities)), [a.shape[0] for a in activities])
+        units = np.array([u for u, _ in shapes], dtype=np.int64)
+        rec_bins = np.array([t for _, t in shapes], dtype=np.int64)
+        n_bins = np.repeat(rec_bins, units)
+        row_offset = np.concatenate([[0], np.cumsum(n_bins)[:-1]]).astype(np.int64)
+        flat = scratch_array(int(n_bins.sum()), np.float32)
+        surrounds = []
+        pairs = iter(inputs)
+        for r in range(len(shapes)):  # no enumerate/zip: their cached result tuple would keep the last pair alive
+            act, aux = next(pairs)
+            if act.shape != tuple(shapes[r]):
+                raise NeuronbenchError(f"neurpir: recording {r}: activity of shape {act.shape}, expected {shapes[r]}")
+            start = row_offset[units[:r].sum()]
+            flat[start : start + act.size] = act.ravel()
+            surrounds.append(aux)
+            del act  # freed before the next recording's activity is made
+        rec_of_row = np.repeat(np.arange(len(shapes)), units)
         codes, group = np.unique(np.asarray(groups, dtype=object).astype(str), return_inverse=True)
         members = np.argsort(group, kind="stable")
         size = np.bincount(group, minlength=len(codes))
         start = np.concatenate([[0], np.cumsum(size)[:-1]])
         return cls(
-            activity=torch.from_numpy(np.concatenate([a.ravel() for a in activities])),
-            row_offset=torch.from_numpy(np.concatenate([[0], np.cumsum(n_bins)[:-1]])),
+            activity=torch.from_numpy(flat),
+            row_offset=torch.from_numpy(row_offset),
             n_bins=torch.from_numpy(n_bins),
             surround=torch.from_numpy(np.concatenate(surrounds).astype(np.float32)),
             surround_offset=torch.from_numpy(np.concatenate([[0], np.cumsum(rec_bins)[:-1]])[rec_of_row]),

@@ -11,7 +11,9 @@ Tokens (Arora et al. 2025; `nerdslab/nuclr`, ``NuclrV2gaBin.tokenize`` and
 Storage (ours)
     Every recording's activity is binned once and laid out unit-major in one flat buffer
     (`TokenStore`; uint8 counts for spikes, clipped at 255 per 20 ms bin, float32 for
-    calcium), moved to the device once. A window of unit g starting at step s is
+    calcium), moved to the device once. On the host the buffer is memory-mapped from a
+    temporary file (`neuronbench.data.binning.scratch_array`) and filled one recording at
+    a time, so building it holds one recording's activity in memory, not the dataset's. A window of unit g starting at step s is
     ``flat[unit_offset[g] + s : ... + window_steps]``, so a whole batch is one gather on
     the device from a small index array built on the host: no per-step host-device copy
     of activity and no Python loop over units or spikes. Windows start on the step grid
@@ -55,7 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from neuronbench.data.binning import bin_spikes, percentile_scaled
+from neuronbench.data.binning import activity_shape, bin_spikes, percentile_scaled, scratch_array
 from neuronbench.data.recording import Recording
 from neuronbench.errors import NeuronbenchError
 
@@ -142,8 +144,14 @@ def build_store(recordings: Sequence[Recording], *, bin_s: float, bins_per_token
     if len(modalities) != 1:
         raise NeuronbenchError(f"nuclr: expected recordings of one modality, got {modalities}")
     modality = modalities[0]
-    series, periods, n_steps, step_s = [], [], [], []
-    for rec in recordings:
+    # sizes first, so that one buffer is filled recording by recording
+    n_units, n_steps = np.array([activity_shape(r, bin_s) for r in recordings], dtype=np.int64).reshape(-1, 2).T
+    lengths = np.repeat(n_steps, n_units)
+    unit_offset = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    host = scratch_array(int(lengths.sum()), np.uint8 if modality == "spikes" else np.float32)
+    periods, step_s = [], []
+    first = 0
+    for rec, n_u in zip(recordings, n_units):
         bounds = stimulus_periods(rec)
         if modality == "spikes":
             x = np.minimum(bin_spikes(rec, bin_s), MAX_COUNT).astype(np.uint8)
@@ -155,22 +163,19 @@ def build_store(recordings: Sequence[Recording], *, bin_s: float, bins_per_token
             times = np.asarray(rec.frame_times, dtype=np.float64)
             per = np.searchsorted(times, bounds, side="left")
             step = float(np.median(np.diff(times)))
-        series.append(x)
+        host[unit_offset[first] : unit_offset[first] + x.size] = x.ravel()
+        first += n_u
         periods.append(np.clip(per, 0, x.shape[1]).astype(np.int64))
-        n_steps.append(x.shape[1])
         step_s.append(step)
-    counts = np.array([x.shape[0] for x in series])
-    lengths = np.repeat(np.array(n_steps, dtype=np.int64), counts)
-    unit_offset = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    host = np.concatenate([x.ravel() for x in series])
+        del x
     flat = torch.from_numpy(host).to(device)
     return TokenStore(
         modality=modality,
         flat=flat,
         host=flat.numpy() if flat.device.type == "cpu" else host,
         unit_offset=unit_offset,
-        first_unit=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-        n_steps=np.array(n_steps, dtype=np.int64),
+        first_unit=np.concatenate([[0], np.cumsum(n_units)]).astype(np.int64),
+        n_steps=n_steps,
         step_s=np.array(step_s, dtype=np.float64),
         token_steps=bins_per_token if modality == "spikes" else frames_per_token,
         periods=periods,

@@ -1,17 +1,22 @@
 """Binned activity: the common input of the learned methods.
 
 `bin_spikes` counts each unit's spikes in regular bins (vectorised over all spikes of a
-recording at once); `activity` returns a recording's activity on a regular time grid
-whatever its modality (spike counts, or the calcium trace as recorded); `zscore`
+recording at once; `bin_count` is their number); `activity` returns a recording's
+activity on a regular time grid whatever its modality (spike counts, or the calcium
+trace as recorded), `activity_shape` its shape without computing it; `zscore`
 standardises activity along an axis; `percentile_scaled` divides calcium activity by a
-percentile of the recording; `behaviour_on_grid` resamples behaviour on a grid.
+percentile of the recording; `behaviour_on_grid` resamples behaviour on a grid;
+`scratch_array` is a buffer backed by a temporary file, for the activity of many
+recordings filled one recording at a time.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from neuronbench.data.recording import Recording
 from neuronbench.errors import NeuronbenchError
@@ -25,7 +30,7 @@ def bin_spikes(rec: Recording, bin_s: float, t_start: float | None = None, t_sto
         raise NeuronbenchError(f"recording {rec.recording!r} has no spikes ({rec.modality})")
     t0 = rec.t_start if t_start is None else t_start
     t1 = rec.t_stop if t_stop is None else t_stop
-    n_bins = int(np.floor((t1 - t0) / bin_s + 1e-9))
+    n_bins = bin_count(t0, t1, bin_s)
     counts = np.zeros((rec.n_units, max(n_bins, 0)), dtype=np.float32)
     if n_bins <= 0:
         return counts
@@ -37,6 +42,24 @@ def bin_spikes(rec: Recording, bin_s: float, t_start: float | None = None, t_sto
     return counts
 
 
+def bin_count(t_start: float, t_stop: float, bin_s: float) -> int:
+    """The number of whole bins of ``bin_s`` seconds in [t_start, t_stop] (`bin_spikes`)."""
+    return int(np.floor((t_stop - t_start) / bin_s + 1e-9))
+
+
+def scratch_array(n: int, dtype: DTypeLike) -> np.ndarray:
+    """A writable 1-d array of ``n`` zeros memory-mapped from an unlinked temporary file
+    (in ``$TMPDIR``; gone with the array). Its pages are file pages the kernel writes out
+    and drops under memory pressure, so a buffer holding the activity of a whole dataset
+    costs page cache, not anonymous memory, and a dataset larger than the memory is
+    slower, not fatal."""
+    dtype = np.dtype(dtype)
+    if n <= 0:
+        return np.zeros(0, dtype=dtype)
+    with tempfile.TemporaryFile(prefix="neuronbench-scratch-") as f:
+        return np.memmap(f, dtype=dtype, mode="w+", shape=(int(n),))
+
+
 def activity(rec: Recording, bin_s: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(activity of shape (units, steps), step start times). Spikes are binned at
     ``bin_s`` (required); calcium is returned at its frame rate (``bin_s`` ignored)."""
@@ -46,6 +69,16 @@ def activity(rec: Recording, bin_s: float | None = None) -> tuple[np.ndarray, np
         raise NeuronbenchError("bin_s is required to bin spikes")
     counts = bin_spikes(rec, bin_s)
     return counts, rec.t_start + bin_s * np.arange(counts.shape[1])
+
+
+def activity_shape(rec: Recording, bin_s: float | None = None) -> tuple[int, int]:
+    """The (units, steps) shape of `activity` (spikes binned at ``bin_s``), without
+    computing it."""
+    if rec.modality == "calcium":
+        return rec.n_units, len(rec.frame_times)
+    if bin_s is None:
+        raise NeuronbenchError("bin_s is required to bin spikes")
+    return rec.n_units, max(bin_count(rec.t_start, rec.t_stop, bin_s), 0)
 
 
 def zscore(a: np.ndarray, axis: int) -> np.ndarray:

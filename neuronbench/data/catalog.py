@@ -81,6 +81,12 @@ def _izhikevich(name: str, size: str, summary: str) -> DatasetInfo:
                        generator="neuronbench.data.izhikevich_dataset:build", generator_kwargs={"size": size})
 
 
+def _scale(name: str, summary: str, **sizes: Any) -> DatasetInfo:
+    return DatasetInfo(name=name, summary=summary, source="neuronbench.data.synthetic_scale", modality="spikes",
+                       available=("waveforms", "behaviour"), generator="neuronbench.data.synthetic_scale:build",
+                       generator_kwargs={"name": name, **sizes})
+
+
 DATASETS: dict[str, DatasetInfo] = {
     info.name: info
     for info in (
@@ -89,6 +95,11 @@ DATASETS: dict[str, DatasetInfo] = {
         _izhikevich("izhikevich", "default", "NeurPIR's Izhikevich benchmark: 2,000 neurons in five firing modes "
                     "(RS, IB, CH, FS, LTS), 5 coupled networks driven by noisy input, 2 sessions each (spikes)."),
         _izhikevich("izhikevich-tiny", "tiny", "A tiny (seconds to run) version of the Izhikevich benchmark, for tests."),
+        _scale("synthetic-scale", "Real-size spike data for measuring cost (scripts/bench_scale.py), not for "
+               "scores: 10 recordings x 400 units x 1 h of gamma renewal trains with region drives (about 1 GB).",
+               n_recordings=10, n_units=400, duration_s=3600.0),
+        _scale("synthetic-scale-tiny", "A tiny version of synthetic-scale (6 recordings x 24 units x 60 s), for tests.",
+               n_recordings=6, n_units=24, duration_s=60.0),
         DatasetInfo(
             name="bugeon",
             summary="Bugeon et al. 2022: mouse V1 2-photon calcium (dF/F), coppaFISH t-types, 4 mice, 17 sessions.",

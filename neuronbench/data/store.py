@@ -124,6 +124,7 @@ def write_dataset(
             if rec.behaviour is not None:
                 (tmp / "behaviour").mkdir(exist_ok=True)
                 rec.behaviour.to_parquet(tmp / "behaviour" / f"{rec.recording}.parquet", index=False)
+            del rec, value  # free this recording before the next one is made (streamed recordings)
         if not rec_rows:
             raise NeuronbenchError(f"{path}: no recordings to write")
         recs = pd.DataFrame(rec_rows)

@@ -69,6 +69,9 @@ TASKS: dict[str, Task] = {
     t.key: t for name, info in DATASETS.items() if info.source == "neuronbench.data.synthetic" for t in _synthetic_tasks(name)
 }
 
+TASKS.update({f"{name}/region": t for name, info in DATASETS.items() if info.source == "neuronbench.data.synthetic_scale"
+              for t in _synthetic_tasks(name) if t.name == "region"})
+
 REAL_TASKS: tuple[Task, ...] = (
     Task("bugeon", "cell_class", "cell_class", ("EC", "IN"), "Excitatory (EC) vs inhibitory (IN: every non-EC t-type)"),
     Task("bugeon", "subclass", "subclass", ("Lamp5", "Pvalb", "Sncg", "Sst", "Vip"),
