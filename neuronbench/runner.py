@@ -270,10 +270,13 @@ def submit_jobs(jobs: Sequence[EncoderJob], dataset_path: Path, options: GridOpt
     futures = []
     for job in jobs:
         gpu = executor.gpus > 0 and "device" in job.config and job.config["device"] != "cpu"
-        encoded = executor.submit(encode_task, job, dataset_path, options.results / "cache" / "embeddings",
+        # the tasks get the job without its runs: a job's runs sent with each of its runs
+        # would grow the submitted data with the square of the runs per job (curve grids)
+        bare = replace(job, runs=[])
+        encoded = executor.submit(encode_task, bare, dataset_path, options.results / "cache" / "embeddings",
                                   resources={"GPU": 1} if gpu else None, key=f"encode-{job.cache_key}")
         for run in job.runs:
-            futures.append(executor.submit(probe_task, job, run, dataset_path, encoded, options,
+            futures.append(executor.submit(probe_task, bare, run, dataset_path, encoded, options,
                                            key=f"probe-{run.path}"))
     n_runs = len(futures)
     failed = 0

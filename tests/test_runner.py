@@ -162,3 +162,24 @@ def test_asking_for_another_probe_redoes_the_run_from_the_cached_embedding(tmp_p
         results=opts.results, progress=False, probes=("linear", "xgboost"), probe_seeds=(0,)))
     assert set(json.loads(path.read_text())["probes"]) == {"linear", "xgboost"}
     assert len(plugin_example.SEEN["fit"]) == n_fits
+
+
+def test_submitted_tasks_carry_one_run_each_not_every_run_of_their_job(tmp_path, monkeypatch):
+    """What a Dask client pickles per task holds one run: a job's list of runs sent with
+    each of its runs grew a curve grid's submission to gigabytes."""
+    from neuronbench import executors
+
+    submitted: list[str] = []
+    submit = executors.InProcessExecutor.submit
+
+    def spying_submit(self, fn, *args, **kw):
+        jobs = [a for a in args if hasattr(a, "runs")]
+        assert jobs and all(j.runs == [] for j in jobs)
+        submitted.append(fn.__name__)
+        return submit(self, fn, *args, **kw)
+
+    monkeypatch.setattr(executors.InProcessExecutor, "submit", spying_submit)
+    run_grid(["spy"], "handmade", ["transductive"], [0], options=_opts(tmp_path, label_fractions=(0.5, 1.0)))
+    records = [r for _, r in iter_records(tmp_path / "results")]
+    assert len(records) == 2 and {r.status for r in records} == {"ok"}
+    assert sorted(submitted) == ["encode_task", "probe_task", "probe_task"]
