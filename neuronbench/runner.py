@@ -403,8 +403,11 @@ def probe_task(job: EncoderJob, run: Run, dataset_path: Path, encoded: dict[str,
         try:
             table, _ = read_embeddings(Path(encoded["path"]))
             labels = task_table(ds, run.task).set_index("neuron_id")["label"]
+            # probabilities for headline runs only (what `neuronbench export` reads): a
+            # curve's many points keep their predictions, at about half the bytes
             scored = score_fold(table, labels, run.fold.train, run.fold.val, run.fold.test,
-                                run.task.classes, options.probes, options.probe_seeds, make_probe)
+                                run.task.classes, options.probes, options.probe_seeds, make_probe,
+                                probabilities=record.is_headline)
         except Exception as e:
             record = record.failed(_error_text(e))
         else:

@@ -137,6 +137,8 @@ def test_a_self_supervised_embedding_is_fitted_once_for_every_fraction(spies, tm
         assert (r.split["n_val"], r.split["n_test"]) == (len(fold.val), len(fold.test))
         assert r.y_true == records[(seed, 1.0)].y_true  # the same test neurons
         assert r.split["n_pretrain_recordings"] == len(fold.pretrain)
+        # class probabilities are kept for the headline run only (the export reads them)
+        assert all(("proba" in e) == r.is_headline for e in r.probes["linear"])
     sizes = [records[(0, f)].split["n_train"] for f in FRACTIONS]
     assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
 

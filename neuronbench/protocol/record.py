@@ -29,8 +29,8 @@ number (the contract of ``design.md``; lm-evaluation-harness style). Schema vers
     y_true           {neuron_id: [...], label: [...]}: this fold's test neurons
     probes           {probe: [{probe_seed, params, metrics, y_pred, proba}]}, where y_pred
                      is the list of predicted labels aligned with y_true.neuron_id, proba
-                     (optional: absent in records made before version 3) the class
-                     probabilities of each test neuron with columns in task.classes order,
+                     (optional: headline runs of version 3 only) the class probabilities
+                     of each test neuron with columns in task.classes order,
                      and metrics = macro_f1, accuracy, balanced_accuracy, per_class_f1,
                      confusion_matrix, n (`neuronbench.protocol.metrics`)
     environment      provenance: neuronbench version, git commit, python, numpy,

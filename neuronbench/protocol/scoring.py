@@ -46,6 +46,7 @@ def score_fold(
     probes: Sequence[str],
     probe_seeds: Sequence[int],
     make_probe: Callable[[str, int], Any],
+    probabilities: bool = True,
 ) -> dict[str, Any]:
     """Fit and score every probe on one fold; ``make_probe(name, seed)`` builds a probe
     (`neuronbench.probes.make_probe`: passed in, so that the protocol does not import the
@@ -55,7 +56,8 @@ def score_fold(
     where an entry is ``{probe_seed, params, metrics, y_pred, proba}``: the scored part of a
     run record (`neuronbench.protocol.record`). ``proba`` holds each test neuron's class
     probabilities, columns in ``classes`` order (0 for a class absent from probe training),
-    rounded to `PROBA_DECIMALS`; ``y_pred`` is the probe's own prediction.
+    rounded to `PROBA_DECIMALS` (left out with ``probabilities=False``); ``y_pred`` is the
+    probe's own prediction.
     """
     labels = pd.Series(labels)
 
@@ -79,16 +81,15 @@ def score_fold(
             else:
                 probe.fit(x_tr, y_tr)
             y_pred = np.asarray(probe.predict(x_te)).astype(str)
-            proba = class_probabilities(probe.predict_proba(x_te), probe.classes_, classes)
-            entries.append(
-                {
-                    "probe_seed": int(seed),
-                    "params": getattr(probe, "best_params_", None),
-                    "metrics": classification_metrics(y_te.tolist(), y_pred.tolist(), classes),
-                    "y_pred": y_pred.tolist(),
-                    "proba": proba.tolist(),
-                }
-            )
+            entry = {
+                "probe_seed": int(seed),
+                "params": getattr(probe, "best_params_", None),
+                "metrics": classification_metrics(y_te.tolist(), y_pred.tolist(), classes),
+                "y_pred": y_pred.tolist(),
+            }
+            if probabilities:
+                entry["proba"] = class_probabilities(probe.predict_proba(x_te), probe.classes_, classes).tolist()
+            entries.append(entry)
         out["probes"][name] = entries
     return out
 
