@@ -305,7 +305,10 @@ def main() -> None:
           f"{args.units} units x {args.duration:g} s; data in {args.root}", flush=True)
     results: dict[tuple[str, str, int], dict[str, Any]] = {}
     for n in sizes:
-        (Path(args.root) / size_label(n, args.units, args.duration) / "work").mkdir(parents=True, exist_ok=True)
+        work = Path(args.root) / size_label(n, args.units, args.duration) / "work"
+        if work.exists():  # never removed unless this run made it
+            parser.error(f"{work} exists (left by an interrupted run?): remove it first")
+        work.mkdir(parents=True)
         plan = [("-", s) for s in SHARED_STAGES if s in stages or s == "generate"]
         for m in methods:  # embed runs before probe, which reads its embedding
             plan += [(m, s) for s in ("fit", "embed", "probe") if s in stages or (s == "embed" and "probe" in stages)]
@@ -317,7 +320,7 @@ def main() -> None:
                   f"{r['seconds']:.1f} s, peak {r['peak_mb']:.0f} MB, anon {r['anon_mb']:.0f} MB, "
                   f"proc {r['proc_mb']:.0f} MB" + (f", macro-F1 {r['macro_f1']:.3f}" if "macro_f1" in r else "")),
                   flush=True)
-        shutil.rmtree(Path(args.root) / size_label(n, args.units, args.duration) / "work", ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
     print(f"\nrecording-hours per size: {', '.join(f'{h:g}' for h in hours)}; cells: seconds (per step), "
           "peak / anonymous peak RSS in MB; k: growth exponent against recording-hours; the last two "
           f"columns: the slope of the anonymous peak against recording-hours and where that line reaches "
