@@ -280,6 +280,13 @@ def _ok_cells(records: Iterable[Record | tuple[Path, Record]]) -> dict[tuple, li
     return cells
 
 
+def best_cell(row: pd.DataFrame, kind: str | None = None) -> pd.Series | None:
+    """The cell with status "ok" and the highest mean of a table row (of ``kind``, if
+    given); the first in column order on a tie; None if there is none."""
+    ok = row[(row["status"] == "ok") & ((row["kind"] == kind) if kind else True)]
+    return None if ok.empty else ok.loc[ok["mean"].idxmax()]
+
+
 def paired_rows(df: pd.DataFrame, records: Iterable[Record | tuple[Path, Record]]) -> pd.DataFrame:
     """The paired comparisons of `aggregate`'s table ``df``, built from the same ``records``
     (iterated again: not a spent iterator). In every (dataset, task, setting, probe,
@@ -297,11 +304,7 @@ def paired_rows(df: pd.DataFrame, records: Iterable[Record | tuple[Path, Record]
     rows = []
     for (dataset, task, setting, probe, metric), sub in ok.groupby(
             ["dataset", "task", "setting", "probe", "metric"], sort=False):
-        best = {}
-        for kind in ("method", *VERSUS):
-            of_kind = sub[sub["kind"] == kind]
-            if not of_kind.empty:
-                best[kind] = of_kind.loc[of_kind["mean"].idxmax()]
+        best = {kind: b for kind in ("method", *VERSUS) if (b := best_cell(sub, kind)) is not None}
         if "method" not in best:
             continue
         a = best["method"]
@@ -496,11 +499,15 @@ def _delta_cell(pair: pd.DataFrame, row: pd.DataFrame) -> str:
     text = f"{p['diff']:+.4f} [{p['ci_low']:+.4f}, {p['ci_high']:+.4f}]"
     if not p["significant"]:
         text += f" {NOT_SIGNIFICANT}"
+    return text + shared_seeds_note(p, row)
+
+
+def shared_seeds_note(p: pd.Series, row: pd.DataFrame) -> str:
+    """`` (k shared seeds)`` when the paired comparison ``p`` shares fewer encoder seeds
+    than one of its two cells (in ``row``) has, else empty."""
     cell_seeds = max(int(row.loc[(row["method"] == m) & (row["preset"] == preset), "n_seeds"].iloc[0])
                      for m, preset in ((p["method"], p["preset"]), (p["other"], p["other_preset"])))
-    if p["n_seeds"] < cell_seeds:
-        text += f" ({p['n_seeds']} shared seeds)"
-    return text
+    return f" ({p['n_seeds']} shared seeds)" if p["n_seeds"] < cell_seeds else ""
 
 
 def chance_headers(metric: str) -> list[str]:

@@ -30,7 +30,7 @@ import pandas as pd
 
 from neuronbench.leaderboard import (
     ALL_ANIMALS, LEVEL, METRIC_NAMES, N_BOOT, NOT_SIGNIFICANT, SITE, VERSUS, RecordLink, cells_note,
-    column_header, method_columns, page_tables, paired_file, row_keys, seed_values,
+    best_cell, column_header, method_columns, page_tables, paired_file, row_keys, seed_values, shared_seeds_note,
 )
 
 KIND_NAMES = {"method": "method", "baseline": "baseline", "control": "control"}
@@ -209,12 +209,6 @@ class _Footnotes:
 
 # ---------------------------------------------------------------- the tables
 
-def _best(row: pd.DataFrame, kind: str | None = None) -> pd.Series | None:
-    """The cell with the highest mean of a table row (of ``kind``); the first on a tie."""
-    ok = row[(row["status"] == "ok") & ((row["kind"] == kind) if kind else True)]
-    return None if ok.empty else ok.loc[ok["mean"].idxmax()]
-
-
 def _score_cell(r: pd.Series | None, notes: _Footnotes, best: bool, probe: str) -> str:
     """A method cell: mean ± std linking to the cell's records, or why there is no number."""
     if r is None:
@@ -241,11 +235,7 @@ def _delta_cell(pair: pd.DataFrame, row: pd.DataFrame) -> str:
     a, b = column_header(p["method"], p["preset"]), column_header(p["other"], p["other_preset"])
     significant = bool(p["significant"])
     cls = "delta " + ("ns" if not significant else "up" if p["diff"] > 0 else "down")
-    marker = "" if significant else f" {NOT_SIGNIFICANT}"
-    cell_seeds = max(int(row.loc[(row["method"] == m) & (row["preset"] == preset), "n_seeds"].iloc[0])
-                     for m, preset in ((p["method"], p["preset"]), (p["other"], p["other_preset"])))
-    if p["n_seeds"] < cell_seeds:
-        marker += f" ({p['n_seeds']} shared seeds)"
+    marker = ("" if significant else f" {NOT_SIGNIFICANT}") + shared_seeds_note(p, row)
     title = (f"{a} (best method) minus {b} (best {p['versus']}), paired over {p['n_seeds']} shared encoder "
              f"seeds and the same test neurons; {LEVEL:.0%} interval from a paired bootstrap ({N_BOOT} replicates)"
              + ("" if significant else "; the interval includes 0: not significant"))
@@ -273,7 +263,7 @@ def score_table(df: pd.DataFrame, paired: pd.DataFrame, dataset: str, probe: str
     rows = []
     for task, setting in row_keys(sub):
         row = sub[(sub["task"] == task) & (sub["setting"] == setting)]
-        first, best = row.iloc[0], _best(row)
+        first, best = row.iloc[0], best_cell(row)
         cells = [_td(escape(task), task), _td(str(int(first["n_classes"])), float(first["n_classes"]), "num"),
                  _td(escape(setting), setting),
                  _td(f'{_num(first["chance_uniform"])}<span class="sd">{_num(first["chance_majority"])}</span>',
@@ -408,7 +398,7 @@ def _summary_table(df: pd.DataFrame, paired: pd.DataFrame, dataset: str) -> str:
         row = sub[(sub["task"] == task) & (sub["setting"] == setting)]
         cells = [_td(escape(task), task), _td(escape(setting), setting)]
         for kind in (None, "method"):
-            b = _best(row, kind)
+            b = best_cell(row, kind)
             if b is None:
                 cells.append(_td("–", None, "none"))
             else:
