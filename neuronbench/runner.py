@@ -341,9 +341,11 @@ def plan_jobs(ds: Dataset, runs: Sequence[tuple[MethodInfo, Run, str | None]],
     jobs: dict[tuple, EncoderJob] = {}
     reused: list[Path] = []
     labels_of: dict[str, pd.Series] = {}
+    configs = {info.name: info.config(options.preset, options.device) for info, _, _ in runs}
+    hashes = {name: config_hash(config) for name, config in configs.items()}
     for info, run, reason in runs:
-        config = info.config(options.preset, options.device)
-        if is_done(run.path, run.split, ds.checksum, config_hash(config), options.probes):
+        config = configs[info.name]
+        if is_done(run.path, run.split, ds.checksum, hashes[info.name], options.probes):
             reused.append(run.path)
             continue
         if reason is not None:
