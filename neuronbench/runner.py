@@ -52,6 +52,7 @@ from neuronbench.data.store import Dataset
 from neuronbench.embeddings import check_embeddings, read_embeddings, write_embeddings
 from neuronbench.errors import NeuronbenchError
 from neuronbench.executors import InProcessExecutor
+from neuronbench.memory import release_memory
 from neuronbench.plugin import MethodInfo, config_hash
 from neuronbench.probes import PROBES, make_probe
 from neuronbench.protocol.record import Record, read_record, record_path, variant_suffix, write_record
@@ -444,12 +445,15 @@ def encode(job: EncoderJob, ds: Dataset, cache_dir: Path) -> tuple[Path, dict[st
     else:
         model.fit(pretrain, seed=job.seed)
     t1 = time.perf_counter()
+    release_memory()  # the fit's freed activations, before the embedding allocates its own
     progress.status(f"embed {what}")
     everything = progress.steps(list(ds.recordings["recording"]), "load recordings", unit="rec")
     raw = model.embed([ds.recording(r).without_labels() for r in everything])
     t2 = time.perf_counter()
-    table = check_embeddings(raw, all_ids, f"method {job.info.name!r} (embed)")
     device = str(getattr(model, "device_", "cpu"))
+    del model
+    release_memory()  # so that the next job of this process does not start from this one's high-water mark
+    table = check_embeddings(raw, all_ids, f"method {job.info.name!r} (embed)")
     timings = {"fit_s": t1 - t0, "embed_s": t2 - t1}
     write_embeddings(path, table, {"timings": timings, "device": device})
     return path, timings, device

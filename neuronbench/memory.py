@@ -1,0 +1,30 @@
+"""Give the memory a finished fit freed back to the operating system.
+
+glibc's malloc keeps freed heap memory for reuse instead of returning it, and PyTorch on
+the CPU allocates its tensors with malloc. After a NuCLR fit on the default dataset the
+process kept 2.2 GB resident, of which 0.5 GB was in use (measured: 2163 MB before and
+539 MB after `malloc_trim`), so every later fit or embedding in the same process (the
+seeds of an in-process run, the jobs of a Dask worker) started from the previous fit's
+high-water mark. Trimming costs milliseconds and changes no number.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import sys
+
+
+def release_memory() -> None:
+    """Collect garbage and, with glibc, return the free heap to the system (`malloc_trim`)."""
+    gc.collect()
+    if not sys.platform.startswith("linux"):
+        return
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        trim = libc.malloc_trim
+    except (OSError, AttributeError, TypeError):  # not glibc (e.g. musl): nothing to trim
+        return
+    trim(0)
