@@ -50,6 +50,8 @@ from typing import Any
 
 import numpy as np
 
+from neuronbench.memory import release_memory
+
 METHODS = ("features", "population", "random", "nuclr", "neurpir-nocebra", "nemo", "neuprint", "lolcat")
 STAGES = ("generate", "load", "split", "fit", "embed", "probe")
 SHARED_STAGES = ("generate", "load", "split")  # measured once per size, not per method
@@ -212,6 +214,7 @@ def run_stage(method: str, stage: str, dataset_path: Path, work: Path, args: arg
         return out
     model.fit(pretrain, seed=0, **kwargs)
     del pretrain
+    release_memory()  # as the runner does between fit and embed
     from neuronbench.embeddings import check_embeddings, write_embeddings
 
     with measured(out):
