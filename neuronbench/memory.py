@@ -11,20 +11,23 @@ worker) started from the previous fit's high-water mark. A trim takes about 0.2 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import gc
-import sys
+from collections.abc import Callable
+
+
+@functools.cache
+def malloc_trim() -> Callable[[int], int] | None:
+    """glibc's `malloc_trim` from the running process, or None (macOS, Windows, musl)."""
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError, TypeError):
+        return None
 
 
 def release_memory() -> None:
     """Collect garbage and, with glibc, return the free heap to the system (`malloc_trim`)."""
     gc.collect()
-    if not sys.platform.startswith("linux"):
-        return
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name)
-        trim = libc.malloc_trim
-    except (OSError, AttributeError, TypeError):  # not glibc (e.g. musl): nothing to trim
-        return
-    trim(0)
+    trim = malloc_trim()
+    if trim is not None:
+        trim(0)

@@ -1,12 +1,9 @@
 """`neuronbench.memory.release_memory`: freed heap pages go back to the system."""
 
-import ctypes.util
-import sys
-
 import numpy as np
 import pytest
 
-from neuronbench.memory import release_memory
+from neuronbench.memory import malloc_trim, release_memory
 
 
 def _rss_anon_mb() -> float:
@@ -14,8 +11,7 @@ def _rss_anon_mb() -> float:
         return next(int(line.split()[1]) for line in f if line.startswith("RssAnon")) / 1024
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux") or "libc.so" not in (ctypes.util.find_library("c") or ""),
-                    reason="malloc_trim is glibc's")
+@pytest.mark.skipif(malloc_trim() is None, reason="malloc_trim is glibc's")
 def test_freed_fragmented_heap_is_returned():
     # 100 KiB blocks sit below glibc's mmap threshold, so they come from the heap; keeping
     # every 8th alive leaves holes that glibc's automatic trim (top of the heap only) cannot give back
