@@ -31,7 +31,7 @@ INFO = MethodInfo(
     presets={
         "paper": _PAPER,
         "cpu": {**_PAPER, "ffn_dim": 304, "window_len": 50, "n_windows": 1, "embedding_lr": 0.05, "epochs": 10,
-                "steps_per_epoch": 40, "val_steps": 2, "embed_steps": 300},
+                "steps_per_epoch": 40, "val_steps": 2, "embed_steps": 150},
         "tiny": {**_PAPER, "embedding_dim": 8, "d_model": 16, "ffn_dim": 64, "window_len": 32, "batch_neurons": 64,
                  "epochs": 2, "steps_per_epoch": 4, "val_steps": 1, "embed_steps": 4},
     },
