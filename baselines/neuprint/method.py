@@ -62,12 +62,12 @@ Presets: ``paper`` has the published sizes and schedule (d_model 76, 64-d embedd
 three quirks above). ``cpu`` keeps the architecture and that training but a 4 x d_model
 FFN (304), one 50-step window per batch, 10 x 40 training steps and 150 embedding steps,
 with an embedding learning rate of 0.05 (at the published 1e-3, Adam moves a
-uniform(-1, 1) embedding by at most 0.3 in 300 steps): about 100 s for fit + embed on
-the default ``synthetic`` dataset with two runs sharing 2 cores. Why 150 embedding steps
+uniform(-1, 1) embedding by at most 0.3 in 300 steps): about 2 minutes for fit + embed
+on the default ``synthetic`` dataset with two runs sharing 2 cores. Why 150 embedding steps
 and not 300: side by side (3 seeds, every task and setting, linear probe), 150 steps
 moved the nine macro-F1 cells of ``synthetic`` by -0.040 .. +0.040 (mean +0.000), within
-NeuPRINT's seed spread there (std 0.005-0.043), for half the embedding's cost, the
-largest single share of the default leaderboard's time; on ``synthetic-calcium`` seven
+NeuPRINT's seed spread there (std 0.005-0.043), for half the embedding's cost (at 300
+steps 15 % of the default leaderboard's time); on ``synthetic-calcium`` seven
 cells moved by -0.027 .. +0.019 and two rose beyond the seed spread (transductive cell
 class 0.488 -> 0.553, subclass 0.199 -> 0.246). ``tiny`` is a seconds-long smoke test.
 
