@@ -1,5 +1,5 @@
-"""Scoring precomputed embeddings: group folds on generated sessions (and on real IBL
-neurons, ../shared/data/ibl_rrr, when present)."""
+"""Scoring precomputed embeddings: group folds on generated sessions and on real IBL
+neurons (the shipped `docs/data/ibl_rrr/ibl_rrr.parquet`)."""
 
 from pathlib import Path
 
@@ -11,11 +11,9 @@ from neuronbench.cli import main
 from neuronbench.protocol.settings import GROUP_FOLDS
 from neuronbench.score import folds_for, score_file
 
-IBL_RRR = Path(__file__).resolve().parents[2] / "shared" / "data" / "ibl_rrr" / "ibl_rrr.parquet"
-needs_ibl = pytest.mark.skipif(not IBL_RRR.is_file(), reason=f"{IBL_RRR} not present")
+IBL_RRR = Path(__file__).resolve().parents[1] / "docs" / "data" / "ibl_rrr" / "ibl_rrr.parquet"
 
 
-@needs_ibl
 @pytest.mark.parametrize("split_by", ["neuron", "eid", "lab"])
 def test_real_ibl_embeddings_decode_region_above_chance(split_by):
     out = score_file(IBL_RRR, "acronym", split_by=split_by, prefix="coef_")
@@ -53,8 +51,6 @@ def generated_meta(seed: int) -> pd.DataFrame:
 
 
 def ibl_meta(seed: int) -> pd.DataFrame:
-    if not IBL_RRR.is_file():
-        pytest.skip(f"{IBL_RRR} not present")
     meta = pd.read_parquet(IBL_RRR, columns=["eid", "lab", "acronym"])
     meta.index = [f"row/{i}" for i in range(len(meta))]
     return meta
