@@ -1,46 +1,13 @@
 """A vectorised simulation core for the Izhikevich (2003) spiking neuron model.
 
-Model (Izhikevich, E. M., 2003, "Simple model of spiking neurons", IEEE Transactions on
-Neural Networks 14(6):1569-1572), with v the membrane potential (mV), u the recovery
-variable, I the input current and t in ms::
-
-    v' = 0.04 v^2 + 5 v + 140 - u + I
-    u' = a (b v - u)
-    if v >= 30 mV:  v <- c,  u <- u + d
-
-Canonical parameters (a, b, c, d) of the five firing modes used here (the paper's Fig. 2):
-regular spiking RS (0.02, 0.2, -65, 8), intrinsically bursting IB (0.02, 0.2, -55, 4),
-chattering CH (0.02, 0.2, -50, 2), fast spiking FS (0.1, 0.2, -65, 2) and low-threshold
-spiking LTS (0.02, 0.25, -65, 2).
-
-Integration scheme (documented choice). Each time step of ``dt_ms`` (default 1 ms):
-
-1. the input current of the step is the caller's current plus the coupling current
-   computed from the spikes of the previous step (as in the paper's network code,
-   ``I = I + sum(S(:, fired), 2)``);
-2. v advances by two forward-Euler half-steps of ``dt/2`` with u and I held fixed (the
-   0.5 ms half-steps of Izhikevich's published code, "for numerical stability");
-3. a neuron with v >= 30 mV spikes in this step and is reset (v <- c, u <- u + d);
-4. u advances by one Euler step of ``dt`` using the (possibly reset) v.
-
-The only departure from the published code is the order of 3 and 4: the published
-loop updates u with the overshooting v of the spike step (which can be hundreds of mV
-after the second half-step) and resets one step later; resetting first keeps that
-numerical overshoot out of u. Spikes are reported on the step grid (spike ``k`` means
-v crossed 30 mV during step k, i.e. in ``[k dt, (k + 1) dt)``).
-
-For speed the loop runs on an exactly equivalent change of variables: with s = dt/2,
-q = 0.04 s v + (1 + 5 s) / 2 turns a half-step into ``q <- q^2 + H`` (a quadratic map),
-where H collects the input and u; u is carried as z = 0.04 s^2 u + const. These are
-affine rescalings of (v, u), so the dynamics are identical up to float rounding; v and
-u are converted back on output. The state is float32 by default (float64 optional).
-
-Public API: `mode_parameters` / `jitter_parameters` build per-neuron parameters,
-`simulate` runs a population (any size) with a per-step input current supplied in
-chunks by the caller (a callback or a precomputed array), optional `MatrixCoupling`
-(a synaptic weight matrix, Izhikevich's network) or `PopulationCoupling` (each neuron
-receives a current proportional to its group's recent population spiking), and
-`GaussianNoise` draws the white input noise cheaply.
+Izhikevich, E. M., 2003, "Simple model of spiking neurons", IEEE Trans. Neural Networks
+14(6):1569-1572: ``v' = 0.04 v^2 + 5 v + 140 - u + I``, ``u' = a (b v - u)``, reset
+``v <- c, u <- u + d`` at 30 mV, with the canonical (a, b, c, d) of the five firing
+modes (`CANONICAL_PARAMETERS`). Two 0.5 ms Euler half-steps of v per 1 ms step, as the
+published code; the one departure (reset before the u update) and the exact change of
+variables that makes the loop fast: docs/simulation.md ("The Izhikevich simulation
+core"). `simulate` runs a population with caller-supplied input, optional
+`MatrixCoupling` or `PopulationCoupling`, and `GaussianNoise` for the white noise.
 """
 
 from __future__ import annotations

@@ -1,57 +1,11 @@
 """The NeurPIR Izhikevich benchmark: 2,000 simulated neurons in five firing modes.
 
-NeurPIR (Wu et al., ICLR 2025, Fig. 2) simulates a population of 2,000 Izhikevich (2003)
-neurons, 400 per firing mode (RS 0-399, IB 400-799, CH 800-1199, FS 1200-1599, LTS
-1600-1999) with the canonical (a, b, c, d) of each mode, coupled in a network and driven
-by noisy input, and asks whether the mode can be read out of a neuron's embedding. This
-module reproduces that population as the named dataset ``"izhikevich"``, on the shared
-simulation core `neuronbench.data.izhikevich` (same equations, same integration).
-
-Layout (our decision: the paper's population is one network, which would leave the
-zero-shot settings nothing to hold out)
-    The 2,000 neurons are split into ``n_animals`` = 5 independent networks ("animals"
-    ``m0`` .. ``m4``) of 400 neurons, 80 per mode (the paper's mode proportions, so the
-    whole dataset still has 400 per mode). Each animal is recorded in ``n_recordings`` =
-    2 sessions (``m0-s0``, ``m0-s1``) of ``duration_s`` = 60 s: the same network (same
-    neurons, same synapses), new noise and a new sequence of input conditions, every
-    neuron seen in both (``track_id = "<animal>/n<idx>"``, so the splits keep a neuron on
-    one side). Units appear in a random order under ids ``u000``, ``u001``, ... and the
-    network index ``idx`` is a random permutation too: neither carries the mode. The
-    three settings are then meaningful: transductive splits the neurons of every
-    network, transductive zero-shot leaves one network out of the probe, and the
-    inductive setting leaves a hashed third of the networks (2 of 5) out of
-    pretraining as well.
-
-Network (Izhikevich 2003's network, scaled to the network size)
-    Excitatory neurons are RS, IB and CH (60 %), inhibitory FS and LTS (40 %). All-to-all
-    synapses: neuron i receives ``w_exc * U(0, 1) * 1000 / n`` from each excitatory j and
-    ``-w_inh * U(0, 1) * 1000 / n`` from each inhibitory j (no self-synapse) for one step
-    after j spikes; w_exc = 0.5 and w_inh = 1 are the published values of the
-    1,000-neuron network (``S = [0.5 rand(N, Ne), -rand(N, Ni)]``), the factor 1000 / n
-    keeps the total synaptic input at any network size.
-    Parameters: the canonical (a, b, c, d) of the mode with a small per-neuron jitter
-    (`izhikevich.jitter_parameters`: a, b, d multiplied by exp(N(0, sd)), c + N(0, sd)
-    mV; sd 0.1, 0.02, 1 mV, 0.1), so that the neurons of a mode are not clones.
-
-Input ("noisy input", plus the paper's "various peripheral conditions")
-    ``I_i(t) = base_i + level(t) + noise_sd * xi_i(t) + synaptic input``: base_i ~ N(0,
-    ``base_sd``) per neuron, xi white Gaussian noise drawn per 1 ms step (noise_sd = 5, the
-    thalamic input of Izhikevich's network code, for every neuron alike so that the input
-    does not give the mode away). ``level(t)`` is our addition, so that the surrounding
-    information NeurPIR conditions on exists here: each session is cut into blocks of
-    ``block_s`` = 10 s, each block one of the conditions ``spontaneous`` (+0),
-    ``weak`` (+2) or ``strong`` (+4), drawn at random; the blocks are the recording's
-    stimulus epochs (`Recording.epochs`). No behaviour is simulated. Median rates are
-    about 3-30 Hz depending on mode and condition.
-
-Simulation
-    All sessions of all animals run side by side as columns of one vectorised
-    `izhikevich.simulate` call (1 ms steps), each session its own copy of its animal's
-    network (`NetworkCopies`), starting ``warmup_s`` early (spikes of the warm-up are
-    dropped). Spike times get a uniform position inside their 1 ms step. The default
-    dataset takes about 5 s to simulate on a quiet 2-core machine (30 s when its cores
-    are busy with other work), then it is read from the cache; everything is drawn
-    from numpy Generators keyed by ``config.seed``.
+NeurPIR's population (Wu et al., ICLR 2025, Fig. 2: 400 Izhikevich (2003) neurons per
+mode RS, IB, CH, FS, LTS, coupled and driven by noisy input) as the dataset
+``"izhikevich"``, on the shared core `neuronbench.data.izhikevich`: 5 independent
+networks ("animals") of 400 neurons, each recorded in 2 sessions of 60 s with blocks of
+three input levels as stimulus epochs. The layout, network, input and simulation
+choices, with their reasons: docs/simulation.md ("The Izhikevich benchmark").
 """
 
 from __future__ import annotations

@@ -3,176 +3,11 @@ cell types and regions, seen as spikes (Neuropixels-like) and as calcium (2-phot
 
 One simulation (`simulate`) produces both datasets: ``"synthetic"`` (spike times plus a
 peak-channel waveform per unit) and ``"synthetic-calcium"`` (the same spikes through a
-calcium indicator, dF/F at ~4.3 Hz, no waveforms). Everything is drawn from numpy
-Generators keyed by ``config.seed``: the same config gives bit-identical output.
-
-Population
-    ``n_animals`` animals (ids ``m0``, ``m1``, ...), each with a pool of ``pool_size``
-    neurons; each of its ``n_recordings`` recordings (``m0-s0``, ...) observes a random
-    ``observed_fraction`` of the pool, so neurons are tracked across recordings with
-    partial overlap (``track_id = "<animal>/n<idx>"``). A neuron keeps its type, region,
-    intrinsic parameters, baseline, gain, indicator and waveform shape in every
-    recording; its inputs (the latent processes, the noise, a small per-recording change
-    of baseline and gain) and its waveform amplitude differ per recording. Units appear
-    in a random order under ids ``u000``, ``u001``, ... (the order carries no label), and
-    x, y, z are NaN: positions (depth) would give the region away.
-
-Labels (`LABEL_COLUMNS`)
-    ``subclass``: the Izhikevich (2003) firing type, RS / IB / CH / FS / LTS, in the
-    proportions ``subclass_fractions`` (default 40/15/15/18/12 %), the same mix in every
-    region (stratified per region); ``cell_class``: RS, IB, CH -> excitatory, FS, LTS ->
-    inhibitory; ``region``: one of ``regions`` (default VIS, HPF, TH, MB), balanced in
-    each pool; every recording holds neurons of every region (as a probe crossing them).
-
-Where the identity information lives (data version 2, `VERSION`)
-    Type lives in the intrinsic dynamics: canonical (a, b, c, d) per type with per-neuron
-    jitter (a, b, d multiplied by exp(N(0, sd)), c + N(0, sd) mV), visible in ISI and
-    burst statistics (CH/IB bursts, FS fast regular, LTS rebound bursts, RS adaptation),
-    and in the waveform: narrow trough-to-peak for FS (0.35 +- 0.08 ms), broad for
-    RS/IB/CH (0.70 +- 0.15 ms), LTS broad-ish in between (0.60 +- 0.13 ms), plus noise,
-    so cell class is partly, not wholly, in the waveform. The jitter and the waveform
-    overlap are set so that single-neuron features decode type well but not perfectly.
-    The type mix is the same in every region (a deliberate simplification: the five
-    Izhikevich firing modes are not the regions' own cell types; e.g. rodent thalamus has
-    few local interneurons outside dLGN, Arcelli et al. 1997, which would need
-    region-specific types).
-
-    Region lives in three places, as in real recordings, each heavily overlapping:
-
-    1. Slow co-variation (as in version 1). Each (recording, region) has a latent drive
-       shared by its neurons, and the neurons of a region are coupled (a current
-       proportional to the region's recent population spiking, `PopulationCoupling`).
-       The regions differ consistently in what their latent follows, in every animal:
-       ``latent = ws * stimulus + wr * running + wp * private`` with (ws, wr) from
-       ``stimulus_share`` / ``running_share`` (default VIS 0.8/0.2: strongly
-       stimulus-locked; TH 0.5/0.2: moderately; MB 0.1/0.75: follows running, as
-       midbrain and superior colliculus activity does, Savier et al. 2019 Cell Rep;
-       Stringer et al. 2019 Science; HPF 0.1/0.1: mostly internal) and
-       wp = sqrt(1 - ws^2 - wr^2), so every latent has unit variance. Each component has
-       the same two-band structure, sqrt(p) * slow + sqrt(1-p) * fast (time constants
-       ``tau_slow_s`` and ``tau_fast_s``, p = ``slow_share``), each band with unit
-       variance (stimulus bands are rank-transformed to Gaussian marginals), so every
-       region's drive has the same Gaussian marginal and timescales up to the 1 Hz
-       periodic grating drive; only what it co-varies with differs.
-
-    2. Single-neuron properties, shifted per region by much less than their spread
-       within a region (rates span ~2 orders of magnitude in every region, log-normally,
-       Buzsaki & Mizuseki 2014 Nat Rev Neurosci; here the 5-95 % range is ~0.4-36 Hz):
-       - ``region_base_shift`` (input offset; VIS 0, HPF -1.6, TH +1.0, MB +0.7) sets
-         the median rate relative to VIS to about x0.5 (HPF), x2 (TH) and x1.5 (MB),
-         with the other signatures included (measured in the simulation): thalamic (LGN, LP) units fire faster than
-         visual-cortex units and hippocampal units slowest in the Allen Neuropixels
-         survey (Siegle et al. 2021 Nature 592:86, rate distributions by area; CA1
-         pyramidal cells' median rate is below ~1-2 Hz, Mizuseki & Buzsaki 2013 Cell
-         Rep), midbrain units faster than cortex. The ratios are our reading of those
-         plotted distributions, not tabulated values.
-       - ``region_reset_shift_mv`` (VIS 0, HPF +2, TH +4, MB 0 mV added to the reset
-         potential c): burst propensity within a type. A higher c moves an Izhikevich
-         neuron towards bursting (IB has c = -55, CH c = -50 against RS -65,
-         Izhikevich 2003); thalamic relay cells fire T-type Ca2+ bursts (McCormick &
-         Bal 1997 Annu Rev Neurosci; Sherman 2001) and hippocampal pyramidal cells
-         complex-spike bursts (Ranck 1973; Mizuseki et al. 2012 Hippocampus). The size
-         of the shift in mV is our choice: no published figure maps onto it.
-       - ``region_width_scale`` (waveform trough-to-peak x1.0 VIS, x1.1 HPF, x0.8 TH,
-         x0.9 MB): thalamic units have narrower spikes than cortical ones in the Allen
-         survey (Siegle et al. 2021, waveform duration by area), hippocampal pyramidal
-         spikes are broad (Csicsvari et al. 1999 J Neurosci); the factors are our
-         estimates from those distributions.
-
-    3. Population rhythms (`_recording_rhythms`): a locked neuron (a fraction
-       ``rhythm_locked_fraction`` of its region, drawn once per neuron) receives
-       ``gain * w * envelope(t) * sin(phase(t))``, with the region's phase (frequency
-       ``rhythm_hz`` + ``rhythm_hz_sd`` x a slow OU wander), its state-dependent
-       envelope in [0, 1], and a per-neuron strength w = ``rhythm_amplitude`` x
-       log-normal(``rhythm_amplitude_sd``, mean 1). Locked units of a region therefore
-       fire together at its rhythm; the amplitudes are set so that the spike-phase
-       vector length of the median locked unit, against the drive's own phase where its
-       envelope is above 0.5, is the published value (measured in 5 ms bins on the test
-       population of `tests/test_synthetic.py`, which checks it: HPF 0.28, TH 0.26,
-       VIS 0.09):
-       - HPF theta, 7.5 +- 0.5 Hz (6-10 Hz, Buzsaki 2002 Neuron), state "running":
-         envelope 1 when running and ``theta_quiet_fraction`` = 0.3 at rest (theta
-         power drops several-fold in immobility, Vanderwolf 1969; Buzsaki 2002; 0.3 in
-         amplitude, ~1/10 in power, is our estimate); 80 % of units locked (most CA1
-         units are theta-modulated, Csicsvari et al. 1999; Mizuseki et al. 2009
-         Neuron); amplitude 0.35: vector length ~0.25-0.3 during running, in the range
-         of CA1 pyramidal cells' mean resultant lengths (~0.1-0.3, our reading of
-         Mizuseki et al. 2009).
-       - TH spindle band, 10 +- 1 Hz (7-15 Hz, Steriade et al. 1993 Science; McCormick
-         & Bal 1997), state "quiet": waxing-waning (sin^2) episodes of 0.5-3 s
-         (``spindle_s``; spindle sequences last 1-3 s, Steriade et al. 1993) at
-         ``spindle_rate_hz`` = 0.15 onsets per second (~9 per minute, the order of
-         spindle density in mouse NREM sleep; an estimate for quiet wakefulness),
-         scaled by (1 - running state); 70 % of units locked, amplitude 0.40: vector
-         length ~0.3 inside a spindle (our estimate; relay cells fire on a subset of
-         spindle cycles, Steriade et al. 1993).
-       - VIS gamma, 30 +- 3 Hz, state "gratings" (grating-induced gamma of mouse V1 at
-         ~30 Hz, Veit et al. 2017 Nat Neurosci; the ~60 Hz narrowband gamma of Saleem
-         et al. 2017 Neuron, strongest on a grey screen, is not modelled): envelope 1 in
-         gratings epochs; 50 % of units locked, amplitude 0.10: vector length ~0.1
-         (weak, as spike-field gamma locking in mouse V1 is; our estimate). VIS is also
-         stimulus-locked through the 1 Hz drifting-grating drive of its latent.
-       - MB: no rhythm (``rhythm_state`` "none"); it follows running (1. above).
-       The running state is a sigmoid of the smoothed running drive, 0.5 at ~4 cm/s.
-       The rhythms are far faster than the calcium indicator and its 4.3 Hz frames, so
-       ``synthetic-calcium`` keeps signatures 1 and 2 and loses most of 3, as real
-       2-photon data does.
-
-    Not informative of anything: per-animal gain, baseline and noise level (drawn per
-    animal, so a new animal is a distribution shift, not free transfer), unit order,
-    position (absent: depth would give the region away).
-
-Input model (per neuron i of region g in recording r, in the model's current units)
-    ``I_i(t) = base_i + gain_i * (sqrt(rho) * latent_rg(t) + sqrt(1 - rho) * own_i(t))
-    + gain_i * w_i * rhythm_rg(t) + sigma_i * white noise + coupling``, with rho = ``region_share`` (default 0.15,
-    which gives spike-count correlations of ~0.15 within a region and ~0.03 across
-    regions in 250 ms bins); own_i is the neuron's own two-band process (same
-    statistics as the latents, on a ``private_dt_ms`` grid); base = animal offset +
-    region shift + neuron baseline + per-recording change, gain = animal factor x neuron gain x
-    per-recording factor, sigma = animal factor x neuron noise level; the white noise
-    is drawn per 1 ms step, as in Izhikevich's network code (`izhikevich.GaussianNoise`).
-    Coupling: ``coupling_weight`` x the region's spikes per neuron filtered with
-    ``coupling_tau_ms`` (within the recording). Median rate ~6 Hz (5-95 % range
-    ~0.4-36 Hz; FS, LTS and CH faster than RS; about 1 % of units below 0.1 Hz).
-    w_i = 0 for a neuron not locked to its region's rhythm (see 3. above).
-
-Stimulus and behaviour
-    Each recording has three blocks of equal length (spontaneous, gratings, scenes) in a
-    random order (`Recording.epochs`). The stimulus drive (shared by the regions of a
-    recording, with their own share) is a deterministic function of what is shown, from
-    a stimulus library shared by all recordings: gratings are presentations of
-    ``grating_s`` at one of 8 orientations, each with its own response level (slow band)
-    and a drifting periodic drive at ``grating_tf_hz`` of orientation-dependent amplitude
-    (fast band); scenes are random steps, ``scene_s`` per image drawn from 50 images,
-    each with its own slow and fast response value. Each band is low-pass filtered with
-    the band's time constant and rank-transformed to N(0, 1) within the epoch. Each
-    presentation starts at a random drift phase. In spontaneous blocks the
-    stimulus share of each region is taken by an independent process with the same
-    statistics. The running component is a two-band process per recording; the running
-    speed (cm/s, non-negative, slow bouts) is a smoothed softplus of it, and the pupil a
-    slow function of running plus its own slow arousal process; both are sampled at
-    ``behaviour_rate_hz`` (`Recording.behaviour`).
-
-Modalities
-    Spikes: times in seconds, with a uniform position inside the 1 ms step in which the
-    model spiked (so ISIs are not quantised). Waveform: 90 samples at 30 kHz, the trough
-    at 1 ms, difference of a trough and a later peak Gaussian (`_waveforms`), amplitude
-    per recording, plus smoothed noise. Calcium: each spike adds a GCaMP6s-like kernel
-    ``exp(-t/decay) - exp(-t/rise)`` (peak 1; rise ``calcium_rise_s``, decay
-    ``calcium_decay_s``), computed exactly at the frame times (period
-    ``frame_period_s``); a per-neuron amplitude (dF/F of one spike) with mild
-    saturation, per-neuron noise, and a per-neuron baseline F0 estimated as the 10th
-    percentile of the fluorescence (as imaging pipelines do), stored as float32 dF/F.
-
-Simulation (cost)
-    All neurons of all recordings are simulated together in one vectorised loop
-    (`neuronbench.data.izhikevich.simulate`, 1 ms steps). To cut the number of Python
-    steps, each recording is cut into segments of ``segment_s`` that run side by side as
-    separate columns; each segment starts ``warmup_s`` early on the true input of that
-    time, and spikes of the warm-up are discarded, so the stitched spike train is
-    statistically continuous (the model forgets its initial state in ~100 ms). Latents
-    are computed on a ``latent_dt_ms`` grid and held within it; the rhythms on the 1 ms
-    grid.
+GCaMP6s-like indicator, dF/F at ~4.3 Hz, no waveforms), bit-identical for the same
+`SyntheticConfig`. Cell type lives in the Izhikevich (2003) dynamics and the waveform;
+region in slow co-variation, small single-neuron shifts and population rhythms.
+The design, every parameter's published source (cited) and the measured placement of
+each label's information: docs/simulation.md.
 """
 
 from __future__ import annotations
@@ -256,11 +91,11 @@ class SyntheticConfig:
     recording_gain_sd: float = 0.1  # log-normal sigma
     coupling_weight: float = 2.0
     coupling_tau_ms: float = 20.0
-    # region signatures in single neurons (module docstring: sources)
+    # region signatures in single neurons (sources: docs/simulation.md)
     region_base_shift: tuple[float, ...] = (0.0, -1.6, 1.0, 0.7)  # input offset: rate x1, ~x0.5, ~x2, ~x1.5
     region_reset_shift_mv: tuple[float, ...] = (0.0, 2.0, 4.0, 0.0)  # c + shift: burst propensity
     region_width_scale: tuple[float, ...] = (1.0, 1.1, 0.8, 0.9)  # waveform trough-to-peak factor
-    # region rhythms (module docstring: sources)
+    # region rhythms (sources: docs/simulation.md)
     rhythm_hz: tuple[float, ...] = (30.0, 7.5, 10.0, 0.0)  # VIS gamma, HPF theta, TH spindle band, MB none
     rhythm_hz_sd: tuple[float, ...] = (3.0, 0.5, 1.0, 0.0)  # slow wander of the frequency
     rhythm_state: tuple[str, ...] = ("gratings", "running", "quiet", "none")
@@ -467,7 +302,7 @@ def _recording_latents(config: SyntheticConfig, rec_index: int, library: dict[st
 def _recording_rhythms(config: SyntheticConfig, rec_index: int, run_state: np.ndarray, epochs: pd.DataFrame
                        ) -> np.ndarray:
     """Each region's rhythm (steps of ``dt_ms``, n_regions) float32: envelope x sin(phase),
-    the envelope in [0, 1] set by the region's state (module docstring), the phase
+    the envelope in [0, 1] set by the region's state (docs/simulation.md), the phase
     integrated from a frequency that wanders slowly (OU, 1 s) around the region's band."""
     rng = _rng(config, _RHYTHM, rec_index)
     dt = config.dt_ms / 1000.0
