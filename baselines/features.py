@@ -2,60 +2,13 @@
 control.
 
 Each unit is described by statistics of its own activity only: no population context,
-nothing learned, nothing tuned. The column list is fixed per modality (`feature_names`),
+nothing learned, nothing tuned. Spikes (`SPIKE_COLUMNS`): rate, ISI variability and
+quantiles, burst indices, a normalised autocorrelogram, and waveform shape when every
+recording has waveforms. Calcium (`CALCIUM_COLUMNS`): scale-free trace, autocorrelation,
+spectral and event statistics. The column list is fixed per modality (`feature_names`),
 every value is finite, and a unit with too little activity gets the documented fallback
-(0) with an indicator column set to 1.
-
-Spikes (``SPIKE_COLUMNS``; natural logs, times in seconds):
-    log_rate          log(n / duration), duration = ``t_stop - t_start``; n = 0 counts
-                      as 0.5 spike so the log stays finite.
-    isi_cv            std / mean of the inter-spike intervals (ISIs), ddof = 0.
-    isi_cv2           mean of 2 |I[i+1] - I[i]| / (I[i+1] + I[i])          (Holt et al. 1996).
-    isi_lv            3 * mean of ((I[i] - I[i+1]) / (I[i] + I[i+1]))^2  (Shinomoto et al. 2003).
-    log_isi_qXX       5/25/50/75/95 % quantiles of log(ISI), ISIs floored at 10 us.
-    isi_frac_lt2ms    fraction of ISIs < 2 ms: the refractory-violation proxy.
-    isi_frac_lt5ms, isi_frac_lt10ms: burst indices.
-    acg_A_Bms         autocorrelogram: number of ordered spike pairs with lag in [A, B) ms,
-                      for 10 log-spaced bins from 1 ms to 1 s (`ACG_EDGES_S`), divided
-                      by the count expected if the unit's n spikes were uniform on the
-                      recording, n (n - 1) / T^2 * integral_A^B (T - tau) dtau.
-                      A Poisson unit has ~1 in every bin, a refractory unit ~0 at short
-                      lags, a bursting unit >> 1. Counted with `np.searchsorted` on the
-                      sorted train: O(n log n), never over spike pairs.
-    few_spikes        1 if the unit has fewer than max(``min_spikes``, 3) spikes; then
-                      every ISI and ACG column is 0.
-  and, only when *every* recording given to `embed` has waveforms (and ``waveforms=True``),
-    wf_trough_to_peak_ms   time from the trough to the following maximum.
-    wf_peak_trough_ratio   amplitude of that maximum / trough depth (both from baseline).
-    wf_trough_halfwidth_ms width of the trough at half its depth (linear interpolation).
-    wf_invalid             1 if the waveform is non-finite or flat; its features are 0.
-  The waveform's baseline is its median; a waveform whose largest deflection is positive
-  is flipped first, so "trough" is always the main deflection. Otherwise the waveform
-  columns are omitted, so one call's columns never depend on a single unit.
-
-Calcium (``CALCIUM_COLUMNS``; every feature is unchanged by scaling or shifting a trace):
-    Noise sigma = 1.4826 MAD(diff(x)) / sqrt(2) (the frame-to-frame noise, robust to events
-    and slow drift); frame rate fs = 1 / median frame interval of ``frame_times``.
-    skewness, kurtosis    moment skewness and excess kurtosis of the trace.
-    std_over_mad          std / (1.4826 MAD): 1 for Gaussian noise, > 1 for sparse events.
-    std_over_noise        std / sigma: ~1 for white noise, > 1 for slow signal.
-    p99_over_noise        (99th percentile - median) / sigma.
-    acf_Nms               autocorrelation (biased estimator, mean removed) at lags 0.1, 0.2,
-                          0.4, 0.8 and 1.6 s: 1, 2, 4, 8, 16 frames at 10 Hz. Lags are in
-                          seconds so columns mean the same at any frame rate: a lag that
-                          falls between frames is linearly interpolated (lag 0 has acf 1).
-    relpow_A_BmHz         Welch power (40 s Hann windows) in [A, B) mHz for the bands
-                          0-0.1, 0.1-0.5, 0.5-1.5, 1.5-5 Hz, relative to the power in
-                          0-5 Hz; frequencies >= Nyquist are dropped, so bands above
-                          it are 0.
-    log_event_rate        log(events / (frames / fs)), 0 events counting as 0.5. An event
-                          is a run of frames with z >= 1 containing a frame with z >= 4,
-                          z = (x - median(x)) / sigma (threshold with hysteresis).
-    iei_cv                std / mean of the inter-event (onset-to-onset) intervals.
-    log_iei_qXX           25/50/75 % quantiles of log(inter-event interval).
-    few_events            1 if the unit has fewer than max(``min_events``, 2) events;
-                          then the inter-event columns are 0.
-  A ratio whose denominator is 0 (e.g. a constant trace) is 0.
+(0) with an indicator column set to 1. Each column's definition (with citations):
+docs/methods.md ("The controls").
 """
 
 from __future__ import annotations
@@ -352,7 +305,7 @@ def calcium_features(rec: Recording, min_events: int) -> np.ndarray:
 
 
 class SingleNeuronFeatures(Params):
-    """Hand-crafted single-neuron statistics (see the module docstring for the list).
+    """Hand-crafted single-neuron statistics (the list: docs/methods.md, "The controls").
     Parameters declared below (values: the presets of `baselines.FEATURES`).
 
     Unsupervised and untrained: ``fit`` only records the columns per modality;

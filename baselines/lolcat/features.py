@@ -1,56 +1,11 @@
 """LOLCAT's input: each neuron as a set of 3 s snippets, each snippet an interval histogram.
 
-Schneider et al. (Cell Reports 2023) describe a neuron by the inter-spike-interval (ISI)
-distribution of each 3 s trial; the set of trials is the model's input. Facts from
-`shared/reference/methods.md` (LOLCAT) and the authors' `hengenlab/lolcat`, branch
-``mehdi_branch`` (``lolcat/torch_data.py``: ``compute_isi_distribution``,
-``compute_log_isi_distribution``; ``lolcat/transforms.py``: ``compute_mean_std``,
-``Normalize``):
-
-- ``"linear"`` histogram: 90 bins over [0, 3] s of the intervals between consecutive
-  spikes inside the snippet (their calcium datasets and their Neuropixels
-  natural-movie datasets).
-- ``"log"`` histogram: bins of log10(interval) over [-2.5, 0.5] (3 ms .. 3 s), values
-  outside clipped into the edge bins: 64 bins for their Neuropixels drifting-grating
-  dataset (``NeuropixelsDGTorchDataset``, the input of their Neuropixels training script
-  ``np_dg3_nm3_latest_newdata_testing.py``), 128 for their V1-model dataset.
-- Bins follow `numpy.histogram`: [e_i, e_i+1), the last bin closed.
-- Normalisation: per bin, subtract the mean and divide by the (population, ddof 0) std
-  over every snippet of the training neurons; a bin with std 0 becomes 0.
-
-Our choices (deliberate deviations, named):
-
-- Snippets. The original's snippets are stimulus trials (3 s drifting-grating trials).
-  Our recordings carry no trial structure, so each recording is tiled with consecutive,
-  non-overlapping ``snippet_s`` snippets from ``t_start`` (a partial last snippet is
-  dropped; a recording shorter than one snippet gives one shorter snippet). Intervals
-  never cross a snippet boundary; a snippet with fewer than two events is an all-zero
-  histogram and is kept (silence is informative), as in the original.
-- No neuron is dropped: the original removes neurons with too little activity before
-  training (V1: fewer than 30 spikes; calcium: no snippet with 5 intervals), but a
-  benchmark must embed every neuron (a silent one gets all-zero histograms).
-- The linear histogram spans [0, ``snippet_s``] (= the published [0, 3] s at the
-  published snippet length: no interval inside a snippet can be longer).
-- ``add_onset``: the original's Neuropixels natural-movie datasets (linear histograms,
-  ``add_origin=True``) prepend a pseudo spike at the snippet start, so the latency to the
-  first spike counts as an interval; their Neuropixels training script (log histograms)
-  does not. That latency is only meaningful for stimulus-aligned trials, so it is off by
-  default (kept as an option).
-- Calcium. The original used event times inferred from the Allen Brain Observatory
-  traces. We detect events ourselves with a thresholded AR(1) deconvolution: with
-  gamma = exp(-frame period / ``event_decay_s``), the innovation
-  d[t] = x[t] - gamma x[t-1] of each dF/F trace is what new spikes add on top of the
-  decaying indicator. The frame noise sigma = 1.4826 MAD(diff(x)) / sqrt(2) (robust to
-  sparse events and slow drift; the estimate of the ``features`` control), so d has noise
-  std sigma sqrt(1 + gamma^2); every frame with d > ``event_threshold`` times that is an
-  event at the frame's time (3: a 0.13 % false-event rate per frame under Gaussian noise).
-  Several consecutive rising frames give several events, as a deconvolution would (an
-  onset detector would merge a burst into one). The inter-event intervals then go
-  through the same histograms as spikes (linear, 90 bins in the presets: at ~4 Hz
-  imaging, intervals are multiples of the frame period and log bins below it stay empty).
-
-Everything is vectorised over all events of a recording (one ``np.bincount`` per chunk
-of units); nothing loops over units or spikes.
+Schneider et al. (Cell Reports 2023): the inter-spike-interval distribution of each
+snippet, as a linear (90 bins over 0-3 s) or log (bins of log10 interval over 3 ms .. 3 s)
+histogram, normalised per bin with the training neurons' statistics. Our recordings have
+no trials, so snippets tile each recording; no neuron is dropped; calcium events come
+from a thresholded AR(1) deconvolution. Vectorised over all events of a recording. The
+published facts and each choice: docs/methods.md ("Its input").
 """
 
 from __future__ import annotations
@@ -102,7 +57,7 @@ def calcium_events(traces: np.ndarray, frame_times: np.ndarray, threshold: float
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Events of dF/F ``traces`` (frames, units): (times, unit index), sorted by unit then
     time. Frame t >= 1 is an event when x[t] - gamma x[t-1] > threshold * sigma *
-    sqrt(1 + gamma^2) (see the module docstring); a unit without noise (sigma = 0, e.g. a
+    sqrt(1 + gamma^2) (docs/methods.md, "Its input"); a unit without noise (sigma = 0, e.g. a
     constant trace) has no events."""
     x = np.asarray(traces, dtype=np.float64)
     ft = np.asarray(frame_times, dtype=np.float64)

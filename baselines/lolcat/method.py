@@ -5,61 +5,10 @@ multiple timescales", Cell Reports 2023 (code: ``hengenlab/lolcat``, ``nerdslab/
 Fully supervised: the network is trained to classify the neurons whose labels the harness
 hands to `fit` (the probe-train neurons of one task, setting and fold: nothing else), and
 the probe then reads its 32-d pooled neuron embedding, the layer before the classifier.
-
-Published training (`shared/reference/methods.md`; the authors' training scripts in
-``hengenlab/lolcat``, branch ``mehdi_branch``: their Neuropixels script
-``np_dg3_nm3_latest_newdata_testing.py`` and their repeated calcium runs
-``run_20_scripts/calcium_dg*_train_20.py``): cross-entropy, Adam lr 1e-2 and weight
-decay 1e-4, batches of 128 neurons, snippet dropout 0.4, class-rebalanced sampling whose
-per-class factors adapt after every epoch to the per-class training and validation
-losses (``MySampler.step``; `sampling.adapt_factors`, ``adaptive_oversampling``),
-MultiStepLR with milestones (10, 100, 400) and factor 0.1 over 1000 epochs, the model of
-the epoch with the best validation score kept (`paper` preset). Their Neuropixels
-script's input is 64-bin log-ISI histograms. Inputs, network and sampling: `features`,
-`model`, `sampling`.
-
-Our decisions (each named; see those modules for input and sampling details):
-
-- Model selection by validation macro-F1, the score of their V1 and calcium scripts
-  and of `shared/reference/methods.md` (their Neuropixels script keeps the epoch of
-  best validation balanced accuracy instead).
-- Validation: carved out of the given training labels (20 %, seeded by the fit's seed,
-  stratified by class, tracked neurons kept whole; `sampling.validation_split`), since
-  the harness gives no other labels. Model selection uses only those neurons. If no
-  class has two groups (no validation set), the last epoch is kept.
-- Normalisation statistics come from the training part only (not the validation part),
-  as the original computes them on its train split.
-- Everything else the fit receives is ignored: LOLCAT has no self-supervised stage, so
-  unlabelled neurons and recordings (including, in the transductive zero-shot setting,
-  the test animal's recordings) never enter training. The NuCLR table marks LOLCAT N/A
-  in transductive zero-shot (a method that does not pretrain has nothing to gain from
-  seeing the test animal unlabelled, so the setting is the inductive one for it). We run
-  it there anyway, and say so: its number is a leave-one-animal-out zero-shot number, on
-  the same folds as every other method's in that column, at the cost of one fit per fold.
-- Corrections of quirks in the original, each the default: the best-validation model
-  starts at -inf (the original starts at 0, so a model whose validation F1 stays 0 is
-  never saved); an epoch has at least one batch (the original's ``drop_last=True``
-  gives none when there are fewer neurons than the batch size); a neuron keeps at least
-  one snippet under snippet dropout.
-- `init_last_layer_imbalance` (bias = log of the sampled class shares) is not used: with
-  the rebalanced sampler those shares are equal, so it only shifts all logits alike.
-- Histograms: the paper used both forms; the presets take the log form for spikes
-  with 64 bins over 3 ms .. 3 s, the input of their Neuropixels training script (their
-  spiking V1 model used 128), and the linear form (90 bins over 0 .. 3 s) for calcium,
-  as their calcium scripts, whose intervals are multiples of the frame period. The log
-  form also suits spikes whose bursts live below the 33 ms first bin of the linear form
-  (measured before with 128 log bins: ``synthetic``, inductive, ``cpu`` preset, seed 0,
-  linear-probe macro-F1 with linear vs log histograms: subclass 0.44 vs 0.72, cell class
-  0.86 vs 0.90). The network has 5.8 k parameters at 64 bins (6.6 k at 90, 7.8 k at
-  128).
-- ``cpu`` preset: the published network, input, objective and sampling (adaptive
-  oversampling included) unchanged (a smaller network would not be faster to any
-  useful degree), and a 40-epoch schedule: lr 1e-2 until epoch 30, then 1e-3. The
-  published schedule spends only its first 10 of 1000 epochs at 1e-2; cut to 40 epochs
-  in the same proportions it would barely train (~10 steps per epoch on ``synthetic``).
-- ``threads`` (1 in the presets): fit and embed run with that many intra-op threads on
-  the CPU (restored afterwards). The network is tiny; on a shared 2-core machine two
-  threads made a training step 6x slower than one (0.61 s vs 0.10 s, measured under load).
+Published training as the ``paper`` preset; ``cpu`` the same network and sampling over
+40 epochs. Our decisions (validation carved from the training labels, model selection by
+validation macro-F1, corrected quirks, histogram forms, threads) and why:
+docs/methods.md ("LOLCAT").
 """
 
 from __future__ import annotations

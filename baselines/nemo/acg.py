@@ -1,54 +1,12 @@
 """NEMO's activity modality: the 3D autocorrelogram (ACG), computed by our own vectorised code.
 
-NEMO (Yu et al., ICLR 2025, Sec. 3 and App.) describes each unit's firing by an ACG
-computed separately in 10 firing-rate deciles, with 1 ms bins over +-1 s, resampled on
-log-scaled lags, of which the positive half is kept: a 10 x 101 image, multiplied by 10
-(the authors' ``acg_multi_factor``: with probabilities per 1 ms bin, a value of 1 is then
-100 Hz). The original obtains it from npyx (``fast_acg3d`` or
-``corr.crosscorr_vs_firing_rate``, then ``corr.convert_acg_log``), at 0.3-0.4 s per unit
-of 10,000 spikes. This module computes the same quantity for every unit of a recording at
-once, in O(spikes log spikes + spike pairs within 1 s), with no loop over units or spikes.
-
-Definition (one unit, sorted spike times s_0 <= ... <= s_{n-1}, recording [t_start, t_stop]):
-
-1. Instantaneous rate per spike. r(t) = 1 / (s_{k+1} - s_k) for t in [s_k, s_{k+1}) (the
-   inverse of the inter-spike interval containing t, as in npyx's ``fast_acg3d``), 0 outside
-   [s_0, s_{n-1}], smoothed with a 250 ms boxcar (npyx's ``smooth=250``) restricted to the
-   unit's span: rate_i = integral of r over [lo, hi] / (hi - lo) with
-   lo = max(s_i - 125 ms, s_0), hi = min(s_i + 125 ms, s_{n-1}) (0 if hi == lo).
-   Every interval contributes exactly 1 to the integral, so the integral from s_0 to t is
-   F(t), the linear interpolation of the spike index k at the times s_k, and
-   rate_i = (F(hi) - F(lo)) / (hi - lo): exact, in continuous time, without a time grid
-   (two spikes at the same time, an interval of length 0, count 1, the limit of a short one).
-2. Deciles. The unit's spikes ranked by rate_i (ties in time order); the spike of rank q
-   (0-based) is in decile floor(10 q / n), so every decile holds n/10 spikes (+-1).
-3. ACG of each decile against the whole train. Spikes go into 1 ms bins,
-   b_i = floor((s_i - t_start) / 1 ms). For every trigger spike i of decile d whose window
-   ends inside the recording (s_i + 1 s <= t_stop), every spike j of the whole train with
-   lag k = b_j - b_i in 1..1000 is counted in (d, k); counts are divided by the number of
-   such triggers in d: the probability of a spike in the 1 ms bin at lag k ms. Lag 0 (the
-   spike itself) is left out, as npyx sets it to 0.
-4. Log-scaled lags (npyx ``convert_acg_log``, defaults). The 1000 linear lags (k ms) are
-   linearly interpolated at the 100 lags logspace(0, 3, 100) ms and smoothed along them
-   with a Gaussian of 1 log-bin sd (truncated at 4 sd, renormalised at the ends); the
-   zero-lag column (always 0) comes first: 101 columns, as NEMO keeps ``[:, 100:]`` of
-   npyx's symmetric 201.
-5. Multiplied by `ACG_SCALE` = 10.
-
-Deliberate deviations from the original pipeline (named here, not exposed as options):
-- True deciles. npyx cuts the per-spike rates at 10 (``crosscorr_vs_firing_rate``) or 11
-  (``fast_acg3d``) evenly spaced quantiles and merges the extreme groups, so its "deciles"
-  hold 1/11 (1/12) of the spikes and one or two groups 2/11 (2/12). We use equal groups.
-- One estimator. NEMO's IBL script calls ``fast_acg3d(spikes, bin_size, window_size)``,
-  swapping npyx's (win_size, bin_size) arguments; the call raises and a bare ``except``
-  silently falls back to ``crosscorr_vs_firing_rate``, whose rate is the inverse of the
-  Voronoi cell around each spike instead of the containing ISI. Both integrate to one spike
-  per interval, so after the 250 ms boxcar they differ only within one interval of the
-  window edges; we implement the intended (``fast_acg3d``) rate.
-- Continuous-time rates (step 1) instead of rates on the 1 ms grid; spikes sharing a 1 ms
-  bin are all counted (npyx marks a binary train, so they count once).
-- Triggers are dropped only if their positive 1 s window leaves the recording (npyx also
-  drops those within 1 s of the start, which only matters for the negative half).
+NEMO (Yu et al., ICLR 2025) describes each unit's firing by an ACG computed in 10
+firing-rate deciles, 1 ms bins over 1 s, resampled on 100 log-scaled lags plus lag 0, x10:
+a 10 x 101 image. The original obtains it from npyx at 0.3-0.4 s per unit of 10,000
+spikes; this module computes it for every unit of a recording at once, with no loop over
+units or spikes. The exact definition, step by step, and our deliberate deviations from
+the npyx pipeline (true deciles, one estimator, continuous-time rates):
+docs/methods.md ("The 3D autocorrelogram").
 """
 
 from __future__ import annotations

@@ -1,83 +1,14 @@
 """NeuPRINT (Mi et al., NeurIPS 2023, "Learning Time-Invariant Representations for
 Individual Neurons from Population Dynamics") as a neuronbench method.
 
-What it learns (paper and `lumimim/NeuPRINT`):
-- Every neuron has a free embedding, a row of a table initialised uniform(-1, 1)
-  (published width 64), shared by every recording of an animal where the neuron is
-  tracked (``neurons.track_id``; untracked neurons have their own row).
-- A dynamics model (`model.Dynamics`: Linear(1 -> a) on the neuron's own activity,
-  concatenated with its embedding, the population mean and std at that step and
-  behaviour (running speed, pupil) where the recordings have it; one pre-norm
-  transformer layer, 2 heads, causal mask looking back one step) reconstructs
-  masked entries of the neuron's z-scored activity (`data.make_batch`: 25 % masked,
-  80 % zeroed / 10 % noise / 10 % kept). Loss: MSE on the masked entries.
-- Training: Adam (lr 1e-3) on the model and the table jointly; each step one session,
-  2 windows x 512 neurons x 200 steps from the first 75 % of the session; gradient norm
-  of the dynamics model clipped at 1 (as the original); published schedule 400 epochs
-  x 100 steps. A validation loss on windows of the last 25 % is recorded per epoch in
-  ``history_`` (the original logs it; it picks its checkpoint by the validation
-  accuracy of a probe on labels, which a label-free plug-in cannot do, so the last
-  model is kept).
-- Embeddings for evaluation (`embed`): the dynamics model is frozen and a *fresh*
-  table is optimised by the same objective (Adam, published lr 1e-3, dropout active as
-  in the original, which keeps the model in train mode). The original computes every
-  embedding its probe sees this way, for the training neurons too
-  (``reoptimize="all"``, every preset, so that probe training and test embeddings come
-  from one procedure); ``reoptimize="unseen"`` keeps the jointly trained rows of
-  neurons seen in `fit` and optimises only the others. Schedule: the original runs
-  100 epochs x 100 steps of one random session each; here every one of ``embed_steps``
-  Adam steps sums the losses of one batch of *every* recording, so each neuron gets a
-  gradient at every step (with one session per step, a dense Adam also moves the rows
-  of the sessions not in the batch, by momentum alone). ``paper``: 770 steps, the
-  original's 10,000 steps spread over its 13 training sessions.
-
-Beyond the published comparison: `embed` on recordings of animals never seen in `fit`
-optimises their embeddings against the frozen model, so NeuPRINT runs in the inductive
-(zero-shot) setting, which the NuCLR paper's table marks N/A for NeuPRINT.
-
-Known quirks of the original code (``lumimim/NeuPRINT``: ``dynamical_models.py``
-``mask_batch``; ``neuprint.py``, the training loop), reproduced by every preset (the
-authors' training), each with our correction as an option:
-- Forced mask on the last neuron instead of the last time step
-  (``forced_mask="last_neuron"``; ``"last_step"`` corrects it; see `data`).
-- ``optimizer.zero_grad()`` once per epoch, so gradients accumulate over the epoch
-  while Adam steps every batch (``accumulate_grad_over_epoch=True``, in `embed` over
-  every ``steps_per_epoch`` steps; ``False`` zeroes them every step).
-- Population statistics include the masked neuron's own value
-  (``population_stats="all"``; ``"leave_one_out"`` removes it).
-- FFN width left at PyTorch's default 2048 for a 76-wide model: this is the width of
-  the model that produced the published numbers, so the ``paper`` preset keeps it; the
-  ``cpu`` and ``tiny`` presets use 4 x d_model (``ffn_dim``).
-- ``use_ckpt_hparams`` (``main.py`` passes it to a training function that, in some
-  versions, does not accept it; it swaps the run's hyperparameters for a checkpoint's
-  on resume): no counterpart here; a fit never resumes and its config is the one the
-  harness passes.
-- The original's MSE divides the masked squared errors by *all* entries; ours by the
-  masked entries (the paper's "MSE on masked entries"). They differ by the masked
-  fraction (~1/4), which under Adam matters only through the gradient clipping.
-
-Presets: ``paper`` has the published sizes and schedule (d_model 76, 64-d embeddings,
-2 heads, FFN 2048, dropout 0.1; batches of 2 windows x 512 neurons x 200 steps; Adam
-1e-3; 400 x 100 training steps; 770 embedding steps) and the original's training (its
-three quirks above). ``cpu`` keeps the architecture and that training but a 4 x d_model
-FFN (304), one 50-step window per batch, 10 x 40 training steps and 150 embedding steps,
-with an embedding learning rate of 0.05 (at the published 1e-3, Adam moves a
-uniform(-1, 1) embedding by at most 0.3 in 300 steps): about 2 minutes for fit + embed
-on the default ``synthetic`` dataset with two runs sharing 2 cores. Why 150 embedding steps
-and not 300: side by side (3 seeds, every task and setting, linear probe), 150 steps
-moved the nine macro-F1 cells of ``synthetic`` by -0.040 .. +0.040 (mean +0.000), within
-NeuPRINT's seed spread there (std 0.005-0.043), for half the embedding's cost (at 300
-steps 15 % of the default leaderboard's time); on ``synthetic-calcium`` seven
-cells moved by -0.027 .. +0.019 and two rose beyond the seed spread (transductive cell
-class 0.488 -> 0.553, subclass 0.199 -> 0.246). ``tiny`` is a seconds-long smoke test.
-
-Other choices: spikes are counted in ``bin_s`` = 0.233 s bins in every preset, the frame
-period of the published (Bugeon, ~4.3 Hz) data and of our calcium datasets, so the
-one-step look-back and the 200-step window (~47 s) span the same time as in the
-paper. Behaviour features are used when every `fit` recording has them; a recording
-given to `embed` without them gets zeros (the z-scored mean). Not used: neighbour
-statistics (mean/std of neurons within 65 um; our datasets have no positions) and
-Bugeon's brain-state label (not a field of `Recording`).
+A free embedding per neuron (shared across the recordings where it is tracked) and a
+dynamics model trained jointly by masked reconstruction of z-scored activity given the
+population mean and std and behaviour; `embed` freezes the model and optimises fresh
+embeddings by the same objective, so new animals can be embedded (the inductive
+setting, which the NuCLR paper marks N/A). Every preset keeps the original code's
+quirks (our corrections are options); ``cpu`` is smaller and shorter (150 embedding
+steps, lr 0.05). The paper's facts, each quirk, each preset and the measured reason for
+its budget: docs/methods.md ("NeuPRINT").
 """
 
 from __future__ import annotations

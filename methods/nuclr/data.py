@@ -1,52 +1,11 @@
 """NuCLR's inputs: tokens, stimulus periods, the two views of a pair, and batches.
 
-Tokens (Arora et al. 2025; `nerdslab/nuclr`, ``NuclrV2gaBin.tokenize`` and
-``NuclrV2gaCa2.tokenize``)
-    Spikes: counts in ``bin_s`` = 20 ms bins, ``bins_per_token`` = 50 bins (1 s) per token,
-    raw counts (no rate normalisation). A unit with no spike in a window gets no token in
-    that window. Calcium: dF/F divided by the 99th percentile of the recording's dF/F (all
-    frames and units together, as the original's Bugeon preprocessing), patches of
-    ``frames_per_token`` = 4 frames per token; every unit has tokens in every window.
-
-Storage (ours)
-    Every recording's activity is binned once and laid out unit-major in one flat buffer
-    (`TokenStore`; uint8 counts for spikes, clipped at 255 per 20 ms bin, float32 for
-    calcium), moved to the device once. On the host the buffer is memory-mapped from a
-    temporary file (`neuronbench.data.binning.scratch_array`) and filled one recording at
-    a time, so building it holds one recording's activity in memory, not the dataset's. A window of unit g starting at step s is
-    ``flat[unit_offset[g] + s : ... + window_steps]``, so a whole batch is one gather on
-    the device from a small index array built on the host: no per-step host-device copy
-    of activity and no Python loop over units or spikes. Windows start on the step grid
-    (20 ms bins or frames); the original starts them at continuous times (a shift of
-    < 20 ms, deliberate).
-
-Periods and views (original ``RandomFixedWindowSampler`` and ``TwoViewDataset``)
-    A recording is cut into periods of one stimulus: its ``epochs``, adjacent epochs of
-    the same stimulus merged (no epochs: the whole recording is one period). Periods
-    shorter than two windows are not sampled (as the original). View 1 tiles each period
-    with a random offset in [0, window) and non-overlapping windows; the pairs of all
-    recordings are shuffled per epoch with a generator seeded by (seed, epoch). View 2 is
-    a window drawn uniformly among all windows that lie inside one period of the same
-    recording and within ``max_distance`` of view 1 (its start >= start1 - d, its end <=
-    end1 + d): it may overlap view 1 and may lie in a neighbouring period, but no view
-    ever spans two stimulus periods.
-
-Unit dropout (original ``UnitDropout(min_units=0.5)``)
-    Each view independently keeps k units, k uniform in [floor(keep_min * n), n], a random
-    subset. The original applies it to the raw calcium traces but tokenises the normalised
-    copy, so it is a no-op on calcium there; ``calcium_unit_dropout=False`` (the presets'
-    setting) reproduces that, ``True`` (our correction, an option) applies it.
-
-Pairs and batches
-    Positives are the units present in both views. ``pair_filter="views"`` (the presets'
-    setting, the original's ``TwoViewData.from_two_views``): a pair is dropped when
-    either view has ``min_matched`` (10) or fewer units with tokens; a kept pair without
-    any matched unit has weight 0 in the original's loss, so it is dropped too (the same
-    gradients). ``pair_filter="matched"`` (our option): dropped when it has 10 or fewer
-    *matched* units, so that every pair's positives are at least 11. Inside a window the
-    matched units come first, in the same order in both views (the model is
-    permutation-equivariant, so order carries nothing), which lets the loss read the
-    positives off the diagonal of padded similarity matrices.
+Tokens follow Arora et al. 2025 (`nerdslab/nuclr`): spike counts in 20 ms bins, 50 bins
+per token; calcium dF/F over the recording's 99th percentile, 4 frames per token. Every
+recording's activity is binned once into one flat, memory-mapped `TokenStore`, so a batch
+is one gather on the device. Views, unit dropout and the pair filter reproduce the
+original (its quirks as the defaults, our corrections as options). Each rule and each
+deviation: docs/methods.md ("Tokens, views and batches").
 """
 
 from __future__ import annotations

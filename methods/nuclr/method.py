@@ -1,46 +1,13 @@
 """NuCLR as a neuronbench method: self-supervised pretraining (`NuCLR.fit`) and the
 frozen read-out (`NuCLR.embed`). Arora et al., NeurIPS 2025, "Know Thyself by Knowing
-Others"; facts from the paper and `nerdslab/nuclr` (``configs/train_ephys.yaml``,
-``configs/train_ca.yaml``, ``src/trainers/contrastive.py``).
+Others"; facts from the paper and `nerdslab/nuclr`.
 
-Training (published settings; the `paper` preset)
-    AdamW (PyTorch defaults betas 0.9/0.999, eps 1e-8), weight decay 0.01 on weights and
-    0 on LayerNorm parameters and biases (every parameter of fewer than 2 dims); the
-    learning rate rises linearly from 0 over ``warmup_epochs`` (1) epoch, then follows a
-    cosine to 0 at the last step. Spikes: lr 5e-4, 128 window pairs per step, 300 epochs
-    (~50 k steps on IBL); calcium: lr 1.25e-4, 16 pairs per step, 30 epochs. Gradient
-    norms clipped at 1.0, backbone and projector separately (as the original). The fused
-    AdamW kernel (the same update; CPU and CUDA) replaces ~80 per-parameter kernels. bf16
-    autocast on CUDA, full precision on the CPU. An epoch is one pass over the view-1
-    tiling of every recording (`data.epoch_pairs`), in batches of full size (the
-    original's ``drop_last``); when an epoch has fewer pairs than a batch, it is one
-    batch of all of them. Views: 10 s windows within +-30 s (spikes) or 128 frames
-    (~30 s) within +-240 s (calcium), never spanning two stimulus periods; 50-100 % of
-    the units kept per view (spikes; on calcium the original's unit dropout is a no-op,
-    and so is ours unless ``calcium_unit_dropout=True``). The loss is the original's
-    (within-view similarities unscaled: ``scale_within_view=False``; pairs filtered by
-    their views' sizes: ``pair_filter="views"``); our corrections are options. Details
-    in `data`, `model` and `loss`.
-
-Read-out
-    The frozen backbone (eval mode) runs over every recording in non-overlapping
-    windows, the last one shifted back to end at the recording's end; a unit's embedding
-    is the mean of its pre-projector output over every window in which it has tokens.
-    A unit that never gets a token (no spike in any window) gets the zero vector: a
-    finite, documented fallback that the probe's scaler treats like any other point.
-
-Not supported yet
-    NuCLR chooses its checkpoint by the probe's validation macro-F1 (evaluated every
-    epoch). The harness does not hand validation labels to ``fit``, so the final
-    checkpoint is used. With ``checkpoint_dir`` set, it is saved there
-    (``neuronbench.device.save_checkpoint``: config + weights + versions) and
-    `NuCLR.from_checkpoint` loads it back (``weights_only``).
-
-Presets (`methods.nuclr.INFO`, where each choice is justified): ``paper`` as published,
-with the original's objective; ``cpu`` the same objective with a smaller model (d = 64,
-4 heads x 16) and budget (8 pairs per step, 2 epochs), plus lr 1e-3, no dropout and one
-thread; ``tiny`` a seconds-long smoke run. ``threads`` sets torch's CPU
-threads during fit and embed (restored afterwards; None leaves torch's setting).
+`fit` trains with AdamW (warm-up then cosine, clipping 1.0, bf16 autocast on CUDA) on
+pairs of views from `data`; `embed` runs the frozen backbone over non-overlapping
+windows and averages a unit's pre-projector output over the windows where it has tokens
+(the zero vector if it has none). The final checkpoint is used: the harness gives `fit`
+no validation labels. Published settings, read-out and presets in detail:
+docs/methods.md ("Training and read-out").
 """
 
 from __future__ import annotations
