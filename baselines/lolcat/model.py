@@ -1,6 +1,6 @@
 """The LOLCAT network: snippet encoder -> multi-head attention pooling -> classifier.
 
-Published sizes (Schneider et al., Cell Reports 2023; `shared/reference/methods.md`; the
+Published sizes (Schneider et al., Cell Reports 2023; docs/methods.md; the
 authors' ``hengenlab/lolcat``: ``lolcat/models.py`` ``MLP``, ``GlobalAttention``,
 ``MultiHeadPooling``, configured in e.g. ``np_dg3_nm3_latest_newdata_testing.py`` with
 ``mlp_layers=[-1, 32, 16, 16, 16]``, ``net_dropout=0.5``, ``batchnorm=True``):

@@ -8,7 +8,7 @@ For the expander outputs Z, Z' (batch n x dims d) of two views of the same neuro
     loss = lambda s + mu (v(Z) + v(Z')) / 2 + nu (c(Z) + c(Z'))
 
 with lambda / mu / nu = 25 / 25 / 1, gamma = 1 and eps = 1e-4 (NeurPIR's setting, the
-VICReg defaults; `shared/reference/methods.md`). Var and Cov are the unbiased (n - 1)
+VICReg defaults; docs/methods.md). Var and Cov are the unbiased (n - 1)
 batch estimates. The variance term is the mean of the two branches, as in the authors'
 reference implementation (``main_vicreg.py``, for which 25 / 25 / 1 were tuned); the
 paper's equation writes their sum (twice ours): a named choice, not an option.

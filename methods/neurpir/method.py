@@ -2,7 +2,7 @@
 CEBRA-encoded surrounding information.
 
 Wu, Liao, Deng, Guo & Wang, "Neuron Platonic Intrinsic Representation From Dynamics Using
-Contrastive Learning", ICLR 2025. Published facts (`shared/reference/methods.md`, the
+Contrastive Learning", ICLR 2025. Published facts (docs/methods.md, the
 paper's abstract and Fig. 1): each neuron is treated separately; segments of its
 activity are positives of each other (VICReg: invariance, variance and covariance terms,
 weights 25 / 25 / 1, variance target 1, eps 1e-4, a 3-layer 1024-wide expander); the

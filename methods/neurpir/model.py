@@ -1,7 +1,7 @@
 """NeurPIR's network: a segment encoder, adaptive average pooling over a neuron's
 segments, and the VICReg expander.
 
-NeurPIR (Wu et al., ICLR 2025; `shared/reference/methods.md`) encodes each activity
+NeurPIR (Wu et al., ICLR 2025; docs/methods.md) encodes each activity
 segment of a neuron, pools the per-segment embeddings with adaptive average pooling into
 one time-invariant embedding of the neuron, and trains it through a 3-layer, 1024-wide
 expander with VICReg. The paper does not specify the segment encoder; ours (a choice):

@@ -1,6 +1,6 @@
 """Per-neuron segments of binned activity, and the two views of segment-length augmentation.
 
-NeurPIR (Wu et al., ICLR 2025; `shared/reference/methods.md`) treats every neuron on its
+NeurPIR (Wu et al., ICLR 2025; docs/methods.md) treats every neuron on its
 own: its activity, as binned rates, is cut into segments, segments of the same neuron
 are positives, and the two views of a neuron have different segment lengths. The paper
 leaves lengths and overlaps open; our choices (all in the config):

@@ -1,4 +1,4 @@
-"""Allen Visual Coding Neuropixels (Siegle et al. 2021) (``../shared/reference/datasets.md``).
+"""Allen Visual Coding Neuropixels (Siegle et al. 2021) (docs/datasets.md).
 
 Source: DANDI 000021 (Brain Observatory 1.1 sessions, which hold all 16 labelled
 sessions), pinned version `DANDI_VERSION`; the session NWB files only (not the per-probe

@@ -1,5 +1,5 @@
 """Bugeon et al. 2022 (Nature): 2-photon calcium imaging of mouse V1 with coppaFISH
-transcriptomic labels (``../shared/reference/datasets.md``).
+transcriptomic labels (docs/datasets.md).
 
 Source: figshare article 19448531 (doi 10.6084/m9.figshare.19448531), one zip, file id
 38046633 (pinned; verified against the md5 figshare publishes for it).

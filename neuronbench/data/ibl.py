@@ -1,4 +1,4 @@
-"""IBL Brain Wide Map: Neuropixels in 100+ mice (``../shared/reference/datasets.md``).
+"""IBL Brain Wide Map: Neuropixels in 100+ mice (docs/datasets.md).
 
 Source: the public IBL database (OpenAlyx) through ONE-api, for the sessions listed in
 `SESSIONS_FILE` (the Brain Wide Map sessions of NuCLR's IBL experiments, pinned); ONE

@@ -1,5 +1,5 @@
 """Steinmetz et al. 2019 (Nature): Neuropixels in 10 mice, 39 sessions
-(``../shared/reference/datasets.md``).
+(docs/datasets.md).
 
 Source: figshare article 9598406 (every file of the article, each verified against the
 md5 figshare publishes; archives unpacked). Native layout: one ALF folder per session

@@ -1,7 +1,7 @@
 """The three settings, as data: which recordings pretrain, which neurons train, validate
 and test the probe.
 
-Definitions (NuCLR, Arora et al. 2025; `../shared/reference/evaluation.md`):
+Definitions (NuCLR, Arora et al. 2025; docs/protocol.md):
 
 - ``transductive``: pretraining sees every recording; the probe's train / val / test
   are disjoint neurons of the same animals (20 % test, stratified by label; of the rest,

@@ -33,7 +33,7 @@ class Task:
         classes: the classes predicted; neurons with another label are left out.
         summary: one line for ``neuronbench list tasks``.
         main_metric: the metric that ranks methods, one of `METRICS`: macro-F1 by
-            default (`../shared/reference/evaluation.md`, "Metrics: Primary"; NuCLR's
+            default (docs/protocol.md, "Metrics"; NuCLR's
             headline metric): every class counts equally however rare.
     """
 
