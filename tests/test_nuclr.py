@@ -83,7 +83,7 @@ def test_paper_and_cpu_train_the_authors_objective() -> None:
         assert (preset["scale_within_view"], preset["calcium_unit_dropout"], preset["pair_filter"]) == (
             False, False, "views")
     # cpu differs from paper in size and budget, plus the two CPU changes named in the
-    # docstring and the README (lr, dropout)
+    # docstring and docs/methods.md (lr, dropout)
     assert {k for k in paper if cpu[k] != paper[k]} == {
         "dim", "dim_head", "batch_pairs_spikes", "batch_pairs_calcium", "epochs_spikes", "epochs_calcium",
         "lr_spikes", "lr_calcium", "dropout"}
