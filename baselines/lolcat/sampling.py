@@ -1,35 +1,11 @@
 """What LOLCAT trains on: the validation carve-out, class-rebalanced epochs, snippet dropout.
 
-- Validation carve-out (ours: the harness hands a supervised method only the probe-train
-  labels, and LOLCAT chooses its model by validation macro-F1, so the validation neurons
-  must come out of those labels). Per class, a seeded shuffle of the class's *groups* (a
-  neuron tracked across recordings is one group, ``<animal>/<track_id>``, as in
-  `neuronbench.protocol.settings`) puts ``round(fraction * n)`` of them in validation,
-  at least one and never all; a class with a single group stays in training.
-- Class-rebalanced epochs (the authors' ``hengenlab/lolcat``, branch ``mehdi_branch``,
-  ``lolcat/balanced_sampler.py`` ``MySampler``): class c is oversampled by a factor f_c,
-  initially clip(n_majority / n_c, 1, 200): each of its neurons appears floor(f_c)
-  times, plus a random ``frac(f_c)`` share of them once more; the pool is shuffled and
-  its first n (the number of training neurons) make the epoch. We draw the pool afresh
-  every epoch (the original draws it when the factors change, i.e. every epoch when
-  they adapt).
-- Adaptive oversampling (``MySampler.step``, which their Neuropixels training script
-  ``np_dg3_nm3_latest_newdata_testing.py`` and their repeated calcium runs
-  ``run_20_scripts/calcium_dg*_train_20.py`` call after every epoch; `adapt_factors`):
-  the per-neuron cross-entropy of every training neuron and every validation neuron,
-  in evaluation mode (all snippets), gives each class an *undertraining* score
-  (mean training loss of its neurons - mean over all training neurons) / std over all
-  training neurons (ddof 1), and an *overfitting* score (its mean validation loss - its
-  mean training loss). An undertrained class (score > 0) that is not overfitting
-  (overfitting < 2 std) gets f_c / 0.99; a class with score < 0 gets f_c / 1.01; then
-  every factor is clipped to [0.8, 100] (a factor below 1 samples only part of the
-  class). A class without validation neurons is never judged overfitting (the
-  original's per-class mean of an empty class is 0). No change when the std is not
-  positive (e.g. a single training neuron).
-- Snippet dropout (``lolcat/transforms.py`` ``Dropout``): every snippet of a neuron is
-  removed with probability p for each training sample. Correction: the original can
-  remove all of a neuron's snippets (which misaligns its batch); we keep the snippet with
-  the largest draw when that happens.
+The validation neurons are carved out of the probe-train labels (per class, whole
+tracked groups; ours, since the harness gives a supervised method nothing else). Epochs
+are class-rebalanced with per-class factors that adapt after every epoch to the
+training and validation losses, and snippets are dropped at random, as the authors'
+``hengenlab/lolcat`` (``MySampler``, ``Dropout``), with one correction (a neuron keeps
+at least one snippet). The rules in full: docs/methods.md ("What it trains on").
 """
 
 from __future__ import annotations

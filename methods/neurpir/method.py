@@ -2,34 +2,11 @@
 CEBRA-encoded surrounding information.
 
 Wu, Liao, Deng, Guo & Wang, "Neuron Platonic Intrinsic Representation From Dynamics Using
-Contrastive Learning", ICLR 2025. Published facts (docs/methods.md, the
-paper's abstract and Fig. 1): each neuron is treated separately; segments of its
-activity are positives of each other (VICReg: invariance, variance and covariance terms,
-weights 25 / 25 / 1, variance target 1, eps 1e-4, a 3-layer 1024-wide expander); the
-surrounding information (stimulus, behaviour, session) is encoded with CEBRA and given
-to the neuron encoder as auxiliary input; per-segment embeddings are pooled with
-adaptive average pooling into one time-invariant embedding; the two views of a neuron
-have different segment lengths (segment-length augmentation); the trained encoder
-embeds the neurons of unseen animals directly. The authors' public repository is a
-different model and was not followed.
-
-Where each piece lives and what we chose where the paper is silent:
-
-- `methods.neurpir.segments`: activity, segment lengths, views, overlaps, sessions.
-- `methods.neurpir.surround`: CEBRA's input, settings and objective (time-contrastive,
-  fitted on the pretraining recordings only; it never receives labels).
-- `methods.neurpir.model`: the segment encoder (200 ms patches, a residual 1-D convolution),
-  the pooling, the expander.
-- `methods.neurpir.loss`: VICReg.
-- Optimisation (ours; the paper gives none): AdamW, weight decay 1e-5, linear warm-up
-  over the first 5 % of ``steps`` then cosine decay to 0, batches of ``batch_size``
-  neurons drawn without replacement from a seeded per-epoch permutation; bf16 autocast
-  on CUDA only.
-- Read-out: the pooled embedding (``dim`` columns ``neurpir_00`` ...) of each unit of
-  each recording, over every segment of the recording (`segments.tiling`).
-- Ablation: ``surround=False`` drops the CEBRA input (the encoder sees the activity
-  alone; CEBRA is not fitted). It is registered as the method ``neurpir-nocebra`` so
-  the leaderboard shows both side by side.
+Contrastive Learning", ICLR 2025 (the authors' public repository is a different model and
+was not followed). Pieces: `segments` (activity, views), `surround` (CEBRA), `model`
+(encoder, pooling, expander), `loss` (VICReg). Optimisation, where the paper gives none,
+is ours (AdamW, warm-up then cosine). ``surround=False`` is the ablation registered as
+``neurpir-nocebra``. The published facts and each of our choices: docs/methods.md ("NeurPIR").
 """
 
 from __future__ import annotations

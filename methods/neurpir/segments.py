@@ -1,37 +1,12 @@
 """Per-neuron segments of binned activity, and the two views of segment-length augmentation.
 
-NeurPIR (Wu et al., ICLR 2025; docs/methods.md) treats every neuron on its
-own: its activity, as binned rates, is cut into segments, segments of the same neuron
-are positives, and the two views of a neuron have different segment lengths. The paper
-leaves lengths and overlaps open; our choices (all in the config):
-
-- Activity. Spikes: counts in ``bin_s`` = 20 ms bins (raw counts, the rate differences
-  between cell types are kept). Calcium: the dF/F trace at its frame rate, divided by
-  the recording's 99th percentile (NuCLR's calcium normalisation; one number per
-  recording, so a neuron's amplitude relative to its session is kept).
-- Segment lengths: spikes ``segment_bins`` = (50, 100, 200) bins = 1, 2, 4 s; calcium
-  ``calcium_segment_frames`` = (16, 32, 64) frames = about 3.7, 7.5, 15 s at 4.3 Hz.
-- A view is ``n_segments`` = 8 segments of one length at uniformly random positions;
-  segments of a view may overlap each other. Each training step draws two different
-  lengths (in random order), one per view: segment-length augmentation.
-- The two views never share data: each neuron's recording is cut into halves, view 1
-  takes its segments in one half (chosen at random per neuron and step) and view 2 in
-  the other, so positives are the same neuron at different times (and, with the stimulus
-  blocks of a session, often under different surrounding conditions). A segment longer
-  than a half starts at the half's beginning and runs on; indices past the end of a
-  recording repeat its last bin (only for recordings shorter than two segments).
-- Sessions (``cross_session``, default on): a neuron tracked across recordings (same
-  ``track_id`` within an animal) draws view 2 from a random one of its recordings, so
-  positives also span sessions; untracked neurons pair with themselves.
-- Read-out: the recording is tiled with non-overlapping segments of the longest
-  training length (the last one shifted back to end at the recording's end), and every
-  segment enters the pooled embedding.
-
-`SegmentStore` keeps the activity of all training neurons as one flat array (and the
-aligned surrounding information per recording), so a batch of views is one vectorised
-gather; nothing loops over neurons or spikes. The array is memory-mapped from a
-temporary file (`neuronbench.data.binning.scratch_array`) and filled one recording at a
-time (`SegmentStore.stream`), so building it holds one recording's activity in memory.
+NeurPIR (Wu et al., ICLR 2025; docs/methods.md) cuts each neuron's binned activity into
+segments; segments of the same neuron are positives, and the two views have different
+segment lengths. The paper leaves lengths and overlaps open; ours (all in the config):
+1, 2 and 4 s segments on spikes (~3.7-15 s on calcium), 8 per view, the two views from
+different halves of the recording (and, for tracked neurons, different sessions).
+`SegmentStore` holds the training activity in one memory-mapped flat array, filled one
+recording at a time. Each choice and why: docs/methods.md ("Segments and views").
 """
 
 from __future__ import annotations

@@ -1,37 +1,12 @@
 """The surrounding information (stimulus, behaviour, session), encoded with CEBRA.
 
-NeurPIR (Wu et al., ICLR 2025, Fig. 1) treats the stimulus, the behaviour and the
-session as surrounding information (SI), encodes it with CEBRA (Schneider, Lee & Mathis,
-Nature 2023; PyPI ``cebra``, Apache-2.0) and gives it to the neuron encoder as an
-auxiliary input. The paper leaves the CEBRA settings open; ours (all in the config):
-
-- CEBRA's input: the SI of a recording on a regular grid of ``cebra_bin_s`` = 0.1 s,
-  one row per grid point: a one-hot of the stimulus epoch the point lies in (the
-  vocabulary is every stimulus name of the pretraining recordings; an unknown name or a
-  point outside every epoch is all zeros) and the behaviour variables (running speed,
-  pupil) wherever the pretraining recordings have them, linearly interpolated to the
-  grid and z-scored within the recording (zeros where a recording lacks one). The
-  session enters as that per-recording normalisation and as the unit CEBRA's embedding
-  is computed over: each recording is transformed on its own, padded at its edges.
-- Model: the sklearn API, ``cebra.CEBRA(model_architecture="offset10-model")`` (a
-  convolutional encoder over 10 grid points, 1 s), cosine distance, InfoNCE with a fixed
-  temperature (1.0), Adam at 3e-4, output dimension ``cebra_dim``. ``paper`` preset:
-  the sklearn API's defaults (32 hidden units, 10,000 steps, 8 dimensions) with batches
-  of 512 (as in CEBRA's demos; the API's default is the full dataset);
-  ``cpu``: batch 256, 16 hidden units, 300 steps, 4 dimensions (about 10 s).
-- Objective: time-contrastive (``fit(X)`` without auxiliary variables; positives
-  ``time_offsets`` = 10 grid points apart). The SI is already CEBRA's input, so
-  conditioning on it a second time would add nothing; and no label of any kind can reach
-  the model. One model is fitted on the concatenated grids of the pretraining
-  recordings only (a positive pair straddles two recordings with probability about
-  offset / recording length, < 1 % here) and embeds any recording, those of unseen
-  animals included.
-- Alignment: the neuron encoder receives, at each of its time bins, the CEBRA
-  embedding of the grid point that bin starts in.
-- Reproducibility: CEBRA's samplers seed their own torch generators from the operating
-  system's entropy (``cebra.distributions.base.HasGenerator.__init__`` calls
-  ``torch.Generator.seed()``), so two fits with the same global seed differ. During our
-  fit (only) those generators are re-seeded deterministically from the fit's seed.
+NeurPIR (Wu et al., ICLR 2025, Fig. 1) encodes the stimulus, behaviour and session with
+CEBRA (Schneider, Lee & Mathis, Nature 2023; PyPI ``cebra``, Apache-2.0) and gives it to
+the neuron encoder as an auxiliary input. The paper leaves CEBRA's settings open; ours
+(all in the config): a 0.1 s grid of stimulus one-hots and z-scored behaviour, the
+``offset10-model``, a time-contrastive objective fitted on the pretraining recordings
+only (no label reaches it), and CEBRA's samplers re-seeded from the fit's seed. Each
+choice and why: docs/methods.md ("The surrounding information through CEBRA").
 """
 
 from __future__ import annotations
