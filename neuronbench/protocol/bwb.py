@@ -37,13 +37,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from neuronbench.protocol.constants import BWB_EVAL_SEEDS as EVAL_SEEDS
+from neuronbench.protocol.constants import BWB_SWEEP_SEED as SWEEP_SEED
+
 if TYPE_CHECKING:
     import numpy as np
 
 EVAL_SESSIONS_FILE = Path(__file__).resolve().parent.parent / "data" / "sources" / "bwb_eval_sessions.txt"
 COSMOS_LABELS: tuple[str, ...] = ("CB", "CNU", "CTXsp", "HB", "HPF", "HY", "Isocortex", "MB", "OLF", "TH")
-EVAL_SEEDS: tuple[int, ...] = (43, 44, 45, 46, 47)
-SWEEP_SEED = 42
 MIN_FIRING_RATE_HZ = 1.0
 UNIT_QC_LABEL = 1.0
 MULTI_UNIT_RADIUS_UM = 60.0
