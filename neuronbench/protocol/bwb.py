@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from neuronbench.protocol.constants import BWB_EVAL_SEEDS as EVAL_SEEDS
+from neuronbench.protocol.constants import BWB_METRIC as METRIC
 from neuronbench.protocol.constants import BWB_SWEEP_SEED as SWEEP_SEED
 
 if TYPE_CHECKING:
@@ -49,6 +50,8 @@ MIN_FIRING_RATE_HZ = 1.0
 UNIT_QC_LABEL = 1.0
 MULTI_UNIT_RADIUS_UM = 60.0
 MULTI_UNIT_MAX_NEIGHBORS = 5
+FORMAT = "bwb-ts3"
+"""The name of this submission format (``neuronbench export --format``)."""
 SUITE_TASK = "ts3-unit_cosmos"
 """The task id a TS3 submission is filed under (``ibl_bwb_eval.tasks.task_id``)."""
 CONTRACT_VERSION = "0.1.0"

@@ -23,6 +23,10 @@ METRIC_NAMES: dict[str, str] = {"macro_f1": "macro-F1", "accuracy": "accuracy (t
                                 "balanced_accuracy": "balanced accuracy"}
 """Each metric's name for people (captions, headings)."""
 
+SUMMARY_METRICS: tuple[str, ...] = ("macro_f1", "accuracy")
+"""The metrics ``neuronbench run`` prints for the headline runs of its grid (a curve
+point: the main metric only)."""
+
 METRIC_SHORT: dict[str, str] = {"macro_f1": "macro-F1", "accuracy": "accuracy",
                                 "balanced_accuracy": "balanced accuracy"}
 """Each metric's short name (table columns)."""
@@ -88,6 +92,9 @@ BWB_EVAL_SEEDS: tuple[int, ...] = (43, 44, 45, 46, 47)
 
 BWB_SWEEP_SEED = 42
 """BrainWideBench's tuning seed: for tuning only, never reported."""
+
+BWB_METRIC = "macro_f1"
+"""The metric BrainWideBench TS3 reports (the main metric of ``ibl/region_bwb``)."""
 
 # ---------------------------------------------------------------- paired comparison
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from neuronbench.data.catalog import DATASETS, get_dataset_info
 from neuronbench.errors import NeuronbenchError
-from neuronbench.protocol.constants import MAIN_METRIC, METRICS
+from neuronbench.protocol.constants import BWB_METRIC, MAIN_METRIC, METRICS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -77,7 +77,8 @@ REAL_TASKS: tuple[Task, ...] = (
          "Ten Cosmos regions (void and root left out)"),
     # BrainWideBench TS3 unit_cosmos (`neuronbench.protocol.bwb`): its held-out sessions and unit filter
     Task("ibl", "region_bwb", "region_bwb", ("CB", "CNU", "CTXsp", "HB", "HPF", "HY", "Isocortex", "MB", "OLF", "TH"),
-         "BWB TS3 unit_cosmos: 10 Cosmos regions, units > 1 Hz, its 29 held-out sessions (not comparable to region)"),
+         "BWB TS3 unit_cosmos: 10 Cosmos regions, units > 1 Hz, its 29 held-out sessions (not comparable to region)",
+         main_metric=BWB_METRIC),
     Task("allen", "cell_type", "cell_type", ("Pvalb", "Sst", "Vip"), "Opto-tagged Cre lines (VIS units)"),
 )
 TASKS.update({t.key: t for t in REAL_TASKS})
