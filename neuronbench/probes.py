@@ -4,11 +4,11 @@ Protocol (``evaluation.md``, "Probes"): every method's embedding goes through th
 probe on the same split. The headline probe is the papers' linear probe: NuCLR's probe
 is a StandardScaler fitted on probe-train followed by a class-balanced (multinomial)
 logistic regression with C=1; we instead choose C on validation macro-F1 from
-{0.01, 0.1, 1, 10}. Every hyperparameter below is a protocol constant
-(`neuronbench.protocol.constants`), the validation score the protocol's macro-F1. An MLP probe (one hidden layer, early stopping on validation) and an
+{0.01, 0.1, 1, 10}. An MLP probe (one hidden layer, early stopping on validation) and an
 XGBoost probe (a small grid chosen on validation) are reported as separate columns.
 Class balance is by class weights by default; random oversampling is an option of the
-linear probe (NuCLR's IBL numbers used it).
+linear probe (NuCLR's IBL numbers used it). Every hyperparameter is a protocol constant
+(`neuronbench.protocol.constants`); the validation score is the protocol's macro-F1.
 
 Common rules of the three probes:
 
