@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 
 from neuronbench.errors import NeuronbenchError
+from neuronbench.protocol import bwb
+from neuronbench.protocol.constants import (ENCODER_SEEDS, HEADLINE_PROBE, MAIN_METRIC, METRIC_SHORT, METRICS,
+                                            SUMMARY_METRICS)
 from neuronbench.protocol.settings import SETTINGS
 
 REAL_DATASETS = {name: f"neuronbench.data.{name}" for name in ("bugeon", "steinmetz", "ibl", "allen")}
@@ -122,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="dataset name (default synthetic; see `neuronbench list datasets`)")
     run.add_argument("--task", metavar="T[,T...]", type=_csv, action="extend", default=None,
                      help="task name(s) (default: all of the dataset's; see `neuronbench list tasks`)")
-    run.add_argument("--seeds", metavar="N|S,S", type=_seeds, default=[0, 1, 2],
+    run.add_argument("--seeds", metavar="N|S,S", type=_seeds, default=list(ENCODER_SEEDS),
                      help="encoder seeds: a count (3 = seeds 0,1,2; the default) or, with a comma, a list "
                      "(0,5; the single seed 0 is 0,)")
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
@@ -130,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--preset", metavar="NAME", default="cpu",
                      help="method config preset: cpu (default), paper, or tiny (learned methods: "
                      "a seconds-long smoke test)")
-    run.add_argument("--probes", metavar="P[,P...]", type=_csv, default=["linear"],
+    run.add_argument("--probes", metavar="P[,P...]", type=_csv, default=[HEADLINE_PROBE],
                      help="linear (default, the headline), mlp, xgboost; comma-separated")
     run.add_argument("--label-fractions", metavar="F[,F...]", type=_label_fractions, default=[1.0],
                      help="label-efficiency curve: train the probes (and a supervised encoder) on these "
@@ -191,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "task ibl/region_bwb: <out>/<label>_<probe>_<scope>/ts3-unit_cosmos/seed_<seed>.safetensors",
                         epilog="example:\n  neuronbench export --format bwb-ts3 --results results --method nuclr "
                         "--out submissions", formatter_class=raw)
-    ex.add_argument("--format", required=True, choices=("bwb-ts3",))
+    ex.add_argument("--format", required=True, choices=(bwb.FORMAT,))
     ex.add_argument("--results", type=Path, metavar="DIR", default=Path("results"),
                     help="folder of the result records (default ./results)")
     ex.add_argument("--method", required=True, metavar="M", help="the method whose records are exported")
@@ -199,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--label", default=None, help="submission label (default: the method's name)")
     ex.add_argument("--setting", default="inductive", choices=("inductive", "transductive-zero-shot"),
                     help="inductive (default; BWB's inductive zero-shot) or transductive-zero-shot")
-    ex.add_argument("--probe", default="linear", help="probe whose probabilities are exported (default linear)")
+    ex.add_argument("--probe", default=HEADLINE_PROBE,
+                    help=f"probe whose probabilities are exported (default {HEADLINE_PROBE})")
     ex.add_argument("--seeds", metavar="S,S", type=_csv, default=None,
                     help="encoder seeds (default BWB's reported seeds 43,44,45,46,47)")
     ex.add_argument("--scope", metavar="S[,S]", type=_csv, default=["single", "multi"],
@@ -213,7 +217,15 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--split-by", default="neuron", help="'neuron' or a grouping column (session, lab, ...)")
     score.add_argument("--id-column", default="neuron_id")
     score.add_argument("--prefix", default=None, help="embedding columns start with this (default: numeric columns)")
-    score.add_argument("--probes", type=_csv, default=["linear"])
+    score.add_argument("--probes", type=_csv, default=[HEADLINE_PROBE])
+
+    mig = sub.add_parser("migrate", help="rewrite older result records at the current schema version",
+                         description="Rewrite every record under --results whose schema version is older than "
+                         "the current one\n(atomically, file by file: an interrupted call can be rerun). Older "
+                         "records are also\nread without rewriting them; this makes the files current.",
+                         formatter_class=raw)
+    mig.add_argument("--results", type=Path, metavar="DIR", default=Path("results"),
+                     help="folder of the result records (default ./results)")
     return p
 
 
@@ -279,11 +291,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"## curve point: {', '.join(what)}\n")
         table = aggregate(point)
         paired = paired_rows(table, point)
-        for metric in ("macro_f1", "accuracy") if (fraction, animals) == (1.0, None) else ("macro_f1",):
-            print(render_markdown(table, args.dataset, probe="linear", metric=metric, paired=paired))
+        for metric in SUMMARY_METRICS if (fraction, animals) == (1.0, None) else (MAIN_METRIC,):
+            print(render_markdown(table, args.dataset, probe=HEADLINE_PROBE, metric=metric, paired=paired))
     failed = [r for r in records if r.status == "failed"]
     for r in failed:
-        print(f"failed: {r.method['name']} {r.task['name']} {r.setting} fold {r.fold} seed {r.encoder_seed}: {r.reason}",
+        print(f"failed: {r.method.name} {r.task.name} {r.setting} fold {r.fold} seed {r.encoder_seed}: {r.reason}",
               file=sys.stderr)
     print(f"{len(records)} record(s) in {args.results}", file=sys.stderr)
     return 1 if failed else 0
@@ -298,15 +310,14 @@ def cmd_score(args: argparse.Namespace) -> None:
           f"split by {out['split_by']} ({out['folds']} fold(s), predictions pooled)")
     print(f"chance: uniform macro-F1 {out['chance']['uniform_macro_f1']:.4f}, "
           f"majority macro-F1 {out['chance']['majority_macro_f1']:.4f}")
-    print("| probe | macro-F1 | accuracy | balanced accuracy |\n|---|---|---|---|")
+    print("| probe | " + " | ".join(METRIC_SHORT[m] for m in METRICS) + " |\n" + "|---" * (len(METRICS) + 1) + "|")
     for name, m in out["probes"].items():
-        print(f"| {name} | {m['macro_f1']:.4f} | {m['accuracy']:.4f} | {m['balanced_accuracy']:.4f} |")
+        print(f"| {name} | " + " | ".join(f"{m[k]:.4f}" for k in METRICS) + " |")
 
 
 def cmd_export(args: argparse.Namespace) -> None:
     from neuronbench.data.catalog import load_dataset
     from neuronbench.export import export_bwb_ts3
-    from neuronbench.protocol import bwb
 
     try:
         seeds = tuple(int(s) for s in args.seeds) if args.seeds else bwb.EVAL_SEEDS
@@ -416,6 +427,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         cmd_export(args)
     elif args.command == "verify":
         status = cmd_verify(args)
+    elif args.command == "migrate":
+        from neuronbench.protocol.record import SCHEMA_VERSION, migrate_folder
+
+        if not args.results.is_dir():
+            raise NeuronbenchError(f"--results {args.results}: no such folder")
+        done = migrate_folder(args.results)
+        print(f"{len(done)} record(s) in {args.results} rewritten at schema version {SCHEMA_VERSION}")
     sys.stdout.flush()  # a closed pipe shows here, inside main's handler
     return status
 

@@ -29,17 +29,18 @@ import neuronbench
 from neuronbench.atomic import atomic_write
 from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol import bwb
+from neuronbench.protocol.constants import HEADLINE_PROBE
 from neuronbench.protocol.metrics import classification_metrics
 from neuronbench.protocol.record import Record, check_comparable, iter_records
 from neuronbench.protocol.scoring import pooled_score
 
-FORMATS: tuple[str, ...] = ("bwb-ts3",)
 SCOPES: tuple[str, ...] = ("single", "multi")
 
 
 @dataclass(frozen=True)
 class SeedScores:
-    """One encoder seed's export: its test units and macro-F1 per scope (None: N/A)."""
+    """One encoder seed's export: its test units and BWB's metric (`bwb.METRIC`, macro-F1)
+    per scope (None: N/A)."""
 
     seed: int
     n_units: int
@@ -64,7 +65,7 @@ def _records(results: Path, method: str, setting: str, seeds: Sequence[int],
     folder = Path(results) / dataset / task / setting
     run = (f"neuronbench run --method {method} --dataset {dataset} --task {task} --setting {setting} "
            f"--seeds {','.join(str(s) for s in bwb.EVAL_SEEDS)}")
-    records = [r for _, r in iter_records(folder) if r.method["name"] == method and r.is_headline] \
+    records = [r for _, r in iter_records(folder) if r.method.name == method and r.is_headline] \
         if folder.is_dir() else []
     if not records:
         raise NeuronbenchError(f"{folder}: no record of method {method!r} on task {dataset}/{task} ({setting}); "
@@ -78,9 +79,9 @@ def _records(results: Path, method: str, setting: str, seeds: Sequence[int],
         raise NeuronbenchError(f"{folder}: no record of method {method!r} with preset {preset!r} (found {presets})")
     by_seed: dict[int, list[Record]] = {}
     for r in records:
-        if tuple(r.task["classes"]) != bwb.COSMOS_LABELS:
+        if r.task.classes != bwb.COSMOS_LABELS:
             raise NeuronbenchError(f"{r.where}: field 'task.classes': expected BWB's COSMOS_LABELS "
-                                   f"{list(bwb.COSMOS_LABELS)} in that order, got {r.task['classes']}")
+                                   f"{list(bwb.COSMOS_LABELS)} in that order, got {list(r.task.classes)}")
         if r.encoder_seed in seeds:
             by_seed.setdefault(r.encoder_seed, []).append(r)
     missing = [s for s in seeds if s not in by_seed]
@@ -170,7 +171,7 @@ def submission_bytes(ids: Sequence[str], proba: np.ndarray, *, label: str, seed:
 
 
 def export_bwb_ts3(results: Path, method: str, out: Path, *, dataset: Any, label: str | None = None,
-                   setting: str = "inductive", probe: str = "linear", seeds: Sequence[int] = bwb.EVAL_SEEDS,
+                   setting: str = "inductive", probe: str = HEADLINE_PROBE, seeds: Sequence[int] = bwb.EVAL_SEEDS,
                    scopes: Sequence[str] = SCOPES, preset: str | None = None, force: bool = False) -> Export:
     """Write the BWB TS3 submission of ``method``'s records under ``results`` to ``out``
     (module docstring); ``dataset`` is the prepared ``ibl`` dataset the records were made
@@ -194,7 +195,7 @@ def export_bwb_ts3(results: Path, method: str, out: Path, *, dataset: Any, label
     for seed in seeds:
         recs = by_seed[seed]
         where = f"{method} seed {seed}"
-        if recs[0].dataset.get("checksum") != dataset.checksum:
+        if recs[0].dataset.checksum != dataset.checksum:
             raise NeuronbenchError(f"{recs[0].where}: field 'dataset.checksum': made on other data than "
                                    f"{dataset.path} (checksum {dataset.checksum[:12]}...)")
         ids, y_true, y_pred, proba = _probabilities(recs, probe)
@@ -204,10 +205,10 @@ def export_bwb_ts3(results: Path, method: str, out: Path, *, dataset: Any, label
             not_applicable["multi"] = reason
         else:
             by_scope["multi"] = bwb.multi_unit_proba(proba, depths, recordings)
-        macro = {"single": pooled_score([(y_true, {0: y_pred})], bwb.COSMOS_LABELS)["macro_f1"], "multi": None}
+        macro = {"single": pooled_score([(y_true, {0: y_pred})], bwb.COSMOS_LABELS)[bwb.METRIC], "multi": None}
         if "multi" in by_scope:
             names = np.asarray(bwb.COSMOS_LABELS)[by_scope["multi"].argmax(axis=1)]
-            macro["multi"] = classification_metrics(y_true, names.tolist(), bwb.COSMOS_LABELS)["macro_f1"]
+            macro["multi"] = classification_metrics(y_true, names.tolist(), bwb.COSMOS_LABELS)[bwb.METRIC]
         scores.append(SeedScores(seed, len(ids), macro))
         for scope in scopes:
             if scope not in by_scope:

@@ -7,7 +7,8 @@ logistic regression with C=1; we instead choose C on validation macro-F1 from
 {0.01, 0.1, 1, 10}. An MLP probe (one hidden layer, early stopping on validation) and an
 XGBoost probe (a small grid chosen on validation) are reported as separate columns.
 Class balance is by class weights by default; random oversampling is an option of the
-linear probe (NuCLR's IBL numbers used it).
+linear probe (NuCLR's IBL numbers used it). Every hyperparameter is a protocol constant
+(`neuronbench.protocol.constants`); the validation score is the protocol's macro-F1.
 
 Common rules of the three probes:
 
@@ -50,7 +51,6 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
@@ -60,27 +60,13 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from threadpoolctl import threadpool_limits
 
 from neuronbench.errors import NeuronbenchError
+from neuronbench.protocol import constants as c
+from neuronbench.protocol.constants import LINEAR_TOL, MLP_TOL, PROBES, TIE_TOL
+from neuronbench.protocol.constants import LINEAR_DEFAULT_C as DEFAULT_C
+from neuronbench.protocol.constants import MLP_INTERNAL_VAL_FRACTION as INTERNAL_VAL_FRACTION
+from neuronbench.protocol.metrics import macro_f1
 
 __all__ = ["PROBES", "LinearProbe", "MLPProbe", "XGBoostProbe", "make_probe"]
-
-PROBES: tuple[str, ...] = ("linear", "mlp", "xgboost")
-
-DEFAULT_C: float = 1.0
-"""C of the linear probe when no validation set is given (NuCLR's probe)."""
-
-MLP_TOL: float = 1e-4
-"""Smallest decrease of the validation loss that counts as an improvement (MLP probe)."""
-
-LINEAR_TOL: float = 1e-8
-"""lbfgs stopping tolerance of the linear probe (scikit-learn's default 1e-4 stops at a
-machine-dependent point; see the module docstring)."""
-
-TIE_TOL: float = 1e-12
-"""Validation macro-F1 scores closer than this are a tie (-> the earlier grid point)."""
-
-INTERNAL_VAL_FRACTION: float = 0.2
-"""Share of each class the MLP probe holds out for early stopping when no validation
-set is given."""
 
 
 def _seed(random_state: Any) -> int:
@@ -88,11 +74,6 @@ def _seed(random_state: Any) -> int:
     if isinstance(random_state, (int, np.integer)):
         return int(random_state)
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-
-
-def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Macro-F1 over the classes occurring in y_true or y_pred (as ``neuronbench.protocol.metrics``)."""
-    return float(f1_score(y_true, y_pred, average="macro", zero_division=0.0))
 
 
 class _Probe(ClassifierMixin, BaseEstimator):
@@ -180,7 +161,7 @@ class LinearProbe(_Probe):
         n_iter_: lbfgs iterations of the final model.
     """
 
-    def __init__(self, C_grid=(0.01, 0.1, 1, 10), oversample=False, max_iter=10000,
+    def __init__(self, C_grid=c.LINEAR_C_GRID, oversample=False, max_iter=c.LINEAR_MAX_ITER,
                  tol=LINEAR_TOL, random_state=0):
         self.C_grid = C_grid
         self.oversample = oversample
@@ -210,7 +191,7 @@ class LinearProbe(_Probe):
             self.val_scores_, best_score = [], -np.inf
             for C in sorted(float(c) for c in self.C_grid):
                 model = self._train(Xs, y, C)
-                score = _macro_f1(y_val, model.predict(Xs_val))
+                score = macro_f1(y_val, model.predict(Xs_val))
                 self.val_scores_.append({"C": C, "val_macro_f1": score})
                 if score > best_score + TIE_TOL:  # ties keep the smaller C
                     best_score, self.model_, self.best_params_ = score, model, {"C": C}
@@ -298,7 +279,7 @@ def _train_mlp(
             break
     if Xs_val is None:
         return best_model, best_epoch, None
-    return best_model, best_epoch, _macro_f1(y_val, best_model.predict(Xs_val))
+    return best_model, best_epoch, macro_f1(y_val, best_model.predict(Xs_val))
 
 
 class MLPProbe(_Probe):
@@ -327,8 +308,9 @@ class MLPProbe(_Probe):
         best_params_ ({"hidden", "alpha", "epochs"}), val_scores_, n_iter_ (= epochs).
     """
 
-    def __init__(self, hidden_grid=(64, 256), alpha_grid=(1e-4, 1.0), max_epochs=200,
-                 patience=10, batch_size=128, learning_rate_init=1e-3, random_state=0):
+    def __init__(self, hidden_grid=c.MLP_HIDDEN_GRID, alpha_grid=c.MLP_ALPHA_GRID, max_epochs=c.MLP_MAX_EPOCHS,
+                 patience=c.MLP_PATIENCE, batch_size=c.MLP_BATCH_SIZE, learning_rate_init=c.MLP_LEARNING_RATE,
+                 random_state=0):
         self.hidden_grid = hidden_grid
         self.alpha_grid = alpha_grid
         self.max_epochs = max_epochs
@@ -395,8 +377,8 @@ class XGBoostProbe(_Probe):
         rounds are used), best_params_ ({"max_depth", "n_estimators"}), val_scores_.
     """
 
-    def __init__(self, max_depth_grid=(2, 4), n_estimators_grid=(100, 300),
-                 learning_rate=0.1, max_bin=32, random_state=0, n_jobs=1):
+    def __init__(self, max_depth_grid=c.XGB_MAX_DEPTH_GRID, n_estimators_grid=c.XGB_N_ESTIMATORS_GRID,
+                 learning_rate=c.XGB_LEARNING_RATE, max_bin=c.XGB_MAX_BIN, random_state=0, n_jobs=1):
         self.max_depth_grid = max_depth_grid
         self.n_estimators_grid = n_estimators_grid
         self.learning_rate = learning_rate
@@ -418,7 +400,7 @@ class XGBoostProbe(_Probe):
             model = self._train(X, y, weights, depth, rounds[-1])
             for n_estimators in rounds:
                 proba = model.predict_proba(X_val, iteration_range=(0, n_estimators))
-                score = _macro_f1(y_val, np.argmax(proba, axis=1))
+                score = macro_f1(y_val, np.argmax(proba, axis=1))
                 params = {"max_depth": depth, "n_estimators": n_estimators}
                 self.val_scores_.append({**params, "val_macro_f1": score})
                 if score > best_score + TIE_TOL:

@@ -54,22 +54,19 @@ from neuronbench.errors import NeuronbenchError
 from neuronbench.executors import InProcessExecutor
 from neuronbench.memory import release_memory
 from neuronbench.plugin import MethodInfo, config_hash
-from neuronbench.probes import PROBES, make_probe
-from neuronbench.protocol.record import Record, read_record, record_path, variant_suffix, write_record
-from neuronbench.protocol.scoring import score_fold
-from neuronbench.protocol.settings import (SETTINGS, Fold, Split, get_split, label_subset,
-                                          pretrain_animal_order, pretrain_subset)
+from neuronbench.protocol.constants import PROBE_SEEDS, PROBES
+from neuronbench.protocol.evaluator import Evaluator
+from neuronbench.protocol.record import Record, read_record, record_path, write_record
+from neuronbench.protocol.settings import SETTINGS, Fold, Split, get_split
 from neuronbench.protocol.tasks import Task, get_task, task_table, tasks_for
 from neuronbench.registry import get_method
-
-PROBE_SEEDS = (0, 1, 2)
 
 
 @dataclass(frozen=True)
 class Run:
     """One result record to produce. ``fold`` is the fold as this run uses it: for a
     curve point, ``train`` holds the labelled subset and ``pretrain`` the k animals'
-    recordings (`curve_fold`)."""
+    recordings (`Evaluator.curve_fold`)."""
 
     task: Task
     split: Split
@@ -119,6 +116,11 @@ class GridOptions:
     """Pretraining-scale points (inductive only): counts of pretraining animals; "all":
     every count from 1 to all of them; (): the headline only."""
 
+    @property
+    def evaluator(self) -> Evaluator:
+        """The evaluation of this grid's runs (its probes and probe seeds)."""
+        return Evaluator(self.probes, self.probe_seeds)
+
 
 def run_grid(
     methods: Sequence[str],
@@ -135,10 +137,8 @@ def run_grid(
     for s in settings:
         if s not in SETTINGS:
             raise NeuronbenchError(f"unknown setting {s!r}; choose from: {', '.join(SETTINGS)}")
-    for p in options.probes:
-        if p not in PROBES:
-            raise NeuronbenchError(f"unknown probe {p!r}; choose from: {', '.join(PROBES)}")
-    check_curve_options(options, settings)
+    evaluator = options.evaluator  # refuses an unknown probe
+    evaluator.check_curve_options(options.label_fractions, options.pretrain_animals, settings)
     check_environment(infos, options.device)
     with progress.reporting(options.progress):
         ds = load_dataset(dataset, options.data_root)
@@ -163,59 +163,11 @@ def reuse_notice(reused: Sequence[Path], total: int, results: Path) -> str:
             f"(made at commit {shown}); delete them or use --results DIR to recompute")
 
 
-def check_curve_options(options: GridOptions, settings: Sequence[str]) -> None:
-    """Refuse curve options that name no point: a label fraction outside (0, 1] or given
-    twice, a pretraining count below 1 or given twice, or pretraining scale outside the
-    inductive setting."""
-    fractions = list(options.label_fractions)
-    if not fractions or any(isinstance(f, bool) or not 0 < f <= 1 for f in fractions):
-        raise NeuronbenchError(f"label fractions: expected numbers in (0, 1], got {fractions}")
-    if len({variant_suffix(f) for f in fractions}) < len(fractions):  # one record file per fraction
-        raise NeuronbenchError(f"label fractions: a fraction is given twice in {fractions}")
-    animals = options.pretrain_animals
-    if animals == ():
-        return
-    if animals != "all" and (any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in animals)
-                             or len(set(animals)) < len(animals)):
-        raise NeuronbenchError(f"pretraining animals: expected distinct counts >= 1 or 'all', got {animals!r}")
-    others = [s for s in settings if s != "inductive"]
-    if others:
-        raise NeuronbenchError(f"pretraining scale is measured in the inductive setting only (the others "
-                               f"pretrain on every recording, test animals included), not in {', '.join(others)}")
-
-
 def pretrains(info: MethodInfo) -> bool:
     """Whether a method learns from its pretraining recordings without labels (the
     methods of the pretraining-scale curve): not a control (they learn nothing from
     recordings) and not supervised (its encoder learns from the probe-train labels)."""
     return info.kind != "control" and not info.supervised
-
-
-def pretrain_points(asked: tuple[int, ...] | Literal["all"], fold: Fold, recordings: pd.DataFrame,
-                    where: str) -> list[int | None]:
-    """The pretraining animal counts of a fold's curve (None: all of them, the headline);
-    a count above the fold's number of pretraining animals is an error."""
-    if asked == ():
-        return [None]
-    n = len(pretrain_animal_order(recordings, fold.pretrain))
-    counts = list(range(1, n + 1)) if asked == "all" else list(asked)
-    too_many = [k for k in counts if k > n]
-    if too_many:
-        raise NeuronbenchError(f"--pretrain-animals {too_many[0]}: {where} pretrains on {n} animal(s) only "
-                               f"(ask for 1 to {n}, or all)")
-    return [None if k == n else k for k in counts]
-
-
-def curve_fold(fold: Fold, table: pd.DataFrame, recordings: pd.DataFrame, split_seed: int,
-               label_fraction: float = 1.0, pretrain_animals: int | None = None) -> Fold:
-    """``fold`` as a curve point uses it: the probe trains on the labelled subset of its
-    training neurons, the encoder pretrains on the first ``pretrain_animals`` animals'
-    recordings (`label_subset`, `pretrain_subset`; ``table`` is the task's `task_table`,
-    ``recordings`` the dataset's). The headline point gives ``fold`` itself."""
-    train = fold.train if label_fraction == 1 else label_subset(table, fold.train, label_fraction, split_seed)
-    pretrain = (fold.pretrain if pretrain_animals is None
-                else pretrain_subset(recordings, fold.pretrain, pretrain_animals, split_seed))
-    return replace(fold, train=train, pretrain=pretrain)
 
 
 def check_environment(infos: Sequence[MethodInfo], device: str) -> None:
@@ -300,6 +252,7 @@ def plan_runs(
     """Every run of the grid, curve points included, with the reason it cannot run (None
     if it can). Writes nothing: bad curve options are refused before any record is."""
     info_ds = get_dataset_info(ds.name)
+    evaluator = options.evaluator
     points: dict[tuple[str, str, int], list[tuple[float, int | None, Fold]]] = {}
     for task in tasks:
         table = task_table(ds, task)
@@ -308,8 +261,8 @@ def plan_runs(
             for fold in split.folds:
                 where = f"the {setting} setting of {ds.name}/{task.name} (fold {fold.fold})"
                 points[(task.name, setting, fold.fold)] = [
-                    (f, k, curve_fold(fold, table, ds.recordings, split.seed, f, k))
-                    for k in pretrain_points(options.pretrain_animals, fold, ds.recordings, where)
+                    (f, k, evaluator.curve_fold(fold, table, ds.recordings, split.seed, f, k))
+                    for k in evaluator.pretrain_points(options.pretrain_animals, fold, ds.recordings, where)
                     for f in options.label_fractions
                 ]
     runs = []
@@ -344,9 +297,10 @@ def plan_jobs(ds: Dataset, runs: Sequence[tuple[MethodInfo, Run, str | None]],
     labels_of: dict[str, pd.Series] = {}
     configs = {info.name: info.config(options.preset, options.device) for info, _, _ in runs}
     hashes = {name: config_hash(config) for name, config in configs.items()}
+    evaluator = options.evaluator
     for info, run, reason in runs:
         config = configs[info.name]
-        if is_done(run.path, run.split, ds.checksum, hashes[info.name], options.probes):
+        if evaluator.is_done(run.path, run.split, ds.checksum, hashes[info.name]):
             reused.append(run.path)
             continue
         if reason is not None:
@@ -364,24 +318,6 @@ def plan_jobs(ds: Dataset, runs: Sequence[tuple[MethodInfo, Run, str | None]],
             jobs[key] = EncoderJob(info, options.preset, config, run.fold.pretrain, run.encoder_seed, job_labels)
         jobs[key].runs.append(run)
     return list(jobs.values()), reused
-
-
-def is_done(path: Path, split: Split, dataset_checksum: str, config_hash: str, probes: Sequence[str]) -> bool:
-    """A finished run: its record exists, is readable, was made on this split, data and
-    config, and holds every probe asked for. Failed runs are not done (they are
-    retried); a damaged record is redone."""
-    if not path.is_file():
-        return False
-    try:
-        rec = read_record(path)
-    except NeuronbenchError:
-        return False
-    return (
-        (rec.status == "not_applicable" or (rec.status == "ok" and set(probes) <= set(rec.probes)))
-        and rec.split.get("checksum") == split.checksum
-        and rec.dataset.get("checksum") == dataset_checksum
-        and rec.method.get("config_hash") == config_hash
-    )
 
 
 def encode_task(job: EncoderJob, dataset_path: Path, cache_dir: Path) -> dict[str, Any]:
@@ -408,9 +344,8 @@ def probe_task(job: EncoderJob, run: Run, dataset_path: Path, encoded: dict[str,
             labels = task_table(ds, run.task).set_index("neuron_id")["label"]
             # probabilities for headline runs only (what `neuronbench export` reads): a
             # curve's many points keep their predictions, at about half the bytes
-            scored = score_fold(table, labels, run.fold.train, run.fold.val, run.fold.test,
-                                run.task.classes, options.probes, options.probe_seeds, make_probe,
-                                probabilities=record.is_headline)
+            scored = options.evaluator.score_fold(table, labels, run.fold.train, run.fold.val, run.fold.test,
+                                                  run.task.classes, probabilities=record.is_headline)
         except Exception as e:
             record = record.failed(_error_text(e))
         else:

@@ -26,9 +26,10 @@ import pandas as pd
 
 from neuronbench.embeddings import read_user_embeddings
 from neuronbench.errors import NeuronbenchError
-from neuronbench.probes import make_probe
+from neuronbench.protocol.constants import HEADLINE_PROBE, PROBE_SEEDS
+from neuronbench.protocol.evaluator import Evaluator
 from neuronbench.protocol.metrics import chance_levels
-from neuronbench.protocol.scoring import pooled_score, predictions, score_fold
+from neuronbench.protocol.scoring import predictions
 from neuronbench.protocol.settings import group_kfold, stratified_holdout
 
 MIN_TEST_PER_CLASS = 10
@@ -68,12 +69,13 @@ def score_file(
     split_by: str = "neuron",
     id_column: str = "neuron_id",
     prefix: str | None = None,
-    probes: Sequence[str] = ("linear",),
-    probe_seeds: Sequence[int] = (0, 1, 2),
+    probes: Sequence[str] = (HEADLINE_PROBE,),
+    probe_seeds: Sequence[int] = PROBE_SEEDS,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Score a user's embedding file; returns {probe: mean metrics over probe seeds}
     computed on the predictions pooled over folds, plus chance levels and sizes."""
+    evaluator = Evaluator(tuple(probes), tuple(probe_seeds))
     emb, meta = read_user_embeddings(path, id_column=id_column, prefix=prefix, exclude=(label, split_by))
     if label not in meta.columns:
         raise NeuronbenchError(f"{path}: no label column {label!r}; columns: {list(meta.columns)}")
@@ -92,11 +94,11 @@ def score_file(
             )
     for line in small_test_sets(folds, labels, classes):
         print(f"neuronbench: warning: {path}: {line}", file=sys.stderr)
-    scored = [score_fold(emb, labels, train, val, test, classes, probes, probe_seeds, make_probe)
-              for train, val, test in folds]
+    scored = [evaluator.score_fold(emb, labels, train, val, test, classes) for train, val, test in folds]
     y_all = [y for fold in scored for y in fold["y_true"]["label"]]
     return {
         "n_neurons": int(len(emb)), "n_dims": int(emb.shape[1]), "classes": classes,
         "folds": len(folds), "split_by": split_by, "chance": chance_levels(y_all, classes),
-        "probes": {name: pooled_score([predictions(fold, name) for fold in scored], classes) for name in probes},
+        "probes": {name: evaluator.pooled_score([predictions(fold, name) for fold in scored], classes)
+                   for name in evaluator.probes},
     }

@@ -6,7 +6,7 @@ record's), fitted with the record's encoder seed on the fold's pretraining recor
 (supervised methods: on the probe-train labels), every recording is embedded, and the
 probes of the record are refitted with the record's probe seeds on the same split (the
 split and data checksums must match the record's; a curve point's record uses its fold as
-the runner does, `neuronbench.runner.curve_fold`). Embeddings are cached in a temporary
+the runner does, `neuronbench.protocol.evaluator.Evaluator.curve_fold`). Embeddings are cached in a temporary
 folder for the duration of one call only, so a stale cache entry cannot vouch for a
 record. Controls take seconds; learned methods take a full fit each.
 
@@ -14,7 +14,7 @@ A record *agrees* when, for every probe entry (probe, probe seed):
 
 - its stored metrics are those of its own stored predictions (a record whose numbers
   were edited by hand disagrees even before anything is recomputed);
-- the recomputed macro-F1 is within ``METRIC_TOL`` of the stored one;
+- the recomputed main metric (macro-F1) is within ``METRIC_TOL`` of the stored one;
 - at least ``AGREEMENT_MIN`` of the test predictions are the same.
 
 The tolerance is the one the probes are built to meet across machines with the same
@@ -36,6 +36,8 @@ from typing import Any
 import numpy as np
 
 from neuronbench.errors import NeuronbenchError
+from neuronbench.protocol.constants import MAIN_METRIC
+from neuronbench.protocol.evaluator import Evaluator
 from neuronbench.protocol.record import Record
 
 METRIC_TOL: float = 1e-3
@@ -76,14 +78,15 @@ def sample_records(results: Path, n: int, seed: int) -> list[tuple[Path, Record]
 def self_consistency(record: Record) -> str | None:
     """Why the record's stored metrics are not those of its stored predictions (None if
     they are)."""
-    from neuronbench.protocol.metrics import METRICS, classification_metrics
+    from neuronbench.protocol.constants import METRICS
+    from neuronbench.protocol.metrics import classification_metrics
 
     y_true = record.y_true["label"]
     for probe, entries in record.probes.items():
         for entry in entries:
             if len(entry["y_pred"]) != len(y_true):
                 return f"{probe} seed {entry['probe_seed']}: {len(entry['y_pred'])} predictions for {len(y_true)} test neurons"
-            again = classification_metrics(y_true, entry["y_pred"], record.task["classes"])
+            again = classification_metrics(y_true, entry["y_pred"], record.task.classes)
             for key in METRICS:
                 stored, computed = entry["metrics"].get(key), again[key]
                 if stored is None or not math.isclose(stored, computed, rel_tol=0, abs_tol=1e-12):
@@ -93,8 +96,10 @@ def self_consistency(record: Record) -> str | None:
 
 
 def compare(stored: Record, again: dict[str, Any]) -> tuple[bool, str, float, float]:
-    """Compare a record's probe entries with recomputed ones (`score_fold` output):
-    returns (agree, detail, largest macro-F1 difference, smallest prediction agreement)."""
+    """Compare a record's probe entries with recomputed ones (`score_fold` output) on the
+    main metric (`MAIN_METRIC`): returns (agree, detail, largest difference of it, smallest
+    prediction agreement)."""
+    metric, name = MAIN_METRIC, Evaluator.metric_name(MAIN_METRIC)
     if stored.y_true["neuron_id"] != again["y_true"]["neuron_id"]:
         return False, "the test neurons differ", math.inf, 0.0
     worst_diff, worst_agree, notes = 0.0, 1.0, []
@@ -102,15 +107,15 @@ def compare(stored: Record, again: dict[str, Any]) -> tuple[bool, str, float, fl
         redone = {e["probe_seed"]: e for e in again["probes"][probe]}
         for entry in entries:
             new = redone[entry["probe_seed"]]
-            diff = abs(new["metrics"]["macro_f1"] - entry["metrics"]["macro_f1"])
+            diff = abs(new["metrics"][metric] - entry["metrics"][metric])
             agree = float(np.mean(np.asarray(new["y_pred"]) == np.asarray(entry["y_pred"])))
             worst_diff, worst_agree = max(worst_diff, diff), min(worst_agree, agree)
             if diff > METRIC_TOL or agree < AGREEMENT_MIN:
-                notes.append(f"{probe} seed {entry['probe_seed']}: macro-F1 {entry['metrics']['macro_f1']:.4f} "
-                             f"stored, {new['metrics']['macro_f1']:.4f} recomputed, {agree:.1%} same predictions")
+                notes.append(f"{probe} seed {entry['probe_seed']}: {name} {entry['metrics'][metric]:.4f} "
+                             f"stored, {new['metrics'][metric]:.4f} recomputed, {agree:.1%} same predictions")
     if notes:
         return False, "; ".join(notes), worst_diff, worst_agree
-    return True, f"macro-F1 within {worst_diff:.1e}, {worst_agree:.1%} same predictions", worst_diff, worst_agree
+    return True, f"{name} within {worst_diff:.1e}, {worst_agree:.1%} same predictions", worst_diff, worst_agree
 
 
 def recompute(record: Record, cache_dir: Path, data_root: Path | None = None) -> dict[str, Any]:
@@ -121,39 +126,37 @@ def recompute(record: Record, cache_dir: Path, data_root: Path | None = None) ->
     from neuronbench.data.store import Dataset
     from neuronbench.embeddings import read_embeddings
     from neuronbench.plugin import config_hash
-    from neuronbench.probes import make_probe
-    from neuronbench.protocol.scoring import score_fold
     from neuronbench.registry import get_method
-    from neuronbench.runner import EncoderJob, curve_fold, encode
+    from neuronbench.runner import EncoderJob, encode
     from neuronbench.protocol.settings import get_split
     from neuronbench.protocol.tasks import get_task, task_table
 
     method = record.method
-    if config_hash(method["config"]) != method["config_hash"]:
-        raise NeuronbenchError(f"field 'method.config' does not hash to its config_hash {method['config_hash']}")
-    info = get_method(method["name"])
-    ds: Dataset = load_dataset(record.dataset["name"], data_root)
-    if ds.checksum != record.dataset.get("checksum"):
+    if config_hash(method.config) != method.config_hash:
+        raise NeuronbenchError(f"field 'method.config' does not hash to its config_hash {method.config_hash}")
+    info = get_method(method.name)
+    ds: Dataset = load_dataset(record.dataset.name, data_root)
+    if ds.checksum != record.dataset.checksum:
         raise NeuronbenchError(f"dataset {ds.name!r} here has checksum {ds.checksum[:12]}, "
-                               f"the record's is {str(record.dataset.get('checksum'))[:12]}")
-    task = get_task(ds.name, record.task["name"])
+                               f"the record's is {str(record.dataset.checksum)[:12]}")
+    task = get_task(ds.name, record.task.name)
     split = get_split(ds, task, record.setting, split_seed=record.split_seed, root=data_root)
-    if split.checksum != record.split.get("checksum"):
+    if split.checksum != record.split.checksum:
         raise NeuronbenchError(f"the {record.setting} split here has checksum {split.checksum[:12]}, "
-                               f"the record's is {str(record.split.get('checksum'))[:12]}")
+                               f"the record's is {str(record.split.checksum)[:12]}")
     fold = next((f for f in split.folds if f.fold == record.fold), None)
     if fold is None:
         raise NeuronbenchError(f"the {record.setting} split here has no fold {record.fold}")
     table = task_table(ds, task)
-    fold = curve_fold(fold, table, ds.recordings, split.seed, record.label_fraction, record.pretrain_animals)
+    fold = Evaluator.curve_fold(fold, table, ds.recordings, split.seed, record.label_fraction, record.pretrain_animals)
     labels = table.set_index("neuron_id")["label"]
-    job = EncoderJob(info, method["preset"], method["config"], fold.pretrain, record.encoder_seed,
+    job = EncoderJob(info, method.preset, method.config, fold.pretrain, record.encoder_seed,
                      labels.loc[list(fold.train)] if info.supervised else None)
     path, _, _ = encode(job, ds, cache_dir)
     table, _ = read_embeddings(path)
-    probes = list(record.probes)
     seeds = sorted({e["probe_seed"] for entries in record.probes.values() for e in entries})
-    return score_fold(table, labels, fold.train, fold.val, fold.test, task.classes, probes, seeds, make_probe)
+    evaluator = Evaluator(tuple(record.probes), tuple(seeds))
+    return evaluator.score_fold(table, labels, fold.train, fold.val, fold.test, task.classes)
 
 
 def verify(results: Path, sample: int = 5, seed: int = 0, data_root: Path | None = None) -> Iterator[Check]:

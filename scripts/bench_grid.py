@@ -23,6 +23,7 @@ from pathlib import Path
 from neuronbench.data.catalog import load_dataset
 from neuronbench.embeddings import read_embeddings
 from neuronbench.executors import InProcessExecutor, local_dask
+from neuronbench.protocol.constants import ENCODER_SEEDS, HEADLINE_PROBE
 from neuronbench.protocol.record import iter_records
 from neuronbench.protocol.settings import SETTINGS
 from neuronbench.registry import all_methods
@@ -42,7 +43,7 @@ def cost_table(results: Path) -> list[str]:
         fits[path.parent.name.rsplit("-", 1)[0]].append(timings["fit_s"] + timings["embed_s"])
     probes: dict[str, float] = collections.defaultdict(float)
     for _, record in iter_records(results):
-        probes[record.method["name"]] += (record.timings or {}).get("probe_s", 0.0)
+        probes[record.method.name] += (record.timings or {}).get("probe_s", 0.0)
     cost = {m: (len(fits[m]), sum(fits[m]), probes[m]) for m in set(fits) | set(probes)}
     total = sum(f + p for _, f, p in cost.values()) or 1.0
     lines = ["| method | fits | fit + embed (s) | probes (s) | share |", "|---|---|---|---|---|"]
@@ -57,9 +58,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--methods", default="features,random", help="comma-separated, or all (every registered method)")
     p.add_argument("--dataset", default="synthetic")
-    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--seeds", type=int, default=len(ENCODER_SEEDS), help="number of encoder seeds (0, 1, ...)")
     p.add_argument("--workers", default="1,2", help="executors to try, comma-separated: 1 = in-process, N = N Dask workers")
-    p.add_argument("--probes", default="linear")
+    p.add_argument("--probes", default=HEADLINE_PROBE)
     args = p.parse_args()
     methods = sorted(all_methods()) if args.methods == "all" else args.methods.split(",")
     load_dataset(args.dataset)  # generate once, outside the timings

@@ -182,16 +182,17 @@ def run_stage(method: str, stage: str, dataset_path: Path, work: Path, args: arg
     emb_path = work / f"embedding-{method}.parquet"
     if stage == "probe":
         from neuronbench.embeddings import read_embeddings
-        from neuronbench.probes import make_probe
-        from neuronbench.protocol.scoring import score_fold
+        from neuronbench.protocol.constants import HEADLINE_PROBE
+        from neuronbench.protocol.evaluator import Evaluator
 
         task = get_task(ds.name, TASK)
         with measured(out):
             table, _ = read_embeddings(emb_path)
             labels = task_table(ds, task).set_index("neuron_id")["label"]
-            scored = score_fold(table, labels, fold.train, fold.val, fold.test, task.classes, ("linear",), (0,),
-                                make_probe)
-        out["macro_f1"] = scored["probes"]["linear"][0]["metrics"]["macro_f1"]
+            scored = Evaluator((HEADLINE_PROBE,)).score_fold(table, labels, fold.train, fold.val, fold.test,
+                                                             task.classes)
+        out["score"] = scored["probes"][HEADLINE_PROBE][0]["metrics"][task.main_metric]
+        out["metric"] = Evaluator.metric_name(task.main_metric)
         return out
 
     from neuronbench.registry import get_method
@@ -321,7 +322,7 @@ def main() -> None:
                 results[(method, stage, n)] = r
             print(f"  r={n} {method} {stage}: " + ("failed: " + r["error"] if "error" in r else
                   f"{r['seconds']:.1f} s, peak {r['peak_mb']:.0f} MB, anon {r['anon_mb']:.0f} MB, "
-                  f"proc {r['proc_mb']:.0f} MB" + (f", macro-F1 {r['macro_f1']:.3f}" if "macro_f1" in r else "")),
+                  f"proc {r['proc_mb']:.0f} MB" + (f", {r['metric']} {r['score']:.3f}" if "score" in r else "")),
                   flush=True)
         shutil.rmtree(work, ignore_errors=True)
     print(f"\nrecording-hours per size: {', '.join(f'{h:g}' for h in hours)}; cells: seconds (per step), "

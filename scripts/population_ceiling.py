@@ -40,9 +40,10 @@ from baselines import POPULATION
 from baselines.population import COLUMNS, activity_windows, window_statistics
 from neuronbench.data.catalog import load_dataset
 from neuronbench.data.recording import Recording
-from neuronbench.probes import make_probe
-from neuronbench.protocol.metrics import chance_levels
-from neuronbench.protocol.scoring import pooled_score, predictions, score_fold
+from neuronbench.protocol.constants import HEADLINE_PROBE
+from neuronbench.protocol.evaluator import Evaluator
+from neuronbench.protocol.metrics import chance_by_metric
+from neuronbench.protocol.scoring import predictions
 from neuronbench.protocol.settings import SETTINGS, make_split
 from neuronbench.protocol.tasks import get_task, task_table
 
@@ -52,13 +53,15 @@ FEATURES = "single-neuron features"
 def score(embeddings: pd.DataFrame, dataset, task, setting: str) -> tuple[float, float]:
     """Linear-probe macro-F1 on the leaderboard's folds, the predictions of all folds
     pooled before scoring (as the leaderboard does), and the chance level (uniform
-    macro-F1 of the pooled test labels, `neuronbench.protocol.metrics.chance_levels`)."""
+    macro-F1 of the pooled test labels, `neuronbench.protocol.metrics.chance_by_metric`).
+    The linear probe is deterministic: it runs with the first probe seed only."""
     labels = task_table(dataset, task).set_index("neuron_id")["label"]
-    scored = [score_fold(embeddings, labels, fold.train, fold.val, fold.test, task.classes, ("linear",), (0,),
-                         make_probe) for fold in make_split(dataset, task, setting, 0).folds]
-    f1 = pooled_score([predictions(fold, "linear") for fold in scored], task.classes)["macro_f1"]
+    evaluator = Evaluator((HEADLINE_PROBE,))
+    scored = [evaluator.score_fold(embeddings, labels, fold.train, fold.val, fold.test, task.classes)
+              for fold in make_split(dataset, task, setting, 0).folds]
+    f1 = evaluator.pooled_score([predictions(fold, HEADLINE_PROBE) for fold in scored], task.classes)[task.main_metric]
     y_true = [y for fold in scored for y in fold["y_true"]["label"]]
-    return f1, float(chance_levels(y_true, task.classes)["uniform_macro_f1"])
+    return f1, float(chance_by_metric(y_true, task.classes)[task.main_metric]["uniform"])
 
 
 def reliability(recordings: list[Recording], labels: dict[str, pd.Series], window_s: float) -> pd.DataFrame:

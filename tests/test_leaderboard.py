@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -217,7 +218,7 @@ def test_split_and_data_mismatches_are_refused(results: Path) -> None:
         aggregate(iter_records(results))
     assert str(path) in str(err.value)
     record = make_record("random", "inductive", 1, 2)
-    record.dataset["checksum"] = "data-sum-2"
+    record = replace(record, dataset=replace(record.dataset, checksum="data-sum-2"))
     write_record(path, record)
     with pytest.raises(NeuronbenchError, match="dataset checksums") as err:
         aggregate(iter_records(results))

@@ -178,7 +178,7 @@ def test_c_near_ties_go_to_the_smaller_c(monkeypatch):
     from neuronbench import probes
 
     scores = iter([0.75, 0.75 + 1e-15, 0.5, 0.5])
-    monkeypatch.setattr(probes, "_macro_f1", lambda y_true, y_pred: next(scores))
+    monkeypatch.setattr(probes, "macro_f1", lambda y_true, y_pred: next(scores))
     X, y = _blobs(200, 3, 4, 1.0, seed=3)
     probe = LinearProbe().fit(X[:100], y[:100], X[100:], y[100:])
     assert probe.best_params_ == {"C": 0.01}
@@ -287,3 +287,30 @@ def test_make_probe():
         assert type(probe) is cls and probe.random_state == 7
     with pytest.raises(NeuronbenchError, match="linear, mlp, xgboost"):
         make_probe("knn", 0)
+
+
+def test_the_probes_take_their_hyperparameters_from_the_protocol():
+    from neuronbench.protocol import constants as c
+
+    assert PROBES == c.PROBES
+    assert LinearProbe().get_params()["C_grid"] == c.LINEAR_C_GRID and LinearProbe().tol == c.LINEAR_TOL
+    mlp = MLPProbe()
+    assert (mlp.hidden_grid, mlp.alpha_grid, mlp.max_epochs, mlp.patience) == (
+        c.MLP_HIDDEN_GRID, c.MLP_ALPHA_GRID, c.MLP_MAX_EPOCHS, c.MLP_PATIENCE)
+    xgb = XGBoostProbe()
+    assert (xgb.max_depth_grid, xgb.n_estimators_grid, xgb.max_bin) == (
+        c.XGB_MAX_DEPTH_GRID, c.XGB_N_ESTIMATORS_GRID, c.XGB_MAX_BIN)
+
+
+def test_the_validation_score_is_the_protocols_macro_f1():
+    """One macro-F1 implementation: on encoded labels (unseen validation classes are -1) it
+    is scikit-learn's, to the bit, so the probes choose what they chose before."""
+    from sklearn.metrics import f1_score
+
+    from neuronbench.protocol.metrics import macro_f1
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        k, n = int(rng.integers(2, 8)), int(rng.integers(1, 60))
+        y_true, y_pred = rng.integers(-1, k, n), rng.integers(0, k, n)
+        assert macro_f1(y_true, y_pred) == f1_score(y_true, y_pred, average="macro", zero_division=0.0)

@@ -7,16 +7,18 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
+from neuronbench.cli import main
 from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol.metrics import classification_metrics
 from neuronbench.protocol.record import (
-    SCHEMA_VERSION, Record, check_comparable, iter_records, main, migrate, migrate_folder, read_record,
-    record_path, write_record,
+    SCHEMA_VERSION, Record, RecordMethod, RecordSplit, RecordTask, check_comparable, iter_records, migrate,
+    migrate_folder, read_record, record_path, write_record,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,11 +80,13 @@ def test_migrate_folder_rewrites_v1_files_once(tmp_path, capsys):
     assert path.read_bytes() == COMMITTED.read_bytes()
     assert path.with_name("fold0-seed1.json").stat().st_mtime_ns == before_v2
     assert migrate_folder(tmp_path / "results") == []
-    assert main(["--migrate", str(tmp_path / "results")]) == 0
+    assert main(["migrate", "--results", str(tmp_path / "results")]) == 0
     assert "0 record(s)" in capsys.readouterr().out
     path.write_text("{not json")
-    assert main(["--migrate", str(tmp_path / "results")]) == 2
+    assert main(["migrate", "--results", str(tmp_path / "results")]) == 2
     assert f"{path}: not a valid JSON record" in capsys.readouterr().err
+    assert main(["migrate", "--results", str(tmp_path / "nothing")]) == 2
+    assert "no such folder" in capsys.readouterr().err
 
 
 def test_migrate_does_not_modify_its_input_and_refuses_unknown_versions():
@@ -120,8 +124,8 @@ def fold_scores() -> dict:
 def test_build_carries_identity_and_provenance_and_knows_its_path(tmp_path):
     record = made_record(encoder_seed=4, threads=1)
     assert (record.encoder_seed, record.split_seed, record.fold, record.n_folds) == (4, 7, 1, 3)
-    assert record.split == {"version": 2, "checksum": "split-sum", "n_train": 2, "n_val": 1, "n_test": 3,
-                            "n_pretrain_recordings": 1, "test_animals": ["m1"]}
+    assert record.split == RecordSplit(version=2, checksum="split-sum", n_train=2, n_val=1, n_test=3,
+                                       n_pretrain_recordings=1, test_animals=("m1",))
     env = record.environment
     assert env["fit_threads"] == 1 and env["device"] is None and env["neuronbench"]
     assert {"git_commit", "python", "numpy", "scikit_learn", "torch", "platform", "cpu_count"} <= set(env)
@@ -195,7 +199,7 @@ def test_records_that_must_not_be_scored_together_are_refused_naming_them():
         check_comparable([a, made_record()])
     assert err.value.args[0].count(a.where) == 2
     other_split = made_record(encoder_seed=1)
-    other_split.split["checksum"] = "other"
+    other_split = replace(other_split, split=replace(other_split.split, checksum="other"))
     with pytest.raises(NeuronbenchError, match="split checksums"):
         check_comparable([a, other_split])
 
@@ -211,3 +215,30 @@ def test_a_curve_point_has_its_own_file_and_is_not_a_headline_run(tmp_path):
     check_comparable([head, point, scale])  # three runs, not one run twice
     with pytest.raises(NeuronbenchError, match="label fraction: expected a number in"):
         made_record(label_fraction=1.5)
+
+
+def test_the_parts_of_a_record_are_typed_and_still_read_as_mappings():
+    record = read_record(COMMITTED)
+    assert isinstance(record.method, RecordMethod) and isinstance(record.task, RecordTask)
+    assert (record.method.name, record.method.kind, record.dataset.name) == ("random", "control", "izhikevich")
+    assert record.task.classes == ("RS", "IB", "CH", "FS", "LTS") == record.task["classes"]
+    assert isinstance(record.split, RecordSplit) and record.split.n_test == len(record.y_true["neuron_id"])
+    assert record.method.get("config_hash") == record.method.config_hash and record.method.get("nothing") is None
+    assert dict(record.dataset) == json.loads(COMMITTED.read_text())["dataset"]
+    with pytest.raises(AttributeError):
+        record.method.name = "other"  # frozen
+
+
+def test_keys_a_part_does_not_name_are_kept_and_written_back(tmp_path):
+    data = json.loads(COMMITTED.read_text(encoding="utf-8"))
+    data["split"]["test_groups"] = ["m1"]  # a key the schema does not name
+    record = Record.from_dict(data, "x.json")
+    assert record.split["test_groups"] == ["m1"] and record.split.extra == {"test_groups": ["m1"]}
+    write_record(tmp_path / "x.json", record)
+    assert json.loads((tmp_path / "x.json").read_text()) == data
+
+
+def test_committed_records_read_and_write_back_byte_for_byte(tmp_path):
+    for path, record in iter_records(REPO / "results" / "izhikevich"):
+        write_record(tmp_path / "r.json", record)
+        assert (tmp_path / "r.json").read_bytes() == path.read_bytes(), path

@@ -130,8 +130,6 @@ DATASETS: dict[str, DatasetInfo] = {
     )
 }
 
-DEFAULT_DATASET = "synthetic"
-
 
 def get_dataset_info(name: str) -> DatasetInfo:
     if name not in DATASETS:

@@ -3,6 +3,12 @@ and how it is recorded.
 
 One module per concept:
 
+- `neuronbench.protocol.constants`: every constant of the evaluation (metrics and their
+  names, probes and their hyperparameters, probe and encoder seeds, BWB's seeds, the
+  paired bootstrap).
+- `neuronbench.protocol.evaluator`: the `Evaluator`, the one authority the harness asks:
+  metrics, a task's main metric, scoring a fold, curve points and folds, record matching.
+
 - `neuronbench.protocol.settings`: the three settings, the published protocol facts of
   each dataset (held-out animals, development sessions, evaluated animals), the
   hashing that assigns recordings and neurons to pretraining / probe train / val / test,

@@ -37,17 +37,21 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from neuronbench.protocol.constants import BWB_EVAL_SEEDS as EVAL_SEEDS
+from neuronbench.protocol.constants import BWB_METRIC as METRIC
+from neuronbench.protocol.constants import BWB_SWEEP_SEED as SWEEP_SEED
+
 if TYPE_CHECKING:
     import numpy as np
 
 EVAL_SESSIONS_FILE = Path(__file__).resolve().parent.parent / "data" / "sources" / "bwb_eval_sessions.txt"
 COSMOS_LABELS: tuple[str, ...] = ("CB", "CNU", "CTXsp", "HB", "HPF", "HY", "Isocortex", "MB", "OLF", "TH")
-EVAL_SEEDS: tuple[int, ...] = (43, 44, 45, 46, 47)
-SWEEP_SEED = 42
 MIN_FIRING_RATE_HZ = 1.0
 UNIT_QC_LABEL = 1.0
 MULTI_UNIT_RADIUS_UM = 60.0
 MULTI_UNIT_MAX_NEIGHBORS = 5
+FORMAT = "bwb-ts3"
+"""The name of this submission format (``neuronbench export --format``)."""
 SUITE_TASK = "ts3-unit_cosmos"
 """The task id a TS3 submission is filed under (``ibl_bwb_eval.tasks.task_id``)."""
 CONTRACT_VERSION = "0.1.0"

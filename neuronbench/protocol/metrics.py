@@ -28,13 +28,9 @@ from scipy.stats import binom
 
 from neuronbench.errors import NeuronbenchError
 
-__all__ = ["MAIN_METRIC", "METRICS", "classification_metrics", "chance_by_metric", "chance_levels"]
+from neuronbench.protocol.constants import MAIN_METRIC, METRICS
 
-METRICS: tuple[str, ...] = ("macro_f1", "accuracy", "balanced_accuracy")
-"""The scalar metrics reported for every probe, in the leaderboard's order."""
-
-MAIN_METRIC = "macro_f1"
-"""The primary metric (``evaluation.md``, "Metrics")."""
+__all__ = ["MAIN_METRIC", "METRICS", "classification_metrics", "chance_by_metric", "chance_levels", "macro_f1"]
 
 
 def _check_classes(classes: Sequence[str]) -> list:
@@ -109,6 +105,13 @@ def classification_metrics(
         "confusion_matrix": cm.tolist(),
         "n": len(y_true),
     }
+
+
+def macro_f1(y_true: Sequence, y_pred: Sequence) -> float:
+    """Macro-F1 over the classes occurring in ``y_true`` or ``y_pred`` (the probes' validation
+    score, on labels of any kind): `classification_metrics` without a task's class list."""
+    y_true, y_pred = np.asarray(y_true).tolist(), np.asarray(y_pred).tolist()
+    return classification_metrics(y_true, y_pred, sorted(set(y_true) | set(y_pred)))["macro_f1"]
 
 
 def chance_by_metric(y_true: Sequence[str], classes: Sequence[str]) -> dict:

@@ -60,14 +60,11 @@ import numpy as np
 import scipy.sparse
 
 from neuronbench.errors import NeuronbenchError
+from neuronbench.protocol.constants import BOOTSTRAP_SEED, LEVEL, MAIN_METRIC, METRICS, N_BOOT
 from neuronbench.protocol.metrics import classification_metrics
 
 __all__ = ["BOOTSTRAP_SEED", "LEVEL", "N_BOOT", "PairedDifference", "SeedPredictions", "paired_difference"]
 
-N_BOOT = 1000
-BOOTSTRAP_SEED = 0
-LEVEL = 0.95
-METRICS: tuple[str, ...] = ("macro_f1", "accuracy", "balanced_accuracy")
 _CHUNK = 2_000_000  # neuron draws held in memory at once (replicates x neurons)
 
 
@@ -174,7 +171,7 @@ def _neuron_bootstrap(runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]], k: 
 
 
 def paired_difference(a: Mapping[int, SeedPredictions], b: Mapping[int, SeedPredictions], classes: Sequence[Hashable],
-                      metrics: Sequence[str] = ("macro_f1",), n_boot: int = N_BOOT,
+                      metrics: Sequence[str] = (MAIN_METRIC,), n_boot: int = N_BOOT,
                       seed: int = BOOTSTRAP_SEED) -> dict[str, PairedDifference]:
     """Method ``a`` minus method ``b`` for each of ``metrics`` (``macro_f1``, ``accuracy``,
     ``balanced_accuracy``), over the encoder seeds both have, with the paired two-level

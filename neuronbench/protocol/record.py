@@ -13,9 +13,9 @@ number (the contract of ``design.md``; lm-evaluation-harness style). Schema vers
     schema_version   SCHEMA_VERSION (3)
     status           "ok" | "failed" | "not_applicable"
     reason           the error (failed) or why the method cannot run (not_applicable)
-    method           name, kind, preset, config, config_hash, paper, supervised
-    dataset          name, checksum (of its manifest)
-    task             name, label, classes
+    method           name, kind, preset, config, config_hash, paper, supervised (`RecordMethod`)
+    dataset          name, checksum of its manifest (`RecordDataset`)
+    task             name, label, classes (`RecordTask`)
     setting          what ``--setting`` selects (transductive, inductive, ...)
     fold, n_folds    this fold and the number of folds of the setting
     encoder_seed     the seed of the method's fit
@@ -25,6 +25,7 @@ number (the contract of ``design.md``; lm-evaluation-harness style). Schema vers
     pretrain_animals how many of the training animals pretrained the encoder (null: all
                      the setting gives, the headline; the pretraining-scale curve otherwise)
     split            version, checksum, n_train, n_val, n_test, n_pretrain_recordings, test_animals
+                     (`RecordSplit`)
     chance           uniform_macro_f1, majority_macro_f1 (on this fold's test neurons)
     y_true           {neuron_id: [...], label: [...]}: this fold's test neurons
     probes           {probe: [{probe_seed, params, metrics, y_pred, proba}]}, where y_pred
@@ -45,7 +46,7 @@ Older versions are read without loss (`migrate`): version 1 named the encoder se
 ``seed`` and kept the split seed in ``split.seed`` (a version-1 split without ``seed`` was
 made with split seed 0, the only one the harness used); versions 1 and 2 knew headline runs
 only (``label_fraction`` 1.0, ``pretrain_animals`` null) and stored no probabilities.
-``python -m neuronbench.protocol.record --migrate results/`` rewrites a folder's older files.
+``neuronbench migrate --results DIR`` rewrites a folder's older files (`migrate_folder`).
 
 Settings with several folds are scored by pooling the predictions of all folds
 (`neuronbench.protocol.scoring`); a record's own per-fold score is `Record.fold_score`.
@@ -53,7 +54,6 @@ Settings with several folds are scored by pooling the predictions of all folds
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -61,8 +61,8 @@ import platform
 import subprocess
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import MISSING, dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -70,14 +70,12 @@ from typing import Any, Protocol
 import neuronbench
 from neuronbench.atomic import atomic_write_text
 from neuronbench.errors import NeuronbenchError
-from neuronbench.protocol.metrics import MAIN_METRIC
+from neuronbench.protocol.constants import HEADLINE_PROBE, MAIN_METRIC
 from neuronbench.protocol.scoring import FoldPredictions, predictions, test_labels
 
 SCHEMA_VERSION = 3
 STATUSES = ("ok", "failed", "not_applicable")
 _SCORED = ("chance", "y_true", "probes")  # present for status "ok" only
-_OBJECTS = {"method": ("name", "kind", "config_hash"), "dataset": ("name",), "task": ("name", "classes"),
-            "split": ("version",)}
 _INTEGERS = ("fold", "n_folds", "encoder_seed", "split_seed")
 
 
@@ -109,6 +107,94 @@ def record_path(root: Path, dataset: str, task: str, setting: str, method: str, 
     return Path(root) / dataset / task / setting / f"{method}-{config_hash}" / name
 
 
+class _Part(Mapping):
+    """A record's sub-object: typed fields read as attributes; keys the schema does not name
+    are kept in ``extra``, so that a record reads and writes back without loss. Also a
+    read-only mapping (``part["name"]``, ``part.get("checksum")``) over the JSON object."""
+
+    _TUPLES: tuple[str, ...] = ()  # fields stored as tuples, written as JSON lists
+
+    @classmethod
+    def required(cls) -> list[str]:
+        """The keys the JSON object must have."""
+        return [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> _Part:
+        names = {f.name for f in fields(cls)} - {"extra"}
+        known = {k: tuple(v) if k in cls._TUPLES and isinstance(v, list) else v
+                 for k, v in data.items() if k in names}
+        return cls(**known, extra={k: v for k, v in data.items() if k not in names})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object (every field of the schema, null when unknown, and the extra keys)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        return {**out, **self.extra}
+
+    def __getitem__(self, key: str) -> Any:
+        return self.to_dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.to_dict())
+
+    def __len__(self) -> int:
+        return len(self.to_dict())
+
+
+@dataclass(frozen=True, eq=True)
+class RecordMethod(_Part):
+    """The method of a run: its registry name, kind, preset, config and its hash, paper and
+    whether it is supervised."""
+
+    name: str
+    kind: str
+    config_hash: str
+    preset: str | None = None
+    config: dict[str, Any] | None = None
+    paper: str | None = None
+    supervised: bool | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True, eq=True)
+class RecordDataset(_Part):
+    """The dataset of a run: its name and the checksum of its manifest."""
+
+    name: str
+    checksum: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True, eq=True)
+class RecordTask(_Part):
+    """The task of a run: its name, label column and classes (in the order of ``proba``)."""
+
+    _TUPLES = ("classes",)
+    name: str
+    classes: tuple[str, ...]
+    label: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True, eq=True)
+class RecordSplit(_Part):
+    """The split of a run: version, checksum and this fold's sizes and test animals."""
+
+    _TUPLES = ("test_animals",)
+    version: Any
+    checksum: str | None = None
+    n_train: int | None = None
+    n_val: int | None = None
+    n_test: int | None = None
+    n_pretrain_recordings: int | None = None
+    test_animals: tuple[str, ...] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+_OBJECTS: dict[str, type[_Part]] = {"method": RecordMethod, "dataset": RecordDataset, "task": RecordTask,
+                                    "split": RecordSplit}
+
+
 @dataclass(frozen=True)
 class Record:
     """One run's record (fields: the module docstring). ``source`` (not stored) names
@@ -116,15 +202,15 @@ class Record:
 
     status: str
     reason: str | None
-    method: dict[str, Any]
-    dataset: dict[str, Any]
-    task: dict[str, Any]
+    method: RecordMethod
+    dataset: RecordDataset
+    task: RecordTask
     setting: str
     fold: int
     n_folds: int
     encoder_seed: int
     split_seed: int
-    split: dict[str, Any]
+    split: RecordSplit
     environment: dict[str, Any] | None
     timings: dict[str, Any] | None
     label_fraction: float = 1.0
@@ -148,15 +234,15 @@ class Record:
         variant_suffix(label_fraction, pretrain_animals)  # validates both
         return cls(
             status=status, reason=reason,
-            method={"name": method.name, "kind": method.kind, "preset": preset, "config": config,
-                    "config_hash": config_hash, "paper": method.paper, "supervised": method.supervised},
-            dataset={"name": dataset.name, "checksum": dataset.checksum},
-            task={"name": task.name, "label": task.label, "classes": list(task.classes)},
+            method=RecordMethod(name=method.name, kind=method.kind, preset=preset, config=config,
+                                config_hash=config_hash, paper=method.paper, supervised=method.supervised),
+            dataset=RecordDataset(name=dataset.name, checksum=dataset.checksum),
+            task=RecordTask(name=task.name, label=task.label, classes=tuple(task.classes)),
             setting=split.setting, fold=fold.fold, n_folds=len(split.folds),
             encoder_seed=int(encoder_seed), split_seed=int(split.seed),
-            split={"version": split.version, "checksum": split.checksum, "n_train": len(fold.train),
-                   "n_val": len(fold.val), "n_test": len(fold.test),
-                   "n_pretrain_recordings": len(fold.pretrain), "test_animals": list(fold.test_animals)},
+            split=RecordSplit(version=split.version, checksum=split.checksum, n_train=len(fold.train),
+                              n_val=len(fold.val), n_test=len(fold.test), n_pretrain_recordings=len(fold.pretrain),
+                              test_animals=tuple(fold.test_animals)),
             environment=environment(config.get("threads")),  # None: torch's setting / no torch
             timings=None, label_fraction=float(label_fraction), pretrain_animals=pretrain_animals,
         )
@@ -181,8 +267,8 @@ class Record:
 
     def path(self, root: Path) -> Path:
         """Where this record lives under the results folder ``root``."""
-        return record_path(root, self.dataset["name"], self.task["name"], self.setting, self.method["name"],
-                           self.method["config_hash"], self.fold, self.encoder_seed, self.label_fraction,
+        return record_path(root, self.dataset.name, self.task.name, self.setting, self.method.name,
+                           self.method.config_hash, self.fold, self.encoder_seed, self.label_fraction,
                            self.pretrain_animals)
 
     @property
@@ -193,7 +279,7 @@ class Record:
     @property
     def preset(self) -> str:
         """The method's preset; records without one count as ``"cpu"``."""
-        return self.method.get("preset") or "cpu"
+        return self.method.preset or "cpu"
 
     @property
     def test_labels(self) -> list[str]:
@@ -204,7 +290,7 @@ class Record:
         """This fold's test labels and each probe seed's predictions of ``probe``."""
         return predictions({"y_true": self.y_true, "probes": self.probes}, probe, self.where)
 
-    def fold_score(self, probe: str = "linear", metric: str = MAIN_METRIC) -> float:
+    def fold_score(self, probe: str = HEADLINE_PROBE, metric: str = MAIN_METRIC) -> float:
         """This fold's own score: the stored ``metric`` of ``probe``, mean over probe seeds
         (a setting's number pools the folds instead: `neuronbench.protocol.scoring`)."""
         if self.status != "ok" or not self.probes or not self.probes.get(probe):
@@ -216,6 +302,7 @@ class Record:
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of this record (``source`` left out; the scores only when present)."""
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "source"}
+        out.update({key: getattr(self, key).to_dict() for key in _OBJECTS})
         return _clean({k: v for k, v in out.items() if not (k in _SCORED and v is None)})
 
     @classmethod
@@ -233,9 +320,11 @@ class Record:
             raise NeuronbenchError(f"{where}: unknown fields {unknown} (schema version {SCHEMA_VERSION})")
         if data["status"] not in STATUSES:
             raise NeuronbenchError(f"{where}: field 'status': expected one of {STATUSES}, got {data['status']!r}")
-        for key, sub in _OBJECTS.items():
-            if not isinstance(data[key], dict) or any(s not in data[key] for s in sub):
-                raise NeuronbenchError(f"{where}: field {key!r}: expected an object with {list(sub)}")
+        for key, part in _OBJECTS.items():
+            if not isinstance(data[key], dict) or any(s not in data[key] for s in part.required()):
+                raise NeuronbenchError(f"{where}: field {key!r}: expected an object with {part.required()}")
+        if not isinstance(data["task"]["classes"], list):
+            raise NeuronbenchError(f"{where}: field 'task.classes': expected a list, got {data['task']['classes']!r}")
         for key in _INTEGERS:
             if not isinstance(data[key], int) or isinstance(data[key], bool):
                 raise NeuronbenchError(f"{where}: field {key!r}: expected an integer, got {data[key]!r}")
@@ -250,7 +339,8 @@ class Record:
             raise NeuronbenchError(f"{where}: field 'probes': expected an object for a run with status 'ok'")
         if data["status"] != "ok" and not data.get("reason"):
             raise NeuronbenchError(f"{where}: field 'reason': required when status is {data['status']!r}")
-        return cls(**{**data, "label_fraction": float(fraction)})
+        parts = {key: part.from_dict(data[key]) for key, part in _OBJECTS.items()}
+        return cls(**{**data, **parts, "label_fraction": float(fraction)})
 
 
 def migrate(data: Any, where: Path | str) -> dict[str, Any]:
@@ -366,17 +456,17 @@ def check_comparable(records: Iterable[Record]) -> None:
     runs: dict[tuple, list[str]] = defaultdict(list)
     hashes, split_versions, split_sums, data_sums, classes = (_files_by_value() for _ in range(5))
     for r in records:
-        path, dataset, task, setting = r.where, r.dataset["name"], r.task["name"], r.setting
-        cell = (dataset, task, setting, r.method["name"], r.preset)
+        path, dataset, task, setting = r.where, r.dataset.name, r.task.name, r.setting
+        cell = (dataset, task, setting, r.method.name, r.preset)
         runs[cell + (r.fold, r.encoder_seed, r.label_fraction, r.pretrain_animals)].append(path)
-        hashes[cell][r.method["config_hash"]].append(path)
-        classes[(dataset, task)][tuple(r.task["classes"])].append(path)
-        if r.split.get("version") is not None:
-            split_versions[(dataset, task, setting)][r.split["version"]].append(path)
-        if r.split.get("checksum") is not None:
-            split_sums[(dataset, task, setting)][r.split["checksum"]].append(path)
-        if r.dataset.get("checksum") is not None:
-            data_sums[(dataset,)][r.dataset["checksum"]].append(path)
+        hashes[cell][r.method.config_hash].append(path)
+        classes[(dataset, task)][tuple(r.task.classes)].append(path)
+        if r.split.version is not None:
+            split_versions[(dataset, task, setting)][r.split.version].append(path)
+        if r.split.checksum is not None:
+            split_sums[(dataset, task, setting)][r.split.checksum].append(path)
+        if r.dataset.checksum is not None:
+            data_sums[(dataset,)][r.dataset.checksum].append(path)
     for key, paths in runs.items():
         if len(paths) > 1:
             raise NeuronbenchError(
@@ -429,21 +519,3 @@ def peak_rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m neuronbench.protocol.record",
-                                description=f"Rewrite a folder's records at schema version {SCHEMA_VERSION}.")
-    p.add_argument("--migrate", type=Path, required=True, metavar="DIR", help="results folder to migrate")
-    args = p.parse_args(argv)
-    try:
-        done = migrate_folder(args.migrate)
-    except NeuronbenchError as e:
-        print(f"neuronbench: error: {e}", file=sys.stderr)
-        return 2
-    print(f"{len(done)} record(s) in {args.migrate} rewritten at schema version {SCHEMA_VERSION}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -24,13 +24,10 @@ import numpy as np
 import pandas as pd
 
 from neuronbench.errors import NeuronbenchError
-from neuronbench.protocol.metrics import METRICS, chance_by_metric, chance_levels, classification_metrics
+from neuronbench.protocol.constants import DETERMINISTIC_PROBES, METRICS, PROBA_DECIMALS
+from neuronbench.protocol.metrics import chance_by_metric, chance_levels, classification_metrics
 
 __all__ = ["DETERMINISTIC_PROBES", "FoldPredictions", "class_probabilities", "pooled_chance", "pooled_score", "predictions", "score_fold", "test_labels"]
-
-DETERMINISTIC_PROBES = ("linear",)
-PROBA_DECIMALS = 6
-"""Stored class probabilities are rounded (a record stays small; argmax is ``y_pred``)."""
 
 FoldPredictions = tuple[Sequence[str], Mapping[int, Sequence[str]]]
 """One fold's test labels and, per probe seed, the predicted labels aligned with them."""

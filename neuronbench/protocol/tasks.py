@@ -13,15 +13,12 @@ from typing import TYPE_CHECKING
 
 from neuronbench.data.catalog import DATASETS, get_dataset_info
 from neuronbench.errors import NeuronbenchError
+from neuronbench.protocol.constants import BWB_METRIC, MAIN_METRIC, METRICS
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from neuronbench.data.store import Dataset
-
-METRICS: tuple[str, ...] = ("macro_f1", "accuracy", "balanced_accuracy")
-"""The metrics every run reports, by name (computed by the protocol's scorer)."""
-
 
 @dataclass(frozen=True)
 class Task:
@@ -32,9 +29,8 @@ class Task:
         label: the label column of the dataset's ``labels.parquet``.
         classes: the classes predicted; neurons with another label are left out.
         summary: one line for ``neuronbench list tasks``.
-        main_metric: the metric that ranks methods, one of `METRICS`: macro-F1 by
-            default (docs/protocol.md, "Metrics"; NuCLR's
-            headline metric): every class counts equally however rare.
+        main_metric: the metric that ranks methods, one of `METRICS` (default
+            `neuronbench.protocol.constants.MAIN_METRIC`, macro-F1; docs/protocol.md, "Metrics").
     """
 
     dataset: str
@@ -42,7 +38,7 @@ class Task:
     label: str
     classes: tuple[str, ...]
     summary: str
-    main_metric: str = "macro_f1"
+    main_metric: str = MAIN_METRIC
 
     def __post_init__(self) -> None:
         if self.main_metric not in METRICS:
@@ -81,7 +77,8 @@ REAL_TASKS: tuple[Task, ...] = (
          "Ten Cosmos regions (void and root left out)"),
     # BrainWideBench TS3 unit_cosmos (`neuronbench.protocol.bwb`): its held-out sessions and unit filter
     Task("ibl", "region_bwb", "region_bwb", ("CB", "CNU", "CTXsp", "HB", "HPF", "HY", "Isocortex", "MB", "OLF", "TH"),
-         "BWB TS3 unit_cosmos: 10 Cosmos regions, units > 1 Hz, its 29 held-out sessions (not comparable to region)"),
+         "BWB TS3 unit_cosmos: 10 Cosmos regions, units > 1 Hz, its 29 held-out sessions (not comparable to region)",
+         main_metric=BWB_METRIC),
     Task("allen", "cell_type", "cell_type", ("Pvalb", "Sst", "Vip"), "Opto-tagged Cre lines (VIS units)"),
 )
 TASKS.update({t.key: t for t in REAL_TASKS})
