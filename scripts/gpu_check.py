@@ -14,9 +14,10 @@ spike recordings of `neuronbench.testing` (the recordings of one animal):
    largest value (`relative_difference`), must be at most `RTOL`.
 
 ``RTOL`` = 1e-4: CUDA and the CPU sum in different orders (cuBLAS / cuDNN against
-oneDNN / MKL kernels), which in float32 (unit roundoff 6e-8) moves a result of a few
-layers by 1e-7 to 1e-5 of its scale; TF32 (10-bit mantissa, 5e-4) or bf16 (8-bit, 4e-3)
-left on anywhere in the forward pass gives more than 1e-4, and so does a wrong kernel.
+oneDNN / MKL kernels); in float32 (unit roundoff 6e-8) that moves a sum of a few hundred
+terms by about 1e-6 of its scale, and a few layers by some 1e-5 at most. TF32 (unit
+roundoff 5e-4) or bf16 (4e-3) left on anywhere in the forward pass moves it by more than
+1e-4, and so does a wrong kernel.
 
 The forward pass is the method's ``embed`` on the fit recordings, except for NeuPRINT,
 whose ``embed`` optimises fresh embeddings with dropout on (random draws that differ
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import statistics
 import sys
 import time
@@ -57,6 +59,8 @@ PRESET = "paper"
 STEPS = 10
 RTOL = 1e-4
 SEED = 0
+
+
 def _torch_methods() -> list[str]:
     """Names of the registered methods whose plug-in uses torch (its presets have a
     ``device`` key), in registry order. Listing them does not import torch."""
@@ -80,7 +84,8 @@ def few_steps_overrides(preset: Mapping[str, Any], steps: int) -> dict[str, Any]
                      "add its method to few_steps_overrides")
 
 
-def few_steps_config(info: MethodInfo, steps: int = STEPS, preset: str = PRESET, device: str = "cuda") -> dict[str, Any]:
+def few_steps_config(info: MethodInfo, steps: int = STEPS, preset: str = PRESET,
+                     device: str = "cuda") -> dict[str, Any]:
     """The config of ``preset`` on ``device``, changed only to train ``steps`` steps."""
     return info.config(preset, device=device, **few_steps_overrides(info.presets[preset], steps))
 
@@ -202,7 +207,8 @@ def relative_difference(reference: np.ndarray, other: np.ndarray) -> float:
 
 @dataclasses.dataclass
 class Row:
-    """One method's line of the report."""
+    """One method's line of the report: optimiser steps of the fit, their rate, the fit's
+    peak CUDA memory (MiB), the relative CPU-CUDA difference, or the error that stopped it."""
 
     method: str
     steps: int = 0
@@ -228,7 +234,8 @@ def check_method(name: str, *, steps: int = STEPS, preset: str = PRESET, device:
     recs = fit_recordings()
     row = Row(name)
     on_cuda = torch.device(device).type == "cuda"
-    if on_cuda:
+    if on_cuda:  # the peak of this fit alone: what the previous method left is freed first
+        gc.collect()
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     clock = StepClock()
@@ -274,6 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--methods", default=None, help="comma-separated (default: every torch method)")
     parser.add_argument("--steps", type=int, default=STEPS, help=f"training steps per method (default {STEPS})")
     args = parser.parse_args(argv)
+    if args.steps < 2:
+        parser.error(f"--steps: at least 2 (steps/s is measured between steps), got {args.steps}")
     if not cuda_available():
         print("gpu_check: no CUDA device (torch.cuda.is_available() is False or torch is not installed): "
               "nothing to check")
