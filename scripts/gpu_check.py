@@ -14,10 +14,10 @@ spike recordings of `neuronbench.testing` (the recordings of one animal):
    largest value (`relative_difference`), must be at most `RTOL`.
 
 ``RTOL`` = 1e-4: CUDA and the CPU sum in different orders (cuBLAS / cuDNN against
-oneDNN / MKL kernels); in float32 (unit roundoff 6e-8) that moves a sum of a few hundred
-terms by about 1e-6 of its scale, and a few layers by some 1e-5 at most. TF32 (unit
-roundoff 5e-4) or bf16 (4e-3) left on anywhere in the forward pass moves it by more than
-1e-4, and so does a wrong kernel.
+oneDNN / MKL kernels). In float32 that moves a product of 256-term sums by 3e-7 of its
+scale (a few layers: expected well under 1e-5); the same product with TF32 inputs is off
+by 3e-4 and in bf16 by 3e-3 (tests/test_cuda.py). So TF32 or bf16 left on anywhere in
+the forward pass, or a wrong kernel, exceeds the tolerance; reordering alone should not.
 
 The forward pass is the method's ``embed`` on the fit recordings, except for NeuPRINT,
 whose ``embed`` optimises fresh embeddings with dropout on (random draws that differ
