@@ -5,6 +5,8 @@ and building leaderboards do not need torch.
 
 - `resolve_device`: ``"auto"`` is CUDA when available, else CPU.
 - `autocast`: bf16 autocast on CUDA (the papers' mixed precision); a no-op on the CPU.
+- `full_precision`: within it, float32 everywhere (no autocast, no TF32): to compare
+  CUDA with the CPU.
 - `seed_everything`: seeds Python, NumPy and torch (all devices) for one fit.
 - `save_checkpoint` / `load_checkpoint`: config + weights + versions, loaded with
   ``weights_only=True`` (never unpickles arbitrary objects).
@@ -34,14 +36,45 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
+_FULL_PRECISION = False  # set by `full_precision`
+
+
 @contextlib.contextmanager
 def autocast(device: torch.device) -> Iterator[None]:
-    """bf16 autocast on CUDA; full precision on the CPU."""
-    if device.type == "cuda":
+    """bf16 autocast on CUDA; full precision on the CPU and within `full_precision`."""
+    if device.type == "cuda" and not _FULL_PRECISION:
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
             yield
     else:
         yield
+
+
+@contextlib.contextmanager
+def full_precision() -> Iterator[None]:
+    """Within: `autocast` does nothing and CUDA matmuls and convolutions do not use TF32,
+    so that a forward pass on CUDA can be compared with the CPU's; restored after."""
+    global _FULL_PRECISION
+    switches = _tf32_switches()
+    before = _FULL_PRECISION, [getattr(obj, name) for obj, name, _ in switches]
+    _FULL_PRECISION = True
+    for obj, name, off in switches:
+        setattr(obj, name, off)
+    try:
+        yield
+    finally:
+        _FULL_PRECISION = before[0]
+        for (obj, name, _), value in zip(switches, before[1]):
+            setattr(obj, name, value)
+
+
+def _tf32_switches() -> list[tuple[Any, str, Any]]:
+    """(object, attribute, value turning TF32 off) of this torch's TF32 settings: the
+    ``fp32_precision`` API since torch 2.9 (where the ``allow_tf32`` flags are deprecated)."""
+    if hasattr(torch.backends.cuda.matmul, "fp32_precision"):
+        cudnn = torch.backends.cudnn
+        return [(torch.backends.cuda.matmul, "fp32_precision", "ieee"), (cudnn.conv, "fp32_precision", "ieee"),
+                (cudnn.rnn, "fp32_precision", "ieee")]
+    return [(torch.backends.cuda.matmul, "allow_tf32", False), (torch.backends.cudnn, "allow_tf32", False)]
 
 
 @contextlib.contextmanager
