@@ -57,15 +57,16 @@ def _seeds(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected a count (3) or a list of seeds (0,5 or 7,), got {text!r}") from None
     if not values:
         raise argparse.ArgumentTypeError(f"expected a count (3) or a list of seeds (0,5 or 7,), got {text!r}")
+    negative = [v for v in values if v < 0]
+    if negative:
+        raise argparse.ArgumentTypeError(f"seeds must be >= 0 (a count, or a list of seeds such as 0,5), "
+                                         f"got {negative[0]}")
     if "," not in text:
         if values[0] < 1:
             raise argparse.ArgumentTypeError(
                 f"{text!r} is a count of seeds and must be at least 1; "
                 f"for the single seed {values[0]} write {values[0]},")
         return list(range(values[0]))
-    negative = [v for v in values if v < 0]
-    if negative:
-        raise argparse.ArgumentTypeError(f"seeds must be >= 0, got {negative[0]}")
     repeated = sorted({v for v in values if values.count(v) > 1})
     if repeated:
         raise argparse.ArgumentTypeError(f"seed {repeated[0]} is given more than once in {text!r}")
@@ -86,6 +87,17 @@ def _label_fractions(text: str) -> list[float]:
     if len({variant_suffix(v) for v in values}) < len(values):  # one record file per fraction
         raise argparse.ArgumentTypeError(f"a fraction is given more than once in {text!r}")
     return values
+
+
+def _jobs(text: str) -> int:
+    """A number of worker processes: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of worker processes >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of worker processes >= 1, got {value}")
+    return value
 
 
 def _pretrain_animals(text: str) -> list[int] | str:
@@ -139,8 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--pretrain-animals", metavar="K[,K...]|all", type=_pretrain_animals, default=(),
                      help="pretraining-scale curve (inductive setting only): pretrain on K of the training "
                      "animals, e.g. 1,2,3, or all (every K up to all of them, the headline)")
-    run.add_argument("--jobs", metavar="N", type=int, default=1,
-                     help="run on a local Dask cluster of N worker processes")
+    run.add_argument("--jobs", metavar="N", type=_jobs, default=1,
+                     help="run on a local Dask cluster of N worker processes (N >= 1; 1, the default, "
+                     "runs in this process)")
     run.add_argument("--scheduler", metavar="ADDR", default=None,
                      help="run on an existing Dask scheduler (tcp://host:port)")
     run.add_argument("--cluster", metavar="FILE", type=Path, default=None,
