@@ -303,12 +303,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> None:
-    from neuronbench.score import score_file
+    from neuronbench.score import column_list, score_file
 
     out = score_file(args.file, args.label, split_by=args.split_by, id_column=args.id_column,
                      prefix=args.prefix, probes=args.probes)
     print(f"{args.file}: {out['n_neurons']} neurons x {out['n_dims']} dims, {len(out['classes'])} classes, "
           f"split by {out['split_by']} ({out['folds']} fold(s), predictions pooled)")
+    print(f"embedding columns: {column_list(out['embedding_columns'])}")
     print(f"chance: uniform macro-F1 {out['chance']['uniform_macro_f1']:.4f}, "
           f"majority macro-F1 {out['chance']['majority_macro_f1']:.4f}")
     print("| probe | macro-F1 | accuracy | balanced accuracy |\n|---|---|---|---|")
