@@ -318,7 +318,6 @@ def cmd_score(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from neuronbench.data.catalog import load_dataset
     from neuronbench.export import export_bwb_ts3
     from neuronbench.protocol import bwb
 
@@ -326,7 +325,7 @@ def cmd_export(args: argparse.Namespace) -> None:
         seeds = tuple(int(s) for s in args.seeds) if args.seeds else bwb.EVAL_SEEDS
     except ValueError:
         raise NeuronbenchError(f"--seeds: expected integers, got {args.seeds}") from None
-    done = export_bwb_ts3(args.results, args.method, args.out, dataset=load_dataset(bwb.TASK[0]), label=args.label,
+    done = export_bwb_ts3(args.results, args.method, args.out, label=args.label,
                           setting=args.setting, probe=args.probe, seeds=seeds, scopes=args.scope, preset=args.preset,
                           force=args.force)
     for s in done.seeds:
