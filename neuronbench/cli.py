@@ -197,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--results", type=Path, default=Path("results"))
     ver.add_argument("--sample", type=int, default=5, help="number of records to recompute (default 5)")
     ver.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
+    ver.add_argument("--record", metavar="FILE", type=Path, action="append", default=[],
+                     help="recompute this record file instead of a sample (repeatable)")
 
     ex = sub.add_parser("export", help="write a benchmark submission from the result records",
                         description="Write the records of one method as another benchmark's submission files.\n"
@@ -393,7 +395,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from neuronbench.verify import line, summary, verify
 
     checks = []
-    for check in verify(args.results, args.sample, args.seed):
+    for check in verify(args.results, args.sample, args.seed, paths=args.record):
         checks.append(check)
         print(line(check), flush=True)
     print(summary(checks))
