@@ -74,7 +74,8 @@ class Criterion:
         return self.metric_tol.get(key, METRIC_TOL), self.agreement_min.get(key, AGREEMENT_MIN)
 
 
-EXACT = Criterion("exact", "a deterministic control")
+EXACT = Criterion("exact", "the exact rule")
+CONTROL = Criterion("exact", "a deterministic control")
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,8 @@ def self_consistency(record: Record) -> str | None:
     for probe, entries in record.probes.items():
         for entry in entries:
             if len(entry["y_pred"]) != len(y_true):
-                return f"{probe} seed {entry['probe_seed']}: {len(entry['y_pred'])} predictions for {len(y_true)} test neurons"
+                return (f"{probe} seed {entry['probe_seed']}: {len(entry['y_pred'])} predictions for "
+                        f"{len(y_true)} test neurons")
             again = classification_metrics(y_true, entry["y_pred"], record.task["classes"])
             for key in METRICS:
                 stored, computed = entry["metrics"].get(key), again[key]
@@ -183,7 +185,7 @@ def criterion_for(path: Path, record: Record, kind: str, here: dict[str, Any]) -
     """The criterion ``record`` is held to (module docstring): ``kind`` is its method's
     kind, ``here`` this process's `neuronbench.protocol.record.environment`."""
     if kind == "control":
-        return EXACT
+        return CONTROL
     recorded = record.environment or {}
     differ = [f"{k} {recorded.get(k)} in the record, {here.get(k)} here" for k in ENVIRONMENT_KEYS
               if recorded.get(k) is None or recorded.get(k) != here.get(k)]
