@@ -73,9 +73,7 @@ def check_writable(folder: Path, what: str = "folder") -> None:
                 os.fsync(f.fileno())
         finally:
             Path(probe).unlink(missing_ok=True)
-    except OSError as e:
-        if e.errno not in UNWRITABLE and not isinstance(e, (FileExistsError, NotADirectoryError)):
-            raise
+    except OSError as e:  # any: read-only, full, forbidden, a file in the way, a path that cannot exist
         raise NeuronbenchError(f"{folder}: the {what} cannot be written ({e.strerror or e})") from None
 
 

@@ -224,6 +224,14 @@ def test_an_unwritable_results_folder_is_refused_before_any_fit(tmp_path, capsys
     assert not [p for p in results.rglob("*") if p.is_file()]
 
 
+def test_a_results_path_that_cannot_be_a_folder_is_refused(tmp_path, capsys):
+    (tmp_path / "file").write_text("in the way")
+    for results in (tmp_path / "file", tmp_path / "file" / "results"):
+        assert main(_run_argv(results)) == 2
+        assert f"{results}: the results folder (--results) cannot be written" in capsys.readouterr().err
+    assert plugin_example.SEEN["fit"] == []
+
+
 def test_a_missing_results_folder_is_created_and_the_check_leaves_nothing(tmp_path):
     results = tmp_path / "new" / "results"
     assert main(_run_argv(results)) == 0
