@@ -60,15 +60,16 @@ def _seeds(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected a count (3) or a list of seeds (0,5 or 7,), got {text!r}") from None
     if not values:
         raise argparse.ArgumentTypeError(f"expected a count (3) or a list of seeds (0,5 or 7,), got {text!r}")
+    negative = [v for v in values if v < 0]
+    if negative:
+        raise argparse.ArgumentTypeError(f"seeds must be >= 0 (a count, or a list of seeds such as 0,5), "
+                                         f"got {negative[0]}")
     if "," not in text:
         if values[0] < 1:
             raise argparse.ArgumentTypeError(
                 f"{text!r} is a count of seeds and must be at least 1; "
                 f"for the single seed {values[0]} write {values[0]},")
         return list(range(values[0]))
-    negative = [v for v in values if v < 0]
-    if negative:
-        raise argparse.ArgumentTypeError(f"seeds must be >= 0, got {negative[0]}")
     repeated = sorted({v for v in values if values.count(v) > 1})
     if repeated:
         raise argparse.ArgumentTypeError(f"seed {repeated[0]} is given more than once in {text!r}")
@@ -89,6 +90,17 @@ def _label_fractions(text: str) -> list[float]:
     if len({variant_suffix(v) for v in values}) < len(values):  # one record file per fraction
         raise argparse.ArgumentTypeError(f"a fraction is given more than once in {text!r}")
     return values
+
+
+def _jobs(text: str) -> int:
+    """A number of worker processes: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of worker processes >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of worker processes >= 1, got {value}")
+    return value
 
 
 def _pretrain_animals(text: str) -> list[int] | str:
@@ -142,8 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--pretrain-animals", metavar="K[,K...]|all", type=_pretrain_animals, default=(),
                      help="pretraining-scale curve (inductive setting only): pretrain on K of the training "
                      "animals, e.g. 1,2,3, or all (every K up to all of them, the headline)")
-    run.add_argument("--jobs", metavar="N", type=int, default=1,
-                     help="run on a local Dask cluster of N worker processes")
+    run.add_argument("--jobs", metavar="N", type=_jobs, default=1,
+                     help="run on a local Dask cluster of N worker processes (N >= 1; 1, the default, "
+                     "runs in this process)")
     run.add_argument("--scheduler", metavar="ADDR", default=None,
                      help="run on an existing Dask scheduler (tcp://host:port)")
     run.add_argument("--cluster", metavar="FILE", type=Path, default=None,
@@ -187,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--results", type=Path, default=Path("results"))
     ver.add_argument("--sample", type=int, default=5, help="number of records to recompute (default 5)")
     ver.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
+    ver.add_argument("--record", metavar="FILE", type=Path, action="append", default=[],
+                     help="recompute this record file instead of a sample (repeatable)")
 
     ex = sub.add_parser("export", help="write a benchmark submission from the result records",
                         description="Write the records of one method as another benchmark's submission files.\n"
@@ -302,12 +317,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> None:
-    from neuronbench.score import score_file
+    from neuronbench.score import column_list, score_file
 
     out = score_file(args.file, args.label, split_by=args.split_by, id_column=args.id_column,
                      prefix=args.prefix, probes=args.probes)
     print(f"{args.file}: {out['n_neurons']} neurons x {out['n_dims']} dims, {len(out['classes'])} classes, "
           f"split by {out['split_by']} ({out['folds']} fold(s), predictions pooled)")
+    print(f"embedding columns: {column_list(out['embedding_columns'])}")
     print(f"chance: uniform macro-F1 {out['chance']['uniform_macro_f1']:.4f}, "
           f"majority macro-F1 {out['chance']['majority_macro_f1']:.4f}")
     print("| probe | " + " | ".join(METRIC_SHORT[m] for m in METRICS) + " |\n" + "|---" * (len(METRICS) + 1) + "|")
@@ -316,14 +332,13 @@ def cmd_score(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from neuronbench.data.catalog import load_dataset
     from neuronbench.export import export_bwb_ts3
 
     try:
         seeds = tuple(int(s) for s in args.seeds) if args.seeds else bwb.EVAL_SEEDS
     except ValueError:
         raise NeuronbenchError(f"--seeds: expected integers, got {args.seeds}") from None
-    done = export_bwb_ts3(args.results, args.method, args.out, dataset=load_dataset(bwb.TASK[0]), label=args.label,
+    done = export_bwb_ts3(args.results, args.method, args.out, label=args.label,
                           setting=args.setting, probe=args.probe, seeds=seeds, scopes=args.scope, preset=args.preset,
                           force=args.force)
     for s in done.seeds:
@@ -391,7 +406,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from neuronbench.verify import line, summary, verify
 
     checks = []
-    for check in verify(args.results, args.sample, args.seed):
+    for check in verify(args.results, args.sample, args.seed, paths=args.record):
         checks.append(check)
         print(line(check), flush=True)
     print(summary(checks))

@@ -68,7 +68,7 @@ def _records(results: Path, method: str, setting: str, seeds: Sequence[int],
     records = [r for _, r in iter_records(folder) if r.method.name == method and r.is_headline] \
         if folder.is_dir() else []
     if not records:
-        raise NeuronbenchError(f"{folder}: no record of method {method!r} on task {dataset}/{task} ({setting}); "
+        raise NeuronbenchError(f"no records of method {method!r} for {dataset}/{task} ({setting}) in {results}; "
                                f"make them with: {run}")
     check_comparable(records)
     presets = sorted({r.preset for r in records})
@@ -170,12 +170,13 @@ def submission_bytes(ids: Sequence[str], proba: np.ndarray, *, label: str, seed:
     return st.save(tensors, metadata=metadata)
 
 
-def export_bwb_ts3(results: Path, method: str, out: Path, *, dataset: Any, label: str | None = None,
+def export_bwb_ts3(results: Path, method: str, out: Path, *, dataset: Any = None, label: str | None = None,
                    setting: str = "inductive", probe: str = HEADLINE_PROBE, seeds: Sequence[int] = bwb.EVAL_SEEDS,
                    scopes: Sequence[str] = SCOPES, preset: str | None = None, force: bool = False) -> Export:
     """Write the BWB TS3 submission of ``method``'s records under ``results`` to ``out``
     (module docstring); ``dataset`` is the prepared ``ibl`` dataset the records were made
-    on (unit uuids and depths). The multi-unit scope is not applicable (skipped, with its
+    on (unit uuids and depths; default: loaded from the data folder once the records are
+    found, so that missing records are reported first). The multi-unit scope is not applicable (skipped, with its
     reason) when a test unit has no depth, unless it is the only scope asked for (error)."""
     label = label or method
     if not label or any(c in label for c in "/\\") or label.startswith("."):
@@ -187,6 +188,10 @@ def export_bwb_ts3(results: Path, method: str, out: Path, *, dataset: Any, label
         raise NeuronbenchError(f"seed {bwb.SWEEP_SEED} is BWB's tuning seed and never reported; "
                                f"its reported seeds are {list(bwb.EVAL_SEEDS)}")
     by_seed = _records(results, method, setting, seeds, preset)
+    if dataset is None:
+        from neuronbench.data.catalog import load_dataset
+
+        dataset = load_dataset(bwb.TASK[0])
     files: dict[Path, bytes] = {}
     scores: list[SeedScores] = []
     not_applicable: dict[str, str] = {}

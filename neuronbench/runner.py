@@ -47,6 +47,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from neuronbench import progress
+from neuronbench.atomic import check_writable
 from neuronbench.data.catalog import get_dataset_info, load_dataset
 from neuronbench.data.store import Dataset
 from neuronbench.embeddings import check_embeddings, read_embeddings, write_embeddings
@@ -145,6 +146,7 @@ def run_grid(
         task_list = tasks_for(dataset) if not tasks else [get_task(dataset, t) for t in tasks]
         splits = {(t.name, s): get_split(ds, t, s, root=options.data_root) for t in task_list for s in settings}
         runs = plan_runs(ds, infos, task_list, settings, seeds, splits, options)
+        check_writable(options.results, "results folder (--results)")  # before any record or fit
         pending, reused = plan_jobs(ds, runs, options)
         paths = [run.path for _, run, _ in runs]
         if reused:

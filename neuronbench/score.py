@@ -11,7 +11,10 @@ neuronbench split (`neuronbench.protocol.settings`):
   the predictions of all folds are pooled before scoring.
 
 Without ``--prefix`` the embedding is every numeric column except the label and the
-grouping column. A test set with fewer than `MIN_TEST_PER_CLASS` neurons of a class (or
+grouping column; a column of numbers stored as text (or of sequences of numbers), which
+is not numeric but looks like an embedding stored so, is refused rather than left out
+(convert it, or name the embedding columns with ``--prefix``). The columns used are
+reported. A test set with fewer than `MIN_TEST_PER_CLASS` neurons of a class (or
 none) in a fold is reported on stderr: its scores are too noisy to compare methods.
 """
 
@@ -22,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from neuronbench.embeddings import read_user_embeddings
@@ -62,6 +66,30 @@ def small_test_sets(folds: Sequence[tuple[list[str], list[str], list[str]]], lab
     return lines
 
 
+def column_list(columns: Sequence[str], limit: int = 12) -> str:
+    """Column names for a message: all of them, or the first ``limit`` and how many more."""
+    names = [str(c) for c in columns]
+    if not names:
+        return "none"
+    shown = ", ".join(names[:limit])
+    return shown + (f" ... and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def numbers_as_text(meta: pd.DataFrame, skip: Sequence[str]) -> dict[str, str]:
+    """The non-numeric columns of ``meta`` (but ``skip``) whose values are all numbers
+    written as text, or sequences of numbers: name -> dtype."""
+    found = {}
+    for name in meta.columns:
+        column = meta[name].dropna()
+        if name in skip or pd.api.types.is_numeric_dtype(meta[name]) or column.empty:
+            continue
+        if column.map(lambda v: isinstance(v, (list, tuple, np.ndarray))).all():
+            found[str(name)] = f"{meta[name].dtype} (sequences)"
+        elif pd.to_numeric(column.astype(str), errors="coerce").notna().all():
+            found[str(name)] = f"{meta[name].dtype} (numbers as text)"
+    return found
+
+
 def score_file(
     path: Path,
     label: str,
@@ -78,7 +106,13 @@ def score_file(
     evaluator = Evaluator(tuple(probes), tuple(probe_seeds))
     emb, meta = read_user_embeddings(path, id_column=id_column, prefix=prefix, exclude=(label, split_by))
     if label not in meta.columns:
-        raise NeuronbenchError(f"{path}: no label column {label!r}; columns: {list(meta.columns)}")
+        raise NeuronbenchError(f"{path}: no label column {label!r}; the file's columns: "
+                               f"{column_list([*meta.columns, *emb.columns])}")
+    if prefix is None and (text := numbers_as_text(meta, (label, split_by))):
+        raise NeuronbenchError(
+            f"{path}: column(s) {column_list([f'{n} [{d}]' for n, d in text.items()])} hold numbers but are not "
+            f"numeric, so they would be left out of the embedding (which would be {column_list(emb.columns)}); "
+            "store them as float columns, or choose the embedding columns with --prefix")
     keep = meta[label].notna().to_numpy()
     emb, meta = emb[keep], meta[keep]
     classes = sorted(meta[label].astype(str).unique())
@@ -98,6 +132,7 @@ def score_file(
     y_all = [y for fold in scored for y in fold["y_true"]["label"]]
     return {
         "n_neurons": int(len(emb)), "n_dims": int(emb.shape[1]), "classes": classes,
+        "embedding_columns": list(emb.columns),
         "folds": len(folds), "split_by": split_by, "chance": chance_levels(y_all, classes),
         "probes": {name: evaluator.pooled_score([predictions(fold, name) for fold in scored], classes)
                    for name in evaluator.probes},

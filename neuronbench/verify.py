@@ -10,18 +10,26 @@ the runner does, `neuronbench.protocol.evaluator.Evaluator.curve_fold`). Embeddi
 folder for the duration of one call only, so a stale cache entry cannot vouch for a
 record. Controls take seconds; learned methods take a full fit each.
 
-A record *agrees* when, for every probe entry (probe, probe seed):
+A record *agrees* when its stored metrics are those of its own stored predictions (a
+record whose numbers were edited by hand disagrees even before anything is recomputed)
+and, for every probe entry (probe, probe seed), the recomputation meets one of two
+criteria; each line says which one was applied and the numbers it rests on:
 
-- its stored metrics are those of its own stored predictions (a record whose numbers
-  were edited by hand disagrees even before anything is recomputed);
-- the recomputed main metric (macro-F1) is within ``METRIC_TOL`` of the stored one;
-- at least ``AGREEMENT_MIN`` of the test predictions are the same.
-
-The tolerance is the one the probes are built to meet across machines with the same
-library versions (`neuronbench.probes`, "Reproducibility across machines"): the linear
-probe is solved to convergence, so on one machine every control record here reproduces
-exactly and across BLAS kernels it did too; a learned method refitted on another machine
-(other CPU or GPU kernels) may move by more, which verify reports as a disagreement.
+- **exact**: the recomputed macro-F1 is within ``METRIC_TOL`` of the stored one and at
+  least ``AGREEMENT_MIN`` of the test predictions are the same. Applied to controls
+  (deterministic: the linear probe is solved to convergence, so they reproduce across
+  BLAS kernels, `neuronbench.probes`) and to learned methods when this environment is the
+  record's (`ENVIRONMENT_KEYS`: the same torch, NumPy, scikit-learn and CPU model and
+  SIMD flags, which pick the kernels whose last bits a training run amplifies).
+- **seed spread**: for a learned method refitted in another environment (or one the
+  record does not state: records before the ``cpu`` field, or made from a cached
+  embedding without torch loaded), a refit is one more draw of the training, so it
+  agrees when it is no further from the record than the committed encoder seeds of the
+  same cell are from each other: |recomputed - stored| macro-F1 at most the range
+  (max - min) of the stored macro-F1 over the record and its siblings (same method,
+  config, task, setting, fold and curve point, other encoder seeds), and a share of same
+  predictions at least the smallest share between the record and a sibling (never
+  stricter than the exact rule). Without a sibling the exact rule applies.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from __future__ import annotations
 import math
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +54,31 @@ METRIC_TOL: float = 1e-3
 AGREEMENT_MIN: float = 0.99
 """Smallest accepted share of identical test predictions of one probe entry."""
 
+ENVIRONMENT_KEYS: tuple[str, ...] = ("torch", "numpy", "scikit_learn", "cpu")
+"""The fields of a record's ``environment`` that must equal this one's for a learned
+method to be held to the exact rule."""
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """What "agree" means for one record: ``name`` is "exact" or "seed spread", ``why``
+    says why it applies and what it rests on; per probe entry (probe, probe seed) the
+    largest accepted macro-F1 difference and smallest share of same predictions
+    (`METRIC_TOL`, `AGREEMENT_MIN` where not given)."""
+
+    name: str
+    why: str
+    metric_tol: dict[tuple[str, int], float] = field(default_factory=dict)
+    agreement_min: dict[tuple[str, int], float] = field(default_factory=dict)
+
+    def limits(self, probe: str, probe_seed: int) -> tuple[float, float]:
+        key = (probe, probe_seed)
+        return self.metric_tol.get(key, METRIC_TOL), self.agreement_min.get(key, AGREEMENT_MIN)
+
+
+EXACT = Criterion("exact", "the exact rule")
+CONTROL = Criterion("exact", "a deterministic control")
+
 
 @dataclass(frozen=True)
 class Check:
@@ -57,6 +90,7 @@ class Check:
     detail: str
     max_metric_diff: float | None = None
     min_agreement: float | None = None
+    criterion: str | None = None
 
 
 def sample_records(results: Path, n: int, seed: int) -> list[tuple[Path, Record]]:
@@ -85,7 +119,8 @@ def self_consistency(record: Record) -> str | None:
     for probe, entries in record.probes.items():
         for entry in entries:
             if len(entry["y_pred"]) != len(y_true):
-                return f"{probe} seed {entry['probe_seed']}: {len(entry['y_pred'])} predictions for {len(y_true)} test neurons"
+                return (f"{probe} seed {entry['probe_seed']}: {len(entry['y_pred'])} predictions for "
+                        f"{len(y_true)} test neurons")
             again = classification_metrics(y_true, entry["y_pred"], record.task.classes)
             for key in METRICS:
                 stored, computed = entry["metrics"].get(key), again[key]
@@ -95,13 +130,13 @@ def self_consistency(record: Record) -> str | None:
     return None
 
 
-def compare(stored: Record, again: dict[str, Any]) -> tuple[bool, str, float, float]:
-    """Compare a record's probe entries with recomputed ones (`score_fold` output) on the
-    main metric (`MAIN_METRIC`): returns (agree, detail, largest difference of it, smallest
+def compare(stored: Record, again: dict[str, Any], criterion: Criterion = EXACT) -> tuple[bool, str, float, float]:
+    """Compare a record's probe entries with recomputed ones (`score_fold` output) under
+    ``criterion``: returns (agree, detail, largest macro-F1 difference, smallest
     prediction agreement)."""
-    metric, name = MAIN_METRIC, Evaluator.metric_name(MAIN_METRIC)
     if stored.y_true["neuron_id"] != again["y_true"]["neuron_id"]:
         return False, "the test neurons differ", math.inf, 0.0
+    metric, name = MAIN_METRIC, Evaluator.metric_name(MAIN_METRIC)
     worst_diff, worst_agree, notes = 0.0, 1.0, []
     for probe, entries in stored.probes.items():
         redone = {e["probe_seed"]: e for e in again["probes"][probe]}
@@ -110,12 +145,62 @@ def compare(stored: Record, again: dict[str, Any]) -> tuple[bool, str, float, fl
             diff = abs(new["metrics"][metric] - entry["metrics"][metric])
             agree = float(np.mean(np.asarray(new["y_pred"]) == np.asarray(entry["y_pred"])))
             worst_diff, worst_agree = max(worst_diff, diff), min(worst_agree, agree)
-            if diff > METRIC_TOL or agree < AGREEMENT_MIN:
-                notes.append(f"{probe} seed {entry['probe_seed']}: {name} {entry['metrics'][metric]:.4f} "
-                             f"stored, {new['metrics'][metric]:.4f} recomputed, {agree:.1%} same predictions")
-    if notes:
-        return False, "; ".join(notes), worst_diff, worst_agree
-    return True, f"{name} within {worst_diff:.1e}, {worst_agree:.1%} same predictions", worst_diff, worst_agree
+            tol, least = criterion.limits(probe, entry["probe_seed"])
+            notes.append((diff > tol or agree < least,
+                          f"{probe} seed {entry['probe_seed']}: {name} {entry['metrics'][metric]:.4f} stored, "
+                          f"{new['metrics'][metric]:.4f} recomputed (|diff| {diff:.4f}, limit {tol:.4f}), "
+                          f"{agree:.1%} same predictions (limit {least:.1%})"))
+    bad = [text for failed, text in notes if failed]
+    ok = not bad
+    return ok, f"{criterion.name} criterion ({criterion.why}): " + "; ".join(bad or [t for _, t in notes]), \
+        worst_diff, worst_agree
+
+
+def seed_spread(path: Path, record: Record) -> Criterion | None:
+    """The seed-spread criterion of ``record`` (module docstring) from its sibling records
+    with other encoder seeds in its folder; None without any."""
+    from neuronbench.protocol.record import iter_records
+
+    siblings = [r for p, r in iter_records(Path(path).parent)
+                if r.status == "ok" and r.encoder_seed != record.encoder_seed and r.fold == record.fold
+                and r.label_fraction == record.label_fraction and r.pretrain_animals == record.pretrain_animals
+                and r.method.config_hash == record.method.config_hash
+                and r.y_true["neuron_id"] == record.y_true["neuron_id"]]
+    if not siblings:
+        return None
+    tol, least, notes = {}, {}, []
+    for probe, entries in record.probes.items():
+        for entry in entries:
+            key = (probe, entry["probe_seed"])
+            others = [e for r in siblings for e in (r.probes or {}).get(probe, []) if e["probe_seed"] == key[1]]
+            if not others:
+                continue
+            f1 = [entry["metrics"][MAIN_METRIC]] + [e["metrics"][MAIN_METRIC] for e in others]
+            same = min(float(np.mean(np.asarray(e["y_pred"]) == np.asarray(entry["y_pred"]))) for e in others)
+            tol[key], least[key] = max(METRIC_TOL, max(f1) - min(f1)), min(AGREEMENT_MIN, same)
+            notes.append(f"{probe} seed {key[1]}: {Evaluator.metric_name(MAIN_METRIC)} range {max(f1) - min(f1):.4f}, >= {same:.1%} same "
+                         f"predictions between seeds")
+    seeds = sorted({record.encoder_seed} | {r.encoder_seed for r in siblings})
+    return Criterion("seed spread", f"over encoder seeds {','.join(map(str, seeds))} of the cell: "
+                     + "; ".join(notes), tol, least)
+
+
+def criterion_for(path: Path, record: Record, kind: str, here: dict[str, Any]) -> Criterion:
+    """The criterion ``record`` is held to (module docstring): ``kind`` is its method's
+    kind, ``here`` this process's `neuronbench.protocol.record.environment`."""
+    if kind == "control":
+        return CONTROL
+    recorded = record.environment or {}
+    differ = [f"{k} {recorded.get(k)} in the record, {here.get(k)} here" for k in ENVIRONMENT_KEYS
+              if recorded.get(k) is None or recorded.get(k) != here.get(k)]
+    if not differ:
+        return Criterion("exact", "a learned method in the record's environment: "
+                         + ", ".join(f"{k} {here.get(k)}" for k in ENVIRONMENT_KEYS))
+    spread = seed_spread(path, record)
+    if spread is None:
+        return Criterion("exact", f"another environment ({'; '.join(differ)}) but no sibling encoder seed "
+                         "to measure the seed spread")
+    return replace(spread, why=f"another environment ({'; '.join(differ)}); {spread.why}")
 
 
 def recompute(record: Record, cache_dir: Path, data_root: Path | None = None) -> dict[str, Any]:
@@ -159,10 +244,29 @@ def recompute(record: Record, cache_dir: Path, data_root: Path | None = None) ->
     return evaluator.score_fold(table, labels, fold.train, fold.val, fold.test, task.classes)
 
 
-def verify(results: Path, sample: int = 5, seed: int = 0, data_root: Path | None = None) -> Iterator[Check]:
-    """Recompute ``sample`` records drawn with ``seed`` from ``results``; yield one `Check`
-    per record as it is done."""
-    chosen = sample_records(results, sample, seed)
+def chosen_records(paths: Sequence[Path]) -> list[tuple[Path, Record]]:
+    """The records at ``paths`` (``verify --record``), each with status "ok"."""
+    from neuronbench.protocol.record import read_record
+
+    chosen = []
+    for path in paths:
+        if not Path(path).is_file():
+            raise NeuronbenchError(f"{path}: no such record file")
+        record = read_record(Path(path))
+        if record.status != "ok":
+            raise NeuronbenchError(f"{path}: status {record.status!r}: nothing to recompute")
+        chosen.append((Path(path), record))
+    return chosen
+
+
+def verify(results: Path, sample: int = 5, seed: int = 0, data_root: Path | None = None,
+           paths: Sequence[Path] = ()) -> Iterator[Check]:
+    """Recompute ``sample`` records drawn with ``seed`` from ``results`` (or the records
+    at ``paths``); yield one `Check` per record as it is done."""
+    from neuronbench.protocol.record import environment
+    from neuronbench.registry import get_method
+
+    chosen = chosen_records(paths) if paths else sample_records(results, sample, seed)
     with tempfile.TemporaryDirectory(prefix="neuronbench-verify-") as cache:
         for path, record in chosen:
             problem = self_consistency(record)
@@ -174,8 +278,10 @@ def verify(results: Path, sample: int = 5, seed: int = 0, data_root: Path | None
             except NeuronbenchError as e:
                 yield Check(path, "error", str(e))
                 continue
-            ok, detail, diff, agree = compare(record, again)
-            yield Check(path, "agree" if ok else "disagree", detail, diff, agree)
+            # after the recomputation: torch's version is known once the method loaded it
+            criterion = criterion_for(path, record, get_method(record.method.name).kind, environment(None))
+            ok, detail, diff, agree = compare(record, again, criterion)
+            yield Check(path, "agree" if ok else "disagree", detail, diff, agree, criterion.name)
 
 
 def line(check: Check) -> str:
@@ -187,4 +293,7 @@ def summary(checks: Sequence[Check]) -> str:
     """The counts of a verify call and the tolerance used."""
     counts = {s: sum(c.status == s for c in checks) for s in ("agree", "disagree", "error")}
     return (f"{counts['agree']} agree, {counts['disagree']} disagree, {counts['error']} could not be "
-            f"recomputed (tolerance: macro-F1 within {METRIC_TOL:g}, >= {AGREEMENT_MIN:.0%} same predictions)")
+            f"recomputed (exact criterion: macro-F1 within {METRIC_TOL:g}, >= {AGREEMENT_MIN:.0%} same "
+            "predictions, for controls and for learned methods in the record's environment; seed-spread "
+            "criterion for learned methods refitted elsewhere: no further from the record than its cell's "
+            "encoder seeds are from each other)")

@@ -232,13 +232,30 @@ def test_setting_option_with_split_as_its_alias(capsys):
 
 
 @pytest.mark.parametrize("text, message", [("0", "for the single seed 0 write 0,"), ("-1,2", "must be >= 0"),
+                                           ("-1", "must be >= 0"), ("-1,", "must be >= 0"),
                                            ("1,1", "seed 1 is given more than once"), ("a", "expected a count"),
                                            (",", "expected a count")])
 def test_bad_seeds_are_refused_at_parse_time(text, message, capsys):
     with pytest.raises(SystemExit) as exit_:
         build_parser().parse_args(["run", "--method", "x", "--split", "inductive", f"--seeds={text}"])
     assert exit_.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    assert "write -" not in err  # never suggests a negative seed, which is refused in turn
+
+
+@pytest.mark.parametrize("text", ["0", "-3", "two", "1.5"])
+def test_jobs_below_one_are_refused_at_parse_time(text, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["run", "--method", "x", "--split", "inductive", f"--jobs={text}"])
+    assert exit_.value.code == 2
+    assert "argument --jobs: expected a number of worker processes >= 1" in capsys.readouterr().err
+
+
+def test_jobs_rule():
+    parse = build_parser().parse_args
+    assert parse(["run", "--method", "x", "--split", "inductive"]).jobs == 1
+    assert parse(["run", "--method", "x", "--split", "inductive", "--jobs", "2"]).jobs == 2
 
 
 # -- the environment, checked before the grid -------------------------------------------

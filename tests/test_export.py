@@ -138,7 +138,9 @@ def test_bad_inputs_are_clear_errors_and_write_nothing(run, tmp_path, capsys):
     assert _export(tmp, out, "--seeds", "43,48") == 2
     assert "no record of method 'features' for encoder seed(s) [48]" in capsys.readouterr().err
     assert _export(tmp, out, "--setting", "transductive-zero-shot") == 2
-    assert "no record of method 'features' on task ibl/region_bwb (transductive-zero-shot)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert (f"no records of method 'features' for ibl/region_bwb (transductive-zero-shot) in {tmp / 'results'}"
+            in err)
     assert not out.exists()
 
     # a record without class probabilities (made before schema 3), one with other classes
@@ -215,3 +217,12 @@ def test_the_protocol_facts_are_those_of_ibl_bwb_eval():
     assert (bwb.MULTI_UNIT_RADIUS_UM, bwb.MULTI_UNIT_MAX_NEIGHBORS) == (multi_unit.MULTI_UNIT_RADIUS_UM,
                                                                          multi_unit.MULTI_UNIT_MAX_NEIGHBORS)
     assert (bwb.SUITE_TASK, bwb.CONTRACT_VERSION) == (task_id("ts3", "unit_cosmos"), eval_pkg.__version__)
+
+
+def test_an_empty_results_folder_says_no_records_before_looking_for_the_dataset(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NEURONBENCH_DATA", str(tmp_path / "data"))  # no ibl dataset prepared here either
+    (tmp_path / "results").mkdir()
+    assert _export(tmp_path, tmp_path / "sub") == 2
+    err = capsys.readouterr().err
+    assert f"no records of method 'features' for ibl/region_bwb (inductive) in {tmp_path / 'results'}" in err
+    assert "not prepared" not in err and not (tmp_path / "sub").exists()

@@ -2,6 +2,7 @@
 through the entry-point group as a third-party package would."""
 
 import json
+import re
 from importlib.metadata import EntryPoint
 
 import pytest
@@ -183,3 +184,91 @@ def test_submitted_tasks_carry_one_run_each_not_every_run_of_their_job(tmp_path,
     records = [r for _, r in iter_records(tmp_path / "results")]
     assert len(records) == 2 and {r.status for r in records} == {"ok"}
     assert sorted(submitted) == ["encode_task", "probe_task", "probe_task"]
+
+
+# -- a results folder that cannot be written --------------------------------------------
+
+def _run_argv(results):
+    return ["run", "--method", "spy", "--split", "inductive", "--dataset", "handmade", "--seeds", "1",
+            "--probes", "linear", "--results", str(results), "--no-progress"]
+
+
+def _refuse_files_under(monkeypatch, folder, code):
+    """Creating a file under ``folder`` fails with ``code`` (as on a read-only or full
+    file system; root ignores permission bits, so chmod alone cannot show it)."""
+    import errno
+    import os
+
+    real_open = os.open
+
+    def fake_open(path, flags, *a, **kw):
+        if str(path).startswith(str(folder)) and flags & os.O_CREAT:
+            raise OSError(code, os.strerror(code), str(path))
+        return real_open(path, flags, *a, **kw)
+
+    monkeypatch.setattr(os, "open", fake_open)
+
+
+@pytest.mark.parametrize("code", ["EROFS", "EACCES", "ENOSPC"])
+def test_an_unwritable_results_folder_is_refused_before_any_fit(tmp_path, capsys, monkeypatch, code):
+    import errno
+    import os
+
+    results = tmp_path / "results"
+    _refuse_files_under(monkeypatch, results, getattr(errno, code))
+    assert main(_run_argv(results)) == 2
+    err = capsys.readouterr().err
+    assert f"{results}: the results folder (--results) cannot be written ({os.strerror(getattr(errno, code))})" in err
+    assert "Traceback" not in err
+    assert plugin_example.SEEN["fit"] == []  # checked before anything ran
+    assert not [p for p in results.rglob("*") if p.is_file()]
+
+
+def test_a_results_path_that_cannot_be_a_folder_is_refused(tmp_path, capsys):
+    (tmp_path / "file").write_text("in the way")
+    for results in (tmp_path / "file", tmp_path / "file" / "results"):
+        assert main(_run_argv(results)) == 2
+        assert f"{results}: the results folder (--results) cannot be written" in capsys.readouterr().err
+    assert plugin_example.SEEN["fit"] == []
+
+
+def test_a_missing_results_folder_is_created_and_the_check_leaves_nothing(tmp_path):
+    results = tmp_path / "new" / "results"
+    assert main(_run_argv(results)) == 0
+    assert not [p for p in results.rglob(".*") if p.is_file()]  # no write-check or temporary file left
+
+
+@pytest.mark.skipif(hasattr(__import__("os"), "geteuid") and __import__("os").geteuid() == 0,
+                    reason="root ignores permission bits (the monkeypatched variant covers it)")
+def test_a_read_only_results_folder_is_refused_before_any_fit(tmp_path, capsys):
+    results = tmp_path / "results"
+    results.mkdir()
+    results.chmod(0o555)
+    try:
+        assert main(_run_argv(results)) == 2
+        assert f"{results}: the results folder (--results) cannot be written" in capsys.readouterr().err
+        assert plugin_example.SEEN["fit"] == []
+    finally:
+        results.chmod(0o755)
+
+
+def test_a_full_disk_while_writing_a_record_names_the_file_and_leaves_nothing_half_written(
+        tmp_path, capsys, monkeypatch):
+    import errno
+    import os
+
+    from neuronbench import atomic
+    from neuronbench.protocol import record
+
+    def full(f):
+        f.write(b'{"partial": ')
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(record, "atomic_write_text", lambda path, text: atomic.atomic_write(path, full))
+    results = tmp_path / "results"
+    assert main(_run_argv(results)) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert re.search(rf"{re.escape(str(results))}/handmade/cell_class/inductive/spy-\w+/fold0-seed0\.json: "
+                     rf"cannot write \(No space left on device\); nothing was written to it", err)
+    assert not list(results.rglob("*.json")) and not [p for p in results.rglob(".*") if p.is_file()]

@@ -113,3 +113,45 @@ def test_a_fold_that_trains_on_one_class_is_a_clear_error(tmp_path, capsys):
     pd.DataFrame({"y": y, "session": y, "e0": np.arange(40.0)}).to_parquet(f)  # one class per session
     assert main(["score", str(f), "--label", "y", "--split-by", "session"]) == 2
     assert "confounded.parquet: --split-by 'session': fold 0 trains on class(es)" in capsys.readouterr().err
+
+
+def test_a_missing_label_lists_the_files_real_columns(tmp_path, capsys):
+    f = _numeric_label_file(tmp_path / "emb.parquet", 20)
+    assert main(["score", str(f), "--label", "region"]) == 2
+    err = capsys.readouterr().err
+    assert "emb.parquet: no label column 'region'; the file's columns: cls, session, e0, e1" in err
+    assert "[]" not in err
+
+
+def _text_embedding_file(path, n=60, as_lists=False):
+    """An embedding stored as text (or as one column of lists) next to a numeric depth."""
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(n, 3))
+    frame = pd.DataFrame({"neuron_id": [f"n{i}" for i in range(n)], "region": ["a", "b"] * (n // 2),
+                          "depth": rng.uniform(0, 3000, n)})
+    if as_lists:
+        frame["emb"] = [list(v) for v in values]
+    else:
+        for k in range(3):
+            frame[f"e{k}"] = [f"{v:.6f}" for v in values[:, k]]
+    frame.to_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize("as_lists, column, kind", [(False, "e0", "numbers as text"), (True, "emb", "sequences")])
+def test_numbers_stored_as_text_are_refused_not_left_out(tmp_path, capsys, as_lists, column, kind):
+    f = _text_embedding_file(tmp_path / "text.parquet", as_lists=as_lists)
+    dtype = pd.read_parquet(f)[column].dtype  # object or str, as pandas reads it
+    assert main(["score", str(f), "--label", "region"]) == 2
+    err = capsys.readouterr().err
+    assert f"text.parquet: column(s) {column} [{dtype} ({kind})]" in err
+    assert "(which would be depth)" in err and "--prefix" in err
+    # naming the embedding columns is the way to use only some of them
+    assert main(["score", str(f), "--label", "region", "--prefix", "depth"]) == 0
+    assert "embedding columns: depth" in capsys.readouterr().out
+
+
+def test_the_embedding_columns_used_are_reported(tmp_path, capsys):
+    f = _numeric_label_file(tmp_path / "emb.parquet", 200)
+    assert main(["score", str(f), "--label", "cls", "--split-by", "session"]) == 0
+    assert "embedding columns: e0, e1\n" in capsys.readouterr().out

@@ -96,3 +96,97 @@ def test_sample_is_seeded_and_bounded(results, tmp_path):
     assert len(picked) == 2  # both records get drawn by some seed
     assert len(sample_records(results, 99, seed=0)) == 2
     assert main(["verify", "--results", str(tmp_path / "nothing")]) == 2
+
+
+# -- what "agree" means for a learned method refitted elsewhere (fabricated records) -----
+
+N_TEST = 200
+
+
+def _predictions(flip: range) -> list[str]:
+    """The true labels (a, b alternating) with those at ``flip`` swapped."""
+    return ["b" if (i % 2 == 0) == (i in flip) else "a" for i in range(N_TEST)]
+
+
+def _entry(y_pred: list[str]) -> dict:
+    y_true = _predictions(range(0))
+    return {"probe_seed": 0, "params": None, "metrics": classification_metrics(y_true, y_pred, ["a", "b"]),
+            "y_pred": y_pred}
+
+
+def _learned(template, seed: int, flip: range, env: dict):
+    return replace(template, method=replace(template.method, name="learned"), encoder_seed=seed,
+                   task=replace(template.task, classes=("a", "b")),
+                   y_true={"neuron_id": [f"n{i}" for i in range(N_TEST)], "label": _predictions(range(0))},
+                   probes={"linear": [_entry(_predictions(flip))]}, environment={**template.environment, **env})
+
+
+HERE = {"torch": "2.13.0+cpu", "numpy": "2.4.6", "scikit_learn": "1.9.1", "cpu": "AMD EPYC [avx avx2 fma]"}
+
+
+@pytest.fixture()
+def cell(results, tmp_path):
+    """A learned method's cell: encoder seeds 0, 1, 2 whose predictions differ in 10, 30
+    and 20 test neurons, recorded on another CPU."""
+    _, template = next(iter_records(results))
+    folder = tmp_path / "cell"
+    for seed, flip in ((0, range(10)), (1, range(30)), (2, range(20))):
+        write_record(folder / f"fold0-seed{seed}.json",
+                     _learned(template, seed, flip, {**HERE, "cpu": "Intel Xeon [avx avx2 avx512f fma]"}))
+    return folder
+
+
+def _redone(record, flip: range) -> dict:
+    return {"y_true": record.y_true, "probes": {"linear": [_entry(_predictions(flip))]}}
+
+
+def test_a_refit_elsewhere_agrees_within_the_seed_spread_and_says_so(cell):
+    from neuronbench.verify import criterion_for
+
+    path = cell / "fold0-seed0.json"
+    (record,) = [r for p, r in iter_records(cell) if p == path]
+    criterion = criterion_for(path, record, "method", HERE)
+    assert criterion.name == "seed spread"
+    assert "cpu Intel Xeon [avx avx2 avx512f fma] in the record, AMD EPYC [avx avx2 fma] here" in criterion.why
+    f1 = {s: classification_metrics(_predictions(range(0)), _predictions(range(n)), ["a", "b"])["macro_f1"]
+          for s, n in ((0, 10), (1, 30), (2, 20))}
+    spread = max(f1.values()) - min(f1.values())
+    assert criterion.limits("linear", 0)[0] == pytest.approx(spread)
+    assert criterion.limits("linear", 0)[1] == pytest.approx(1 - 20 / N_TEST)  # seed 1 shares 180 of 200
+    assert f"macro-F1 range {spread:.4f}" in criterion.why
+    # 5 more flips: beyond the exact rule, within the spread of the seeds
+    ok, detail, diff, _ = compare(record, _redone(record, range(15)), criterion)
+    assert ok and diff > METRIC_TOL and detail.startswith("seed spread criterion (another environment")
+    assert not compare(record, _redone(record, range(15)))[0]  # the exact rule would say no
+    # further from the record than any seed is: disagrees
+    ok, detail, _, _ = compare(record, _redone(record, range(45)), criterion)
+    assert not ok and "limit" in detail
+
+
+def test_a_refit_in_the_records_environment_and_a_control_keep_the_exact_rule(cell, tmp_path):
+    from neuronbench.verify import criterion_for
+
+    path = cell / "fold0-seed0.json"
+    (record,) = [r for p, r in iter_records(cell) if p == path]
+    same = criterion_for(path, record, "method", {**HERE, "cpu": record.environment["cpu"]})
+    assert same.name == "exact" and "in the record's environment" in same.why
+    assert not compare(record, _redone(record, range(15)), same)[0]
+    assert compare(record, _redone(record, range(10)), same)[0]
+    control = criterion_for(path, record, "control", HERE)
+    assert control.name == "exact" and not compare(record, _redone(record, range(15)), control)[0]
+    # a record that does not state its environment (older records) is measured by the spread
+    unknown = replace(record, environment={**record.environment, "cpu": None})
+    assert criterion_for(path, unknown, "method", HERE).name == "seed spread"
+    # without sibling seeds there is no spread to measure: the exact rule, said why
+    alone = tmp_path / "alone" / "fold0-seed0.json"
+    write_record(alone, record)
+    lone = criterion_for(alone, record, "method", HERE)
+    assert lone.name == "exact" and "no sibling encoder seed" in lone.why
+
+
+def test_verify_recomputes_the_records_named(results, capsys):
+    path, _ = next(iter_records(results))
+    assert main(["verify", "--record", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"agree    {path}: exact criterion (a deterministic control)" in out and "1 agree" in out
+    assert main(["verify", "--record", str(path.with_name("nope.json"))]) == 2

@@ -35,8 +35,8 @@ number (the contract of ``design.md``; lm-evaluation-harness style). Schema vers
                      and metrics = macro_f1, accuracy, balanced_accuracy, per_class_f1,
                      confusion_matrix, n (`neuronbench.protocol.metrics`)
     environment      provenance: neuronbench version, git commit, python, numpy,
-                     scikit_learn, torch, platform, cpu_count, device, fit_threads,
-                     peak_rss_mb
+                     scikit_learn, torch, platform, cpu_count, cpu (model and SIMD
+                     flags; absent in older records), device, fit_threads, peak_rss_mb
     timings          fit_s, embed_s, probe_s (null when not run)
 
 ``chance``, ``y_true`` and ``probes`` are present for status "ok" only. Missing values
@@ -509,9 +509,33 @@ def environment(fit_threads: int | None) -> dict[str, Any]:
         "torch": getattr(torch, "__version__", None),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
+        "cpu": cpu(),
         "device": None,
         "fit_threads": fit_threads,
     }
+
+
+SIMD_FLAGS: tuple[str, ...] = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile",
+                                "asimd", "sve")
+"""The instruction sets that pick BLAS / oneDNN kernels (x86 and Arm), hence the last bits of a fit."""
+
+
+@lru_cache(maxsize=1)
+def cpu() -> str | None:
+    """This machine's CPU model and its `SIMD_FLAGS` (``"AMD EPYC [avx avx2 ...]"``), None
+    where /proc/cpuinfo is not readable: learned methods refitted on the same CPU and
+    library versions reproduce their records exactly (`neuronbench.verify`)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return platform.processor() or None
+    info: dict[str, str] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        info.setdefault(key.strip(), value.strip())
+    model = info.get("model name") or info.get("CPU part") or platform.machine()
+    flags = set((info.get("flags") or info.get("Features") or "").split())
+    return f"{model} [{' '.join(f for f in SIMD_FLAGS if f in flags)}]"
 
 
 def peak_rss_mb() -> float:
