@@ -526,3 +526,64 @@ def test_import_is_light() -> None:
     code = ("import sys, neuronbench.reports.build, neuronbench.reports.context; "
             "assert 'torch' not in sys.modules and 'matplotlib' not in sys.modules, sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
+def test_the_winner_is_bold_its_ties_marked_and_it_is_paired_with_the_runner_up(results: Path) -> None:
+    from neuronbench.protocol.metrics import MAIN_METRIC
+    from neuronbench.reports.aggregate import NOT_SIGNIFICANT, OTHER, RUNNER_UP
+
+    for seed in SEEDS:  # the same predictions as nuclr under another preset: a tie with the winner
+        save(results, make_record("nuclr", "transductive", 0, seed, preset="paper", config_hash="eeee11112222"))
+    records = list(iter_records(results))
+    df = aggregate(records)
+    paired = paired_rows(df, records)
+    md = render_markdown(df, DATASET, paired=paired)
+    cells = table_row(md, "transductive")
+    nuclr = row(df[df["preset"] == "cpu"], "nuclr", "transductive")
+    random = row(df, "random", "transductive")
+    assert cells[NUCLR] == f"**{nuclr['mean']:.4f} ± {nuclr['std']:.4f}**"
+    assert cells[NUCLR + 1] == f"≈ {nuclr['mean']:.4f} ± {nuclr['std']:.4f}"  # not significantly different
+    assert cells[NUCLR + 3] == f"{random['mean']:.4f} ± {random['std']:.4f}"  # significantly worse: no mark
+    assert cells[NUCLR + 4] == "nuclr (method)"
+    assert cells[NUCLR + 5] == f"+0.0000 [+0.0000, +0.0000] vs nuclr [paper] {NOT_SIGNIFICANT}"
+    # the winner is paired with every other cell with a number, the runner-up first
+    mine = paired[(paired["setting"] == "transductive") & (paired["metric"] == MAIN_METRIC)]
+    against = mine[mine["versus"].isin((RUNNER_UP, OTHER))]
+    assert set(against["method"]) == {"nuclr"} and set(against["preset"]) == {"cpu"}
+    assert list(zip(against["versus"], against["other"], against["other_preset"])) == [
+        (RUNNER_UP, "nuclr", "paper"), (OTHER, "neuprint", "cpu"), (OTHER, "random", "cpu")]
+    assert bool(mine[mine["other"] == "random"]["significant"].iloc[0])
+
+
+def test_a_deterministic_cell_shows_no_spread_and_the_note_says_why() -> None:
+    import pandas as pd
+
+    from neuronbench.reports.aggregate import deterministic
+
+    base = {"dataset": DATASET, "task": TASK, "n_classes": 3, "setting": "transductive", "kind": "control",
+            "preset": "cpu", "config_hash": "x", "probe": "linear", "metric": "macro_f1", "folds": "1/1",
+            "status": "ok", "reason": "", "chance_uniform": 0.3, "chance_majority": 0.2}
+    df = pd.DataFrame([
+        {**base, "method": "features", "mean": 0.5, "std": 0.0, "seed_scores": "0:0.500000 1:0.500000", "n_seeds": 2},
+        {**base, "method": "random", "mean": 0.4, "std": 0.0, "seed_scores": "0:0.400000", "n_seeds": 1},
+    ])
+    assert [deterministic(r) for _, r in df.iterrows()] == [True, False]  # one seed proves nothing
+    md = render_markdown(df, DATASET)
+    assert table_row(md, "transductive")[NUCLR:NUCLR + 2] == ["**0.5000**", "0.4000 ± 0.0000"]
+    assert "A cell without “± std” scored the same on every encoder seed" in md
+
+
+def test_the_bwb_tuning_seed_is_never_in_a_cell(tmp_path: Path) -> None:
+    from neuronbench.protocol import bwb
+    from neuronbench.reports.aggregate import build_aggregate
+
+    root = tmp_path / "results"
+    for seed in (bwb.SWEEP_SEED, *bwb.EVAL_SEEDS[:2]):
+        for fold in range(SETTINGS["inductive"]):
+            record = make_record("nuclr", "inductive", fold, seed)
+            record.dataset["name"], record.task["name"] = bwb.TASK
+            save(root, record)
+    agg = build_aggregate(list(iter_records(root)), root)
+    cell = agg.cells[agg.cells["metric"] == "macro_f1"].iloc[0]
+    assert [s for s, _ in seed_values(cell["seed_scores"])] == list(bwb.EVAL_SEEDS[:2]) and cell["n_seeds"] == 2
+    assert {e.encoder_seed for e in agg.records} == set(bwb.EVAL_SEEDS[:2])

@@ -114,10 +114,12 @@ def run_context(new_records: Iterable[Record], committed: Iterable[Record]) -> l
                 text = f"{where}: {column_header(method, preset)} {_score(r)}"
                 mine = _cell(new, r)
                 control, source = best_cell(row[(row["method"] != method) | (row["preset"] != preset)], "control"), new
-                if control is None and committed_row is not None and not committed_row.empty:
+                others = None if committed_row is None else committed_row[
+                    (committed_row["method"] != method) | (committed_row["preset"] != preset)]
+                if control is None and others is not None and not others.empty:
                     split = {x.split.get("checksum") for x in mine}
                     same = [x for x in old if x.split.get("checksum") in split]
-                    candidates = committed_row[[bool(_cell(same, c)) for _, c in committed_row.iterrows()]]
+                    candidates = others[[bool(_cell(same, c)) for _, c in others.iterrows()]]
                     control, source = best_cell(candidates, "control"), same
                 if control is None:
                     text += "; no control on this cell"

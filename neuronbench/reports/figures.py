@@ -148,7 +148,8 @@ def bar_figure(df: pd.DataFrame, dataset: str, probe: str, columns: Sequence[Col
     handles += [Line2D([], [], color="black", marker="o", markersize=3, linestyle="", label="one encoder seed"),
                 Patch(facecolor="0.95", edgecolor="0.6", hatch="///", label="no number (N/A, failed, ...)"),
                 *_chance_handles()]
-    _legend_on_top(fig, handles, f"{dataset}: {probe} probe, {METRIC_NAMES[MAIN_METRIC]}, mean ± std over encoder seeds",
+    _legend_on_top(fig, handles,
+                   f"{dataset}: {probe} probe, {METRIC_NAMES[MAIN_METRIC]}, mean ± std over encoder seeds",
                    width, height, legend_in)
     return fig
 
@@ -275,6 +276,7 @@ def curve_figure(curves: pd.DataFrame, chance: pd.DataFrame, dataset: str, probe
         ax.set_title(f"{task}, {setting}", fontsize=9)
     handles = [shown[j] for j in sorted(shown)] + _chance_handles()
     what = "label efficiency" if curve == "label_efficiency" else "pretraining scale"
-    _legend_on_top(fig, handles, f"{dataset}: {what}, {probe} probe, {METRIC_NAMES[MAIN_METRIC]}, mean ± std over encoder seeds",
+    _legend_on_top(fig, handles,
+                   f"{dataset}: {what}, {probe} probe, {METRIC_NAMES[MAIN_METRIC]}, mean ± std over encoder seeds",
                    width, height, legend_in)
     return fig

@@ -9,7 +9,8 @@ JavaScript sort the tables, and everything reads without it.
   the best control, and the winner against the runner-up
   (`neuronbench.reports.aggregate.paired_rows`).
 - ``<dataset>.html``: the headline table (sortable by any column; the best cell of a
-  row in bold, the cells not significantly different from it marked ≈; the winner; Δ columns with their 95 % interval, coloured when significant, "n.s."
+  row in bold, the cells not significantly different from it marked ≈; the winner; Δ
+  columns with their 95 % interval, coloured when significant, "n.s."
   when not; N/A and failure reasons in a tooltip and a footnote), the bar figure, the
   other tables, the label-efficiency and pretraining-scale curves when there are any,
   the per-class view (confusion matrices and per-class F1 of each cell's best seed) and
@@ -216,7 +217,8 @@ def _page(title: str, body: str, crumb: bool) -> bytes:
     back = '<p class="crumb"><a href="index.html">← all datasets</a></p>\n' if crumb else ""
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{escape(title)}</title>\n<link rel=\"icon\" href=\"data:,\">\n<link rel=\"stylesheet\" href=\"style.css\">\n</head>\n<body>\n<main>\n"
+            f"<title>{escape(title)}</title>\n<link rel=\"icon\" href=\"data:,\">\n"
+            "<link rel=\"stylesheet\" href=\"style.css\">\n</head>\n<body>\n<main>\n"
             f"{back}{body}\n</main>\n<script>\n{SORT_JS}</script>\n</body>\n</html>\n").encode("utf-8")
 
 
@@ -300,7 +302,8 @@ def score_table(df: pd.DataFrame, paired: pd.DataFrame, dataset: str, probe: str
                                       "predicting the most frequent class (below); sorted by the first")]
     head += [_th(column_header(m, p), True, kind, f"{kind}") for kind, m, p in columns]
     head += [_th(WINNER_HEADER, False, title="the best cell of the row"),
-             _th(WINNER_DELTA_HEADER, True, title=f"the winner minus the second-best cell, paired; {LEVEL:.0%} interval")]
+             _th(WINNER_DELTA_HEADER, True,
+                 title=f"the winner minus the second-best cell, paired; {LEVEL:.0%} interval")]
     head += [_th(f"Δ vs best {v}", True, title=f"best method minus best {v}, paired; {LEVEL:.0%} interval")
              for v in VERSUS]
     notes = _Footnotes(notes_prefix)
@@ -591,7 +594,8 @@ def records_index(entries: Sequence[RecordEntry], dataset: str, records_url: str
         cells = [_td(escape(task), task), _td(escape(setting), setting), _td(_chip(e.kind, name), name),
                  _td(str(e.encoder_seed), float(e.encoder_seed), "num"),
                  _td(f"{e.fold + 1}/{e.n_folds}", float(e.fold), "num"), _td(status, e.status),
-                 _td("–" if e.n_test is None else str(e.n_test), None if e.n_test is None else float(e.n_test), "num"),
+                 _td("–" if e.n_test is None else str(e.n_test), math.nan if e.n_test is None else float(e.n_test),
+                     "num"),
                  _td(escape(_record_scores(e)), None), _td(what, e.path)]
         rows.append(f'<tr id="{record_id(e)}">' + "".join(cells) + "</tr>")
     where = (f'Each file links to <a href="{escape(records_url)}">{escape(records_url)}</a>.' if records_url else
@@ -603,7 +607,8 @@ def records_index(entries: Sequence[RecordEntry], dataset: str, records_url: str
     return _page(f"neuronbench: {dataset} records", body, crumb=True)
 
 
-def render_site(agg: Aggregate, files_of: dict[str, dict[str, Any]], records_url: str | None = None) -> dict[str, bytes]:
+def render_site(agg: Aggregate, files_of: dict[str, dict[str, Any]],
+                records_url: str | None = None) -> dict[str, bytes]:
     """Every file of the site by name (relative to the leaderboard folder, under `SITE`):
     ``index.html``, ``style.css``, a page per dataset of ``files_of`` (see `dataset_page`)
     and its record index (`records_index`). Record links point into the index, or to
