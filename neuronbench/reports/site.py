@@ -35,6 +35,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
+from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol.metrics import MAIN_METRIC
 from neuronbench.protocol.paired import LEVEL, N_BOOT
 from neuronbench.reports.aggregate import (
@@ -613,6 +614,10 @@ def render_site(agg: Aggregate, files_of: dict[str, dict[str, Any]],
     ``index.html``, ``style.css``, a page per dataset of ``files_of`` (see `dataset_page`)
     and its record index (`records_index`). Record links point into the index, or to
     ``records_url`` + the record's path in ``results/`` when given."""
+    ids = [record_id(e) for e in agg.records]
+    if len(set(ids)) < len(ids):  # a link must name one record
+        twins = sorted(e.path for e in agg.records if ids.count(record_id(e)) > 1)
+        raise NeuronbenchError(f"records {twins}: their file names map to the same anchor in the record index")
     links: dict[tuple, list[RecordEntry]] = {}
     for entry in agg.records:
         links.setdefault(entry.cell, []).append(entry)
