@@ -75,3 +75,12 @@ def test_run_prints_the_context_after_the_tables(monkeypatch, tmp_path: Path, ca
                      "--results", str(run), "--no-progress"]) in (0, None)
     out = capsys.readouterr().out
     assert out.index("### linear probe") < out.index("In context") and f"{TASK}, transductive: nuclr" in out
+
+
+def test_an_unreadable_committed_record_is_left_out_and_said(tmp_path: Path, capsys) -> None:
+    committed = write_results(tmp_path / "results")
+    bad = committed / "toy" / TASK / "transductive" / "broken.json"
+    bad.write_text("{not json")
+    new = [make_record("nuclr", "transductive", 0, seed) for seed in SEEDS]
+    assert committed_records(new, committed) == []
+    assert str(bad.parent) in capsys.readouterr().err

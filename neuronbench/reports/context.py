@@ -12,6 +12,7 @@ shared encoder seeds and test neurons (`neuronbench.protocol.paired`).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -40,7 +41,8 @@ def committed_results() -> Path | None:
 
 def committed_records(run: Iterable[Record], results: Path | None = None) -> list[Record]:
     """The records of ``results`` (default `committed_results`) on the (dataset, task,
-    setting) cells of ``run``: only those folders are read."""
+    setting) cells of ``run``: only those folders are read. A folder with an unreadable
+    record is left out, saying so on stderr (the run itself has finished by then)."""
     results = committed_results() if results is None else results
     if results is None:
         return []
@@ -48,7 +50,11 @@ def committed_records(run: Iterable[Record], results: Path | None = None) -> lis
     for dataset, task, setting in sorted({(r.dataset["name"], r.task["name"], r.setting) for r in run}):
         folder = results / dataset / task / setting
         if folder.is_dir():
-            out += [r for _, r in iter_records(folder)]
+            try:
+                out += [r for _, r in iter_records(folder)]
+            except NeuronbenchError as e:
+                print(f"neuronbench: the committed records in {folder} are left out of the context: {e}",
+                      file=sys.stderr)
     return out
 
 
