@@ -175,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="folder of the result records to read (default ./results)")
     lb.add_argument("--out", type=Path, metavar="DIR", default=Path("leaderboards"),
                     help="folder to write the leaderboards to (default ./leaderboards)")
+    lb.add_argument("--records-url", metavar="URL", default=None,
+                    help="base URL of the results folder on the web: the site's record links become URL/<path "
+                         "in --results> (default: links to the record index inside the site)")
 
     ls = sub.add_parser("list", help="list methods, datasets or tasks")
     ls.add_argument("what", choices=("methods", "datasets", "tasks"))
@@ -279,7 +282,8 @@ def cmd_list(what: str) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from neuronbench.executors import make_executor
-    from neuronbench.leaderboard import aggregate, paired_rows, render_markdown
+    from neuronbench.reports.aggregate import aggregate, paired_rows
+    from neuronbench.reports.markdown import render_markdown
     from neuronbench.protocol.record import read_record
     from neuronbench.runner import GridOptions, run_grid
 
@@ -308,6 +312,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         paired = paired_rows(table, point)
         for metric in SUMMARY_METRICS if (fraction, animals) == (1.0, None) else (MAIN_METRIC,):
             print(render_markdown(table, args.dataset, probe=HEADLINE_PROBE, metric=metric, paired=paired))
+    from neuronbench.reports.context import committed_records, run_context
+
+    print("\n".join(run_context(records, committed_records(records))))
     failed = [r for r in records if r.status == "failed"]
     for r in failed:
         print(f"failed: {r.method.name} {r.task.name} {r.setting} fold {r.fold} seed {r.encoder_seed}: {r.reason}",
@@ -420,9 +427,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "run":
         status = cmd_run(args)
     elif args.command == "leaderboard":
-        from neuronbench.leaderboard import build_leaderboard
+        from neuronbench.reports.build import build_leaderboard
 
-        for path in build_leaderboard(args.results, args.out):
+        for path in build_leaderboard(args.results, args.out, args.records_url):
             print(path)
     elif args.command == "data":
         from neuronbench.data.store import data_root

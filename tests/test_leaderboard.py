@@ -1,4 +1,4 @@
-"""The leaderboard: pooled-fold scoring, mean ± std over seeds, N/A and incomplete cells,
+"""The leaderboard (`neuronbench.reports`): pooled-fold scoring, mean ± std over seeds, N/A and incomplete cells,
 refusal of duplicate or mixed records, byte-identical reruns."""
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 
 from neuronbench.errors import NeuronbenchError
-from neuronbench.leaderboard import aggregate, build_leaderboard, paired_rows, render_markdown, seed_values
+from neuronbench.reports.aggregate import aggregate, paired_rows, seed_values
+from neuronbench.reports.build import build_leaderboard
+from neuronbench.reports.markdown import render_markdown
 from neuronbench.protocol.metrics import chance_levels, classification_metrics
 from neuronbench.protocol.record import SCHEMA_VERSION, Record, iter_records, record_path, write_record
 
@@ -154,7 +156,7 @@ def test_not_applicable_shows_reason_and_columns_are_ordered(results: Path) -> N
     md = render_markdown(df, DATASET)
     header = next(line for line in md.splitlines() if line.startswith("| Task"))
     assert header == ("| Task | # Classes | Setting | Chance: uniform guess (macro-F1) | "
-                      "Chance: majority class (macro-F1) | nuclr | neuprint | random |")
+                      "Chance: majority class (macro-F1) | nuclr | neuprint | random | Winner |")
     assert table_row(md, "inductive")[NUCLR + 1] == "N/A [1]"
     assert f"- [1] {NA_REASON}" in md
     assert "pooled over all folds" in md
@@ -192,7 +194,7 @@ def test_delta_is_best_method_minus_best_baseline_and_best_control(results: Path
             delta = row(df, "nuclr", setting)["mean"] - row(df, other, setting)["mean"]
             assert cell.startswith(f"{delta:+.4f} [")
     r = row(df, "nuclr", "transductive")
-    assert table_row(md, "transductive")[NUCLR] == f"{r['mean']:.4f} ± {r['std']:.4f}"
+    assert table_row(md, "transductive")[NUCLR] == f"**{r['mean']:.4f} ± {r['std']:.4f}**"  # the winner
 
 
 def test_stale_config_hash_is_refused_naming_both_files(results: Path) -> None:
@@ -242,7 +244,7 @@ def quick_figures(monkeypatch) -> None:
     themselves are checked by the byte-identity and figure tests)."""
     import pandas as pd
 
-    import neuronbench.leaderboard as lb
+    import neuronbench.reports.build as lb
 
     def png(kind: str, *args) -> bytes:
         text = [a.to_csv(index=False) if isinstance(a, pd.DataFrame) else repr(a) for a in args]
@@ -251,9 +253,10 @@ def quick_figures(monkeypatch) -> None:
     monkeypatch.setattr(lb, "figure_png", png)
 
 
-GENERATED = ["README.md", "leaderboard-manifest.json", "site/index.html", "site/style.css",
-             "site/toy-linear-confusion-cell_type.png", "site/toy-mlp-confusion-cell_type.png", "site/toy.html",
-             "toy-linear.png", "toy-mlp.png", "toy-paired.csv", "toy-per-class.csv", "toy.csv", "toy.md"]
+GENERATED = ["README.md", "leaderboard-manifest.json", "site/index.html", "site/records-toy.html", "site/style.css",
+             "site/toy-linear-confusion-cell_type.png", "site/toy-linear.png", "site/toy-mlp-confusion-cell_type.png",
+             "site/toy-mlp.png", "site/toy-paired.csv", "site/toy-per-class.csv", "site/toy.csv", "site/toy.html",
+             "toy-paired.csv", "toy-per-class.csv", "toy.csv", "toy.md"]
 
 
 def test_build_is_byte_identical_and_removes_only_its_own_stale_files(results: Path, tmp_path: Path) -> None:
@@ -269,7 +272,8 @@ def test_build_is_byte_identical_and_removes_only_its_own_stale_files(results: P
     files = snapshot(out)
     assert {n: files[n] for n in users} == users  # files it did not write are never touched
     assert set(files) == set(users) | set(GENERATED)  # and no temporary file is left
-    assert files["toy-linear.png"].startswith(b"\x89PNG")
+    assert files["site/toy-linear.png"].startswith(b"\x89PNG")
+    assert files["site/toy.csv"] == files["toy.csv"]  # the site's copy, so that it deploys alone
     manifest = json.loads(files["leaderboard-manifest.json"])
     assert manifest["files"] == {n: hashlib.sha256(files[n]).hexdigest() for n in GENERATED
                                  if n != "leaderboard-manifest.json"}
@@ -293,7 +297,7 @@ def test_build_is_byte_identical_and_removes_only_its_own_stale_files(results: P
             save(results, make_record("nuclr", "inductive", fold, seed))
     assert "toy-mlp.png" not in [p.name for p in build_leaderboard(results, out)]
     after = snapshot(out)
-    gone = {"toy-mlp.png", "site/toy-mlp-confusion-cell_type.png"}
+    gone = {"site/toy-mlp.png", "site/toy-mlp-confusion-cell_type.png"}
     assert not gone & set(after) and {n: after[n] for n in users} == users
     assert not gone & set(json.loads(after["leaderboard-manifest.json"])["files"])
 
@@ -318,13 +322,13 @@ def test_missing_or_empty_results_exit_2_and_delete_nothing(tmp_path: Path, make
     assert snapshot(out) == before
 
 
-@pytest.mark.parametrize("name", ["README.md", "toy.md", "toy.csv", "toy-linear.png"])
+@pytest.mark.parametrize("name", ["README.md", "toy.md", "toy.csv", "site/toy-linear.png"])
 def test_a_user_file_with_a_generated_name_is_refused_and_nothing_written(
         results: Path, tmp_path: Path, quick_figures, name: str, capsys) -> None:
     from neuronbench.cli import main
 
     out = tmp_path / "project"  # e.g. --out . in a user's project
-    out.mkdir()
+    (out / name).parent.mkdir(parents=True)
     (out / name).write_text("the user's own file")
     (out / "notes.md").write_text("mine")
     before = snapshot(out)
@@ -342,10 +346,11 @@ def test_curve_points_are_not_table_cells(results: Path, tmp_path: Path, quick_f
         save(results, make_record("nuclr", "transductive", 0, seed, label_fraction=0.05))
         save(results, make_record("nuclr", "transductive", 0, seed, pretrain_animals=1))
     with_curves = snapshot(build_leaderboard(results, tmp_path / "with-curves")[0].parent)
-    tables = ["toy.md", "toy.csv", "toy-paired.csv", "toy-per-class.csv", "toy-linear.png",
-              "site/toy-linear-confusion-cell_type.png"]
+    tables = ["toy.md", "toy.csv", "toy-paired.csv", "toy-per-class.csv", "site/toy-linear.png",
+              "site/toy-linear-confusion-cell_type.png", "site/records-toy.html"]
     assert {n: with_curves[n] for n in tables} == {n: reference[n] for n in tables}
-    added = {"toy-curves.csv", "site/toy-linear-label-efficiency.png", "site/toy-linear-pretraining-scale.png"}
+    added = {"toy-curves.csv", "site/toy-curves.csv", "site/toy-linear-label-efficiency.png",
+             "site/toy-linear-pretraining-scale.png"}
     assert set(with_curves) - set(reference) == added
     assert b'id="curves"' in with_curves["site/toy.html"]
 
@@ -371,14 +376,14 @@ def test_an_edited_generated_file_is_refused(results: Path, tmp_path: Path, quic
     assert snapshot(out) == before
     # an edited file the run would remove (the mlp figure, once its records are gone) too
     (out / "toy.md").write_bytes(before["toy.md"].replace(b"\nmy annotation\n", b""))
-    (out / "toy-mlp.png").write_bytes(b"my own figure now")
+    (out / "site/toy-mlp.png").write_bytes(b"my own figure now")
     for seed in SEEDS:
         for fold in range(3):
             save(results, make_record("nuclr", "inductive", fold, seed))
     with pytest.raises(NeuronbenchError, match="changed after") as err:
         build_leaderboard(results, out)
-    assert str(out / "toy-mlp.png") in str(err.value)
-    assert (out / "toy-mlp.png").read_bytes() == b"my own figure now"
+    assert str(out / "site/toy-mlp.png") in str(err.value)
+    assert (out / "site/toy-mlp.png").read_bytes() == b"my own figure now"
 
 
 def test_a_foreign_manifest_is_refused(results: Path, tmp_path: Path, quick_figures) -> None:
@@ -391,7 +396,8 @@ def test_a_foreign_manifest_is_refused(results: Path, tmp_path: Path, quick_figu
 
 
 def test_a_folder_from_before_manifests_is_regenerated(results: Path, tmp_path: Path, quick_figures) -> None:
-    """As the committed leaderboards/ was: README index + the files it lists, no manifest."""
+    """As the committed leaderboards/ once was: README index + the files it lists (figures
+    at the top), no manifest."""
     out = tmp_path / "leaderboards"
     add_mlp_probe(results)
     build_leaderboard(results, out)
@@ -399,7 +405,9 @@ def test_a_folder_from_before_manifests_is_regenerated(results: Path, tmp_path: 
     shutil.rmtree(out / "site")  # the site came after the manifest
     (out / "toy.md").write_text("# Leaderboard: toy\n\nan older rendering\n")
     (out / "notes.md").write_text("mine")
-    for seed in SEEDS:  # mlp records gone: the listed toy-mlp.png is stale
+    (out / "toy-mlp.png").write_bytes(b"\x89PNG\r\n\x1a\nan older figure")  # listed, no longer generated
+    (out / "README.md").write_text((out / "README.md").read_text() + "- [toy-mlp.png](toy-mlp.png)\n")
+    for seed in SEEDS:
         for fold in range(3):
             save(results, make_record("nuclr", "inductive", fold, seed))
     build_leaderboard(results, out)
@@ -417,7 +425,7 @@ def test_a_folder_from_before_manifests_is_regenerated(results: Path, tmp_path: 
 
 
 def test_a_failure_while_rendering_writes_nothing(results: Path, tmp_path: Path, monkeypatch) -> None:
-    import neuronbench.leaderboard as lb
+    import neuronbench.reports.build as lb
 
     out = tmp_path / "leaderboards"
     build_leaderboard(results, out)
@@ -438,7 +446,7 @@ def test_a_failure_while_rendering_writes_nothing(results: Path, tmp_path: Path,
 
 
 def test_an_interrupted_run_is_finished_by_the_rerun(results: Path, tmp_path: Path, quick_figures, monkeypatch) -> None:
-    import neuronbench.leaderboard as lb
+    import neuronbench.reports.files as lb
 
     out = tmp_path / "leaderboards"
     build_leaderboard(results, out)
@@ -487,8 +495,8 @@ def test_each_metric_has_its_own_chance_levels(results: Path) -> None:
 
 
 def test_figure_has_a_kind_legend_off_the_bars_and_marks_cells_without_a_number(results: Path) -> None:
-    from neuronbench.figures import bar_figure
-    from neuronbench.leaderboard import method_columns, row_keys
+    from neuronbench.reports.aggregate import method_columns, row_keys
+    from neuronbench.reports.figures import bar_figure
 
     for seed in SEEDS:  # a preset run in one setting only: "not run" elsewhere
         save(results, make_record("nuclr", "transductive", 0, seed, preset="paper", config_hash="eeee11112222"))
@@ -516,6 +524,67 @@ def test_figure_has_a_kind_legend_off_the_bars_and_marks_cells_without_a_number(
 
 
 def test_import_is_light() -> None:
-    code = ("import sys, neuronbench.leaderboard, neuronbench.site; "
+    code = ("import sys, neuronbench.reports.build, neuronbench.reports.context; "
             "assert 'torch' not in sys.modules and 'matplotlib' not in sys.modules, sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
+def test_the_winner_is_bold_its_ties_marked_and_it_is_paired_with_the_runner_up(results: Path) -> None:
+    from neuronbench.protocol.metrics import MAIN_METRIC
+    from neuronbench.reports.aggregate import NOT_SIGNIFICANT, OTHER, RUNNER_UP
+
+    for seed in SEEDS:  # the same predictions as nuclr under another preset: a tie with the winner
+        save(results, make_record("nuclr", "transductive", 0, seed, preset="paper", config_hash="eeee11112222"))
+    records = list(iter_records(results))
+    df = aggregate(records)
+    paired = paired_rows(df, records)
+    md = render_markdown(df, DATASET, paired=paired)
+    cells = table_row(md, "transductive")
+    nuclr = row(df[df["preset"] == "cpu"], "nuclr", "transductive")
+    random = row(df, "random", "transductive")
+    assert cells[NUCLR] == f"**{nuclr['mean']:.4f} ± {nuclr['std']:.4f}**"
+    assert cells[NUCLR + 1] == f"≈ {nuclr['mean']:.4f} ± {nuclr['std']:.4f}"  # not significantly different
+    assert cells[NUCLR + 3] == f"{random['mean']:.4f} ± {random['std']:.4f}"  # significantly worse: no mark
+    assert cells[NUCLR + 4] == "nuclr (method)"
+    assert cells[NUCLR + 5] == f"+0.0000 [+0.0000, +0.0000] vs nuclr [paper] {NOT_SIGNIFICANT}"
+    # the winner is paired with every other cell with a number, the runner-up first
+    mine = paired[(paired["setting"] == "transductive") & (paired["metric"] == MAIN_METRIC)]
+    against = mine[mine["versus"].isin((RUNNER_UP, OTHER))]
+    assert set(against["method"]) == {"nuclr"} and set(against["preset"]) == {"cpu"}
+    assert list(zip(against["versus"], against["other"], against["other_preset"])) == [
+        (RUNNER_UP, "nuclr", "paper"), (OTHER, "neuprint", "cpu"), (OTHER, "random", "cpu")]
+    assert bool(mine[mine["other"] == "random"]["significant"].iloc[0])
+
+
+def test_a_deterministic_cell_shows_no_spread_and_the_note_says_why() -> None:
+    import pandas as pd
+
+    from neuronbench.reports.aggregate import deterministic
+
+    base = {"dataset": DATASET, "task": TASK, "n_classes": 3, "setting": "transductive", "kind": "control",
+            "preset": "cpu", "config_hash": "x", "probe": "linear", "metric": "macro_f1", "folds": "1/1",
+            "status": "ok", "reason": "", "chance_uniform": 0.3, "chance_majority": 0.2}
+    df = pd.DataFrame([
+        {**base, "method": "features", "mean": 0.5, "std": 0.0, "seed_scores": "0:0.500000 1:0.500000", "n_seeds": 2},
+        {**base, "method": "random", "mean": 0.4, "std": 0.0, "seed_scores": "0:0.400000", "n_seeds": 1},
+    ])
+    assert [deterministic(r) for _, r in df.iterrows()] == [True, False]  # one seed proves nothing
+    md = render_markdown(df, DATASET)
+    assert table_row(md, "transductive")[NUCLR:NUCLR + 2] == ["**0.5000**", "0.4000 ± 0.0000"]
+    assert "A cell without “± std” scored the same on every encoder seed" in md
+
+
+def test_the_bwb_tuning_seed_is_never_in_a_cell(tmp_path: Path) -> None:
+    from neuronbench.protocol import bwb
+    from neuronbench.reports.aggregate import build_aggregate
+
+    root = tmp_path / "results"
+    for seed in (bwb.SWEEP_SEED, *bwb.EVAL_SEEDS[:2]):
+        for fold in range(SETTINGS["inductive"]):
+            record = make_record("nuclr", "inductive", fold, seed)
+            record.dataset["name"], record.task["name"] = bwb.TASK
+            save(root, record)
+    agg = build_aggregate(list(iter_records(root)), root)
+    cell = agg.cells[agg.cells["metric"] == "macro_f1"].iloc[0]
+    assert [s for s, _ in seed_values(cell["seed_scores"])] == list(bwb.EVAL_SEEDS[:2]) and cell["n_seeds"] == 2
+    assert {e.encoder_seed for e in agg.records} == set(bwb.EVAL_SEEDS[:2])

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from neuronbench.errors import NeuronbenchError
-from neuronbench.leaderboard import NOT_SIGNIFICANT, aggregate, paired_rows, render_markdown
 from neuronbench.protocol.metrics import classification_metrics
 from neuronbench.protocol.paired import METRICS, SeedPredictions, _scores, paired_difference
 from neuronbench.protocol.record import iter_records
+from neuronbench.reports.aggregate import NOT_SIGNIFICANT, aggregate, paired_rows
+from neuronbench.reports.markdown import render_markdown
 from tests.test_leaderboard import DATASET, results, row, table_row  # noqa: F401 (the results fixture)
 
 CLASSES = ["a", "b", "c", "d"]
@@ -173,7 +174,7 @@ def test_markers_in_the_rendered_table(results: Path) -> None:
     df = aggregate(records)
     paired = paired_rows(df, records)
     md = render_markdown(df, DATASET, paired=paired)
-    assert "| random | Δ vs best baseline | Δ vs best control |" in md
+    assert "| random | Winner | Winner − runner-up | Δ vs best baseline | Δ vs best control |" in md
     assert f"{NOT_SIGNIFICANT}: the interval includes 0" in md
     for setting in ("transductive", "inductive"):
         cells = table_row(md, setting)
@@ -203,4 +204,4 @@ def test_markers_in_the_rendered_table(results: Path) -> None:
 
 def test_without_paired_rows_the_table_has_no_delta_columns(results: Path) -> None:
     md = render_markdown(aggregate(iter_records(results)), DATASET)
-    assert "Δ" not in md and "| nuclr | neuprint | random |\n" in md
+    assert "Δ" not in md and "| nuclr | neuprint | random | Winner |\n" in md

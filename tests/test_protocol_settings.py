@@ -154,7 +154,7 @@ def test_the_protocol_imports_no_harness_no_plug_in_and_nothing_heavy():
     code = ("import sys, neuronbench.protocol.settings, neuronbench.protocol.tasks; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('methods', 'baselines', 'pandas', 'numpy', "
             "'torch') or m in ('neuronbench.plugin', 'neuronbench.registry', 'neuronbench.runner', "
-            "'neuronbench.executors', 'neuronbench.leaderboard', 'neuronbench.cli', 'neuronbench.probes')))")
+            "'neuronbench.executors', 'neuronbench.reports.aggregate', 'neuronbench.cli', 'neuronbench.probes')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

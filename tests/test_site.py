@@ -1,12 +1,18 @@
 """The static leaderboard site: its HTML read without a browser (sortable tables, reasons in
-tooltips and footnotes, Δ markers, links to every record, per-class view, curves), and the
-site opened from disk in headless Chromium as a person would (tables and figures shown,
-no console error; screenshots in a temporary folder, never committed)."""
+tooltips and footnotes, winner and Δ markers, links to every record, per-class view,
+curves), and the site opened in headless Chromium as a person would, from disk and served
+alone by a static server (tables and figures shown, record links resolve, no console
+error; screenshots in a temporary folder, never committed)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
+import threading
+from functools import partial
 from html.parser import HTMLParser
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -14,9 +20,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from neuronbench.leaderboard import aggregate, build_leaderboard, seed_values
 from neuronbench.protocol.metrics import classification_metrics
 from neuronbench.protocol.record import iter_records
+from neuronbench.reports.aggregate import RUNNER_UP, VERSUS, aggregate, seed_values
+from neuronbench.reports.build import build_leaderboard
 from tests.browser import Browser, find_chromium
 from tests.test_leaderboard import CLASSES, DATASET, NA_REASON, SEEDS, SETTINGS, TASK, make_record, save, write_results
 
@@ -107,9 +114,10 @@ def test_headline_table_is_sortable_with_every_cell(built) -> None:
     assert heads and all(th.find_all("button") for th in heads)  # every column sorts
     names = [th.text().strip() for th in heads]
     assert names[:4] == ["Task", "Classes", "Setting", "Chance: uniform / majority"]
-    assert names[4:] == ["nuclr", "nuclr [paper]", "neuprint", "random", "Δ vs best baseline", "Δ vs best control"]
+    assert names[4:] == ["nuclr", "nuclr [paper]", "neuprint", "random", "Winner", "Winner − runner-up",
+                         "Δ vs best baseline", "Δ vs best control"]
     assert [th.attrs.get("class") for th in heads[4:8]] == ["k-method", "k-method", "k-baseline", "k-control"]
-    assert all(th.attrs.get("data-type") == "num" for th in heads[4:])
+    assert all(th.attrs.get("data-type") == "num" for i, th in enumerate(heads[4:], start=4) if names[i] != "Winner")
     rows = table.find_all("tbody")[0].find_all("tr")
     assert [r.find_all("td")[2].text() for r in rows] == list(SETTINGS)
     # each number's sort key is the cell's mean; the row's best cell is marked
@@ -123,6 +131,7 @@ def test_headline_table_is_sortable_with_every_cell(built) -> None:
             assert float(cells[r.method].attrs["data-sort"]) == pytest.approx(r.mean, abs=1e-6)
         best = sub.loc[sub["mean"].idxmax(), "method"]
         assert [n for n in names if "best" in (cells[n].attrs.get("class") or "").split()] == [best]
+        assert cells["Winner"].text() == best
 
 
 def test_reasons_are_in_a_tooltip_and_a_footnote_escaped(built) -> None:
@@ -146,14 +155,16 @@ def test_reasons_are_in_a_tooltip_and_a_footnote_escaped(built) -> None:
 def test_delta_cells_mark_significance_as_the_paired_csv(built) -> None:
     _, out = built
     paired = pd.read_csv(out / f"{DATASET}-paired.csv")
-    paired = paired[(paired["probe"] == "linear") & (paired["metric"] == "macro_f1")]
-    assert len(paired) > 0
+    paired = paired[(paired["probe"] == "linear") & (paired["metric"] == "macro_f1")
+                    & paired["versus"].isin((RUNNER_UP, *VERSUS))]
+    assert len(paired) > 0 and RUNNER_UP in set(paired["versus"])
+    column = {RUNNER_UP: -3, VERSUS[0]: -2, VERSUS[1]: -1}
     rows = headline_table(parse(out / "site" / f"{DATASET}.html")).find_all("tbody")[0].find_all("tr")
     seen = 0
     for row in rows:
         cells = row.find_all("td")
         for p in paired[paired["setting"] == cells[2].text()].itertuples():
-            td = cells[-2] if p.versus == "baseline" else cells[-1]
+            td = cells[column[p.versus]]
             assert float(td.attrs["data-sort"]) == pytest.approx(p.diff, abs=1e-6)
             expected = ("up" if p.diff > 0 else "down") if p.significant else "ns"
             assert expected in td.attrs["class"].split()
@@ -167,21 +178,37 @@ def test_every_record_is_linked_and_every_link_resolves(built) -> None:
     root, out = built
     page = parse(out / "site" / f"{DATASET}.html")
     hrefs = [a.attrs["href"] for span in page.find_all("span", class_="records") for a in span.find_all("a")]
-    assert all(h.startswith("../../results/") for h in hrefs)  # relative: the site works from a clone
-    linked = [(out / "site" / unquote(h)).resolve() for h in hrefs]
-    assert all(p.is_file() for p in linked)
-    headline = {p.resolve() for p, r in iter_records(root) if r.is_headline}
+    # the links stay inside the site: rows of its record index, which names each record's file
+    index = parse(out / "site" / f"records-{DATASET}.html")
+    rows = {tr.attrs["id"]: tr for tr in index.find_all("tr") if tr.attrs.get("id")}
+    assert all(h.startswith(f"records-{DATASET}.html#") for h in hrefs)
+    linked = [rows[h.split("#")[1]].find_all("code")[0].text() for h in hrefs]
+    headline = {p.relative_to(root).as_posix(): p for p, r in iter_records(root) if r.is_headline}
     assert sorted(linked) == sorted(headline)  # each headline record once, curve points are not cells
+    for h in hrefs:  # the index row holds the SHA-256 of the record's file
+        path = headline[rows[h.split("#")[1]].find_all("code")[0].text()]
+        assert hashlib.sha256(path.read_bytes()).hexdigest() in rows[h.split("#")[1]].text()
     # every number links to its row in the per-class view
     ids = {tr.attrs.get("id") for tr in page.find_all("tr")}
     anchors = [a.attrs["href"] for a in headline_table(page).find_all("a") if a.attrs["href"].startswith("#c-")]
     assert anchors and all(a[1:] in ids for a in anchors)
     # every image, figure link and file link of both pages exists
-    for name in ("index.html", f"{DATASET}.html"):
+    site = (out / "site").resolve()
+    for name in ("index.html", f"{DATASET}.html", f"records-{DATASET}.html"):
         doc = parse(out / "site" / name)
         targets = [i.attrs["src"] for i in doc.find_all("img")]
-        targets += [a.attrs["href"] for a in doc.find_all("a") if not a.attrs["href"].startswith("#")]
-        assert targets and all((out / "site" / unquote(t)).is_file() for t in targets), targets
+        targets += [a.attrs["href"].split("#")[0] for a in doc.find_all("a") if not a.attrs["href"].startswith("#")]
+        files = [(site / unquote(t)).resolve() for t in targets]
+        assert targets and all(f.is_file() and f.is_relative_to(site) for f in files), targets
+
+
+def test_a_records_url_makes_record_links_point_there(built, tmp_path: Path) -> None:
+    root, _ = built
+    out = build_leaderboard(root, tmp_path / "lb", records_url="https://example.org/repo/results/")[0].parent
+    page = parse(out / "site" / f"{DATASET}.html")
+    hrefs = [a.attrs["href"] for span in page.find_all("span", class_="records") for a in span.find_all("a")]
+    headline = sorted(p.relative_to(root).as_posix() for p, r in iter_records(root) if r.is_headline)
+    assert sorted(unquote(h) for h in hrefs) == [f"https://example.org/repo/results/{p}" for p in headline]
 
 
 def test_site_files_are_generated_files_in_the_manifest(built) -> None:
@@ -254,8 +281,8 @@ def test_curves_end_at_the_headline_and_pool_folds_like_it(built) -> None:
 
 
 def test_curve_figure_has_a_legend_off_the_panels_and_a_log_axis(built) -> None:
-    from neuronbench.figures import curve_figure
-    from neuronbench.leaderboard import method_columns, row_keys
+    from neuronbench.reports.aggregate import method_columns, row_keys
+    from neuronbench.reports.figures import curve_figure
 
     root, out = built
     df = aggregate(r for r in iter_records(root) if r[1].is_headline)
@@ -275,8 +302,8 @@ def test_curve_figure_has_a_legend_off_the_panels_and_a_log_axis(built) -> None:
 
 
 def test_confusion_figure_has_a_panel_per_setting_and_column(built) -> None:
-    from neuronbench.figures import confusion_figure
-    from neuronbench.leaderboard import method_columns
+    from neuronbench.reports.aggregate import method_columns
+    from neuronbench.reports.figures import confusion_figure
 
     root, out = built
     df = aggregate(r for r in iter_records(root) if r[1].is_headline)
@@ -304,7 +331,7 @@ def test_index_lists_every_dataset_with_who_wins(built) -> None:
     assert links == [f"{DATASET}.html"]
     rows = index.find_all("tbody")[0].find_all("tr")
     assert [r.find_all("td")[1].text() for r in rows] == list(SETTINGS)
-    assert all("nuclr" in r.find_all("td")[3].text() for r in rows)  # the best of kind "method"
+    assert all("nuclr" in r.find_all("td")[4].text() for r in rows)  # the best of kind "method"
 
 
 # ---------------------------------------------------------------- in a browser
@@ -344,8 +371,45 @@ def test_the_site_in_headless_chromium(built, tmp_path: Path) -> None:
         assert browser.errors == []
 
 
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # no request log in the test output
+        pass
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="no Chromium binary on PATH (Debian: apt-get install chromium)")
+def test_the_site_folder_served_alone_shows_every_figure_and_resolves_record_links(built, tmp_path: Path) -> None:
+    """As a static host would serve it: a copy of ``site/`` alone as the server's root."""
+    _, out = built
+    alone = tmp_path / "public"
+    shutil.copytree(out / "site", alone)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(alone)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with Browser(find_chromium()) as browser:
+            images = 0
+            for name in ("index.html", f"{DATASET}.html", f"records-{DATASET}.html"):
+                browser.open(f"{base}/{name}")
+                seen = browser.evaluate("Array.from(document.images, i => [i.getAttribute('src'), i.naturalWidth])")
+                assert all(width > 0 for _, width in seen), (name, seen)
+                images += len(seen)
+            assert images >= 4  # bars, confusion matrices, two curves
+            browser.open(f"{base}/{DATASET}.html")
+            links = browser.evaluate("""Promise.all(Array.from(document.querySelectorAll("a[href]"))
+                .filter(a => !a.getAttribute("href").startsWith("#"))
+                .map(a => fetch(a.href).then(r => r.text().then(text => [a.getAttribute("href"), r.status,
+                    !a.hash || text.includes('id="' + decodeURIComponent(a.hash.slice(1)) + '"')]))))""")
+            records = [link for link in links if link[0].startswith(f"records-{DATASET}.html#")]
+            assert records and all(status == 200 and found for _, status, found in links), links
+            assert browser.errors == []
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_a_delta_says_when_fewer_seeds_were_shared() -> None:
-    from neuronbench.site import _delta_cell
+    from neuronbench.reports.site import _delta_cell
 
     row = pd.DataFrame([{"method": "a", "preset": "cpu", "n_seeds": 3}, {"method": "b", "preset": "cpu", "n_seeds": 2}])
     pair = pd.DataFrame([{"method": "a", "preset": "cpu", "other": "b", "other_preset": "cpu", "versus": "baseline",

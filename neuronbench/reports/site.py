@@ -1,20 +1,27 @@
 """The static leaderboard site (``leaderboards/site/``): plain HTML and one CSS file that
-open from disk (``file://``): no server, no network, no framework; a few lines of inline
+open from disk (``file://``) or from any static host serving the folder alone: no
+server code, no network, no framework; every figure, CSV and link stays inside the
+folder (record links too, unless a base URL for them is given); a few lines of inline
 JavaScript sort the tables, and everything reads without it.
 
 - ``index.html``: every dataset with, per (task, setting), who wins: the best column
   overall, the best of kind "method" and its paired difference from the best baseline and
-  the best control (`neuronbench.leaderboard.paired_rows`).
+  the best control, and the winner against the runner-up
+  (`neuronbench.reports.aggregate.paired_rows`).
 - ``<dataset>.html``: the headline table (sortable by any column; the best cell of a
-  row in bold; Δ columns with their 95 % interval, coloured when significant, "n.s."
+  row in bold, the cells not significantly different from it marked ≈; the winner; Δ
+  columns with their 95 % interval, coloured when significant, "n.s."
   when not; N/A and failure reasons in a tooltip and a footnote), the bar figure, the
   other tables, the label-efficiency and pretraining-scale curves when there are any,
   the per-class view (confusion matrices and per-class F1 of each cell's best seed) and
   links to the records behind every cell.
+- ``records-<dataset>.html``: the record index: per record its file in ``results/``,
+  SHA-256, cell, seed, fold, status and fold scores. A cell's record links point here, or
+  to ``<records_url>/<file>`` when a base URL for the records is given.
 
-Rendering only: the numbers come from `neuronbench.leaderboard` (`aggregate`,
-`paired_rows`, `per_class_rows`, `curve_rows`), the figures' and records' file names
-from its `render_folder`. Every text is HTML-escaped; the same input gives the same bytes.
+Rendering only: the numbers come from `neuronbench.reports.aggregate.Aggregate`, the
+figures' file names from `neuronbench.reports.build.render_folder`. Every text is
+HTML-escaped; the same input gives the same bytes.
 """
 
 from __future__ import annotations
@@ -28,9 +35,15 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from neuronbench.leaderboard import (
-    ALL_ANIMALS, LEVEL, METRIC_NAMES, N_BOOT, NOT_SIGNIFICANT, SITE, VERSUS, RecordLink, cells_note,
-    best_cell, column_header, method_columns, page_tables, paired_file, row_keys, seed_values, shared_seeds_note,
+from neuronbench.errors import NeuronbenchError
+from neuronbench.protocol.metrics import MAIN_METRIC
+from neuronbench.protocol.paired import LEVEL, N_BOOT
+from neuronbench.reports.aggregate import (
+    ALL_ANIMALS, METRIC_NAMES, NOT_SIGNIFICANT, RUNNER_UP, SEED_SCORE, VERSUS, Aggregate, RecordEntry, best_cell,
+    column_header, deterministic, method_columns, page_tables, row_keys, seed_values, ties_with_winner,
+)
+from neuronbench.reports.markdown import (
+    DETERMINISTIC_NOTE, SITE, TIE, WINNER_DELTA_HEADER, WINNER_HEADER, cells_note, paired_file, shared_seeds_note,
 )
 
 KIND_NAMES = {"method": "method", "baseline": "baseline", "control": "control"}
@@ -76,6 +89,9 @@ td.delta { white-space: nowrap; }
 td.up { color: #1a7f37; }
 td.down { color: #b3261e; }
 td.ns { color: var(--muted); }
+td.tie { background: #f3f8f3; }
+.tie-mark { color: #1a7f37; font-weight: 700; margin-right: .15em; }
+table.records-index td { font-size: .85em; }
 .chip { display: inline-block; white-space: nowrap; padding: 0 .45em; border-radius: .7em; color: #fff;
         font-size: .85em; }
 .chip.method { background: var(--method); }
@@ -126,9 +142,30 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
 # ---------------------------------------------------------------- small pieces
 
 def href(name: str) -> str:
-    """The link from a page of the site to a file ``name`` of the leaderboard folder."""
+    """The link from a page of the site to its file ``name`` (``site/x.png``): always
+    inside the site folder, so that it deploys alone."""
     prefix = f"{SITE}/"
-    return quote(name[len(prefix):] if name.startswith(prefix) else f"../{name}")
+    if not name.startswith(prefix):
+        raise ValueError(f"{name} is not a file of the site")
+    return quote(name[len(prefix):])
+
+
+def records_page(dataset: str) -> str:
+    """The file of a dataset's record index, relative to the site folder."""
+    return f"records-{dataset}.html"
+
+
+def record_href(entry: RecordEntry, records_url: str | None) -> str:
+    """Where a record's link points: ``<records_url>/<file in results/>`` when a base URL
+    is given, else its row in the site's record index."""
+    if records_url:
+        return records_url.rstrip("/") + "/" + quote(entry.path)
+    return f"{quote(records_page(entry.cell[0]))}#{record_id(entry)}"
+
+
+def record_id(entry: RecordEntry) -> str:
+    """The element id of a record's row in the record index."""
+    return anchor("r", entry.path)
 
 
 def anchor(*parts: str) -> str:
@@ -181,7 +218,8 @@ def _page(title: str, body: str, crumb: bool) -> bytes:
     back = '<p class="crumb"><a href="index.html">← all datasets</a></p>\n' if crumb else ""
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{escape(title)}</title>\n<link rel=\"stylesheet\" href=\"style.css\">\n</head>\n<body>\n<main>\n"
+            f"<title>{escape(title)}</title>\n<link rel=\"icon\" href=\"data:,\">\n"
+            "<link rel=\"stylesheet\" href=\"style.css\">\n</head>\n<body>\n<main>\n"
             f"{back}{body}\n</main>\n<script>\n{SORT_JS}</script>\n</body>\n</html>\n").encode("utf-8")
 
 
@@ -209,8 +247,9 @@ class _Footnotes:
 
 # ---------------------------------------------------------------- the tables
 
-def _score_cell(r: pd.Series | None, notes: _Footnotes, best: bool, probe: str) -> str:
-    """A method cell: mean ± std linking to the cell's records, or why there is no number."""
+def _score_cell(r: pd.Series | None, notes: _Footnotes, best: bool, probe: str, tie: bool = False) -> str:
+    """A method cell: mean ± std (the mean alone when `deterministic`) linking to the
+    cell's per-class view, marked `TIE` when ``tie``; or why there is no number."""
     if r is None:
         return _td("not run", None, "none")
     if r["status"] != "ok":
@@ -222,8 +261,12 @@ def _score_cell(r: pd.Series | None, notes: _Footnotes, best: bool, probe: str) 
     title = (f"{column_header(r['method'], r['preset'])}: {r['mean']:.4f} ± {r['std']:.4f} over "
              f"{r['n_seeds']} encoder seeds ({seeds}); folds {r['folds']}")
     link = f"#{cell_id(probe, r['task'], r['setting'], r['method'], r['preset'])}"
-    html = f'<a href="{link}">{_num(r["mean"])}</a><span class="sd">± {_num(r["std"])}</span>'
-    return _td(html, float(r["mean"]), "num best" if best else "num", title)
+    spread = "" if deterministic(r) else f'<span class="sd">± {_num(r["std"])}</span>'
+    mark = f'<span class="tie-mark">{TIE}</span>' if tie and not best else ""
+    if tie and not best:
+        title += "; not significantly different from the row's best (paired bootstrap)"
+    html = f'{mark}<a href="{link}">{_num(r["mean"])}</a>{spread}'
+    return _td(html, float(r["mean"]), "num best" if best else "num tie" if mark else "num", title)
 
 
 def _delta_cell(pair: pd.DataFrame, row: pd.DataFrame) -> str:
@@ -236,7 +279,9 @@ def _delta_cell(pair: pd.DataFrame, row: pd.DataFrame) -> str:
     significant = bool(p["significant"])
     cls = "delta " + ("ns" if not significant else "up" if p["diff"] > 0 else "down")
     marker = ("" if significant else f" {NOT_SIGNIFICANT}") + shared_seeds_note(p, row)
-    title = (f"{a} (best method) minus {b} (best {p['versus']}), paired over {p['n_seeds']} shared encoder "
+    role = ("the row's winner", "the runner-up") if p["versus"] == RUNNER_UP else \
+        ("best method", f"best {p['versus']}")
+    title = (f"{a} ({role[0]}) minus {b} ({role[1]}), paired over {p['n_seeds']} shared encoder "
              f"seeds and the same test neurons; {LEVEL:.0%} interval from a paired bootstrap ({N_BOOT} replicates)"
              + ("" if significant else "; the interval includes 0: not significant"))
     html = (f"{_signed(p['diff'])}{escape(marker)}<span class=\"ci\">[{_signed(p['ci_low'])}, "
@@ -257,6 +302,9 @@ def score_table(df: pd.DataFrame, paired: pd.DataFrame, dataset: str, probe: str
             _th("Chance: uniform / majority", True, title=f"{name} of a uniform random guess (expected; above) and of always "
                                       "predicting the most frequent class (below); sorted by the first")]
     head += [_th(column_header(m, p), True, kind, f"{kind}") for kind, m, p in columns]
+    head += [_th(WINNER_HEADER, False, title="the best cell of the row"),
+             _th(WINNER_DELTA_HEADER, True,
+                 title=f"the winner minus the second-best cell, paired; {LEVEL:.0%} interval")]
     head += [_th(f"Δ vs best {v}", True, title=f"best method minus best {v}, paired; {LEVEL:.0%} interval")
              for v in VERSUS]
     notes = _Footnotes(notes_prefix)
@@ -264,6 +312,8 @@ def score_table(df: pd.DataFrame, paired: pd.DataFrame, dataset: str, probe: str
     for task, setting in row_keys(sub):
         row = sub[(sub["task"] == task) & (sub["setting"] == setting)]
         first, best = row.iloc[0], best_cell(row)
+        here = pairs[(pairs["task"] == task) & (pairs["setting"] == setting)]
+        ties = ties_with_winner(here)
         cells = [_td(escape(task), task), _td(str(int(first["n_classes"])), float(first["n_classes"]), "num"),
                  _td(escape(setting), setting),
                  _td(f'{_num(first["chance_uniform"])}<span class="sd">{_num(first["chance_majority"])}</span>',
@@ -274,40 +324,49 @@ def score_table(df: pd.DataFrame, paired: pd.DataFrame, dataset: str, probe: str
             hit = row[(row["method"] == method) & (row["preset"] == preset)]
             r = None if hit.empty else hit.iloc[0]
             is_best = best is not None and r is not None and r.name == best.name
-            cells.append(_score_cell(r, notes, is_best, probe))
-        for versus in VERSUS:
-            cells.append(_delta_cell(pairs[(pairs["task"] == task) & (pairs["setting"] == setting)
-                                           & (pairs["versus"] == versus)], row))
+            cells.append(_score_cell(r, notes, is_best, probe, (method, preset) in ties))
+        cells.append(_winner_cell(best))
+        for versus in (RUNNER_UP, *VERSUS):
+            cells.append(_delta_cell(here[here["versus"] == versus], row))
         rows.append(cells)
     note = cells_note(probe, metric, paired_file(dataset) if not pairs.empty else None)
     return (_table(head, rows) + notes.html()
-            + '<p class="note">Click a column header to sort, a number for its per-class view and records.</p>'
+            + f'<p class="note">Bold and shaded: the best cell of the row; {TIE}: not significantly different from it. '
+            + f"{escape(DETERMINISTIC_NOTE)} "
+            + 'Click a column header to sort, a number for its per-class view and records.</p>'
             + f'<details class="note"><summary>How these numbers are computed</summary><p>{escape(note)}</p></details>')
+
+
+def _winner_cell(best: pd.Series | None) -> str:
+    if best is None:
+        return _td("–", None, "none")
+    label = column_header(best["method"], best["preset"])
+    return _td(_chip(best["kind"], label), label, "nowrap")
 
 
 # ---------------------------------------------------------------- per-class view and records
 
-def _records_html(links: Sequence[RecordLink]) -> str:
-    """The records of a cell, per encoder seed: one link per fold."""
-    by_seed: dict[int, list[RecordLink]] = {}
-    for link in links:
-        by_seed.setdefault(link.encoder_seed, []).append(link)
+def _records_html(entries: Sequence[RecordEntry], records_url: str | None) -> str:
+    """The records of a cell, per encoder seed: one link per fold (`record_href`)."""
+    by_seed: dict[int, list[RecordEntry]] = {}
+    for entry in entries:
+        by_seed.setdefault(entry.encoder_seed, []).append(entry)
     parts = []
-    for seed, seed_links in by_seed.items():
-        if len(seed_links) == 1:
-            parts.append(f'<span><a href="{escape(seed_links[0].href)}">seed {seed}</a></span>')
+    for seed, seed_entries in by_seed.items():
+        if len(seed_entries) == 1:
+            parts.append(f'<span><a href="{escape(record_href(seed_entries[0], records_url))}">seed {seed}</a></span>')
         else:
-            folds = " ".join(f'<a href="{escape(x.href)}">{x.fold}</a>' for x in seed_links)
+            folds = " ".join(f'<a href="{escape(record_href(x, records_url))}">{x.fold}</a>' for x in seed_entries)
             parts.append(f"<span>seed {seed} (folds {folds})</span>")
     return '<span class="records">' + " · ".join(parts) + "</span>"
 
 
-def per_class_table(df: pd.DataFrame, per_class: pd.DataFrame, links: dict[tuple, list[RecordLink]],
-                    dataset: str, probe: str, task: str, notes_prefix: str) -> str:
+def per_class_table(df: pd.DataFrame, per_class: pd.DataFrame, links: dict[tuple, list[RecordEntry]],
+                    dataset: str, probe: str, task: str, notes_prefix: str, records_url: str | None) -> str:
     """Per (setting, method column) of a task: the best encoder seed, its macro-F1, the F1
     of each class, and the links to every record of the cell (also the cells without a
     number: their records say why)."""
-    sub = df[(df["dataset"] == dataset) & (df["probe"] == probe) & (df["metric"] == "macro_f1") & (df["task"] == task)]
+    sub = df[(df["dataset"] == dataset) & (df["probe"] == probe) & (df["metric"] == MAIN_METRIC) & (df["task"] == task)]
     pc = per_class[(per_class["dataset"] == dataset) & (per_class["probe"] == probe) & (per_class["task"] == task)]
     classes = list(dict.fromkeys(pc["class"])) if not pc.empty else []
     head = [_th("Setting", False), _th("Method", False), _th("Best seed", True), _th("Seed macro-F1", True)]
@@ -332,7 +391,7 @@ def per_class_table(df: pd.DataFrame, per_class: pd.DataFrame, links: dict[tuple
             else:
                 first = mine.iloc[0]
                 cells += [_td(str(first["encoder_seed"]), float(first["encoder_seed"]), "num"),
-                          _td(_num(first["seed_macro_f1"]), float(first["seed_macro_f1"]), "num")]
+                          _td(_num(first[SEED_SCORE]), float(first[SEED_SCORE]), "num")]
                 by_class = {c["class"]: c for c in mine.to_dict("records")}
                 for c in classes:
                     x = by_class.get(c)
@@ -340,7 +399,8 @@ def per_class_table(df: pd.DataFrame, per_class: pd.DataFrame, links: dict[tuple
                     title = None if x is None else (f"{c}: {x['n_true']} test neurons; predicted as "
                                                     f"{x['predicted_counts']}")
                     cells.append(_td(_num(f1), f1, "num", title))
-            cells.append(_td(_records_html(links.get((dataset, task, setting, method, preset), [])), None))
+            cells.append(_td(_records_html(links.get((dataset, task, setting, method, preset), []), records_url),
+                             None))
             rows.append((cid, cells))
     body = "\n".join(f'<tr id="{cid}">' + "".join(cells) + "</tr>" for cid, cells in rows)
     return (f'<div class="wrap"><table class="sortable">\n<thead><tr>{"".join(head)}</tr></thead>\n'
@@ -359,7 +419,7 @@ def curve_table(curves: pd.DataFrame, dataset: str, probe: str, curve: str) -> s
     """The points of one curve as a table: a row per (task, setting, method column), a
     column per x (label fraction or pretraining animals), mean ± std over seeds."""
     sub = curves[(curves["dataset"] == dataset) & (curves["probe"] == probe) & (curves["curve"] == curve)
-                 & (curves["metric"] == "macro_f1")]
+                 & (curves["metric"] == MAIN_METRIC)]
     x_field = "label_fraction" if curve == "label_efficiency" else "pretrain_animals"
     xs = sorted(set(sub[x_field]), key=lambda x: (x == ALL_ANIMALS, 0.0 if x == ALL_ANIMALS else float(x)))
     head = [_th("Task", False), _th("Setting", False), _th("Method", False)]
@@ -387,15 +447,17 @@ def curve_table(curves: pd.DataFrame, dataset: str, probe: str, curve: str) -> s
 # ---------------------------------------------------------------- pages
 
 def _summary_table(df: pd.DataFrame, paired: pd.DataFrame, dataset: str) -> str:
-    """Who wins where on a dataset's headline table (linear probe, macro-F1 or the first)."""
+    """Who wins where on a dataset's headline table (the first of `page_tables`)."""
     probe, metric = page_tables(df, dataset)[0]
     sub = df[(df["dataset"] == dataset) & (df["probe"] == probe) & (df["metric"] == metric)]
     pairs = paired[(paired["dataset"] == dataset) & (paired["probe"] == probe) & (paired["metric"] == metric)]
-    head = [_th("Task", False), _th("Setting", False), _th("Best overall", False), _th("Best method", False)]
+    head = [_th("Task", False), _th("Setting", False), _th("Best overall", False), _th(WINNER_DELTA_HEADER, True),
+            _th("Best method", False)]
     head += [_th(f"Δ vs best {v}", True) for v in VERSUS]
     rows = []
     for task, setting in row_keys(sub):
         row = sub[(sub["task"] == task) & (sub["setting"] == setting)]
+        here = pairs[(pairs["task"] == task) & (pairs["setting"] == setting)]
         cells = [_td(escape(task), task), _td(escape(setting), setting)]
         for kind in (None, "method"):
             b = best_cell(row, kind)
@@ -403,11 +465,12 @@ def _summary_table(df: pd.DataFrame, paired: pd.DataFrame, dataset: str) -> str:
                 cells.append(_td("–", None, "none"))
             else:
                 label = column_header(b["method"], b["preset"])
-                cells.append(_td(f"{_chip(b['kind'], label)} {_num(b['mean'])} "
-                                 f"<span class=\"sd\">± {_num(b['std'])}</span>", label, "nowrap"))
+                spread = "" if deterministic(b) else f" <span class=\"sd\">± {_num(b['std'])}</span>"
+                cells.append(_td(f"{_chip(b['kind'], label)} {_num(b['mean'])}{spread}", label, "nowrap"))
+            if kind is None:
+                cells.append(_delta_cell(here[here["versus"] == RUNNER_UP], row))
         for versus in VERSUS:
-            cells.append(_delta_cell(pairs[(pairs["task"] == task) & (pairs["setting"] == setting)
-                                           & (pairs["versus"] == versus)], row))
+            cells.append(_delta_cell(here[here["versus"] == versus], row))
         rows.append(cells)
     return (f"<p>Headline: {escape(probe)} probe, {escape(METRIC_NAMES.get(metric, metric))}.</p>"
             + _table(head, rows))
@@ -431,19 +494,22 @@ def index_page(df: pd.DataFrame, paired: pd.DataFrame, pages: dict[str, str]) ->
         "result records in <code>results/</code>; never edited by hand.</p>\n"
         f"<p>Columns are of three kinds: {_chip('method')} the methods under study, {_chip('baseline')} published "
         f"baselines, {_chip('control')} controls (hand-crafted features, random embeddings). "
-        "Numbers are mean ± std over encoder seeds. Δ: the best method minus the best baseline (control), paired "
-        f"over shared seeds and test neurons, with its {LEVEL:.0%} interval: green, the method is significantly "
-        f"better; red, significantly worse; grey “{NOT_SIGNIFICANT}”, the interval includes 0.</p>"
+        "Numbers are mean ± std over encoder seeds (the mean alone when every seed gives the same score). "
+        f"{WINNER_DELTA_HEADER}: the best cell minus the second best; Δ: the best method minus the best baseline "
+        f"(control); each paired over shared seeds and test neurons, with its {LEVEL:.0%} interval: green, "
+        f"significantly above 0; red, significantly below; grey “{NOT_SIGNIFICANT}”, the interval includes 0.</p>"
     )
     return _page("neuronbench leaderboards", intro + "\n" + "\n".join(cards), crumb=False)
 
 
-def dataset_page(df: pd.DataFrame, paired: pd.DataFrame, per_class: pd.DataFrame, curves: pd.DataFrame,
-                 links: dict[tuple, list[RecordLink]], dataset: str, files: dict[str, Any]) -> bytes:
-    """A dataset's page. ``files`` names (relative to the leaderboard folder) its ``md``,
-    ``csv``, ``paired``, ``per_class`` and ``curves`` (or None) files, its ``bars``
-    figures by probe, ``confusion`` figures by (probe, task) and ``curve_figures`` by
-    (probe, curve); ``tasks`` lists the (probe, task) sections of the per-class view."""
+def dataset_page(agg: Aggregate, links: dict[tuple, list[RecordEntry]], dataset: str, files: dict[str, Any],
+                 records_url: str | None) -> bytes:
+    """A dataset's page. ``files`` names (relative to the leaderboard folder, all under
+    `SITE`) its ``downloads`` ((file, what) pairs), its ``bars`` figures by probe,
+    ``confusion`` figures by (probe, task) and ``curve_figures`` by (probe, curve) and the
+    ``curves`` CSV (or None); ``tasks`` lists the (probe, task) sections of the per-class
+    view. ``links``: the records of each cell."""
+    df, paired, per_class, curves = agg.cells, agg.paired, agg.per_class, agg.curves
     tables = page_tables(df, dataset)
     (probe, metric), others = tables[0], tables[1:]
     sections = [("headline", "Headline"), ("figures", "Figures"), ("tables", "More tables")]
@@ -453,15 +519,17 @@ def dataset_page(df: pd.DataFrame, paired: pd.DataFrame, per_class: pd.DataFrame
     parts = [f"<h1>{escape(dataset)}</h1>",
              '<nav class="toc">' + "".join(f'<a href="#{i}">{t}</a>' for i, t in sections) + "</nav>",
              f'<p class="lead">Columns: {_chip("method")} {_chip("baseline")} {_chip("control")}. Bold and shaded: '
-             "the best cell of the row. Δ: the best method minus the best baseline (control), paired, with its "
-             f"{LEVEL:.0%} interval: green, the method is significantly better; red, significantly worse; grey "
-             f"“{NOT_SIGNIFICANT}”, the interval includes 0. Hover a cell for its seeds, a "
-             "“N/A” for its reason.</p>",
+             f"the best cell of the row (the winner); {TIE}: not significantly different from it. "
+             f"{WINNER_DELTA_HEADER}: the winner minus the second-best cell; Δ: the best method minus the best "
+             f"baseline (control); each paired, with its {LEVEL:.0%} interval: green, significantly above 0; red, "
+             f"significantly below; grey “{NOT_SIGNIFICANT}”, the interval includes 0. Hover a cell for its seeds, "
+             "a “N/A” for its reason.</p>",
              f'<h2 id="headline">Headline: {escape(probe)} probe, {escape(METRIC_NAMES.get(metric, metric))}</h2>',
              score_table(df, paired, dataset, probe, metric, "fn-0")]
     parts.append('<h2 id="figures">Figures</h2>')
     for p, name in files["bars"].items():
-        parts.append(_figure(name, f"{dataset}: macro-F1 of the {p} probe per method, task and setting",
+        parts.append(_figure(name, f"{dataset}: {METRIC_NAMES[MAIN_METRIC]} of the {p} probe per method, task and "
+                             "setting",
                              f"{escape(p)} probe: bars are the mean over encoder seeds (coloured by kind), whiskers "
                              "± std, dots single seeds; dashed and dotted lines: chance (uniform guess, majority "
                              "class)."))
@@ -473,8 +541,8 @@ def dataset_page(df: pd.DataFrame, paired: pd.DataFrame, per_class: pd.DataFrame
         parts.append("<p>No other probe or metric.</p>")
     if files["curve_figures"]:
         parts.append('<h2 id="curves">Curves</h2>')
-        parts.append("<p>Macro-F1 as the share of labelled probe-training neurons shrinks (label efficiency) and as "
-                     "the number of pretraining animals grows (pretraining scale), mean ± std "
+        parts.append(f"<p>{METRIC_NAMES[MAIN_METRIC]} as the share of labelled probe-training neurons shrinks (label "
+                     "efficiency) and as the number of pretraining animals grows (pretraining scale), mean ± std "
                      "over encoder seeds, folds pooled as in the tables. The 100 % / “all” point is the headline "
                      f'cell. Points: <a href="{href(files["curves"])}">{escape(files["curves"])}</a>.</p>')
         for (p, curve), name in files["curve_figures"].items():
@@ -486,32 +554,79 @@ def dataset_page(df: pd.DataFrame, paired: pd.DataFrame, per_class: pd.DataFrame
     parts.append('<h2 id="per-class">Per-class view</h2>')
     parts.append("<p>Each cell's best encoder seed (highest macro-F1), its test predictions pooled over folds: the "
                  "F1 of each class and the confusion matrix, and every record behind the cell (one JSON file per "
-                 "fold and seed).</p>")
+                 "fold and seed"
+                 + (f', at <a href="{escape(records_url)}">{escape(records_url)}</a>' if records_url else
+                    f', listed in the <a href="{quote(records_page(dataset))}">record index</a>') + ").</p>")
     for i, (p, task) in enumerate(files["tasks"]):
         parts.append(f"<h3>{escape(task)}, {escape(p)} probe</h3>")
         if (p, task) in files["confusion"]:
             parts.append(_figure(files["confusion"][(p, task)], f"{dataset}, {task}: confusion matrices",
                                  "Rows: true class, columns: predicted class, % of each true class."))
-        parts.append(per_class_table(df, per_class, links, dataset, p, task, f"pc-{i}"))
-    downloads = [(files["md"], "the tables in Markdown"), (files["csv"], "every cell, one row per probe and metric"),
-                 (files["paired"], "the paired comparisons behind the Δ columns"),
-                 (files["per_class"], "per-class F1 and confusion-matrix rows of each cell's best seed")]
-    if files["curves"]:
-        downloads.append((files["curves"], "the points of the curves"))
+        parts.append(per_class_table(df, per_class, links, dataset, p, task, f"pc-{i}", records_url))
     parts.append('<h2 id="files">Files</h2><ul>' + "".join(
-        f'<li><a href="{href(n)}">{escape(n)}</a>: {escape(what)}</li>' for n, what in downloads) + "</ul>")
+        f'<li><a href="{href(n)}">{escape(n[len(SITE) + 1:])}</a>: {escape(what)}</li>'
+        for n, what in files["downloads"])
+        + f'<li><a href="{quote(records_page(dataset))}">{escape(records_page(dataset))}</a>: every record behind '
+        "the tables</li></ul>")
     return _page(f"neuronbench: {dataset}", "\n".join(parts), crumb=True)
 
 
-def render_site(df: pd.DataFrame, paired: pd.DataFrame, per_class: pd.DataFrame, curves: pd.DataFrame,
-                links: dict[tuple, list[RecordLink]], files_of: dict[str, dict[str, Any]]) -> dict[str, bytes]:
+def _record_scores(entry: RecordEntry) -> str:
+    return " ".join(f"{probe} {value:.4f}" for probe, value in entry.scores) or "–"
+
+
+def records_index(entries: Sequence[RecordEntry], dataset: str, records_url: str | None) -> bytes:
+    """The record index of a dataset: a row per headline record (id `record_id`), with
+    what identifies it (its file in ``results/`` and the file's SHA-256, the cell, config
+    hash, split checksum, commit) and what it holds (seed, fold, status or reason, test
+    neurons, each probe's fold score)."""
+    head = [_th(h, n) for h, n in (("Task", False), ("Setting", False), ("Method", False), ("Seed", True),
+                                   ("Fold", True), ("Status", False), ("Test neurons", True),
+                                   (f"Fold {METRIC_NAMES[MAIN_METRIC]} per probe", False), ("Record", False))]
+    rows = []
+    for e in entries:
+        _, task, setting, method, preset = e.cell
+        name = column_header(method, preset)
+        file = (f'<a href="{escape(record_href(e, records_url))}">{escape(e.path)}</a>' if records_url
+                else f"<code>{escape(e.path)}</code>")
+        what = (f"{file}<br><span class=\"sd\">SHA-256 {e.sha256}; config {escape(e.config_hash)}; split "
+                f"{escape(e.split_checksum[:12])}; commit {escape(e.git_commit[:10])}</span>")
+        status = escape(e.status) + (f": {escape(e.reason)}" if e.reason else "")
+        cells = [_td(escape(task), task), _td(escape(setting), setting), _td(_chip(e.kind, name), name),
+                 _td(str(e.encoder_seed), float(e.encoder_seed), "num"),
+                 _td(f"{e.fold + 1}/{e.n_folds}", float(e.fold), "num"), _td(status, e.status),
+                 _td("–" if e.n_test is None else str(e.n_test), math.nan if e.n_test is None else float(e.n_test),
+                     "num"),
+                 _td(escape(_record_scores(e)), None), _td(what, e.path)]
+        rows.append(f'<tr id="{record_id(e)}">' + "".join(cells) + "</tr>")
+    where = (f'Each file links to <a href="{escape(records_url)}">{escape(records_url)}</a>.' if records_url else
+             "The files are in the repository's <code>results/</code> folder; the SHA-256 identifies each one.")
+    body = (f"<h1>{escape(dataset)}: records</h1>\n<p class=\"lead\">Every result record behind the tables of "
+            f'<a href="{quote(dataset)}.html">{escape(dataset)}</a>, one per encoder seed and fold. {where}</p>\n'
+            '<div class="wrap"><table class="sortable records-index">\n'
+            f'<thead><tr>{"".join(head)}</tr></thead>\n<tbody>\n' + "\n".join(rows) + "\n</tbody></table></div>")
+    return _page(f"neuronbench: {dataset} records", body, crumb=True)
+
+
+def render_site(agg: Aggregate, files_of: dict[str, dict[str, Any]],
+                records_url: str | None = None) -> dict[str, bytes]:
     """Every file of the site by name (relative to the leaderboard folder, under `SITE`):
-    ``index.html``, ``style.css`` and a page per dataset of ``files_of`` (see
-    `dataset_page`)."""
+    ``index.html``, ``style.css``, a page per dataset of ``files_of`` (see `dataset_page`)
+    and its record index (`records_index`). Record links point into the index, or to
+    ``records_url`` + the record's path in ``results/`` when given."""
+    ids = [record_id(e) for e in agg.records]
+    if len(set(ids)) < len(ids):  # a link must name one record
+        twins = sorted(e.path for e in agg.records if ids.count(record_id(e)) > 1)
+        raise NeuronbenchError(f"records {twins}: their file names map to the same anchor in the record index")
+    links: dict[tuple, list[RecordEntry]] = {}
+    for entry in agg.records:
+        links.setdefault(entry.cell, []).append(entry)
     out = {f"{SITE}/style.css": CSS.encode("utf-8")}
     pages = {}
     for dataset, files in files_of.items():
         pages[dataset] = f"{SITE}/{dataset}.html"
-        out[pages[dataset]] = dataset_page(df, paired, per_class, curves, links, dataset, files)
-    out[f"{SITE}/index.html"] = index_page(df, paired, pages)
+        out[pages[dataset]] = dataset_page(agg, links, dataset, files, records_url)
+        out[f"{SITE}/{records_page(dataset)}"] = records_index(
+            [e for e in agg.records if e.cell[0] == dataset], dataset, records_url)
+    out[f"{SITE}/index.html"] = index_page(agg.cells, agg.paired, pages)
     return out

@@ -1,5 +1,5 @@
-"""The leaderboard's figures, drawn from the tables `neuronbench.leaderboard` computes
-(never from records directly), as byte-stable PNGs: fixed size and dpi, the Agg
+"""The leaderboard's figures, drawn from the tables `neuronbench.reports.aggregate`
+computes (never from records directly), as byte-stable PNGs: fixed size and dpi, the Agg
 renderer, and no varying metadata (`png`).
 
 - `bar_figure`: a probe's macro-F1 per method and (task, setting): bars coloured by
@@ -12,7 +12,7 @@ renderer, and no varying metadata (`png`).
   pretraining animals) curves, mean ± std over encoder seeds, one panel per (task,
   setting), one line per method column.
 
-This module imports matplotlib; the leaderboard imports it only when it draws.
+This module imports matplotlib; `neuronbench.reports.build` imports it only when it draws.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from neuronbench.leaderboard import column_header as header
-from neuronbench.leaderboard import seed_values
+from neuronbench.protocol.metrics import MAIN_METRIC
+from neuronbench.reports.aggregate import METRIC_NAMES, SEED_SCORE, seed_values
+from neuronbench.reports.aggregate import column_header as header
 
 FIGURE_DPI = 100
 KIND_COLORS = {"method": "tab:blue", "baseline": "tab:orange", "control": "tab:gray"}
@@ -103,13 +104,13 @@ def _legend_height(n_handles: int, width: float) -> float:
 
 def bar_figure(df: pd.DataFrame, dataset: str, probe: str, columns: Sequence[Column],
                keys: Sequence[tuple[str, str]]) -> Figure:
-    """Macro-F1 of ``probe`` on ``dataset`` (rows of `neuronbench.leaderboard.aggregate`),
+    """Macro-F1 of ``probe`` on ``dataset`` (rows of `neuronbench.reports.aggregate.aggregate`),
     one panel per (task, setting) of ``keys``, one bar per method column of ``columns``:
     the mean over encoder seeds coloured by kind, ± std error bar, a dot per seed; dashed
     and dotted lines: uniform-guess and majority-class chance. A cell without a number
     (N/A, failed, incomplete, not run) is a hatched grey slot labelled as such, never an
     empty slot that reads as zero. The legend sits above the panels, off the bars."""
-    sub = df[(df["dataset"] == dataset) & (df["probe"] == probe) & (df["metric"] == "macro_f1")]
+    sub = df[(df["dataset"] == dataset) & (df["probe"] == probe) & (df["metric"] == MAIN_METRIC)]
     kinds = [k for k in KIND_COLORS if any(c[0] == k for c in columns)]
     nrows, ncols, width, slot = _grid(keys, 1.0 + 0.6 * len(columns), 6.0)
     legend_in = _legend_height(len(kinds) + 4, width)
@@ -141,13 +142,14 @@ def bar_figure(df: pd.DataFrame, dataset: str, probe: str, columns: Sequence[Col
         ax.set_yticks(np.linspace(0, 1, 6))
         ax.grid(axis="y", color="0.9", linewidth=0.6)
         ax.set_axisbelow(True)
-        ax.set_ylabel("macro-F1")
+        ax.set_ylabel(METRIC_NAMES[MAIN_METRIC])
         ax.set_title(f"{task}, {setting}", fontsize=9)
     handles = [Patch(color=KIND_COLORS[k], label=k) for k in kinds]
     handles += [Line2D([], [], color="black", marker="o", markersize=3, linestyle="", label="one encoder seed"),
                 Patch(facecolor="0.95", edgecolor="0.6", hatch="///", label="no number (N/A, failed, ...)"),
                 *_chance_handles()]
-    _legend_on_top(fig, handles, f"{dataset}: {probe} probe, macro-F1, mean ± std over encoder seeds",
+    _legend_on_top(fig, handles,
+                   f"{dataset}: {probe} probe, {METRIC_NAMES[MAIN_METRIC]}, mean ± std over encoder seeds",
                    width, height, legend_in)
     return fig
 
@@ -155,7 +157,7 @@ def bar_figure(df: pd.DataFrame, dataset: str, probe: str, columns: Sequence[Col
 def confusion_figure(per_class: pd.DataFrame, dataset: str, probe: str, task: str, classes: Sequence[str],
                      settings: Sequence[str], columns: Sequence[Column]) -> Figure:
     """The confusion matrices of ``task`` on ``dataset`` for ``probe`` (rows of
-    `neuronbench.leaderboard.per_class_rows`): one row of panels per setting, one column
+    `neuronbench.reports.aggregate.per_class_rows`): one row of panels per setting, one column
     per method column, each the best encoder seed's matrix pooled over folds, rows
     normalised to the share of each true class (recall) and printed in percent. A cell
     without per-class numbers is an empty panel saying so."""
@@ -188,7 +190,7 @@ def confusion_figure(per_class: pd.DataFrame, dataset: str, probe: str, task: st
                         ax.text(c, r, f"{100 * v:.0f}", ha="center", va="center", fontsize=6,
                                 color="white" if v > 0.6 else "black")
                 first = cell.iloc[0]
-                ax.set_title(f"{header(method, preset)}\nseed {first['encoder_seed']}: {first['seed_macro_f1']:.3f}",
+                ax.set_title(f"{header(method, preset)}\nseed {first['encoder_seed']}: {first[SEED_SCORE]:.3f}",
                              fontsize=7, color=KIND_COLORS.get(kind, "black"))
             if j == 0:
                 ax.set_ylabel(f"{setting}\ntrue class", fontsize=7)
@@ -226,13 +228,13 @@ def _x_positions(curve: str, values: Sequence[Any]) -> tuple[dict[Any, float], l
 def curve_figure(curves: pd.DataFrame, chance: pd.DataFrame, dataset: str, probe: str, curve: str,
                  columns: Sequence[Column], keys: Sequence[tuple[str, str]]) -> Figure:
     """Macro-F1 curves of ``probe`` on ``dataset`` (rows of
-    `neuronbench.leaderboard.curve_rows` with ``curve`` "label_efficiency" or
+    `neuronbench.reports.aggregate.curve_rows` with ``curve`` "label_efficiency" or
     "pretraining_scale"): one panel per (task, setting) of ``keys``, one line per method
     column (colour per column, marker per kind), mean ± std band over encoder seeds;
     the 100 % (all animals) point is the headline cell. Points without a number are left
     out, and so is a line with fewer than two points. ``chance``: `aggregate` rows, for the chance lines of each panel."""
     sub = curves[(curves["dataset"] == dataset) & (curves["probe"] == probe) & (curves["curve"] == curve)
-                 & (curves["metric"] == "macro_f1")]
+                 & (curves["metric"] == MAIN_METRIC)]
     x_field = "label_fraction" if curve == "label_efficiency" else "pretrain_animals"
     nrows, ncols, width, slot = _grid(keys, 4.0, 8.0)
     legend_in = _legend_height(len(columns) + 2, width)
@@ -255,7 +257,7 @@ def curve_figure(curves: pd.DataFrame, chance: pd.DataFrame, dataset: str, probe
                                linewidth=1.2, label=f"{header(method, preset)} ({kind})")[0]
             ax.fill_between(x[order], mean - std, mean + std, color=colors[j], alpha=0.15, linewidth=0)
         head = chance[(chance["dataset"] == dataset) & (chance["task"] == task) & (chance["setting"] == setting)
-                      & (chance["probe"] == probe) & (chance["metric"] == "macro_f1")]
+                      & (chance["probe"] == probe) & (chance["metric"] == MAIN_METRIC)]
         if not head.empty:
             _chance_lines(ax, head.iloc[0]["chance_uniform"], head.iloc[0]["chance_majority"])
         if curve == "label_efficiency":
@@ -270,10 +272,11 @@ def curve_figure(curves: pd.DataFrame, chance: pd.DataFrame, dataset: str, probe
         ax.minorticks_off()
         ax.set_ylim(0, 1.05)
         ax.grid(color="0.9", linewidth=0.6)
-        ax.set_ylabel("macro-F1")
+        ax.set_ylabel(METRIC_NAMES[MAIN_METRIC])
         ax.set_title(f"{task}, {setting}", fontsize=9)
     handles = [shown[j] for j in sorted(shown)] + _chance_handles()
     what = "label efficiency" if curve == "label_efficiency" else "pretraining scale"
-    _legend_on_top(fig, handles, f"{dataset}: {what}, {probe} probe, macro-F1, mean ± std over encoder seeds",
+    _legend_on_top(fig, handles,
+                   f"{dataset}: {what}, {probe} probe, {METRIC_NAMES[MAIN_METRIC]}, mean ± std over encoder seeds",
                    width, height, legend_in)
     return fig
