@@ -47,15 +47,14 @@ import pandas as pd
 from neuronbench.errors import NeuronbenchError
 from neuronbench.plugin import KINDS
 from neuronbench.protocol import bwb
-from neuronbench.protocol.metrics import MAIN_METRIC, METRICS, classification_metrics
+from neuronbench.protocol.constants import HEADLINE_PROBE, MAIN_METRIC, METRIC_NAMES, METRIC_SHORT, METRICS, PROBES
+from neuronbench.protocol.metrics import classification_metrics
 from neuronbench.protocol.paired import PairedDifference, SeedPredictions, paired_difference
 from neuronbench.protocol.record import Record, check_comparable
 from neuronbench.protocol.scoring import pool_folds, pooled_chance, pooled_score
 from neuronbench.protocol.settings import SETTINGS
 
-METRIC_NAMES = dict(zip(METRICS, ("macro-F1", "accuracy (top-1)", "balanced accuracy")))
-METRIC_SHORT = dict(zip(METRICS, ("macro-F1", "accuracy", "balanced accuracy")))
-PROBE_ORDER: tuple[str, ...] = ("linear", "mlp", "xgboost")
+PROBE_ORDER: tuple[str, ...] = (HEADLINE_PROBE, *(p for p in PROBES if p != HEADLINE_PROBE))
 # (probe, metric) tables of a dataset's page, headline first; other probes follow (main metric).
 TABLES: tuple[tuple[str, str], ...] = (
     *((PROBE_ORDER[0], m) for m in METRICS), *((p, MAIN_METRIC) for p in PROBE_ORDER[1:]),
@@ -125,7 +124,7 @@ def reported(records: Iterable[Record | tuple[Path, Record]]) -> list:
     """The records (or ``(path, record)`` pairs) without BWB's tuning seed
     (`neuronbench.protocol.bwb.SWEEP_SEED` on `bwb.TASK`), which is never reported."""
     def tuning(r: Record) -> bool:
-        return (r.dataset["name"], r.task["name"]) == bwb.TASK and r.encoder_seed == bwb.SWEEP_SEED
+        return (r.dataset.name, r.task.name) == bwb.TASK and r.encoder_seed == bwb.SWEEP_SEED
 
     return [item for item in records if not tuning(item[1] if isinstance(item, tuple) else item)]
 
@@ -156,7 +155,7 @@ def _reasons(records: list[Record]) -> str:
 
 def _cell_rows(cell: list[Record], probes: list[str], n_folds: int) -> list[dict[str, Any]]:
     """The rows of one (dataset, task, setting, method, preset): one per probe and metric."""
-    classes = list(cell[0].task["classes"])
+    classes = list(cell[0].task.classes)
     seeds = sorted({r.encoder_seed for r in cell})
     ok = [r for r in cell if r.status == "ok"]
     not_applicable = [r for r in cell if r.status == "not_applicable"]
@@ -218,27 +217,27 @@ def aggregate(records: Iterable[Record | tuple[Path, Record]]) -> pd.DataFrame:
     check_comparable(named)
     groups: dict[tuple[str, str, str], list[Record]] = defaultdict(list)
     for r in named:
-        groups[(r.dataset["name"], r.task["name"], r.setting)].append(r)
+        groups[(r.dataset.name, r.task.name, r.setting)].append(r)
     probes_of: dict[str, set[str]] = defaultdict(set)
     for r in named:
         if r.status == "ok":
-            probes_of[r.dataset["name"]].update(r.probes)
+            probes_of[r.dataset.name].update(r.probes)
     rows = []
     for (dataset, task, setting), group in groups.items():
         n_folds = max(r.n_folds for r in group)
-        classes = list(group[0].task["classes"])
+        classes = list(group[0].task.classes)
         chance = _chance(group, n_folds, classes)
-        probes = sorted(probes_of[dataset] or {"linear"}, key=probe_key)
+        probes = sorted(probes_of[dataset] or {HEADLINE_PROBE}, key=probe_key)
         cells: dict[tuple[str, str], list[Record]] = defaultdict(list)
         for r in group:
-            cells[(r.method["name"], r.preset)].append(r)
+            cells[(r.method.name, r.preset)].append(r)
         for (method, preset), cell in cells.items():
             first = cell[0]
             for row in _cell_rows(cell, probes, n_folds):
                 rows.append({
                     "dataset": dataset, "task": task, "n_classes": len(classes), "setting": setting,
-                    "method": method, "kind": first.method["kind"], "preset": preset,
-                    "config_hash": first.method["config_hash"], **row,
+                    "method": method, "kind": first.method.kind, "preset": preset,
+                    "config_hash": first.method.config_hash, **row,
                     "chance_uniform": chance[row["metric"]]["uniform"],
                     "chance_majority": chance[row["metric"]]["majority"],
                 })
@@ -268,7 +267,7 @@ def _pooled_predictions(folds: list[Record], probe: str) -> SeedPredictions:
 
 def _cell_key(r: Record) -> tuple[str, str, str, str, str]:
     """(dataset, task, setting, method, preset): the cell a record belongs to."""
-    return (r.dataset["name"], r.task["name"], r.setting, r.method["name"], r.preset)
+    return (r.dataset.name, r.task.name, r.setting, r.method.name, r.preset)
 
 
 def _ok_cells(records: Iterable[Record | tuple[Path, Record]]) -> dict[tuple, list[Record]]:
@@ -332,7 +331,7 @@ def paired_rows(df: pd.DataFrame, records: Iterable[Record | tuple[Path, Record]
                 if (*cell, probe) not in predictions:
                     predictions[(*cell, probe)] = cell_predictions(cells[cell], probe)
                 by_seed.append(predictions[(*cell, probe)])
-            classes = list(cells[(dataset, task, setting, a["method"], a["preset"])][0].task["classes"])
+            classes = list(cells[(dataset, task, setting, a["method"], a["preset"])][0].task.classes)
             try:
                 done[key] = paired_difference(*by_seed, classes, metrics=METRICS)
             except NeuronbenchError as e:
@@ -388,7 +387,7 @@ def per_class_rows(df: pd.DataFrame, records: Iterable[Record | tuple[Path, Reco
         seed, score = max(seed_values(r.seed_scores), key=lambda sv: (sv[1], -sv[0]))
         folds = sorted((x for x in cells[(r.dataset, r.task, r.setting, r.method, r.preset)]
                         if x.encoder_seed == seed and r.probe in x.probes), key=lambda x: x.fold)
-        classes = list(folds[0].task["classes"])
+        classes = list(folds[0].task.classes)
         y_true, by_probe_seed = pool_folds([x.predictions(r.probe) for x in folds], [x.where for x in folds])
         scored = [classification_metrics(y_true, y_pred, classes) for y_pred in by_probe_seed.values()]
         confusion = np.mean([s["confusion_matrix"] for s in scored], axis=0)
@@ -438,19 +437,19 @@ def curve_rows(df: pd.DataFrame, records: Iterable[Record | tuple[Path, Record]]
         if curve is not None:
             x = r.label_fraction if curve == "label_efficiency" else r.pretrain_animals
             points[(*_cell_key(r), curve, x)].append(r)
-        n = r.split.get("n_pretrain_recordings")
+        n = r.split.n_pretrain_recordings
         if n is not None:
             recordings.setdefault((*_cell_key(r), r.label_fraction, r.pretrain_animals), n)
     rows = []
     probes_of: dict[tuple, set[str]] = defaultdict(set)
     for (*cell, curve, x), group in points.items():
-        probes = sorted({p for r in group if r.status == "ok" for p in r.probes} or {"linear"}, key=probe_key)
+        probes = sorted({p for r in group if r.status == "ok" for p in r.probes} or {HEADLINE_PROBE}, key=probe_key)
         probes_of[(*cell, curve)].update(probes)
         fraction, animals = (x, ALL_ANIMALS) if curve == "label_efficiency" else (1.0, x)
         first = group[0]
         for row in _cell_rows(group, probes, max(r.n_folds for r in group)):
             rows.append({**dict(zip(("dataset", "task", "setting", "method", "preset"), cell)),
-                         "kind": first.method["kind"], **row, "curve": curve, "label_fraction": fraction,
+                         "kind": first.method.kind, **row, "curve": curve, "label_fraction": fraction,
                          "pretrain_animals": animals,
                          "n_pretrain_recordings": recordings.get((*cell, first.label_fraction,
                                                                            first.pretrain_animals))})
@@ -525,8 +524,8 @@ def record_entries(records: Iterable[tuple[Path, Record]], results_dir: Path) ->
         scores = tuple((probe, r.fold_score(probe, MAIN_METRIC)) for probe in sorted(r.probes or {}, key=probe_key)) \
             if r.status == "ok" else ()
         entries.append(RecordEntry(
-            name, hashlib.sha256(path.read_bytes()).hexdigest(), _cell_key(r), r.method["kind"],
-            r.method["config_hash"], r.encoder_seed, r.fold, r.n_folds, r.status, str(r.reason or ""),
+            name, hashlib.sha256(path.read_bytes()).hexdigest(), _cell_key(r), r.method.kind,
+            r.method.config_hash, r.encoder_seed, r.fold, r.n_folds, r.status, str(r.reason or ""),
             str(r.split.get("checksum", "")), r.split.get("n_test"), scores,
             str((r.environment or {}).get("git_commit") or "unknown")))
     return sorted(entries, key=lambda e: (e.cell[0], e.cell[1], _setting_key(e.cell[2]), e.cell[3], e.cell[4],

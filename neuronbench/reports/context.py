@@ -47,7 +47,7 @@ def committed_records(run: Iterable[Record], results: Path | None = None) -> lis
     if results is None:
         return []
     out = []
-    for dataset, task, setting in sorted({(r.dataset["name"], r.task["name"], r.setting) for r in run}):
+    for dataset, task, setting in sorted({(r.dataset.name, r.task.name, r.setting) for r in run}):
         folder = results / dataset / task / setting
         if folder.is_dir():
             try:
@@ -65,7 +65,7 @@ def _score(r: pd.Series) -> str:
 
 
 def _cell(records: list[Record], r: pd.Series) -> list[Record]:
-    return [x for x in records if (x.dataset["name"], x.task["name"], x.setting, x.method["name"], x.preset)
+    return [x for x in records if (x.dataset.name, x.task.name, x.setting, x.method.name, x.preset)
             == (r["dataset"], r["task"], r["setting"], r["method"], r["preset"])]
 
 
@@ -75,7 +75,7 @@ def _versus(a: list[Record], b: list[Record], probe: str) -> str:
     if len(checksums) > 1:
         return " (not paired: another split)"
     try:
-        d = paired_difference(cell_predictions(a, probe), cell_predictions(b, probe), list(a[0].task["classes"]),
+        d = paired_difference(cell_predictions(a, probe), cell_predictions(b, probe), list(a[0].task.classes),
                               metrics=(MAIN_METRIC,))[MAIN_METRIC]
     except NeuronbenchError as e:
         return f" (not paired: {e})"
