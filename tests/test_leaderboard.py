@@ -582,8 +582,8 @@ def test_the_bwb_tuning_seed_is_never_in_a_cell(tmp_path: Path) -> None:
     for seed in (bwb.SWEEP_SEED, *bwb.EVAL_SEEDS[:2]):
         for fold in range(SETTINGS["inductive"]):
             record = make_record("nuclr", "inductive", fold, seed)
-            record.dataset["name"], record.task["name"] = bwb.TASK
-            save(root, record)
+            dataset, task = bwb.TASK
+            save(root, replace(record, dataset=replace(record.dataset, name=dataset), task=replace(record.task, name=task)))
     agg = build_aggregate(list(iter_records(root)), root)
     cell = agg.cells[agg.cells["metric"] == "macro_f1"].iloc[0]
     assert [s for s, _ in seed_values(cell["seed_scores"])] == list(bwb.EVAL_SEEDS[:2]) and cell["n_seeds"] == 2
