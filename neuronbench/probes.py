@@ -27,14 +27,18 @@ Common rules of the three probes:
   executor's thread count), xgboost gets ``n_jobs=1``.
 
 Reproducibility across machines (the linear probe): logistic regression is a strictly
-convex problem, so its solution does not depend on the machine, but where lbfgs *stops*
-does. With scikit-learn's default ``tol=1e-4`` it stopped short of the optimum, at an
-iterate that depends on the rounding of the BLAS kernels (OpenBLAS picks them per CPU):
-on the default synthetic dataset the same embedding gave subclass macro-F1 0.7802 with
-OpenBLAS's Haswell kernels and 0.7820 with its generic ones (``OPENBLAS_CORETYPE=
-Prescott``), one test prediction apart. The probe therefore solves to ``LINEAR_TOL``
-(1e-8, projected-gradient norm; the coefficients are then within about 1e-5 of the
-optimum), where both kernels give the same predictions on every record we recomputed.
+convex problem, so its solution does not depend on the machine, but where an iterative
+solver *stops* does. With scikit-learn's lbfgs at its default ``tol=1e-4`` it stopped short
+of the optimum, at an iterate that depends on the rounding of the BLAS kernels (OpenBLAS
+picks them per CPU): on the default synthetic dataset the same embedding gave subclass
+macro-F1 0.7802 with OpenBLAS's Haswell kernels and 0.7820 with its generic ones
+(``OPENBLAS_CORETYPE=Prescott``), one test prediction apart. The probe therefore solves
+to ``LINEAR_TOL``: a Newton method (`_newton_cg`) stops when every gradient component of
+the unscaled objective ``C sum_i s_i loss_i + ||W||^2 / 2`` is at most 1e-8; the penalty's
+Hessian is the identity, so the coefficients are then within about 1e-8 of the optimum.
+It solves in the row space of the scaled training matrix (exact: `_row_space`), so an
+embedding of rank r < d (and any training set of fewer than d neurons) costs r columns,
+and each C of the grid starts from the previous C's solution.
 Stated tolerance: with the same library versions, two machines give the same linear-probe
 predictions but for test points that close to a decision boundary; `neuronbench verify`
 accepts a record when every probe's macro-F1 is within ``neuronbench.verify.METRIC_TOL``
@@ -46,10 +50,13 @@ from __future__ import annotations
 
 import copy
 import itertools
+import warnings
 from typing import Any
 
 import numpy as np
+from scipy.special import expit, log_softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
@@ -74,6 +81,132 @@ def _seed(random_state: Any) -> int:
     if isinstance(random_state, (int, np.integer)):
         return int(random_state)
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def _row_space(Xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(Z, V)`` with ``Xs = Z V^T``, ``V`` (d, r) orthonormal, ``r`` the numerical rank and
+    ``Z = U S`` (orthogonal columns). The L2-penalised optimum lies in the row space of
+    ``Xs`` (a component orthogonal to it changes no logit and only adds penalty), and
+    ``||W V|| = ||W||`` there, so solving on ``Z`` and mapping back by ``V^T`` is exact."""
+    U, sv, Vt = np.linalg.svd(Xs, full_matrices=False)
+    r = int(np.sum(sv > sv[0] * max(Xs.shape) * np.finfo(np.float64).eps)) if sv.size else 0
+    return U[:, :r] * sv[:r], Vt[:r].T
+
+
+class _Logistic:
+    """Class-weighted logistic loss on ``Z``: multinomial (softmax over K columns), or the
+    binary model (one column, sigmoid) for two classes, as scikit-learn fits them.
+    Parameters ``theta = [W (m, r) row-major, b (m)]``; objective (unscaled, so the
+    penalty's Hessian is the identity) ``C sum_i s_i loss_i + ||W||^2 / 2``."""
+
+    def __init__(self, Z: np.ndarray, y: np.ndarray, n_classes: int, sample_weight: np.ndarray):
+        self.Z, self.y, self.binary = Z, y, n_classes == 2
+        self.m = 1 if self.binary else n_classes
+        self.Y = (y == 1).astype(np.float64)[:, None] if self.binary else np.eye(n_classes)[y]
+        self.s = sample_weight
+        self.Z2 = Z * Z
+
+    def split(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        r = self.Z.shape[1]
+        return theta[: self.m * r].reshape(self.m, r), theta[self.m * r:]
+
+    def value_grad(self, theta: np.ndarray, C: float) -> tuple[float, np.ndarray, np.ndarray]:
+        """(objective, gradient, probabilities P (n, m)) at ``theta``."""
+        W, b = self.split(theta)
+        z = self.Z @ W.T + b
+        if self.binary:
+            loss = np.logaddexp(0.0, z[:, 0]) - self.Y[:, 0] * z[:, 0]
+            P = expit(z)
+        else:
+            logp = log_softmax(z, axis=1)
+            loss = -logp[np.arange(len(self.y)), self.y]
+            P = np.exp(logp)
+        cs = C * self.s
+        R = cs[:, None] * (P - self.Y)
+        grad = np.concatenate([(R.T @ self.Z + W).ravel(), R.sum(axis=0)])
+        return float(cs @ loss + 0.5 * np.sum(W * W)), grad, P
+
+    def hessp(self, P: np.ndarray, C: float, v: np.ndarray) -> np.ndarray:
+        """Hessian-vector product at the point with probabilities ``P``."""
+        V, c = self.split(v)
+        dz = self.Z @ V.T + c
+        cs = C * self.s
+        if self.binary:
+            dR = (cs * P[:, 0] * (1.0 - P[:, 0]))[:, None] * dz
+        else:
+            pdz = P * dz
+            dR = cs[:, None] * (pdz - P * pdz.sum(axis=1, keepdims=True))
+        return np.concatenate([(dR.T @ self.Z + V).ravel(), dR.sum(axis=0)])
+
+    def hess_diag(self, P: np.ndarray, C: float) -> np.ndarray:
+        """The Hessian's diagonal at ``P`` (the Jacobi preconditioner; ``Z``'s columns are
+        orthogonal, which makes it a good one)."""
+        curv = (C * self.s)[:, None] * P * (1.0 - P)
+        return np.concatenate([(curv.T @ self.Z2 + 1.0).ravel(), curv.sum(axis=0)])
+
+
+def _newton_cg(loss: _Logistic, C: float, theta: np.ndarray, tol: float, max_iter: int
+               ) -> tuple[np.ndarray, int, bool]:
+    """Minimise ``loss`` at ``C`` from ``theta`` by Newton's method: each step solved by
+    Jacobi-preconditioned conjugate gradients (exact Hessian-vector products, forcing
+    term ``min(0.5, sqrt(|g|))``), then a backtracking Armijo line search. Stops when
+    ``max |g_i| <= tol``; the Hessian is at least the identity on ``W``, so ``W`` is then
+    within about ``tol`` of the optimum. Returns (theta, Newton iterations, converged)."""
+    f, g, P = loss.value_grad(theta, C)
+    for it in range(max_iter):
+        if np.max(np.abs(g)) <= tol:
+            return theta, it, True
+        gnorm = float(np.linalg.norm(g))
+        inv_diag = 1.0 / np.maximum(loss.hess_diag(P, C), 1e-12)
+        # preconditioned CG on H p = -g
+        p, r = np.zeros_like(g), -g
+        q = inv_diag * r
+        d, rq = q.copy(), float(r @ q)
+        cg_tol = min(0.5, np.sqrt(gnorm)) * gnorm
+        for _ in range(10 * g.size):
+            Hd = loss.hessp(P, C, d)
+            step = rq / float(d @ Hd)
+            p += step * d
+            r -= step * Hd
+            if np.linalg.norm(r) <= cg_tol:
+                break
+            q = inv_diag * r
+            rq, rq_old = float(r @ q), rq
+            d = q + (rq / rq_old) * d
+        # Armijo backtracking; near the optimum the decrease is below f's rounding, so a
+        # full step that lowers the gradient is also accepted
+        slope, t = float(g @ p), 1.0
+        while True:
+            f_new, g_new, P_new = loss.value_grad(theta + t * p, C)
+            if f_new <= f + 1e-4 * t * slope:
+                break
+            if t == 1.0 and f_new <= f + 1e-12 * abs(f) and np.linalg.norm(g_new) < gnorm:
+                break
+            t *= 0.5
+            if t < 1e-10:  # no progress possible at this precision
+                return theta, it + 1, np.max(np.abs(g)) <= tol
+        theta, f, g, P = theta + t * p, f_new, g_new, P_new
+    return theta, max_iter, bool(np.max(np.abs(g)) <= tol)
+
+
+def _logistic_path(Xs: np.ndarray, y: np.ndarray, n_classes: int, sample_weight: np.ndarray,
+                   Cs: list[float], tol: float, max_iter: int) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """Class-weighted logistic regression at each ``C`` of ``Cs`` (ascending: each fit
+    starts from the previous solution), solved in ``Xs``'s row space (`_row_space`).
+    Returns, per C, (coef (m, d), intercept (m), Newton iterations); multinomial
+    intercepts are centred (the objective does not see a common shift)."""
+    Z, V = _row_space(Xs)
+    loss = _Logistic(Z, y, n_classes, sample_weight)
+    theta = np.zeros(loss.m * (Z.shape[1] + 1))
+    out = []
+    for C in Cs:
+        theta, n_iter, converged = _newton_cg(loss, float(C), theta, tol, max_iter)
+        if not converged:
+            warnings.warn(f"linear probe: Newton-CG did not reach tol={tol} in {max_iter} iterations "
+                          f"(C={C})", ConvergenceWarning)
+        W, b = loss.split(theta)
+        out.append((W @ V.T, b if loss.binary else b - b.mean(), n_iter))
+    return out
 
 
 class _Probe(ClassifierMixin, BaseEstimator):
@@ -142,23 +275,25 @@ class LinearProbe(_Probe):
     regression, C=1), except that with a validation set C is chosen from ``C_grid`` by
     validation macro-F1 (ties within ``TIE_TOL`` -> smaller C) and the final model is the
     one trained on the training set with that C. Without a validation set C =
-    ``DEFAULT_C`` = 1. lbfgs solves to ``tol`` = ``LINEAR_TOL`` (not scikit-learn's 1e-4),
-    so that the predictions do not depend on the machine's BLAS (module docstring).
-    With two classes scikit-learn fits the equivalent binary logistic model.
+    ``DEFAULT_C`` = 1. The optimum is that of scikit-learn's LogisticRegression (lbfgs,
+    multinomial; with two classes the binary model), solved to ``tol`` = ``LINEAR_TOL``
+    by `_logistic_path` so that the predictions do not depend on the machine's BLAS
+    (module docstring).
 
     Args:
         C_grid: inverse regularisation strengths to try.
         oversample: instead of class weights, randomly oversample (with replacement,
             seeded by ``random_state``) every class to the majority class count, as
             NuCLR did for IBL. The scaler is fitted on the original training set.
-        max_iter: lbfgs iterations; a ConvergenceWarning passes through if too few.
-        tol: lbfgs stopping tolerance (projected-gradient norm).
-        random_state: seed of the oversampling (lbfgs itself is deterministic).
+        max_iter: Newton iterations per C; a ConvergenceWarning is raised if too few.
+        tol: largest gradient component of the unscaled objective at which to stop.
+        random_state: seed of the oversampling (the solver itself is deterministic).
 
     Attributes:
-        scaler_, model_: the fitted StandardScaler and LogisticRegression.
+        scaler_, model_: the fitted StandardScaler, and a LogisticRegression holding the
+            solution (``coef_``, ``intercept_``; multinomial intercepts centred).
         best_params_: ``{"C": C}``. val_scores_: see the module docstring.
-        n_iter_: lbfgs iterations of the final model.
+        n_iter_: Newton iterations of the final model.
     """
 
     def __init__(self, C_grid=c.LINEAR_C_GRID, oversample=False, max_iter=c.LINEAR_MAX_ITER,
@@ -182,30 +317,38 @@ class LinearProbe(_Probe):
             idx = np.concatenate([np.arange(len(y)), *extra])
             Xs, y = Xs[idx], y[idx]
 
+        weights = np.ones(len(y)) if self.oversample else compute_sample_weight("balanced", y)
+        Cs = [DEFAULT_C] if X_val is None else sorted(float(c) for c in self.C_grid)
+        fits = _logistic_path(Xs, y, len(self.classes_), weights, Cs, self.tol, self.max_iter)
+        models = [self._model(C, *fit) for C, fit in zip(Cs, fits)]
         if X_val is None:
-            self.model_ = self._train(Xs, y, DEFAULT_C)
+            self.model_ = models[0]
             self.best_params_ = {"C": DEFAULT_C}
             self.val_scores_ = []
         else:
             Xs_val = self.scaler_.transform(X_val)
             self.val_scores_, best_score = [], -np.inf
-            for C in sorted(float(c) for c in self.C_grid):
-                model = self._train(Xs, y, C)
+            for C, model in zip(Cs, models):
                 score = macro_f1(y_val, model.predict(Xs_val))
                 self.val_scores_.append({"C": C, "val_macro_f1": score})
                 if score > best_score + TIE_TOL:  # ties keep the smaller C
                     best_score, self.model_, self.best_params_ = score, model, {"C": C}
         self.n_iter_ = self.model_.n_iter_
 
-    def _train(self, Xs: np.ndarray, y: np.ndarray, C: float) -> LogisticRegression:
-        """One logistic regression on the (scaled, possibly oversampled) training set."""
-        return LogisticRegression(
+    def _model(self, C: float, coef: np.ndarray, intercept: np.ndarray, n_iter: int) -> LogisticRegression:
+        """A fitted scikit-learn LogisticRegression holding one solution (for predict_proba)."""
+        model = LogisticRegression(
             C=C,
             class_weight=None if self.oversample else "balanced",
             max_iter=self.max_iter,
             tol=self.tol,
             random_state=_seed(self.random_state),
-        ).fit(Xs, y)
+        )
+        model.classes_ = np.arange(len(self.classes_))
+        model.coef_, model.intercept_ = coef, intercept
+        model.n_iter_ = np.array([n_iter], dtype=np.int32)
+        model.n_features_in_ = coef.shape[1]
+        return model
 
     def _predict_proba_encoded(self, X) -> np.ndarray:
         return self.model_.predict_proba(self.scaler_.transform(X))
