@@ -145,13 +145,13 @@ def test_a_broken_builtin_fails_loudly(monkeypatch):
 
 def test_the_harness_never_imports_a_method_package_by_name():
     """Built-in methods are found like plug-ins, through entry points: no module of
-    neuronbench/ imports `methods` or `baselines`, statically or at run time."""
+    neuronbench/ imports `neuronbench_methods` or `neuronbench_baselines`, statically or at run time."""
     import ast
     from pathlib import Path
 
     import neuronbench
 
-    plugins = ("methods", "baselines")
+    plugins = ("neuronbench_methods", "neuronbench_baselines")
     found = []
     for path in sorted(Path(neuronbench.__file__).parent.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -167,6 +167,19 @@ def test_the_harness_never_imports_a_method_package_by_name():
             "for m in pkgutil.walk_packages(neuronbench.__path__, 'neuronbench.'):\n"
             "    if not m.name.endswith('__main__'):\n"
             "        importlib.import_module(m.name)\n"
-            "print('PLUGINS', sorted(m for m in sys.modules if m.split('.')[0] in ('methods', 'baselines')))")
+            "print('PLUGINS', sorted(m for m in sys.modules if m.split('.')[0] in ('neuronbench_methods', 'neuronbench_baselines')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "PLUGINS []" in out
+
+
+def test_the_plugin_folders_install_under_names_no_other_project_takes(tmp_path):
+    """methods/ and baselines/ import as neuronbench_methods and neuronbench_baselines, from
+    any directory; no top-level `methods` or `baselines` is installed (setup.py)."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    code = ("import importlib.util as u, neuronbench_methods.nuclr, neuronbench_baselines.nemo; "
+            "print('FOUND', [n for n in ('methods', 'baselines') if u.find_spec(n) is not None])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=tmp_path, env=env).stdout
+    assert "FOUND []" in out

@@ -36,7 +36,7 @@ Not supported yet
     (``neuronbench.device.save_checkpoint``: config + weights + versions) and
     `NuCLR.from_checkpoint` loads it back (``weights_only``).
 
-Presets (`methods.nuclr.INFO`, where each choice is justified): ``paper`` as published,
+Presets (`neuronbench_methods.nuclr.INFO`, where each choice is justified): ``paper`` as published,
 with the original's objective; ``cpu`` the same objective with a smaller model (d = 64,
 4 heads x 16) and budget (8 pairs per step, 2 epochs), plus lr 1e-3, no dropout and one
 thread; ``tiny`` a seconds-long smoke run. ``threads`` sets torch's CPU
@@ -55,9 +55,9 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from methods.nuclr.data import Batch, build_store, epoch_pairs, make_batch, pair_batch, readout_views, sampling_periods
-from methods.nuclr.loss import dcl_loss
-from methods.nuclr.model import Encoder, Layout, projector
+from neuronbench_methods.nuclr.data import Batch, build_store, epoch_pairs, make_batch, pair_batch, readout_views, sampling_periods
+from neuronbench_methods.nuclr.loss import dcl_loss
+from neuronbench_methods.nuclr.model import Encoder, Layout, projector
 from neuronbench import progress
 from neuronbench.data.recording import Recording
 from neuronbench.device import autocast, load_checkpoint, resolve_device, save_checkpoint, seed_everything, torch_threads
@@ -94,7 +94,7 @@ def parameter_groups(modules: Sequence[torch.nn.Module], weight_decay: float) ->
 class NuCLR(Params):
     """NuCLR (Arora et al. 2025): a permutation-equivariant spatio-temporal transformer
     trained so that a unit's representation in one window identifies it in another.
-    Its parameters are declared below (values: the presets of `methods.nuclr.INFO`);
+    Its parameters are declared below (values: the presets of `neuronbench_methods.nuclr.INFO`);
     the constructor does no work."""
 
     # backbone (`model.Encoder`)
