@@ -36,7 +36,7 @@ def test_method_info_rules():
         MethodInfo("x", "oracle", "s", "m:f", presets={"cpu": {}})
     info = MethodInfo("x", "method", "s", "m:f", presets={"cpu": {"d": 1, "device": "auto"}},
                       settings=("transductive",), na_reasons={"inductive": "needs the test animals"},
-                      modalities=("spikes",), requires=("waveforms",))
+                      modalities=("spikes",), requires=("waveforms",), uses_torch=True)
     assert info.config(device="cuda") == {"d": 1, "device": "cuda"}
     with pytest.raises(NeuronbenchError, match="unknown config keys"):
         info.config(width=3)

@@ -47,5 +47,6 @@ INFO = MethodInfo(
     },
     modalities=("spikes", "calcium"),
     supervised=True,
+    uses_torch=True,
     extras=("torch",),
 )

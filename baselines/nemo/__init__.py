@@ -33,5 +33,6 @@ INFO = MethodInfo(
     },
     modalities=("spikes",),
     requires=("waveforms",),
+    uses_torch=True,
     extras=("torch",),
 )

@@ -36,5 +36,6 @@ INFO = MethodInfo(
                  "epochs": 2, "steps_per_epoch": 4, "val_steps": 1, "embed_steps": 4},
     },
     modalities=("spikes", "calcium"),
+    uses_torch=True,
     extras=("torch",),
 )

@@ -53,6 +53,7 @@ INFO = MethodInfo(
     factory="neuronbench_methods.neurpir.method:NeurPIR",
     presets={"paper": PAPER, "cpu": CPU, "tiny": TINY},
     modalities=("spikes", "calcium"),
+    uses_torch=True,
     extras=("torch", "neurpir"),
 )
 

@@ -94,6 +94,7 @@ INFO = MethodInfo(
     factory="neuronbench_methods.nuclr.method:NuCLR",
     presets={"paper": PAPER, "cpu": CPU, "tiny": TINY},
     modalities=("spikes", "calcium"),
+    uses_torch=True,
     extras=("torch",),
 )
 
