@@ -242,7 +242,7 @@ def cmd_list(what: str) -> None:
     if what == "methods":
         from neuronbench.registry import all_methods
 
-        rows = [(i.name, i.kind, i.summary) for i in all_methods().values()]
+        rows = [(i.name, i.kind, "torch" if i.uses_torch else "cpu", i.summary) for i in all_methods().values()]
     elif what == "datasets":
         from neuronbench.data.catalog import DATASETS
         from neuronbench.data.root import data_root
