@@ -194,8 +194,8 @@ def check_environment(infos: Sequence[MethodInfo], device: str) -> None:
     on_torch = [i.name for i in infos if i.uses_torch]
     others = [i.name for i in infos if not i.uses_torch]
     if not on_torch:
-        raise NeuronbenchError(f"--device {device}: {', '.join(others)} do(es) not use torch and run(s) on the CPU; "
-                               "--device places torch methods only: leave it out (or use auto or cpu)")
+        raise NeuronbenchError(f"--device {device}: {_cpu_only(others)}; --device places torch methods only "
+                               "(`neuronbench list methods` says which): leave it out, or use auto or cpu")
     import torch
 
     if not torch.cuda.is_available():
@@ -203,7 +203,12 @@ def check_environment(infos: Sequence[MethodInfo], device: str) -> None:
                                f"(needed by {', '.join(on_torch)}); use --device auto or cpu")
     if others:
         print(f"neuronbench: note: --device {device} places the torch methods ({', '.join(on_torch)}); "
-              f"{', '.join(others)} do(es) not use torch and run(s) on the CPU", file=sys.stderr)
+              f"{_cpu_only(others)}", file=sys.stderr)
+
+
+def _cpu_only(names: Sequence[str]) -> str:
+    one = len(names) == 1
+    return f"{', '.join(names)} {'does' if one else 'do'} not use torch and {'runs' if one else 'run'} on the CPU"
 
 
 def device_of(info: MethodInfo, model: Method) -> str:

@@ -273,7 +273,7 @@ def test_cuda_without_cuda_stops_before_any_record(tmp_path, capsys, monkeypatch
     assert not (tmp_path / "results").exists()
     # methods none of which uses torch: --device cuda places nothing, refused as well
     assert main(_run(tmp_path, "--method", "phased", "--split", "inductive", "--seeds", "1", "--device", "cuda")) == 2
-    assert "phased do(es) not use torch" in capsys.readouterr().err
+    assert "phased does not use torch and runs on the CPU" in capsys.readouterr().err
     assert not (tmp_path / "results").exists()
 
 
