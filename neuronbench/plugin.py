@@ -196,8 +196,11 @@ def check_environment(infos: Sequence[MethodInfo], device: str) -> None:
     if not on_torch:
         raise NeuronbenchError(f"--device {device}: {_cpu_only(others)}; --device places torch methods only "
                                "(`neuronbench list methods` says which): leave it out, or use auto or cpu")
-    import torch
-
+    try:
+        import torch
+    except ImportError:  # a plug-in that declares uses_torch without the torch extra
+        raise NeuronbenchError(f"--device {device}: torch is not installed (needed by {', '.join(on_torch)}): "
+                               "pip install 'neuronbench[torch]'") from None
     if not torch.cuda.is_available():
         raise NeuronbenchError(f"--device {device}: CUDA is not available on this machine "
                                f"(needed by {', '.join(on_torch)}); use --device auto or cpu")
