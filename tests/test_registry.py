@@ -183,3 +183,20 @@ def test_the_plugin_folders_install_under_names_no_other_project_takes(tmp_path)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=tmp_path, env=env).stdout
     assert "FOUND []" in out
+
+
+def test_every_package_folder_is_listed_in_pyproject():
+    """pyproject.toml lists the packages by hand (methods/ and baselines/ install under other
+    names, which rules out automatic discovery): a package folder left out would be missing
+    from a wheel while an editable install still finds it."""
+    tomllib = pytest.importorskip("tomllib")
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    setuptools = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = {"neuronbench": "neuronbench", **{name: folder for name, folder in setuptools["package-dir"].items()}}
+    assert folders == {"neuronbench": "neuronbench", "neuronbench_methods": "methods",
+                       "neuronbench_baselines": "baselines"}
+    found = {".".join([name, *init.parent.relative_to(root / folder).parts])
+             for name, folder in folders.items() for init in (root / folder).rglob("__init__.py")}
+    assert sorted(setuptools["packages"]) == sorted(found)
