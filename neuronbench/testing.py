@@ -11,6 +11,7 @@ Each check is also importable on its own (``check_<what>(info, preset)``), raisi
     def test_my_method_conforms():
         check_method(INFO)  # the "tiny" preset if it has one, else "cpu"
 
+From the command line, ``neuronbench check-method NAME [--preset P]`` reports each check.
 The checks run the method on the device ``cpu`` on small simulated recordings: the two
 recordings of one animal to fit on and those of an unseen animal, from
 `neuronbench.data.synthetic` (its ``tiny`` configuration, whose constants are cited
