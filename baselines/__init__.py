@@ -10,7 +10,7 @@ FEATURES = MethodInfo(
     kind="control",
     summary="Hand-crafted single-neuron statistics: rate, ISI and autocorrelogram "
     "statistics, waveform shape where recorded (calcium: trace and event statistics).",
-    factory="baselines.features:SingleNeuronFeatures",
+    factory="neuronbench_baselines.features:SingleNeuronFeatures",
     presets={"cpu": {"min_spikes": 20, "min_events": 5, "waveforms": True},
              "paper": {"min_spikes": 20, "min_events": 5, "waveforms": True}},
 )
@@ -19,7 +19,7 @@ RANDOM = MethodInfo(
     name="random",
     kind="control",
     summary="Random Gaussian vectors seeded by neuron id: the chance floor of the probe.",
-    factory="baselines.random_embedding:RandomEmbedding",
+    factory="neuronbench_baselines.random_embedding:RandomEmbedding",
     presets={"cpu": {"dim": 32}, "paper": {"dim": 32}},
 )
 
@@ -28,7 +28,7 @@ POPULATION = MethodInfo(
     kind="control",
     summary="Hand-crafted population-coupling statistics: a neuron's correlation with the other "
     "units of its recording and the spectrum of its most correlated partners (no stimulus, no behaviour).",
-    factory="baselines.population:PopulationCoupling",
+    factory="neuronbench_baselines.population:PopulationCoupling",
     presets={"cpu": {"bin_s": 0.1, "window_s": 0.0, "top_k": 10},
              "paper": {"bin_s": 0.1, "window_s": 0.0, "top_k": 10}},
 )

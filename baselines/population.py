@@ -1,7 +1,7 @@
 """Hand-crafted population-coupling statistics: the "what does a neuron's co-variation
 with the rest of its recording tell" control.
 
-The counterpart of the single-neuron features control (`baselines.features`): each unit
+The counterpart of the single-neuron features control (`neuronbench_baselines.features`): each unit
 is described by how its activity co-varies with the other units of its recording, and by
 nothing else (no stimulus, no behaviour, no labels, nothing learned). It answers how
 much of a task a population-context method could get from simple co-variation alone.

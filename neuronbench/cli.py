@@ -244,6 +244,14 @@ def build_parser() -> argparse.ArgumentParser:
                          formatter_class=raw)
     mig.add_argument("--results", type=Path, metavar="DIR", default=Path("results"),
                      help="folder of the result records (default ./results)")
+
+    check = sub.add_parser("check-method", help="run the plug-in conformance checks on a method",
+                           description="Fit and embed a method on small simulated recordings, on the CPU, and\n"
+                           "report each conformance check of neuronbench.testing with pass or fail and why.\n"
+                           "Exit status: 0 every check passes, 1 one fails, 2 unknown method or preset.",
+                           epilog="example:\n  neuronbench check-method features", formatter_class=raw)
+    check.add_argument("name", help="method name (see `neuronbench list methods`)")
+    check.add_argument("--preset", default=None, help="config preset (default: tiny where the method has it, else cpu)")
     return p
 
 
@@ -264,7 +272,7 @@ def cmd_list(what: str) -> None:
     if what == "methods":
         from neuronbench.registry import all_methods
 
-        rows = [(i.name, i.kind, i.summary) for i in all_methods().values()]
+        rows = [(i.name, i.kind, "torch" if i.uses_torch else "cpu", i.summary) for i in all_methods().values()]
     elif what == "datasets":
         from neuronbench.data.catalog import DATASETS
         from neuronbench.data.root import data_root
@@ -408,6 +416,25 @@ def main(argv: list[str] | None = None) -> int:
         return 141  # 128 + SIGPIPE, what a tool killed by the broken pipe returns
 
 
+def cmd_check_method(args: argparse.Namespace) -> int:
+    """Each conformance check of one method, as it finishes; 0 if all pass, else 1."""
+    from neuronbench.registry import get_method
+    from neuronbench.testing import CHECKS, run_check
+
+    info = get_method(args.name)
+    preset = args.preset or ("tiny" if "tiny" in info.presets else "cpu")
+    info.config(preset)  # an unknown preset: exit 2 before any check
+    print(f"method {info.name!r}, preset {preset!r}: {len(CHECKS)} checks on the CPU", flush=True)
+    failed = 0
+    for check in CHECKS:
+        why = run_check(check, info, preset)
+        failed += why is not None
+        print(f"{'pass' if why is None else 'FAIL'}  {check.__name__}"
+              + ("" if why is None else "\n      " + why.replace("\n", "\n      ")), flush=True)
+    print(f"{len(CHECKS) - failed} of {len(CHECKS)} checks passed")
+    return 1 if failed else 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     """Recompute a sample of records; 0 if every one agrees, else 1."""
     from neuronbench.verify import line, summary, verify
@@ -456,6 +483,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             raise NeuronbenchError(f"--results {args.results}: no such folder")
         done = migrate_folder(args.results)
         print(f"{len(done)} record(s) in {args.results} rewritten at schema version {SCHEMA_VERSION}")
+    elif args.command == "check-method":
+        status = cmd_check_method(args)
     sys.stdout.flush()  # a closed pipe shows here, inside main's handler
     return status
 

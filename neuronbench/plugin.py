@@ -1,19 +1,24 @@
-"""The method plug-in interface: a metadata record plus a small fit/embed protocol.
+"""The method plug-in contract, all of it: a metadata record plus a small fit/embed protocol.
 
 Following MTEB, a method is described by a light `MethodInfo` (importing it never
 imports torch) that names a factory ``"module:attribute"``; the model code is imported
-only when the method is built. The model follows scikit-learn's rules: the constructor
-stores its keyword config and does no work, ``fit`` returns self, fitted state ends in
-``_``.
+only when the method is built. The harness calls, for each (config, pretraining set, seed)::
 
-The harness calls, for each (method config, pretraining set, seed)::
-
-    model = info.build(info.config("cpu", device="auto"))
-    model.fit(pretraining_recordings, seed=seed)               # labels removed
+    model = info.build(info.config(preset, device=device))
+    model = model.fit(pretraining_recordings, seed=seed)       # labels removed
     table = model.embed(recordings)                            # neuron_id x dims
 
-Supervised methods (``info.supervised``) also get ``labels=``: a Series indexed by
-neuron_id holding the labels of the probe-train neurons only.
+The model follows scikit-learn's rules: the constructor stores its keyword config and
+does no work; ``fit`` returns self (the harness refuses anything else); fitted state ends
+in ``_``. Supervised methods (``info.supervised``) also get ``labels=``: a Series indexed
+by neuron_id holding the labels of the probe-train neurons only.
+
+Torch is declared, never inferred: a method with ``uses_torch=True`` has a ``device`` key
+in every preset, which the harness sets from ``--device`` (``"auto"``, ``"cpu"``,
+``"cuda"``), and its fitted model exposes ``device_``, the device it ran on (``"cpu"``,
+``"cuda:0"``), written into the record. Any other method runs on the CPU: the harness
+never sets its config (a key of its own named ``device`` included) and records ``"cpu"``.
+The ``device`` key is never part of a config's identity (`config_hash`).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import re
+import sys
 from collections.abc import Mapping, Sequence
 import dataclasses
 from dataclasses import dataclass, field
@@ -35,6 +42,7 @@ if TYPE_CHECKING:  # pandas/Recording only for type hints: listing methods stays
     from neuronbench.data.recording import Recording
 
 KINDS: tuple[str, ...] = ("method", "baseline", "control")
+DISTRIBUTION = "neuronbench"  # the package whose extras `MethodInfo.extras` names
 
 
 @runtime_checkable
@@ -43,7 +51,9 @@ class Method(Protocol):
 
     def fit(
         self, recordings: Sequence[Recording], *, seed: int, labels: pd.Series | None = None
-    ) -> Method: ...
+    ) -> Method:
+        """Learn from ``recordings`` (labels removed); return self."""
+        ...
 
     def embed(self, recordings: Sequence[Recording]) -> pd.DataFrame:
         """One row per unit of ``recordings``: index ``neuron_id``, float columns."""
@@ -69,7 +79,9 @@ class MethodInfo:
         settings: the settings of `SETTINGS` it supports.
         na_reasons: why, for each unsupported setting (shown in the leaderboard).
         supervised: receives probe-train labels in ``fit``.
-        extras: pip extras it needs (``"torch"``).
+        uses_torch: runs on PyTorch: every preset has a ``device`` key, set by the harness,
+            and the fitted model exposes ``device_`` (the module docstring).
+        extras: extras of neuronbench it needs (``"torch"``), checked before a grid starts.
     """
 
     name: str
@@ -83,6 +95,7 @@ class MethodInfo:
     settings: tuple[str, ...] = SETTINGS
     na_reasons: Mapping[str, str] = field(default_factory=dict)
     supervised: bool = False
+    uses_torch: bool = False
     extras: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -93,10 +106,14 @@ class MethodInfo:
         unknown = set(self.settings) - set(SETTINGS)
         if unknown:
             raise NeuronbenchError(f"method {self.name!r}: field 'settings': unknown {sorted(unknown)}")
+        no_device = [k for k, preset in self.presets.items() if "device" not in preset]
+        if self.uses_torch and no_device:
+            raise NeuronbenchError(f"method {self.name!r}: field 'presets': a method with uses_torch=True needs a "
+                                   f"'device' key in every preset; {no_device} have none")
 
     def config(self, preset: str = "cpu", device: str | None = None, **overrides: Any) -> dict[str, Any]:
-        """The config of a preset, with overrides. ``device`` is set only for methods
-        whose presets have a ``device`` key (the ones that use torch)."""
+        """The config of a preset, with overrides. ``device`` is set for methods that
+        use torch only (``uses_torch``); the others run on the CPU."""
         if preset not in self.presets:
             raise NeuronbenchError(
                 f"method {self.name!r} has no preset {preset!r}; choose from {sorted(self.presets)}"
@@ -106,7 +123,7 @@ class MethodInfo:
         if unknown:
             raise NeuronbenchError(f"method {self.name!r}: unknown config keys {sorted(unknown)}; known: {sorted(cfg)}")
         cfg.update(overrides)
-        if device is not None and "device" in cfg:
+        if device is not None and self.uses_torch:
             cfg["device"] = device
         return cfg
 
@@ -127,6 +144,12 @@ class MethodInfo:
             raise NeuronbenchError(f"method {self.name!r} could not be imported: {e}{hint}") from None
         return factory(**(self.config("cpu") if config is None else config))
 
+    def missing_extras(self) -> dict[str, list[str]]:
+        """Each of its `extras` with requirements not installed: those requirements, as
+        neuronbench's package metadata states them (``{"torch": ["torch<3,>=2.4"]}``)."""
+        missing = {extra: [r for r in extra_requirements(extra) if not _installed(r)] for extra in self.extras}
+        return {extra: reqs for extra, reqs in missing.items() if reqs}
+
     def why_not(self, setting: str, modality: str, available: Sequence[str] = ()) -> str | None:
         """None if the method can run; else the reason it cannot (for "N/A")."""
         if setting not in self.settings:
@@ -137,6 +160,92 @@ class MethodInfo:
         if missing:
             return f"{self.name} needs {', '.join(missing)}, which this dataset does not have"
         return None
+
+
+def fitted(info: MethodInfo, model: Method, returned: object) -> Method:
+    """``model`` after ``returned = model.fit(...)``: ``fit`` returns self, and a torch
+    method's fitted model says where it ran (``device_``, a str); else an error."""
+    if returned is not model:
+        raise NeuronbenchError(f"method {info.name!r}: fit returned {type(returned).__name__}, expected the "
+                               "model itself (fit ends with `return self`)")
+    if info.uses_torch and not isinstance(getattr(model, "device_", None), str):
+        raise NeuronbenchError(f"method {info.name!r} declares uses_torch=True, but its fitted model has no "
+                               "device_ (the device it ran on, a str such as 'cpu' or 'cuda:0')")
+    return model
+
+
+def check_environment(infos: Sequence[MethodInfo], device: str) -> None:
+    """Refuse, before any record is written, a grid that cannot run as asked here: a
+    method whose extra is not installed; ``--device cuda`` without CUDA, or for methods
+    none of which uses torch (torch is imported only then). In a grid of torch and other
+    methods, ``--device cuda`` applies to the torch ones; a note on stderr says so."""
+    for info in infos:
+        missing = info.missing_extras()
+        if missing:
+            reqs = [r for rs in missing.values() for r in rs]
+            torch = [r for r in reqs if re.match(r"torch\b(?![.-])", r)]
+            raise NeuronbenchError(
+                f"method {info.name!r} needs {', '.join(reqs)}, which is not installed: "
+                f"pip install 'neuronbench[{','.join(missing)}]'"
+                + (f" (on a machine without a GPU, install the CPU build of {torch[0]} first, from "
+                   "https://download.pytorch.org/whl/cpu: PyPI's torch is the multi-GB CUDA build)" if torch else ""))
+    if not device.startswith("cuda"):
+        return
+    on_torch = [i.name for i in infos if i.uses_torch]
+    others = [i.name for i in infos if not i.uses_torch]
+    if not on_torch:
+        raise NeuronbenchError(f"--device {device}: {_cpu_only(others)}; --device places torch methods only "
+                               "(`neuronbench list methods` says which): leave it out, or use auto or cpu")
+    try:
+        import torch
+    except ImportError:  # a plug-in that declares uses_torch without the torch extra
+        raise NeuronbenchError(f"--device {device}: torch is not installed (needed by {', '.join(on_torch)}): "
+                               "pip install 'neuronbench[torch]'") from None
+    if not torch.cuda.is_available():
+        raise NeuronbenchError(f"--device {device}: CUDA is not available on this machine "
+                               f"(needed by {', '.join(on_torch)}); use --device auto or cpu")
+    if others:
+        print(f"neuronbench: note: --device {device} places the torch methods ({', '.join(on_torch)}); "
+              f"{_cpu_only(others)}", file=sys.stderr)
+
+
+def _cpu_only(names: Sequence[str]) -> str:
+    one = len(names) == 1
+    return f"{', '.join(names)} {'does' if one else 'do'} not use torch and {'runs' if one else 'run'} on the CPU"
+
+
+def device_of(info: MethodInfo, model: Method) -> str:
+    """Where a fitted model ran: its ``device_`` for a torch method, else ``"cpu"``."""
+    return str(model.device_) if info.uses_torch else "cpu"  # type: ignore[attr-defined]
+
+
+def extra_requirements(extra: str) -> list[str]:
+    """The requirements of neuronbench's pip ``extra`` (``"torch>=2.4,<3"``), read from
+    its installed metadata; without metadata, a package named like the extra."""
+    import importlib.metadata
+
+    try:
+        requires = importlib.metadata.requires(DISTRIBUTION) or []
+    except importlib.metadata.PackageNotFoundError:
+        requires = []
+    marker = re.compile(rf"""extra\s*==\s*["']{re.escape(extra)}["']""")
+    found = [r.split(";")[0].strip() for r in requires if marker.search(r)]
+    return found or [extra]
+
+
+def _installed(requirement: str) -> bool:
+    """Whether the package of ``requirement`` is installed (importable or a distribution)."""
+    import importlib.metadata
+    import importlib.util
+
+    name = re.match(r"[A-Za-z0-9._-]+", requirement).group(0)  # type: ignore[union-attr]
+    if importlib.util.find_spec(name.lower().replace("-", "_")) is not None:
+        return True
+    try:
+        importlib.metadata.distribution(name)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 def config_hash(config: Mapping[str, Any]) -> str:

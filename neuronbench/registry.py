@@ -18,10 +18,9 @@ from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
 
 from neuronbench.errors import NeuronbenchError
-from neuronbench.plugin import KINDS, MethodInfo
+from neuronbench.plugin import DISTRIBUTION, KINDS, MethodInfo
 
 ENTRY_POINT_GROUP = "neuronbench.methods"
-DISTRIBUTION = "neuronbench"
 
 
 def is_builtin(ep: EntryPoint) -> bool:

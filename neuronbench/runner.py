@@ -54,7 +54,7 @@ from neuronbench.embeddings import check_embeddings, read_embeddings, write_embe
 from neuronbench.errors import NeuronbenchError
 from neuronbench.executors import InProcessExecutor
 from neuronbench.memory import release_memory
-from neuronbench.plugin import MethodInfo, config_hash
+from neuronbench.plugin import MethodInfo, check_environment, config_hash, device_of, fitted
 from neuronbench.protocol.constants import PROBE_SEEDS, PROBES
 from neuronbench.protocol.evaluator import Evaluator
 from neuronbench.protocol.record import Record, read_record, record_path, write_record
@@ -172,50 +172,6 @@ def pretrains(info: MethodInfo) -> bool:
     return info.kind != "control" and not info.supervised
 
 
-def check_environment(infos: Sequence[MethodInfo], device: str) -> None:
-    """Refuse, before any record is written, a grid whose methods cannot be built here:
-    a missing pip extra, or ``--device cuda`` without CUDA (torch is imported only then)."""
-    for info in infos:
-        missing = {extra: names for extra in info.extras if (names := missing_requirements(extra))}
-        if missing:
-            raise NeuronbenchError(
-                f"method {info.name!r} needs {', '.join(n for names in missing.values() for n in names)}, which "
-                f"is not installed: pip install 'neuronbench[{','.join(missing)}]'"
-                + (" (on a machine without a GPU, pip install torch==2.13.0 first)" if "torch" in missing else ""))
-    uses_torch = [i.name for i in infos if "device" in i.config("cpu")]
-    if device.startswith("cuda") and uses_torch:
-        import torch
-
-        if not torch.cuda.is_available():
-            raise NeuronbenchError(f"--device {device}: CUDA is not available on this machine "
-                                   f"(needed by {', '.join(uses_torch)}); use --device auto or cpu")
-
-
-def missing_requirements(extra: str) -> list[str]:
-    """The packages of neuronbench's pip ``extra`` that are not installed (read from the
-    package metadata; without it, a package named like the extra)."""
-    import importlib.metadata
-    import importlib.util
-    import re
-
-    try:
-        requires = importlib.metadata.requires("neuronbench") or []
-    except importlib.metadata.PackageNotFoundError:
-        requires = []
-    names = [re.match(r"[A-Za-z0-9._-]+", r).group(0) for r in requires
-             if re.search(rf"extra\s*==\s*[\"']{re.escape(extra)}[\"']", r)] or [extra]
-    return [n for n in names if importlib.util.find_spec(n.lower().replace("-", "_")) is None
-            and not _distribution_installed(n)]
-
-
-def _distribution_installed(name: str) -> bool:
-    import importlib.metadata
-
-    try:
-        importlib.metadata.distribution(name)
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
 
 
 def submit_jobs(jobs: Sequence[EncoderJob], dataset_path: Path, options: GridOptions, executor: Any) -> None:
@@ -224,7 +180,7 @@ def submit_jobs(jobs: Sequence[EncoderJob], dataset_path: Path, options: GridOpt
     per phase below it)."""
     futures = []
     for job in jobs:
-        gpu = executor.gpus > 0 and "device" in job.config and job.config["device"] != "cpu"
+        gpu = executor.gpus > 0 and job.info.uses_torch and job.config["device"] != "cpu"
         # the tasks get the job without its runs: a job's runs sent with each of its runs
         # would grow the submitted data with the square of the runs per job (curve grids)
         bare = replace(job, runs=[])
@@ -378,16 +334,16 @@ def encode(job: EncoderJob, ds: Dataset, cache_dir: Path) -> tuple[Path, dict[st
     pretrain = [ds.recording(r).without_labels() for r in progress.steps(job.pretrain, "load recordings", unit="rec")]
     t0 = time.perf_counter()
     if job.info.supervised:
-        model.fit(pretrain, seed=job.seed, labels=job.labels.copy())
+        model = fitted(job.info, model, model.fit(pretrain, seed=job.seed, labels=job.labels.copy()))
     else:
-        model.fit(pretrain, seed=job.seed)
+        model = fitted(job.info, model, model.fit(pretrain, seed=job.seed))
     t1 = time.perf_counter()
     release_memory()  # the fit's freed activations, before the embedding allocates its own
     progress.status(f"embed {what}")
     everything = progress.steps(list(ds.recordings["recording"]), "load recordings", unit="rec")
     raw = model.embed([ds.recording(r).without_labels() for r in everything])
     t2 = time.perf_counter()
-    device = str(getattr(model, "device_", "cpu"))
+    device = device_of(job.info, model)
     del model
     release_memory()  # so that the next job of this process does not start from this one's high-water mark
     table = check_embeddings(raw, all_ids, f"method {job.info.name!r} (embed)")

@@ -11,6 +11,7 @@ Each check is also importable on its own (``check_<what>(info, preset)``), raisi
     def test_my_method_conforms():
         check_method(INFO)  # the "tiny" preset if it has one, else "cpu"
 
+From the command line, ``neuronbench check-method NAME [--preset P]`` reports each check.
 The checks run the method on the device ``cpu`` on small simulated recordings: the two
 recordings of one animal to fit on and those of an unseen animal, from
 `neuronbench.data.synthetic` (its ``tiny`` configuration, whose constants are cited
@@ -33,7 +34,7 @@ from neuronbench.data.recording import Recording
 from neuronbench.data.synthetic import simulate, tiny_config
 from neuronbench.embeddings import check_embeddings
 from neuronbench.errors import NeuronbenchError
-from neuronbench.plugin import Method, MethodInfo
+from neuronbench.plugin import Method, MethodInfo, device_of, fitted
 
 SEED = 0
 FIT_ANIMALS = ("m0",)  # the animal fit sees
@@ -155,16 +156,15 @@ def _build(info: MethodInfo, preset: str | None) -> Method:
     return _call("build", lambda: info.build(info.config(_preset(info, preset), device="cpu")))
 
 
-def _fit(info: MethodInfo, model: Method, fit_recs: list[Recording]) -> Method:
+def _fit(info: MethodInfo, model: Method, fit_recs: list[Recording]) -> object:
     """``fit`` as the harness calls it: recordings without labels; ``labels=`` (the
-    probe-train labels) for a supervised method only."""
+    probe-train labels) for a supervised method only. Returns what ``fit`` returned
+    (`check_fit_returns_self` checks it; the other checks go on with ``model``)."""
     bare = [r.without_labels() for r in fit_recs]
     if info.supervised:
         labels = probe_train_labels(fit_recs)
-        _call("fit", lambda: model.fit(bare, seed=SEED, labels=labels))
-    else:
-        _call("fit", lambda: model.fit(bare, seed=SEED))
-    return model
+        return _call("fit", lambda: model.fit(bare, seed=SEED, labels=labels))
+    return _call("fit", lambda: model.fit(bare, seed=SEED))
 
 
 def _embed(model: Method, recs: list[Recording], what: str = "embed") -> pd.DataFrame:
@@ -204,7 +204,9 @@ def _fit_and_embed(info: MethodInfo, preset: str | None, recs: list[Recording]) 
     """(the embedding of a model built and fitted as the harness does, the recordings embedded)."""
     fit_recs, unseen = _split(recs)
     embedded = _embedded(info, fit_recs, unseen)
-    return _embed(_fit(info, _build(info, preset), fit_recs), embedded), embedded
+    model = _build(info, preset)
+    _fit(info, model, fit_recs)
+    return _embed(model, embedded), embedded
 
 
 def _ids(recs: Sequence[Recording]) -> list[str]:
@@ -271,6 +273,21 @@ def check_labels_never_reach_fit(info: MethodInfo, preset: str | None = None) ->
                              "labels as fit(..., labels=...) only")
     if error is not None:
         raise AssertionError(f"fit or embed raised {type(error).__name__}: {error}")
+
+
+def check_fit_returns_self(info: MethodInfo, preset: str | None = None) -> None:
+    """``fit`` returns the model itself (scikit-learn's rule; the harness refuses anything
+    else), and a method that declares ``uses_torch`` exposes ``device_`` after ``fit``:
+    here ``"cpu"``, where it was asked to run."""
+    fit_recs, _ = _split(recordings(_first_modality(info)))
+    model = _build(info, preset)
+    try:
+        fitted(info, model, _fit(info, model, fit_recs))
+    except NeuronbenchError as e:
+        raise AssertionError(str(e)) from None
+    ran_on = device_of(info, model)
+    if not ran_on.startswith("cpu"):
+        raise AssertionError(f"built with device='cpu', the fitted model says it ran on {ran_on!r} (device_)")
 
 
 def check_embeds_one_finite_row_per_neuron(info: MethodInfo, preset: str | None = None) -> None:
@@ -340,6 +357,7 @@ def check_declared_modalities(info: MethodInfo, preset: str | None = None) -> No
 
 
 CHECKS: tuple[Callable[[MethodInfo, str | None], None], ...] = (
+    check_fit_returns_self,
     check_labels_never_reach_fit,
     check_embeds_one_finite_row_per_neuron,
     check_same_seed_same_embedding,
@@ -349,18 +367,23 @@ CHECKS: tuple[Callable[[MethodInfo, str | None], None], ...] = (
 )
 
 
+def run_check(check: Callable[[MethodInfo, str | None], None], info: MethodInfo,
+              preset: str | None = None) -> str | None:
+    """Run one check; None if it passed, else why it failed."""
+    try:
+        check(info, preset)
+    except Exception as e:  # an AssertionError of a check, or a bug the check did not foresee
+        return str(e) if isinstance(e, AssertionError) else f"raised {type(e).__name__}: {e}"
+    return None
+
+
 def check_method(info: MethodInfo, preset: str | None = None,
                  checks: Sequence[Callable[[MethodInfo, str | None], None]] = CHECKS) -> None:
     """Run every check of ``checks`` on the method of ``info`` with ``preset`` (default:
-    ``"tiny"`` where the method has it, else ``"cpu"``); raise one AssertionError naming
-    each check that failed and why."""
-    failures = []
-    for check in checks:
-        try:
-            check(info, preset)
-        except Exception as e:  # an AssertionError of a check, or a bug the check did not foresee
-            why = str(e) if isinstance(e, AssertionError) else f"raised {type(e).__name__}: {e}"
-            failures.append(f"{check.__name__}: {why}")
+    ``"tiny"`` where the method has it, else ``"cpu"``; an unknown one is a
+    NeuronbenchError); raise one AssertionError naming each check that failed and why."""
+    info.config(_preset(info, preset))
+    failures = [f"{check.__name__}: {why}" for check in checks if (why := run_check(check, info, preset))]
     if failures:
         raise AssertionError(f"method {info.name!r} (preset {_preset(info, preset)!r}) failed "
                              f"{len(failures)} of {len(checks)} conformance checks:\n- " + "\n- ".join(failures))

@@ -21,10 +21,10 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from baselines.nemo import INFO
-from baselines.nemo.acg import acg_3d
-from baselines.nemo.augment import augment_acg, augment_waveforms
-from baselines.nemo.loss import clip_loss
+from neuronbench_baselines.nemo import INFO
+from neuronbench_baselines.nemo.acg import acg_3d
+from neuronbench_baselines.nemo.augment import augment_acg, augment_waveforms
+from neuronbench_baselines.nemo.loss import clip_loss
 
 
 def best_of(repeats: int, fn: Callable[[], object]) -> tuple[float, float]:

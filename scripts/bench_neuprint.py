@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from baselines.neuprint import INFO
+from neuronbench_baselines.neuprint import INFO
 from neuronbench.data.recording import EPOCH_COLUMNS, Recording, neuron_id
 
 

@@ -6,7 +6,7 @@ Each (preset, units) runs in a fresh subprocess on simulated Poisson recordings 
 recordings of ``--units`` units, 120 s, rates log-normal around 5 Hz), with about the same
 number of tokens per step at every population size (`TOKENS_PER_STEP`; the published
 batch is 128 pairs, ~200 k tokens, out of reach of a CPU step), through the same
-code as `NuCLR.fit`: view sampling and batch assembly (`methods.nuclr.data`), forward,
+code as `NuCLR.fit`: view sampling and batch assembly (`neuronbench_methods.nuclr.data`), forward,
 loss, backward, clipping and the AdamW step. FLOPs are counted analytically from the
 batch actually drawn (matmuls only: read-in, attention projections, attention scores and
 mixing over the real units of each window, GEGLU, projector; backward = 2 x forward), so
@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from methods.nuclr import INFO
-from methods.nuclr.data import Batch, build_store, epoch_pairs, pair_batch, sampling_periods
-from methods.nuclr.method import NuCLR, parameter_groups
+from neuronbench_methods.nuclr import INFO
+from neuronbench_methods.nuclr.data import Batch, build_store, epoch_pairs, pair_batch, sampling_periods
+from neuronbench_methods.nuclr.method import NuCLR, parameter_groups
 from neuronbench.data.recording import Recording, neuron_id
 from neuronbench.device import resolve_device
 

@@ -137,7 +137,7 @@ def measured(out: dict[str, float]):
 
 def _limit_nuclr_steps(batch_pairs: int) -> None:
     """Cut each NuCLR epoch's pair list to `NUCLR_STEPS` batches (see the docstring)."""
-    import methods.nuclr.method as nuclr_method
+    import neuronbench_methods.nuclr.method as nuclr_method
 
     real = nuclr_method.epoch_pairs
 

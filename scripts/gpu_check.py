@@ -62,9 +62,9 @@ SEED = 0
 
 
 def _torch_methods() -> list[str]:
-    """Names of the registered methods whose plug-in uses torch (its presets have a
-    ``device`` key), in registry order. Listing them does not import torch."""
-    return [name for name, info in all_methods().items() if "device" in info.presets.get("cpu", {})]
+    """Names of the registered methods that declare torch (`MethodInfo.uses_torch`), in
+    registry order. Listing them does not import torch."""
+    return [name for name, info in all_methods().items() if info.uses_torch]
 
 
 def few_steps_overrides(preset: Mapping[str, Any], steps: int) -> dict[str, Any]:
@@ -167,7 +167,7 @@ def _neuprint_forward(model: Any, recs: Sequence) -> np.ndarray:
     recording (drawn with a fixed seed) with the fitted embeddings: the predicted activity."""
     import torch
 
-    from baselines.neuprint.data import make_batch
+    from neuronbench_baselines.neuprint.data import make_batch
 
     device = torch.device(model.device_)
     session = model._sessions([recs[0].without_labels()])[0]

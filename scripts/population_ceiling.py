@@ -1,9 +1,9 @@
 """Analysis (not a test, not a method): where each label lives, in single-neuron
 statistics or in population co-variation, and at which window length.
 
-Each unit is described (a) by the single-neuron features control (`baselines.features`:
+Each unit is described (a) by the single-neuron features control (`neuronbench_baselines.features`:
 its own rate, ISI, autocorrelogram and waveform statistics) and (b) by the population
-control's co-variation statistics (`baselines.population`: correlation with the other
+control's co-variation statistics (`neuronbench_baselines.population`: correlation with the other
 units, with the population, and the spectrum of its most correlated partners; no
 stimulus, no behaviour, no labels), computed in non-overlapping windows of
 ``--windows`` seconds (0 = the whole recording) and averaged over a unit's windows, as
@@ -35,9 +35,9 @@ import argparse
 import numpy as np
 import pandas as pd
 
-from baselines import FEATURES as FEATURES_INFO
-from baselines import POPULATION
-from baselines.population import COLUMNS, activity_windows, window_statistics
+from neuronbench_baselines import FEATURES as FEATURES_INFO
+from neuronbench_baselines import POPULATION
+from neuronbench_baselines.population import COLUMNS, activity_windows, window_statistics
 from neuronbench.data.catalog import load_dataset
 from neuronbench.data.recording import Recording
 from neuronbench.protocol.constants import HEADLINE_PROBE

@@ -73,7 +73,7 @@ INTERRUPTING = _info("interrupting", "Interrupting")
 PHASED = _info("phased", "Phased")
 SLEEPY = _info("sleepy", "Sleepy")
 TORCHY = dataclasses.replace(_info("torchy", "Phased"), extras=("torch",))
-GPU = _info("gpu", "Phased", device="auto")
+GPU = dataclasses.replace(_info("gpu", "Phased", device="auto"), uses_torch=True)
 
 
 @pytest.fixture(autouse=True)
@@ -288,9 +288,10 @@ def test_cuda_without_cuda_stops_before_any_record(tmp_path, capsys, monkeypatch
     assert main(_run(tmp_path, "--method", "gpu", "--split", "inductive", "--seeds", "1", "--device", "cuda")) == 2
     assert "CUDA is not available" in capsys.readouterr().err
     assert not (tmp_path / "results").exists()
-    # a method without a device runs on --device cuda as it does anywhere
-    assert main(_run(tmp_path, "--method", "phased", "--split", "inductive", "--seeds", "1", "--device", "cuda",
-                     "--no-progress")) == 0
+    # methods none of which uses torch: --device cuda places nothing, refused as well
+    assert main(_run(tmp_path, "--method", "phased", "--split", "inductive", "--seeds", "1", "--device", "cuda")) == 2
+    assert "phased does not use torch and runs on the CPU" in capsys.readouterr().err
+    assert not (tmp_path / "results").exists()
 
 
 # -- reused runs ------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from baselines.features import (
+from neuronbench_baselines.features import (
     ACG_COLUMNS,
     CALCIUM_COLUMNS,
     SPIKE_COLUMNS,
@@ -15,8 +15,8 @@ from baselines.features import (
     autocorrelogram,
     waveform_features,
 )
-from baselines import FEATURES
-from baselines.random_embedding import RandomEmbedding
+from neuronbench_baselines import FEATURES
+from neuronbench_baselines.random_embedding import RandomEmbedding
 from neuronbench.data.recording import EPOCH_COLUMNS, Recording, neuron_id
 from neuronbench.errors import NeuronbenchError
 

@@ -166,7 +166,7 @@ def test_a_supervised_encoder_trains_on_the_labelled_subset_only(spies, tmp_path
 
 
 def test_lolcat_sees_only_the_labelled_subset(tmp_path, monkeypatch):
-    from baselines.lolcat.method import Lolcat
+    from neuronbench_baselines.lolcat.method import Lolcat
 
     seen = []
     original = Lolcat.fit

@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 import torch
 
-from baselines.lolcat import INFO
-from baselines.lolcat import sampling
-from baselines.lolcat.features import SnippetConfig, calcium_events, normalisation, snippet_histograms
-from baselines.lolcat.method import Lolcat
-from baselines.lolcat.model import LolcatNet
+from neuronbench_baselines.lolcat import INFO
+from neuronbench_baselines.lolcat import sampling
+from neuronbench_baselines.lolcat.features import SnippetConfig, calcium_events, normalisation, snippet_histograms
+from neuronbench_baselines.lolcat.method import Lolcat
+from neuronbench_baselines.lolcat.model import LolcatNet
 from neuronbench.data.recording import Recording, neuron_id
 from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol.record import iter_records

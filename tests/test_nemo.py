@@ -11,13 +11,13 @@ import pytest
 import torch
 from scipy.ndimage import gaussian_filter1d
 
-from baselines.nemo import INFO
-from baselines.nemo import acg as A
-from baselines.nemo.augment import augment_acg, augment_waveforms, shift_lags, smooth_lags
-from baselines.nemo.data import prepare_waveforms, unit_inputs
-from baselines.nemo.loss import clip_loss
-from baselines.nemo.method import NemoMethod, train
-from baselines.nemo.model import Nemo
+from neuronbench_baselines.nemo import INFO
+from neuronbench_baselines.nemo import acg as A
+from neuronbench_baselines.nemo.augment import augment_acg, augment_waveforms, shift_lags, smooth_lags
+from neuronbench_baselines.nemo.data import prepare_waveforms, unit_inputs
+from neuronbench_baselines.nemo.loss import clip_loss
+from neuronbench_baselines.nemo.method import NemoMethod, train
+from neuronbench_baselines.nemo.model import Nemo
 from neuronbench.data.catalog import load_dataset
 from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol.record import iter_records

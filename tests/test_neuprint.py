@@ -12,15 +12,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from baselines.neuprint import INFO
-from baselines.neuprint.data import (
+from neuronbench_baselines.neuprint import INFO
+from neuronbench_baselines.neuprint.data import (
     mask_entries,
     population_context,
     prepare_session,
     window_starts,
 )
-from baselines.neuprint.method import NeuPRINT
-from baselines.neuprint.model import Dynamics, feed_forward, masked_mse
+from neuronbench_baselines.neuprint.method import NeuPRINT
+from neuronbench_baselines.neuprint.model import Dynamics, feed_forward, masked_mse
 from neuronbench.data.recording import EPOCH_COLUMNS, Recording, neuron_id
 from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol.record import iter_records

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 import torch
 
-from methods.neurpir import INFO, INFO_NOCEBRA
-from methods.neurpir.loss import vicreg_loss, vicreg_terms
-from methods.neurpir.model import NeurPIRNet, expander
-from methods.neurpir.segments import SegmentStore, recording_activity, tiling
-from methods.neurpir.surround import SurroundEncoder, stimulus_one_hot
+from neuronbench_methods.neurpir import INFO, INFO_NOCEBRA
+from neuronbench_methods.neurpir.loss import vicreg_loss, vicreg_terms
+from neuronbench_methods.neurpir.model import NeurPIRNet, expander
+from neuronbench_methods.neurpir.segments import SegmentStore, recording_activity, tiling
+from neuronbench_methods.neurpir.surround import SurroundEncoder, stimulus_one_hot
 from neuronbench.data.catalog import load_dataset
 from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol.record import iter_records

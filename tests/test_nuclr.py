@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 import torch
 
-from methods.nuclr import INFO
-from methods.nuclr.data import build_store, epoch_pairs, keep_units, make_batch, pair_batch, stimulus_periods
-from methods.nuclr.loss import dcl_loss
-from methods.nuclr.method import NuCLR, batch_loss
+from neuronbench_methods.nuclr import INFO
+from neuronbench_methods.nuclr.data import build_store, epoch_pairs, keep_units, make_batch, pair_batch, stimulus_periods
+from neuronbench_methods.nuclr.loss import dcl_loss
+from neuronbench_methods.nuclr.method import NuCLR, batch_loss
 from neuronbench.device import torch_threads
-from methods.nuclr.model import Encoder, Layout, rotary_phases, rotate
+from neuronbench_methods.nuclr.model import Encoder, Layout, rotary_phases, rotate
 from neuronbench.data.catalog import load_dataset
 from neuronbench.data.recording import Recording, neuron_id
 from neuronbench.errors import NeuronbenchError

@@ -13,7 +13,8 @@ from neuronbench.plugin import config_hash
 from neuronbench.registry import all_methods
 
 BUILT_IN = sorted((name, preset) for name, info in all_methods().items()
-                  if info.factory.startswith(("methods.", "baselines.")) for preset in info.presets)
+                  if info.factory.startswith(("neuronbench_methods.", "neuronbench_baselines."))
+                  for preset in info.presets)
 
 
 @pytest.mark.parametrize(("name", "preset"), BUILT_IN)

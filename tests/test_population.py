@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from baselines import POPULATION, population
-from baselines.population import COLUMNS, window_statistics
+from neuronbench_baselines import POPULATION, population
+from neuronbench_baselines.population import COLUMNS, window_statistics
 from neuronbench.errors import NeuronbenchError
 from tests.test_controls import calcium_recording, spikes_recording
 

@@ -152,8 +152,8 @@ def test_unknown_setting_and_dataset_are_refused(ds):
 def test_the_protocol_imports_no_harness_no_plug_in_and_nothing_heavy():
     """Layers: the protocol sits below the harness; listing settings and tasks is instant."""
     code = ("import sys, neuronbench.protocol.settings, neuronbench.protocol.tasks; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('methods', 'baselines', 'pandas', 'numpy', "
-            "'torch') or m in ('neuronbench.plugin', 'neuronbench.registry', 'neuronbench.runner', "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('neuronbench_methods', 'neuronbench_baselines', "
+            "'pandas', 'numpy', 'torch') or m in ('neuronbench.plugin', 'neuronbench.registry', 'neuronbench.runner', "
             "'neuronbench.executors', 'neuronbench.reports.aggregate', 'neuronbench.cli', 'neuronbench.probes')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

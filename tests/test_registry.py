@@ -36,7 +36,7 @@ def test_method_info_rules():
         MethodInfo("x", "oracle", "s", "m:f", presets={"cpu": {}})
     info = MethodInfo("x", "method", "s", "m:f", presets={"cpu": {"d": 1, "device": "auto"}},
                       settings=("transductive",), na_reasons={"inductive": "needs the test animals"},
-                      modalities=("spikes",), requires=("waveforms",))
+                      modalities=("spikes",), requires=("waveforms",), uses_torch=True)
     assert info.config(device="cuda") == {"d": 1, "device": "cuda"}
     with pytest.raises(NeuronbenchError, match="unknown config keys"):
         info.config(width=3)
@@ -145,13 +145,13 @@ def test_a_broken_builtin_fails_loudly(monkeypatch):
 
 def test_the_harness_never_imports_a_method_package_by_name():
     """Built-in methods are found like plug-ins, through entry points: no module of
-    neuronbench/ imports `methods` or `baselines`, statically or at run time."""
+    neuronbench/ imports `neuronbench_methods` or `neuronbench_baselines`, statically or at run time."""
     import ast
     from pathlib import Path
 
     import neuronbench
 
-    plugins = ("methods", "baselines")
+    plugins = ("neuronbench_methods", "neuronbench_baselines")
     found = []
     for path in sorted(Path(neuronbench.__file__).parent.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -167,6 +167,36 @@ def test_the_harness_never_imports_a_method_package_by_name():
             "for m in pkgutil.walk_packages(neuronbench.__path__, 'neuronbench.'):\n"
             "    if not m.name.endswith('__main__'):\n"
             "        importlib.import_module(m.name)\n"
-            "print('PLUGINS', sorted(m for m in sys.modules if m.split('.')[0] in ('methods', 'baselines')))")
+            "print('PLUGINS', sorted(m for m in sys.modules if m.split('.')[0] in ('neuronbench_methods', 'neuronbench_baselines')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "PLUGINS []" in out
+
+
+def test_the_plugin_folders_install_under_names_no_other_project_takes(tmp_path):
+    """methods/ and baselines/ import as neuronbench_methods and neuronbench_baselines, from
+    any directory; no top-level `methods` or `baselines` is installed (setup.py)."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    code = ("import importlib.util as u, neuronbench_methods.nuclr, neuronbench_baselines.nemo; "
+            "print('FOUND', [n for n in ('methods', 'baselines') if u.find_spec(n) is not None])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=tmp_path, env=env).stdout
+    assert "FOUND []" in out
+
+
+def test_every_package_folder_is_listed_in_pyproject():
+    """pyproject.toml lists the packages by hand (methods/ and baselines/ install under other
+    names, which rules out automatic discovery): a package folder left out would be missing
+    from a wheel while an editable install still finds it."""
+    tomllib = pytest.importorskip("tomllib")
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    setuptools = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = {"neuronbench": "neuronbench", **{name: folder for name, folder in setuptools["package-dir"].items()}}
+    assert folders == {"neuronbench": "neuronbench", "neuronbench_methods": "methods",
+                       "neuronbench_baselines": "baselines"}
+    found = {".".join([name, *init.parent.relative_to(root / folder).parts])
+             for name, folder in folders.items() for init in (root / folder).rglob("__init__.py")}
+    assert sorted(setuptools["packages"]) == sorted(found)

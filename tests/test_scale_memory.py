@@ -46,7 +46,7 @@ class _LiveArrays:
 
 
 def test_nuclr_store_bins_one_recording_at_a_time_into_a_file_backed_buffer(recordings, monkeypatch):
-    from methods.nuclr import data
+    from neuronbench_methods.nuclr import data
 
     spy = _LiveArrays(data.bin_spikes)
     monkeypatch.setattr(data, "bin_spikes", spy)
@@ -67,7 +67,7 @@ def test_nuclr_store_bins_one_recording_at_a_time_into_a_file_backed_buffer(reco
 
 
 def test_neurpir_fit_fills_its_store_one_recording_at_a_time(recordings, monkeypatch):
-    from methods.neurpir import method, segments
+    from neuronbench_methods.neurpir import method, segments
     from neuronbench.registry import get_method
 
     def activity_only(rec, bin_s, percentile=99.0):
@@ -87,7 +87,7 @@ def test_neurpir_fit_fills_its_store_one_recording_at_a_time(recordings, monkeyp
 
 
 def test_segment_store_refuses_activity_of_another_shape():
-    from methods.neurpir.segments import SegmentStore
+    from neuronbench_methods.neurpir.segments import SegmentStore
     from neuronbench.errors import NeuronbenchError
 
     act = np.zeros((2, 5), np.float32)
@@ -96,7 +96,7 @@ def test_segment_store_refuses_activity_of_another_shape():
 
 
 def test_neuprint_sessions_keep_their_activity_file_backed(recordings):
-    from baselines.neuprint.data import prepare_session
+    from neuronbench_baselines.neuprint.data import prepare_session
 
     session = prepare_session(recordings[0], bin_s=0.233, train_fraction=0.75, behaviour_columns=("running_speed",))
     assert isinstance(session.z, np.memmap)
@@ -106,9 +106,9 @@ def test_neuprint_sessions_keep_their_activity_file_backed(recordings):
 
 
 def test_lolcat_histogram_table_is_file_backed_and_holds_each_recordings_histograms(recordings):
-    from baselines.lolcat import INFO
-    from baselines.lolcat.features import snippet_histograms
-    from baselines.lolcat.method import histogram_table
+    from neuronbench_baselines.lolcat import INFO
+    from neuronbench_baselines.lolcat.features import snippet_histograms
+    from neuronbench_baselines.lolcat.method import histogram_table
 
     config = INFO.build(INFO.config("tiny", "cpu"))._snippet_config("spikes")
     ids = [recordings[1].neuron_ids[2], recordings[0].neuron_ids[0]]

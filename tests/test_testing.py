@@ -22,8 +22,9 @@ class RateModel:
     spike rate (calcium: log mean absolute trace) and its spike/trace irregularity,
     centred on the means learned in ``fit`` and shifted by a seeded offset."""
 
-    def __init__(self, defect: str | None = None):
+    def __init__(self, defect: str | None = None, device: str | None = None):
         self.defect = defect
+        self.device = device  # a torch-declaring variant gets one (uses_torch=True)
 
     def _features(self, rec):
         if rec.modality == "calcium":
@@ -49,7 +50,9 @@ class RateModel:
             self.classes_ = [sorted(r.labels["cell_class"].unique()) for r in recordings if r.labels is not None]
         self.mean_ = np.vstack([self._features(r) for r in recordings]).mean(axis=0)
         self.offset_ = np.random.default_rng(None if self.defect == "nondeterministic" else seed).normal()
-        return self
+        if self.device is not None and self.defect != "no-device_":
+            self.device_ = "cpu" if self.device == "auto" else self.device
+        return None if self.defect == "fit-returns-none" else self
 
     def embed(self, recordings):
         if self.defect == "no-fit-check":
@@ -66,13 +69,15 @@ class RateModel:
 
 
 def plugin(defect: str | None, **fields) -> MethodInfo:
+    device = {"device": "auto"} if fields.get("uses_torch") else {}
     return MethodInfo(name=f"rate-{defect}", kind="method", summary="test plug-in", factory=f"{__name__}:RateModel",
-                      presets={"cpu": {"defect": defect}}, **fields)
+                      presets={"cpu": {"defect": defect, **device}}, **fields)
 
 
 def test_a_correct_plugin_passes_every_check():
     check_method(plugin(None))
     check_method(plugin(None, supervised=True))
+    check_method(plugin(None, uses_torch=True))  # runs where asked (cpu) and says so in device_
 
 
 @pytest.mark.parametrize("defect, failed", [
@@ -84,10 +89,12 @@ def test_a_correct_plugin_passes_every_check():
     ("silent-crash", {"check_handles_silent_units"}),
     ("spikes-only", {"check_handles_silent_units", "check_declared_modalities"}),
     ("needs-waveforms", {"check_declared_modalities"}),
+    ("fit-returns-none", {"check_fit_returns_self"}),
+    ("no-device_", {"check_fit_returns_self"}),
 ])
 def test_a_broken_plugin_fails_the_check_named_after_its_defect(defect, failed):
     with pytest.raises(AssertionError) as e:
-        check_method(plugin(defect))
+        check_method(plugin(defect, uses_torch=defect == "no-device_"))
     report = str(e.value)
     assert f"method 'rate-{defect}' (preset 'cpu') failed {len(failed)} of {len(CHECKS)} conformance checks" in report
     assert {c.__name__ for c in CHECKS if f"- {c.__name__}:" in report} == failed
@@ -104,6 +111,8 @@ def test_failure_messages_say_what_is_wrong():
     assert "NaN or infinite values for 1 neuron(s)" in report("nan")
     assert "ZeroDivisionError" in report("silent-crash") and "spikes recordings with silent units" in report("silent-crash")
     assert "calcium recordings with no optional field: fit raised NeuronbenchError" in report("spikes-only")
+    assert "fit returned NoneType, expected the model itself" in report("fit-returns-none")
+    assert "declares uses_torch=True, but its fitted model has no device_" in report("no-device_", uses_torch=True)
     # declaring the field it uses makes the waveform plug-in conform, on spikes
     check_method(plugin("needs-waveforms", modalities=("spikes",), requires=("waveforms",)))
 

@@ -1,6 +1,6 @@
 """LOLCAT (Schneider et al., Cell Reports 2023): supervised snippet-ISI-histogram model.
 
-Metadata only (no torch import): the model lives in `baselines.lolcat.method`.
+Metadata only (no torch import): the model lives in `neuronbench_baselines.lolcat.method`.
 
 Presets: ``paper`` as the authors' Neuropixels training script (``hengenlab/lolcat``,
 branch ``mehdi_branch``, ``np_dg3_nm3_latest_newdata_testing.py``): 64-bin log-ISI
@@ -8,7 +8,7 @@ histograms, the published network, 1000 epochs, adaptive per-epoch oversampling 
 calcium runs: 90-bin linear histograms, same training). ``cpu``: the same, with a
 40-epoch schedule (lr 1e-2 until epoch 30, then 1e-3; the published one spends only its
 first 10 of 1000 epochs at 1e-2, and cut in the same proportions it would barely train:
-see `baselines.lolcat.method`). ``tiny``: a few epochs for tests.
+see `neuronbench_baselines.lolcat.method`). ``tiny``: a few epochs for tests.
 """
 
 from neuronbench.plugin import MethodInfo
@@ -39,7 +39,7 @@ INFO = MethodInfo(
     "MLP -> 4-head attention pooling -> 32-d neuron embedding (what the probe reads) -> classifier.",
     paper="Schneider et al., Transcriptomic cell type structures in vivo neuronal activity across "
     "multiple timescales, Cell Reports 2023",
-    factory="baselines.lolcat.method:Lolcat",
+    factory="neuronbench_baselines.lolcat.method:Lolcat",
     presets={
         "paper": _PAPER,
         "cpu": {**_PAPER, "epochs": 40, "milestones": (30,)},
@@ -47,5 +47,6 @@ INFO = MethodInfo(
     },
     modalities=("spikes", "calcium"),
     supervised=True,
+    uses_torch=True,
     extras=("torch",),
 )

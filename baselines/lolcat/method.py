@@ -22,9 +22,9 @@ import torch
 from sklearn.metrics import f1_score
 from torch import nn
 
-from baselines.lolcat.features import SnippetConfig, n_snippets, normalisation, snippet_histograms
-from baselines.lolcat.model import LolcatNet
-from baselines.lolcat import sampling
+from neuronbench_baselines.lolcat.features import SnippetConfig, n_snippets, normalisation, snippet_histograms
+from neuronbench_baselines.lolcat.model import LolcatNet
+from neuronbench_baselines.lolcat import sampling
 from neuronbench import progress
 from neuronbench.data.binning import scratch_array
 from neuronbench.data.recording import Recording
@@ -87,7 +87,7 @@ def check_labels(recordings: Sequence[Recording], labels: pd.Series | None) -> p
 
 class Lolcat(Params):
     """LOLCAT (see the module docstring). Its parameters are declared below (values: the
-    presets of `baselines.lolcat.INFO`); the constructor does no work."""
+    presets of `neuronbench_baselines.lolcat.INFO`); the constructor does no work."""
 
     # the input (`features.SnippetConfig`)
     snippet_s: float  # snippet length (s)

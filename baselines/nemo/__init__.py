@@ -1,6 +1,6 @@
 """NEMO (Yu et al., ICLR 2025): waveform + 3D-autocorrelogram contrastive embeddings.
 
-Metadata only (no torch import): the model lives in `baselines.nemo.method`.
+Metadata only (no torch import): the model lives in `neuronbench_baselines.nemo.method`.
 """
 
 from neuronbench.plugin import MethodInfo
@@ -23,7 +23,7 @@ INFO = MethodInfo(
     "modalities, CLIP-style contrastive encoders; 500-d pre-projection embedding.",
     paper="Yu et al., In vivo cell-type and brain region classification via multimodal contrastive "
     "learning (NEMO), ICLR 2025",
-    factory="baselines.nemo.method:NemoMethod",
+    factory="neuronbench_baselines.nemo.method:NemoMethod",
     presets={
         "paper": _PAPER,
         # The published model; 100 epochs (5 warm-restart cycles) instead of 3000.
@@ -33,5 +33,6 @@ INFO = MethodInfo(
     },
     modalities=("spikes",),
     requires=("waveforms",),
+    uses_torch=True,
     extras=("torch",),
 )

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from baselines.nemo.acg import acg_3d
+from neuronbench_baselines.nemo.acg import acg_3d
 from neuronbench.data.recording import Recording
 from neuronbench.errors import NeuronbenchError
 

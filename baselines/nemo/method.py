@@ -34,10 +34,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from baselines.nemo.augment import augment_acg, augment_waveforms
-from baselines.nemo.data import unit_inputs
-from baselines.nemo.loss import clip_loss
-from baselines.nemo.model import Nemo
+from neuronbench_baselines.nemo.augment import augment_acg, augment_waveforms
+from neuronbench_baselines.nemo.data import unit_inputs
+from neuronbench_baselines.nemo.loss import clip_loss
+from neuronbench_baselines.nemo.model import Nemo
 from neuronbench import progress
 from neuronbench.data.recording import Recording
 from neuronbench.device import autocast, resolve_device, seed_everything, torch_threads
@@ -81,7 +81,7 @@ def train(model: Nemo, wf: torch.Tensor, acg: torch.Tensor, *, epochs: int, batc
 
 class NemoMethod(Params):
     """NEMO as a neuronbench method. Its parameters are declared below (values: the
-    presets of ``baselines.nemo.INFO``); the constructor does no work."""
+    presets of ``neuronbench_baselines.nemo.INFO``); the constructor does no work."""
 
     # the encoders and projections (`model.Nemo`)
     acg_dim: int  # ACG encoder output (its block of the embedding)

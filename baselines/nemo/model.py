@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.nemo.acg import N_DECILES, N_LAGS
-from baselines.nemo.data import WAVEFORM_SAMPLES
+from neuronbench_baselines.nemo.acg import N_DECILES, N_LAGS
+from neuronbench_baselines.nemo.data import WAVEFORM_SAMPLES
 
 
 class AcgEncoder(nn.Module):

@@ -1,7 +1,7 @@
 """NeuPRINT (Mi et al., NeurIPS 2023): per-neuron free embeddings learned with a
 masked-reconstruction dynamics model of each neuron's activity given population
 statistics and behaviour. Metadata only (no torch import): the model is in
-`baselines.neuprint.method`."""
+`neuronbench_baselines.neuprint.method`."""
 
 from neuronbench.plugin import MethodInfo
 
@@ -27,7 +27,7 @@ INFO = MethodInfo(
     "given population mean/std and behaviour; new neurons embedded against the frozen model.",
     paper="Mi et al., Learning Time-Invariant Representations for Individual Neurons from Population "
     "Dynamics, NeurIPS 2023",
-    factory="baselines.neuprint.method:NeuPRINT",
+    factory="neuronbench_baselines.neuprint.method:NeuPRINT",
     presets={
         "paper": _PAPER,
         "cpu": {**_PAPER, "ffn_dim": 304, "window_len": 50, "n_windows": 1, "embedding_lr": 0.05, "epochs": 10,
@@ -36,5 +36,6 @@ INFO = MethodInfo(
                  "epochs": 2, "steps_per_epoch": 4, "val_steps": 1, "embed_steps": 4},
     },
     modalities=("spikes", "calcium"),
+    uses_torch=True,
     extras=("torch",),
 )

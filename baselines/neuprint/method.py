@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from baselines.neuprint.data import (
+from neuronbench_baselines.neuprint.data import (
     BEHAVIOUR_COLUMNS,
     FORCED_MASKS,
     POPULATION_STATS,
@@ -28,7 +28,7 @@ from baselines.neuprint.data import (
     make_batch,
     prepare_session,
 )
-from baselines.neuprint.model import Dynamics, masked_mse
+from neuronbench_baselines.neuprint.model import Dynamics, masked_mse
 from neuronbench import progress
 from neuronbench.data.recording import Recording
 from neuronbench.device import autocast, resolve_device, seed_everything, torch_threads
@@ -41,7 +41,7 @@ Lookup = Callable[[torch.Tensor], torch.Tensor]  # table rows -> embeddings
 
 class NeuPRINT(Params):
     """NeuPRINT: see the module docstring. Its parameters are declared below (values:
-    the presets of `baselines.neuprint.INFO`); the constructor does no work."""
+    the presets of `neuronbench_baselines.neuprint.INFO`); the constructor does no work."""
 
     # the model (`model.Dynamics`)
     embedding_dim: int  # width of each neuron's free embedding

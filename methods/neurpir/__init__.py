@@ -1,4 +1,4 @@
-"""NeurPIR (Wu et al., ICLR 2025): metadata only; the model is in `methods.neurpir.method`
+"""NeurPIR (Wu et al., ICLR 2025): metadata only; the model is in `neuronbench_methods.neurpir.method`
 (importing this package imports neither torch nor cebra).
 
 Two registered names share one implementation: ``neurpir`` (with the CEBRA-encoded
@@ -50,9 +50,10 @@ INFO = MethodInfo(
     "pooling), conditioned on CEBRA-encoded surrounding information (stimulus, behaviour, session).",
     paper="Wu, Liao, Deng, Guo & Wang, ICLR 2025, 'Neuron Platonic Intrinsic Representation From "
     "Dynamics Using Contrastive Learning'",
-    factory="methods.neurpir.method:NeurPIR",
+    factory="neuronbench_methods.neurpir.method:NeurPIR",
     presets={"paper": PAPER, "cpu": CPU, "tiny": TINY},
     modalities=("spikes", "calcium"),
+    uses_torch=True,
     extras=("torch", "neurpir"),
 )
 

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from methods.neurpir.loss import vicreg_loss
-from methods.neurpir.model import NeurPIRNet, expander
-from methods.neurpir.segments import SegmentStore, gather_segments, recording_activity, tiling
-from methods.neurpir.surround import SurroundEncoder
+from neuronbench_methods.neurpir.loss import vicreg_loss
+from neuronbench_methods.neurpir.model import NeurPIRNet, expander
+from neuronbench_methods.neurpir.segments import SegmentStore, gather_segments, recording_activity, tiling
+from neuronbench_methods.neurpir.surround import SurroundEncoder
 from neuronbench import progress
 from neuronbench.data.binning import activity_shape
 from neuronbench.data.recording import Recording
@@ -40,18 +40,18 @@ def learning_rate(step: int, peak: float, warmup: int, total: int) -> float:
 
 class NeurPIR(Params):
     """Neuron Platonic Intrinsic Representation (see the module docstring). Its
-    parameters are declared below (values: the presets of `methods.neurpir.INFO`); the
+    parameters are declared below (values: the presets of `neuronbench_methods.neurpir.INFO`); the
     constructor does no work."""
 
     surround: bool  # give the encoder the CEBRA embedding of the surrounding information
-    # activity and views (`methods.neurpir.segments`)
+    # activity and views (`neuronbench_methods.neurpir.segments`)
     bin_s: float  # spike count bin (s)
     segment_bins: Sequence[int]  # segment lengths (bins), spikes; each view takes one
     calcium_segment_frames: Sequence[int]  # segment lengths (frames), calcium
     n_segments: int  # segments per view
     cross_session: bool  # a tracked neuron's view 2 may come from another of its recordings
     calcium_percentile: float  # calcium dF/F is divided by this percentile of the recording
-    # the network (`methods.neurpir.model`)
+    # the network (`neuronbench_methods.neurpir.model`)
     patch_bins: int  # spike bins per patch
     calcium_patch_frames: int  # calcium frames per patch
     hidden: int  # width of the patch embedding and the residual convolutions
@@ -59,7 +59,7 @@ class NeurPIR(Params):
     conv_layers: int  # residual convolution blocks
     kernel: int  # their kernel size
     expander: Sequence[int]  # widths of the VICReg expander's three layers
-    # VICReg (`methods.neurpir.loss`)
+    # VICReg (`neuronbench_methods.neurpir.loss`)
     invariance_weight: float  # weight of the invariance term
     variance_weight: float  # weight of the variance term
     covariance_weight: float  # weight of the covariance term
@@ -70,7 +70,7 @@ class NeurPIR(Params):
     steps: int  # optimisation steps
     lr: float  # peak learning rate
     weight_decay: float  # AdamW weight decay
-    # CEBRA (`methods.neurpir.surround`)
+    # CEBRA (`neuronbench_methods.neurpir.surround`)
     cebra_dim: int  # output dimension
     cebra_iterations: int  # training steps
     cebra_batch_size: int  # samples per step

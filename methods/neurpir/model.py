@@ -8,7 +8,7 @@ expander with VICReg. The paper does not specify the segment encoder; ours (a ch
 
 - Input of a segment: (channels, L) with channel 0 the neuron's binned activity and the
   other channels the CEBRA embedding of the surrounding information at the same time
-  bins (`methods.neurpir.surround`), so the auxiliary input is aligned in time.
+  bins (`neuronbench_methods.neurpir.surround`), so the auxiliary input is aligned in time.
 - Patches: the segment is cut into L / p patches of p bins (``patch_bins`` = 10 bins =
   200 ms for spikes, ``calcium_patch_frames`` = 4 frames, about 0.9 s, for calcium, as
   NuCLR's calcium tokens). Each patch becomes one vector, Linear(p + d, h) of its p

@@ -1,5 +1,5 @@
 """NuCLR (Arora et al., NeurIPS 2025, "Know Thyself by Knowing Others: Learning Neuron
-Identity from Population Context"): metadata only. The model is in `methods.nuclr.method`
+Identity from Population Context"): metadata only. The model is in `neuronbench_methods.nuclr.method`
 (`data`: tokens and views, `model`: backbone, `loss`: contrastive loss); importing this
 package does not import torch.
 
@@ -21,7 +21,7 @@ PAPER: dict = {
     # calcium 4-frame patches, 128-frame (~30 s) windows, +-240 s
     "bin_s": 0.02, "bins_per_token": 50, "tokens_spikes": 10, "frames_per_token": 4, "tokens_calcium": 32,
     "max_distance_s_spikes": 30.0, "max_distance_s_calcium": 240.0, "keep_min": 0.5, "min_matched": 10,
-    # the original's loss and quirks (our corrections are the other values; see methods.nuclr.loss / data)
+    # the original's loss and quirks (our corrections are the other values; see neuronbench_methods.nuclr.loss / data)
     "pair_filter": "views", "tau": 0.2, "scale_within_view": False, "calcium_unit_dropout": False,
     # optimisation (AdamW, 1 epoch warm-up then cosine, clipping 1.0)
     "lr_spikes": 5e-4, "lr_calcium": 1.25e-4, "batch_pairs_spikes": 128, "batch_pairs_calcium": 16,
@@ -54,9 +54,10 @@ INFO = MethodInfo(
     "representation, computed with its population as context, must identify it in another window.",
     paper="Arora et al., NeurIPS 2025, 'Know Thyself by Knowing Others: Learning Neuron Identity "
     "from Population Context'",
-    factory="methods.nuclr.method:NuCLR",
+    factory="neuronbench_methods.nuclr.method:NuCLR",
     presets={"paper": PAPER, "cpu": CPU, "tiny": TINY},
     modalities=("spikes", "calcium"),
+    uses_torch=True,
     extras=("torch",),
 )
 

@@ -22,9 +22,9 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from methods.nuclr.data import Batch, build_store, epoch_pairs, make_batch, pair_batch, readout_views, sampling_periods
-from methods.nuclr.loss import dcl_loss
-from methods.nuclr.model import Encoder, Layout, projector
+from neuronbench_methods.nuclr.data import Batch, build_store, epoch_pairs, make_batch, pair_batch, readout_views, sampling_periods
+from neuronbench_methods.nuclr.loss import dcl_loss
+from neuronbench_methods.nuclr.model import Encoder, Layout, projector
 from neuronbench import progress
 from neuronbench.data.recording import Recording
 from neuronbench.device import autocast, load_checkpoint, resolve_device, save_checkpoint, seed_everything, torch_threads
@@ -61,7 +61,7 @@ def parameter_groups(modules: Sequence[torch.nn.Module], weight_decay: float) ->
 class NuCLR(Params):
     """NuCLR (Arora et al. 2025): a permutation-equivariant spatio-temporal transformer
     trained so that a unit's representation in one window identifies it in another.
-    Its parameters are declared below (values: the presets of `methods.nuclr.INFO`);
+    Its parameters are declared below (values: the presets of `neuronbench_methods.nuclr.INFO`);
     the constructor does no work."""
 
     # backbone (`model.Encoder`)

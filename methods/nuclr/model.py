@@ -22,7 +22,7 @@ Backbone (published: d = 256, 4 heads x 64, ~6.3 M parameters with the projector
     recordings or times) never attend to each other: the original's xformers
     block-diagonal mask, computed with PyTorch scaled-dot-product attention.
     Output per unit and window: the mean over its L tokens (d-dim), no final norm.
-    ``spatial=False`` (ours, the population-context ablation of `methods.nuclr`'s
+    ``spatial=False`` (ours, the population-context ablation of `neuronbench_methods.nuclr`'s
     ``nuclr-nospatial``): the spatio-temporal blocks keep everything but the spatial
     attention, so each unit's output depends on its own tokens only.
 
