@@ -47,7 +47,6 @@ from typing import Any, Literal
 import pandas as pd
 
 from neuronbench import progress
-from neuronbench.data.catalog import get_dataset_info, load_dataset
 from neuronbench.data.store import Dataset
 from neuronbench.embeddings import check_embeddings, read_embeddings, write_embeddings
 from neuronbench.errors import NeuronbenchError
@@ -55,11 +54,12 @@ from neuronbench.executors import InProcessExecutor
 from neuronbench.memory import release_memory
 from neuronbench.plugin import MethodInfo, config_hash
 from neuronbench.probes import PROBES, make_probe
+from neuronbench.protocol.datasets import get_dataset_info, get_task, load_dataset, tasks_for
 from neuronbench.protocol.record import Record, read_record, record_path, variant_suffix, write_record
 from neuronbench.protocol.scoring import score_fold
 from neuronbench.protocol.settings import (SETTINGS, Fold, Split, get_split, label_subset,
                                           pretrain_animal_order, pretrain_subset)
-from neuronbench.protocol.tasks import Task, get_task, task_table, tasks_for
+from neuronbench.protocol.tasks import Task, task_table
 from neuronbench.registry import get_method
 
 PROBE_SEEDS = (0, 1, 2)

@@ -38,7 +38,7 @@ import pandas as pd
 from baselines import FEATURES as FEATURES_INFO
 from baselines import POPULATION
 from baselines.population import COLUMNS, activity_windows, window_statistics
-from neuronbench.data.catalog import load_dataset
+from neuronbench.protocol.datasets import load_dataset
 from neuronbench.data.recording import Recording
 from neuronbench.probes import make_probe
 from neuronbench.protocol.metrics import chance_levels

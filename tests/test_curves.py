@@ -9,7 +9,7 @@ import pytest
 
 from neuronbench import registry
 from neuronbench.cli import main
-from neuronbench.data.catalog import load_dataset
+from neuronbench.protocol.datasets import load_dataset
 from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol.record import iter_records, read_record, record_path
 from neuronbench.protocol.settings import get_split, label_subset, pretrain_subset

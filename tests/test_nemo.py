@@ -18,7 +18,7 @@ from baselines.nemo.data import prepare_waveforms, unit_inputs
 from baselines.nemo.loss import clip_loss
 from baselines.nemo.method import NemoMethod, train
 from baselines.nemo.model import Nemo
-from neuronbench.data.catalog import load_dataset
+from neuronbench.protocol.datasets import load_dataset
 from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol.record import iter_records
 from neuronbench.runner import GridOptions, run_grid

@@ -16,7 +16,7 @@ from methods.neurpir.loss import vicreg_loss, vicreg_terms
 from methods.neurpir.model import NeurPIRNet, expander
 from methods.neurpir.segments import SegmentStore, recording_activity, tiling
 from methods.neurpir.surround import SurroundEncoder, stimulus_one_hot
-from neuronbench.data.catalog import load_dataset
+from neuronbench.protocol.datasets import load_dataset
 from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol.record import iter_records
 from neuronbench.runner import GridOptions, run_grid

@@ -158,7 +158,7 @@ def test_cli_prepare_refuses_to_overwrite_and_reports_a_missing_folder(prepared,
     assert cli.main(["data", "prepare", "bugeon", "--raw", str(tmp_path / "nowhere")]) == 2
     assert "nowhere" in capsys.readouterr().err
     with pytest.raises(NeuronbenchError, match="not prepared"):
-        from neuronbench.data.catalog import load_dataset
+        from neuronbench.protocol.datasets import load_dataset
 
         load_dataset("ibl")
 

@@ -229,7 +229,7 @@ def test_module_fixtures_see_the_private_data_folder(_data_env_in_a_module_fixtu
 
 
 def test_regenerating_a_simulated_dataset_keeps_the_old_one_if_generation_fails(tmp_path):
-    from neuronbench.data.catalog import write_simulated
+    from neuronbench.data.simulated import write_simulated
 
     first = _write(tmp_path).checksum
     with pytest.raises(NeuronbenchError, match="raw/bad"):

@@ -65,6 +65,9 @@ EVOKED_S = (0.001, 0.009)
 CRE_RATIO = 2.0
 CUT_BEFORE_OPTO_S = 300.0
 WAVEFORM_RATE = 30000.0
+PARAMS = {"source": f"dandi:{DANDISET}/{DANDI_VERSION}", "qc": QC_LIMITS,
+          "cut_before_optotagging_s": CUT_BEFORE_OPTO_S}
+DESCRIPTION = "Allen Visual Coding Neuropixels: VIS units, opto-tagged Pvalb/Sst/Vip"
 ELECTRODES = "general/extracellular_ephys/electrodes"
 OPTO = "processing/optotagging/optogenetic_stimulation"
 
@@ -281,26 +284,8 @@ def session_files(raw_dir: Path) -> list[Path]:
     return files
 
 
-def load(raw_dir: Path) -> list[Recording]:
+def load(raw_dir: Path, report: list[str]) -> list[Recording]:
     recs = [r for p in session_files(raw_dir) for r in load_session(p)]
     if not recs:
         raise NeuronbenchError(f"{raw_dir}: no unit in a VIS area passes the unit filter in any session file")
     return recs
-
-
-def prepare(raw_dir: Path, out_dir: Path, *, replace: bool = False) -> Path:
-    from neuronbench.data.store import write_dataset
-
-    return write_dataset(
-        out_dir,
-        NAME,
-        load(raw_dir),
-        label_columns=LABEL_COLUMNS,
-        replace=replace,
-        params={
-            "source": f"dandi:{DANDISET}/{DANDI_VERSION}",
-            "qc": QC_LIMITS,
-            "cut_before_optotagging_s": CUT_BEFORE_OPTO_S,
-        },
-        description="Allen Visual Coding Neuropixels: VIS units, opto-tagged Pvalb/Sst/Vip",
-    )
