@@ -85,7 +85,7 @@ def task_table(dataset: Dataset, task: Task) -> pd.DataFrame:
     table["group"] = group_keys(table["animal"], neurons["track_id"], table["neuron_id"])
     keep = table["label"].isin(task.classes).to_numpy()
     if task.unit_filter is not None:
-        keep &= task.unit_filter(dataset.labels, dataset.path / "labels.parquet")
+        keep = keep & task.unit_filter(dataset.labels, dataset.path / "labels.parquet")
     table = table[keep].reset_index(drop=True)
     if table.empty:
         raise NeuronbenchError(f"{dataset.path}: no neuron has a label in {task.classes} for task {task.key}")
