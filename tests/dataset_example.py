@@ -74,7 +74,9 @@ REGISTERED = SimpleNamespace()
 def register(monkeypatch, *infos: DatasetInfo | str) -> None:
     """Register datasets through entry points beside the built-in ones for the duration of
     a test (a fresh registry cache, dropped after): each a `DatasetInfo`, or the
-    ``module:attribute`` of one, as a package's metadata would name it."""
+    ``module:attribute`` of one, as a package's metadata would name it. Call the
+    registry through its module (``datasets.all_datasets()``), not a name imported
+    before: that one is the cache of the built-ins."""
     eps = []
     for info in infos:
         if isinstance(info, DatasetInfo):

@@ -6,7 +6,8 @@ import pytest
 
 from neuronbench.data.store import Dataset, write_dataset
 from neuronbench.errors import NeuronbenchError
-from neuronbench.protocol.datasets import all_datasets, all_tasks, get_task, tasks_for
+from neuronbench.protocol import datasets
+from neuronbench.protocol.datasets import all_tasks, get_task, tasks_for
 from neuronbench.protocol.settings import make_split
 from neuronbench.protocol.tasks import METRICS, task_table
 from tests import dataset_example
@@ -24,7 +25,7 @@ def test_every_task_is_on_a_registered_dataset_and_declares_its_main_metric():
     tasks = all_tasks()
     assert tasks
     for key, task in tasks.items():
-        assert key == task.key and task.dataset in all_datasets()
+        assert key == task.key and task.dataset in datasets.all_datasets()
         assert task.main_metric == "macro_f1" and task.main_metric in METRICS
         assert len(task.classes) >= 2 and len(set(task.classes)) == len(task.classes)
     assert [t.name for t in tasks_for("synthetic-tiny")] == ["cell_class", "subclass", "region"]
