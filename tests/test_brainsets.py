@@ -276,7 +276,7 @@ def test_cli_prepares_a_dataset_and_refuses_bad_input(tmp_path, capsys, monkeypa
     _write_h5py(raw / "sub" / "sess-1.h5", times, unit)
     assert main(["data", "prepare", "ibl", "--raw", str(raw), "--format", "brainsets"]) == 0
     ds = Dataset(data_root() / "ibl")
-    assert ds.label_columns == list(ibl.LABEL_COLUMNS) == list(brainsets.LABEL_COLUMNS)
+    assert ds.label_columns == list(ibl.REGION_COLUMNS) == list(brainsets.LABEL_COLUMNS)
     assert ds.manifest["params"] == {"format": "brainsets", "files": ["sub/sess-1.h5"]}
     direct = brainsets.load_file(raw / "sub" / "sess-1.h5", "ibl")
     for rec, ref in zip(ds.load(with_labels=True), direct, strict=True):
@@ -300,4 +300,4 @@ def test_cli_prepares_a_dataset_and_refuses_bad_input(tmp_path, capsys, monkeypa
 
 
 def test_steinmetz_and_ibl_label_columns_agree():
-    assert tuple(steinmetz.LABEL_COLUMNS) == tuple(ibl.LABEL_COLUMNS) == brainsets.LABEL_COLUMNS
+    assert tuple(steinmetz.LABEL_COLUMNS) == tuple(ibl.REGION_COLUMNS) == brainsets.LABEL_COLUMNS

@@ -284,7 +284,9 @@ def session_files(raw_dir: Path) -> list[Path]:
     return files
 
 
-def load(raw_dir: Path, report: list[str]) -> list[Recording]:
+def load(raw_dir: Path, report: list[str] | None = None) -> list[Recording]:
+    """Every session file under ``raw_dir`` as recordings (``report``: the prepare
+    contract's; nothing here is skipped rather than fatal)."""
     recs = [r for p in session_files(raw_dir) for r in load_session(p)]
     if not recs:
         raise NeuronbenchError(f"{raw_dir}: no unit in a VIS area passes the unit filter in any session file")

@@ -282,9 +282,10 @@ def load_session(session: Path, report: list[str]) -> Recording | None:
     return rec.validate(where=str(session))
 
 
-def load(raw_dir: Path, report: list[str]) -> list[Recording]:
+def load(raw_dir: Path, report: list[str] | None = None) -> list[Recording]:
     """Every usable session under ``raw_dir``; the blocks and sessions skipped are
-    appended to ``report``."""
+    appended to ``report`` (when given)."""
+    report = report if report is not None else []
     recs = [r for s in session_dirs(find_root(raw_dir)) if (r := load_session(s, report)) is not None]
     if not recs:
         raise NeuronbenchError(f"{raw_dir}: no usable session (see: {'; '.join(report[:3])})")

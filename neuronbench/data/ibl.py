@@ -52,10 +52,11 @@ NAME = "ibl"
 OPENALYX = "https://openalyx.internationalbrainlab.org"
 SESSIONS_FILE = Path(__file__).parent / "sources" / "ibl_sessions.txt"
 COSMOS: tuple[str, ...] = ("CB", "CNU", "CTXsp", "HB", "HPF", "HY", "Isocortex", "MB", "OLF", "TH")
-LABEL_COLUMNS: tuple[str, ...] = ("region", "acronym")
+REGION_COLUMNS: tuple[str, ...] = ("region", "acronym")
 """The labels every region dataset shares (`neuronbench.data.brainsets` writes these)."""
 BWB_COLUMNS: tuple[str, ...] = ("firing_rate", "unit_qc", "uuid", "depth", "session", "lab")
 """What the BrainWideBench TS3 option needs besides (module docstring), kept with the labels."""
+LABEL_COLUMNS: tuple[str, ...] = REGION_COLUMNS + BWB_COLUMNS
 SESSIONS_TABLE = "sessions.pqt"
 """ONE's cache table of sessions (eid, lab, subject, date, number), at the cache's root."""
 SPIKE_SORTER = "pykilosort"
@@ -305,7 +306,9 @@ def session_eids(raw_dir: Path) -> dict[tuple[str, str, str, str], str]:
     }
 
 
-def load(raw_dir: Path, report: list[str]) -> list[Recording]:
+def load(raw_dir: Path, report: list[str] | None = None) -> list[Recording]:
+    """Every probe folder under ``raw_dir`` as a recording (``report``: the prepare
+    contract's; nothing here is skipped rather than fatal)."""
     regions = require("iblatlas.regions").BrainRegions()
     eids = session_eids(raw_dir)
     return [load_probe(folder, regions, eids) for folder in probe_dirs(raw_dir)]

@@ -219,7 +219,9 @@ def load_session(folder: Path) -> list[Recording]:
     return recs
 
 
-def load(raw_dir: Path, report: list[str]) -> list[Recording]:
+def load(raw_dir: Path, report: list[str] | None = None) -> list[Recording]:
+    """Every session folder under ``raw_dir`` as recordings (``report``: the prepare
+    contract's; nothing here is skipped rather than fatal)."""
     recs = [r for folder in session_dirs(raw_dir) for r in load_session(folder)]
     if not recs:
         raise NeuronbenchError(f"{raw_dir}: no cluster with _phy_annotation >= {MIN_PHY_ANNOTATION} in any session")
