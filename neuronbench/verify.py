@@ -126,7 +126,8 @@ def recompute(record: Record, cache_dir: Path, data_root: Path | None = None) ->
     from neuronbench.registry import get_method
     from neuronbench.runner import EncoderJob, curve_fold, encode
     from neuronbench.protocol.settings import get_split
-    from neuronbench.protocol.tasks import get_task, task_table
+    from neuronbench.protocol.datasets import get_task
+    from neuronbench.protocol.tasks import task_table
 
     method = record.method
     if config_hash(method["config"]) != method["config_hash"]:

@@ -38,13 +38,13 @@ import pandas as pd
 from baselines import FEATURES as FEATURES_INFO
 from baselines import POPULATION
 from baselines.population import COLUMNS, activity_windows, window_statistics
-from neuronbench.protocol.datasets import load_dataset
 from neuronbench.data.recording import Recording
 from neuronbench.probes import make_probe
+from neuronbench.protocol.datasets import get_task, load_dataset
 from neuronbench.protocol.metrics import chance_levels
 from neuronbench.protocol.scoring import pooled_score, predictions, score_fold
 from neuronbench.protocol.settings import SETTINGS, make_split
-from neuronbench.protocol.tasks import get_task, task_table
+from neuronbench.protocol.tasks import task_table
 
 FEATURES = "single-neuron features"
 

@@ -16,12 +16,11 @@ from methods.neurpir.loss import vicreg_loss, vicreg_terms
 from methods.neurpir.model import NeurPIRNet, expander
 from methods.neurpir.segments import SegmentStore, recording_activity, tiling
 from methods.neurpir.surround import SurroundEncoder, stimulus_one_hot
-from neuronbench.protocol.datasets import load_dataset
 from neuronbench.errors import NeuronbenchError
+from neuronbench.protocol.datasets import get_task, load_dataset
 from neuronbench.protocol.record import iter_records
 from neuronbench.runner import GridOptions, run_grid
 from neuronbench.protocol.settings import get_split
-from neuronbench.protocol.tasks import get_task
 
 SETTINGS = ["transductive", "transductive-zero-shot", "inductive"]
 
