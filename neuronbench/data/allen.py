@@ -35,7 +35,7 @@ mouse of this release was recorded in one session, so it names the mouse).
 - x, y, z stay NaN.
 
 Published protocol (NuCLR; frozen as ``eval_animals`` in
-`neuronbench.protocol.settings.PUBLISHED`): leave-one-session-out over the 16 labelled
+`neuronbench.catalog`): leave-one-session-out over the 16 labelled
 sessions; pretraining includes them (transductive zero-shot) or excludes all of them
 (inductive).
 """

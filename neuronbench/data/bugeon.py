@@ -31,7 +31,7 @@ case (NuCLR's session ids, e.g. ``sb025_20191004``), animal = the mouse (``SB025
   t-type's prefix before the first ``-``; ``unknown`` for EC and IN, as NuCLR sets it).
   The subclass task keeps Lamp5, Pvalb, Sncg, Sst, Vip (NuCLR drops Serpinf1).
 
-Published splits (NuCLR; frozen in `neuronbench.protocol.settings.PUBLISHED`): the
+Published splits (NuCLR; frozen in `neuronbench.catalog`): the
 development sessions sb025_20191004, sb026_20191011, sb028_20191106, sb030_20200108 are
 never tested; the inductive test mouse is SB028, absent from pretraining.
 """

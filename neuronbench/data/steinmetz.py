@@ -25,7 +25,7 @@ animal = the mouse (``Cori``).
 - Epochs: ``spontaneous`` intervals, the ``task`` block (first trial start to last trial
   end) and the ``passive`` block (first to last passive event), from the files present.
 
-Published split (NuCLR; frozen in `neuronbench.protocol.settings.PUBLISHED`): inductive
+Published split (NuCLR; frozen in `neuronbench.catalog`): inductive
 test mice Cori, Forssmann, Hench, absent from pretraining.
 """
 
