@@ -111,3 +111,11 @@ def test_listing_datasets_and_tasks_imports_nothing_heavy():
     code = ("import sys; from neuronbench.protocol.datasets import all_datasets, all_tasks; all_datasets(); "
             "all_tasks(); print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'pandas', 'torch')))")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
+
+
+def test_data_prepare_reads_the_registry_and_refuses_a_simulated_dataset(capsys):
+    assert main(["data", "prepare", "synthetic-tiny"]) == 2
+    assert ("dataset 'synthetic-tiny' is simulated, not prepared from downloads (`neuronbench run` makes it on first "
+            "use); those that are: allen, bugeon, ibl, steinmetz") in capsys.readouterr().err
+    assert main(["data", "download", "nope"]) == 2
+    assert "unknown dataset 'nope'; choose from: izhikevich" in capsys.readouterr().err
