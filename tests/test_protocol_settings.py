@@ -236,7 +236,10 @@ def test_too_few_evaluated_animals_says_the_protocol_keeps_only_those(ds, monkey
     _published(monkeypatch, eval_animals=("m1", "x7", "x8"))
     with pytest.raises(NeuronbenchError) as e:
         make_split(ds, TASK, "transductive-zero-shot")
-    assert ("the published protocol of 'handmade' evaluates only its 3 listed animals (m1, x7, x8), one left out at "
-            "a time, so it needs 2+ of them with a labelled neuron; of the 3 animal(s) prepared in") in str(e.value)
+    assert ("the published protocol of 'handmade' evaluates only its 3 listed animals (m1, x7, x8), so this setting "
+            "needs 2+ of them with a labelled neuron; of the 3 animal(s) prepared in") in str(e.value)
     assert str(e.value).endswith("(m0, m1, m2), 1 qualify (m1)")
     assert make_split(ds, TASK, "transductive").folds  # one evaluated animal is enough there
+    _published(monkeypatch, eval_animals=("x7",))
+    with pytest.raises(NeuronbenchError, match="so this setting needs 1\\+ of them .* 0 qualify \\(none\\)"):
+        make_split(ds, TASK, "transductive")

@@ -317,11 +317,12 @@ def _evaluated(dataset: Dataset, task: Task, table: pd.DataFrame, evaluated: tup
     prepared is refused, saying that the protocol keeps only those animals and which."""
     kept = table[table["animal"].isin(evaluated)].reset_index(drop=True)
     found = sorted(kept["animal"].unique())
-    if setting != "transductive" and len(found) < 2 or kept.empty:
+    needed = 1 if setting == "transductive" else 2  # the zero-shot settings leave one out at a time
+    if len(found) < needed:
         prepared = sorted(dataset.recordings["animal"].astype(str).unique())
         raise NeuronbenchError(
             f"task {task.key}, {setting}: the published protocol of {dataset.name!r} evaluates only its "
-            f"{len(evaluated)} listed animals ({', '.join(evaluated)}), one left out at a time, so it needs 2+ "
+            f"{len(evaluated)} listed animals ({', '.join(evaluated)}), so this setting needs {needed}+ "
             f"of them with a labelled neuron; of the {len(prepared)} animal(s) prepared in {dataset.path} "
             f"({', '.join(prepared)}), {len(found)} qualify ({', '.join(found) or 'none'})"
         )
