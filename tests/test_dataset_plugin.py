@@ -119,3 +119,8 @@ def test_data_prepare_reads_the_registry_and_refuses_a_simulated_dataset(capsys)
             "use); those that are: allen, bugeon, ibl, steinmetz") in capsys.readouterr().err
     assert main(["data", "download", "nope"]) == 2
     assert "unknown dataset 'nope'; choose from: izhikevich" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["synthetic-tiny", "synthetic-tiny-calcium", "izhikevich-tiny", "synthetic-scale-tiny"])
+def test_the_built_in_tiny_datasets_pass_check_dataset(name):
+    check_dataset(get_dataset_info(name))
