@@ -60,8 +60,8 @@ def test_check_dataset_names_each_check_a_broken_dataset_fails(monkeypatch, tmp_
                      "check_declared_settings_make_splits: raised NeuronbenchError"):
         assert expected in message
     with pytest.raises(AssertionError, match="dataset 'other' is not registered with this info"):
-        check_dataset(dataclasses.replace(dataset_example.INFO, name="other", tasks=()
-                                          or (Task("other", "kind", "kind", ("fast", "slow"), "t"),)))
+        check_dataset(dataclasses.replace(dataset_example.INFO, name="other",
+                                          tasks=(Task("other", "kind", "kind", ("fast", "slow"), "t"),)))
 
 
 def test_a_broken_plug_in_dataset_is_skipped_with_a_warning_and_the_rest_still_load(monkeypatch, capsys):
