@@ -14,9 +14,6 @@ from neuronbench.protocol.constants import (ENCODER_SEEDS, HEADLINE_PROBE, MAIN_
                                             SUMMARY_METRICS)
 from neuronbench.protocol.settings import SETTINGS
 
-REAL_DATASETS = {name: f"neuronbench.data.{name}" for name in ("bugeon", "steinmetz", "ibl", "allen")}
-"""The datasets prepared from downloads: name -> module with ``download(to)`` and ``prepare(raw, out)``."""
-
 DESCRIPTION = """\
 neuronbench: which method best recovers a neuron's identity (cell type, brain region)
 from its recorded activity. It runs methods on a dataset's tasks in three settings,
@@ -189,11 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--force", action="store_true", help="regenerate even if cached")
     dsub.add_parser("path", help="print the data folder")
     dl = dsub.add_parser("download", help="download a public dataset (resumable, checksums verified)")
-    dl.add_argument("name", choices=tuple(REAL_DATASETS))
+    dl.add_argument("name", metavar="NAME", help="a dataset prepared from downloads (`neuronbench list datasets`)")
     dl.add_argument("--to", type=Path, default=None, help="raw folder (default $NEURONBENCH_DATA/raw/NAME)")
     dl.add_argument("--no-progress", action="store_true")
     prep = dsub.add_parser("prepare", help="turn a downloaded dataset into the canonical format")
-    prep.add_argument("name", choices=tuple(REAL_DATASETS))
+    prep.add_argument("name", metavar="NAME", help="a dataset prepared from downloads (`neuronbench list datasets`)")
     prep.add_argument("--raw", type=Path, default=None, help="raw folder (default $NEURONBENCH_DATA/raw/NAME)")
     prep.add_argument("--force", action="store_true", help="replace a dataset already prepared")
     prep.add_argument("--format", choices=("native", "brainsets"), default="native",
@@ -274,17 +271,17 @@ def cmd_list(what: str) -> None:
 
         rows = [(i.name, i.kind, "torch" if i.uses_torch else "cpu", i.summary) for i in all_methods().values()]
     elif what == "datasets":
-        from neuronbench.data.catalog import DATASETS
         from neuronbench.data.root import data_root
+        from neuronbench.protocol.datasets import all_datasets
 
         root = data_root()
         rows = [(i.name, i.modality, dataset_state(i.name, i.generator is not None, root), i.summary)
-                for i in DATASETS.values()]
+                for i in all_datasets().values()]
         print(f"data folder: {root} ($NEURONBENCH_DATA)")
     else:
-        from neuronbench.protocol.tasks import TASKS
+        from neuronbench.protocol.datasets import all_tasks
 
-        rows = [(t.dataset, t.name, f"{len(t.classes)} classes", t.summary) for t in TASKS.values()]
+        rows = [(t.dataset, t.name, f"{len(t.classes)} classes", t.summary) for t in all_tasks().values()]
     print("\n".join(_columns(rows)))
 
 
@@ -372,14 +369,18 @@ def cmd_export(args: argparse.Namespace) -> None:
 def cmd_real_data(args: argparse.Namespace) -> None:
     """``data download NAME [--to DIR]`` and ``data prepare NAME [--raw DIR] [--force]``.
     A prepared dataset is replaced (``--force``) only once its rebuild is complete."""
-    import importlib
-
+    from neuronbench.data.prepare import loader_module, prepare
     from neuronbench.data.store import data_root, remove_stale
+    from neuronbench.protocol.datasets import all_datasets, get_dataset_info
 
-    module = importlib.import_module(REAL_DATASETS[args.name])
+    info = get_dataset_info(args.name)
+    if info.loader is None:
+        loaded = [i.name for i in all_datasets().values() if i.loader]
+        raise NeuronbenchError(f"dataset {args.name!r} is {info.kind}, not prepared from downloads "
+                               f"(`neuronbench run` makes it on first use); those that are: {', '.join(loaded)}")
     if args.data_command == "download":
         to = args.to or data_root() / "raw" / args.name
-        print(module.download(to, progress=not args.no_progress))
+        print(loader_module(info.loader).download(to, progress=not args.no_progress))
         print(f"next: neuronbench data prepare {args.name} --raw {to}", file=sys.stderr)
         return
     raw = args.raw or data_root() / "raw" / args.name
@@ -395,7 +396,7 @@ def cmd_real_data(args: argparse.Namespace) -> None:
 
         print(brainsets.prepare(raw, out, args.name, replace=args.force))
     else:
-        print(module.prepare(raw, out, replace=args.force))
+        print(prepare(info.loader, raw, out, replace=args.force))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -466,7 +467,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         elif args.data_command in ("download", "prepare"):
             cmd_real_data(args)
         else:
-            from neuronbench.data.catalog import build_synthetic
+            from neuronbench.data.simulated import build_synthetic
 
             for path in build_synthetic(force=args.force, size=args.size):
                 print(path)

@@ -189,7 +189,7 @@ def export_bwb_ts3(results: Path, method: str, out: Path, *, dataset: Any = None
                                f"its reported seeds are {list(bwb.EVAL_SEEDS)}")
     by_seed = _records(results, method, setting, seeds, preset)
     if dataset is None:
-        from neuronbench.data.catalog import load_dataset
+        from neuronbench.protocol.datasets import load_dataset
 
         dataset = load_dataset(bwb.TASK[0])
     files: dict[Path, bytes] = {}

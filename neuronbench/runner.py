@@ -48,7 +48,6 @@ import pandas as pd
 
 from neuronbench import progress
 from neuronbench.atomic import check_writable
-from neuronbench.data.catalog import get_dataset_info, load_dataset
 from neuronbench.data.store import Dataset
 from neuronbench.embeddings import check_embeddings, read_embeddings, write_embeddings
 from neuronbench.errors import NeuronbenchError
@@ -58,8 +57,9 @@ from neuronbench.plugin import MethodInfo, check_environment, config_hash, devic
 from neuronbench.protocol.constants import PROBE_SEEDS, PROBES
 from neuronbench.protocol.evaluator import Evaluator
 from neuronbench.protocol.record import Record, read_record, record_path, write_record
+from neuronbench.protocol.datasets import get_dataset_info, get_task, load_dataset, tasks_for
 from neuronbench.protocol.settings import SETTINGS, Fold, Split, get_split
-from neuronbench.protocol.tasks import Task, get_task, task_table, tasks_for
+from neuronbench.protocol.tasks import Task, task_table
 from neuronbench.registry import get_method
 
 

@@ -387,3 +387,6 @@ def check_method(info: MethodInfo, preset: str | None = None,
     if failures:
         raise AssertionError(f"method {info.name!r} (preset {_preset(info, preset)!r}) failed "
                              f"{len(failures)} of {len(checks)} conformance checks:\n- " + "\n- ".join(failures))
+
+
+from neuronbench.testing_dataset import check_dataset  # noqa: E402  (datasets: beside check_method)

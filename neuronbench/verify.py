@@ -207,14 +207,14 @@ def recompute(record: Record, cache_dir: Path, data_root: Path | None = None) ->
     """Redo the run of ``record``: fit + embed (cached in ``cache_dir``) and probe, with
     the record's config, seeds and split. Raises `NeuronbenchError` when the record's
     config, data or split is not the one available here."""
-    from neuronbench.data.catalog import load_dataset
+    from neuronbench.protocol.datasets import get_task, load_dataset
     from neuronbench.data.store import Dataset
     from neuronbench.embeddings import read_embeddings
     from neuronbench.plugin import config_hash
     from neuronbench.registry import get_method
     from neuronbench.runner import EncoderJob, encode
     from neuronbench.protocol.settings import get_split
-    from neuronbench.protocol.tasks import get_task, task_table
+    from neuronbench.protocol.tasks import task_table
 
     method = record.method
     if config_hash(method.config) != method.config_hash:

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from neuronbench.data.catalog import load_dataset
+from neuronbench.protocol.datasets import load_dataset
 from neuronbench.embeddings import read_embeddings
 from neuronbench.executors import InProcessExecutor, local_dask
 from neuronbench.protocol.constants import ENCODER_SEEDS, HEADLINE_PROBE

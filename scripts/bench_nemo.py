@@ -50,7 +50,7 @@ def bench_acg(repeats: int) -> None:
 
 
 def bench_dataset(name: str) -> None:
-    from neuronbench.data.catalog import load_dataset
+    from neuronbench.protocol.datasets import load_dataset
 
     recordings = load_dataset(name).load()
     n_units = sum(r.n_units for r in recordings)

@@ -160,7 +160,8 @@ def run_stage(method: str, stage: str, dataset_path: Path, work: Path, args: arg
 
     from neuronbench.data.store import Dataset
     from neuronbench.protocol.settings import SETTINGS, get_split
-    from neuronbench.protocol.tasks import get_task, task_table
+    from neuronbench.protocol.datasets import get_task
+    from neuronbench.protocol.tasks import task_table
 
     def split(setting: str = SETTING):
         ds = Dataset(dataset_path)

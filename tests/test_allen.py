@@ -128,7 +128,7 @@ def test_the_session_id_falls_back_to_the_root_identifier_dataset(tmp_path):
 
 
 def test_sessions_are_the_labelled_ones_of_the_published_protocol():
-    from neuronbench.protocol.settings import PUBLISHED
+    from neuronbench.protocol.datasets import get_dataset_info
 
-    assert len(PUBLISHED["allen"].eval_animals) == 16
-    assert set(list(ALLEN_SESSIONS)[:6]) <= set(PUBLISHED["allen"].eval_animals)
+    evaluated = get_dataset_info("allen").published.eval_animals
+    assert len(evaluated) == 16 and set(list(ALLEN_SESSIONS)[:6]) <= set(evaluated)

@@ -276,7 +276,7 @@ def test_cli_prepares_a_dataset_and_refuses_bad_input(tmp_path, capsys, monkeypa
     _write_h5py(raw / "sub" / "sess-1.h5", times, unit)
     assert main(["data", "prepare", "ibl", "--raw", str(raw), "--format", "brainsets"]) == 0
     ds = Dataset(data_root() / "ibl")
-    assert ds.label_columns == list(ibl.LABEL_COLUMNS) == list(brainsets.LABEL_COLUMNS)
+    assert ds.label_columns == list(ibl.REGION_COLUMNS) == list(brainsets.LABEL_COLUMNS)
     assert ds.manifest["params"] == {"format": "brainsets", "files": ["sub/sess-1.h5"]}
     direct = brainsets.load_file(raw / "sub" / "sess-1.h5", "ibl")
     for rec, ref in zip(ds.load(with_labels=True), direct, strict=True):
@@ -300,4 +300,55 @@ def test_cli_prepares_a_dataset_and_refuses_bad_input(tmp_path, capsys, monkeypa
 
 
 def test_steinmetz_and_ibl_label_columns_agree():
-    assert tuple(steinmetz.LABEL_COLUMNS) == tuple(ibl.LABEL_COLUMNS) == brainsets.LABEL_COLUMNS
+    assert tuple(steinmetz.LABEL_COLUMNS) == tuple(ibl.REGION_COLUMNS) == brainsets.LABEL_COLUMNS
+
+
+def _reverse_domain(p: Path) -> None:
+    _write_h5py(p, *_spikes())
+    _edit(p, "spikes/domain/start", np.array([DOMAIN[1]]))
+    _edit(p, "spikes/domain/end", np.array([DOMAIN[0]]))
+
+
+EXACT_CASES = {
+    "reversed domain": (_reverse_domain, "field 'spikes/domain': interval 0 is reversed: start 40.0 > end 1.5; "
+                        "expected start <= end"),
+    "short running speed": (lambda p: (_write_h5py(p, *_spikes()),
+                                       _edit(p, "running/running_speed", RUNNING[1][:3, None])),
+                            "field 'running/running_speed': expected 4 values (one per sample of running/timestamps), "
+                            "got 3"),
+    "unknown cosmos region": (lambda p: (_write_h5py(p, *_spikes()), _edit(p, "units/region_cosmos", np.array(
+        [b"Isocortex", b"HPF", b"root", b"Cortex", b"MB"]))),
+        "field 'units/region_cosmos': value(s) ['Cortex'] are not Cosmos regions; expected one of CB, CNU"),
+}
+
+
+@pytest.mark.parametrize("case", list(EXACT_CASES))
+def test_a_reversed_domain_a_short_behaviour_field_and_an_unknown_region_say_what_they_are(tmp_path, case):
+    make, message = EXACT_CASES[case]
+    path = tmp_path / "s.h5"
+    make(path)
+    with pytest.raises(NeuronbenchError) as e:
+        brainsets.load_file(path, "ibl")
+    assert str(e.value).startswith(f"{path}: ") and message in str(e.value)
+
+
+def test_void_and_root_cosmos_values_are_units_without_a_region(tmp_path):
+    path = tmp_path / "s.h5"
+    _write_h5py(path, *_spikes())
+    _edit(path, "units/region_cosmos", np.array([b"Isocortex", b"void", b"root", b"TH", b"MB"]))
+    regions = [r for rec in brainsets.load_file(path, "ibl") for r in rec.labels["region"]]
+    assert regions == ["Isocortex", None, None, "TH", "MB"]
+
+
+def test_two_files_of_one_session_are_refused_naming_both(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("NEURONBENCH_DATA", str(tmp_path / "data"))
+    raw = tmp_path / "raw"
+    (raw / "a").mkdir(parents=True)
+    (raw / "b").mkdir()
+    for folder in ("a", "b"):
+        _write_h5py(raw / folder / "sess-1.h5", *_spikes())
+    assert main(["data", "prepare", "ibl", "--raw", str(raw), "--format", "brainsets"]) == 2
+    err = capsys.readouterr().err
+    assert (f"{raw / 'b' / 'sess-1.h5'}: field 'session.id': recording 'sess-1_probe00' is also in "
+            f"{raw / 'a' / 'sess-1.h5'}; expected one file per session") in err
+    assert "Traceback" not in err and not (data_root() / "ibl").exists()

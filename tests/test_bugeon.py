@@ -28,7 +28,8 @@ STIMULUS = {"Blank": "spontaneous", "Drifting Gratings": "drifting_gratings", "N
 def loaded(tmp_path_factory):
     root = tmp_path_factory.mktemp("bugeon-raw")
     truth = write_bugeon(root)
-    recs, report = bugeon.load(root)
+    report: list[str] = []
+    recs = bugeon.load(root, report)
     return truth, {r.recording: r for r in recs}, report, root
 
 

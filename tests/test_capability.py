@@ -1,6 +1,6 @@
 """Capability checks (issue 12, item 4): each learned method sees the channel its paper
 says it reads, on tiny datasets where a two-class label lives in exactly one channel
-(`neuronbench.data.capability`: every other channel has the same distribution in both
+(`neuronbench.testing_capability`: every other channel has the same distribution in both
 classes).
 
 Statistic: balanced accuracy of linear probes on held-out units (`capability.probe_score`:
@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 from scipy.stats import ks_2samp
 
-from neuronbench.data import capability
+from neuronbench import testing_capability as capability
 from neuronbench.device import torch_threads
 from neuronbench.registry import get_method
 

@@ -9,11 +9,11 @@ import pytest
 
 from neuronbench import registry
 from neuronbench.cli import main
-from neuronbench.data.catalog import load_dataset
 from neuronbench.errors import NeuronbenchError
+from neuronbench.protocol.datasets import get_task, load_dataset
 from neuronbench.protocol.record import iter_records, read_record, record_path
 from neuronbench.protocol.settings import get_split, label_subset, pretrain_subset
-from neuronbench.protocol.tasks import get_task, task_table
+from neuronbench.protocol.tasks import task_table
 from neuronbench.runner import GridOptions, run_grid
 from tests import plugin_example
 

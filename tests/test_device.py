@@ -41,7 +41,7 @@ def test_seed_everything_repeats_draws():
 
 @pytest.fixture(scope="module")
 def tiny_recordings():
-    from neuronbench.data.catalog import load_dataset
+    from neuronbench.protocol.datasets import load_dataset
 
     return [r.without_labels() for r in load_dataset("synthetic-tiny").load()]
 
@@ -58,7 +58,7 @@ def test_fit_does_not_depend_on_the_callers_threads(name, tiny_recordings):
     assert config["threads"] == 1
     labels = None
     if info.supervised:
-        from neuronbench.data.catalog import load_dataset
+        from neuronbench.protocol.datasets import load_dataset
 
         ids = [i for r in tiny_recordings[:4] for i in r.neuron_ids]
         labels = load_dataset("synthetic-tiny").labels.set_index("neuron_id").loc[ids, "cell_class"]

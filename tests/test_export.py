@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from neuronbench.cli import main
+from neuronbench.data import ibl
+from neuronbench.data.prepare import prepare
 from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol import bwb
 from neuronbench.protocol.metrics import classification_metrics
@@ -28,13 +30,12 @@ SEEDS = list(bwb.EVAL_SEEDS)
 def run(tmp_path_factory):
     """The IBL fixture prepared, and the features baseline run on ibl/region_bwb
     (inductive) for BWB's five reported seeds."""
-    from neuronbench.data import ibl
     from neuronbench.data.store import Dataset
     from neuronbench.runner import GridOptions, run_grid
 
     tmp = tmp_path_factory.mktemp("bwb")
     write_ibl(tmp / "raw", n_clusters=60)
-    ibl.prepare(tmp / "raw", tmp / "data" / "ibl")
+    prepare(ibl, tmp / "raw", tmp / "data" / "ibl")
     options = GridOptions(probes=("linear",), results=tmp / "results", data_root=tmp / "data", progress=False)
     run_grid(["features"], "ibl", ["inductive"], SEEDS, ["region_bwb"], options)
     return tmp, Dataset(tmp / "data" / "ibl")

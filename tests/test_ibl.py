@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from neuronbench.data import ibl
+from neuronbench.data.prepare import prepare
 from neuronbench.errors import NeuronbenchError
-from tests.fixtures_real import IBL_ATLAS, write_ibl
+from tests.fixtures_real import IBL_ATLAS, IBL_PROBES, write_ibl
 
 pytest.importorskip("one.alf.io", reason="the IBL loader reads ALF with ONE-api (pip install 'neuronbench[real]')")
 pytest.importorskip("iblatlas", reason="the IBL loader maps atlas ids with iblatlas (pip install 'neuronbench[real]')")
@@ -94,17 +95,17 @@ def test_a_probe_with_no_spikes_or_no_clusters_is_a_clear_error(tmp_path):
 
 def test_bwb_fields_are_kept_from_the_one_cache_and_hidden_from_methods(loaded):
     truth, recs = loaded
+    lab_of = {f"{s}_{d}_{n}_{p}": lab for lab, s, d, n, p in IBL_PROBES}
     for rid, t in truth.items():
         rec = recs[rid]
         kept = np.flatnonzero(t["label"] == 1.0)
         assert rec.labels["uuid"].tolist() == [t["uuids"][c] for c in kept]
         np.testing.assert_array_equal(rec.labels["depth"].to_numpy(float), t["depths"][kept])
         assert set(rec.labels["session"]) == {t["session"]}
-        fast = t["firing_rate"][kept] > 1.0  # BWB: firing rate strictly above 1 Hz
-        regions = [None if pd.isna(x) else x for x in rec.labels["region"]]
-        assert [None if pd.isna(x) else x for x in rec.labels["region_bwb"]] == [
-            r if f else None for r, f in zip(regions, fast)
-        ]
+        # what BWB's unit filter reads (the protocol applies it: `neuronbench.protocol.bwb.unit_filter`)
+        np.testing.assert_array_equal(rec.labels["firing_rate"].to_numpy(float), t["firing_rate"][kept])
+        assert rec.labels["unit_qc"].tolist() == [1.0] * len(kept)
+        assert set(rec.labels["lab"]) == {lab_of[rid]}  # the field the info's ``labs`` names
         assert "depth" not in rec.without_labels().neurons.columns
 
 
@@ -120,7 +121,7 @@ def prepared(tmp_path_factory):
     raw = tmp_path_factory.mktemp("ibl-raw-bwb")
     truth = write_ibl(raw)
     out = tmp_path_factory.mktemp("ibl-prepared") / "ibl"
-    ibl.prepare(raw, out)
+    prepare(ibl, raw, out)
     return truth, Dataset(out)
 
 
@@ -128,7 +129,7 @@ def prepared(tmp_path_factory):
 def test_region_bwb_tests_on_the_bwb_eval_sessions_with_its_unit_filter(prepared, setting):
     from neuronbench.protocol import bwb
     from neuronbench.protocol.settings import make_split
-    from neuronbench.protocol.tasks import get_task
+    from neuronbench.protocol.datasets import get_task
 
     truth, ds = prepared
     task = get_task("ibl", "region_bwb")
@@ -159,10 +160,10 @@ def test_region_bwb_tests_on_the_bwb_eval_sessions_with_its_unit_filter(prepared
 def test_region_bwb_needs_the_session_ids(tmp_path):
     from neuronbench.data.store import Dataset
     from neuronbench.protocol.settings import make_split
-    from neuronbench.protocol.tasks import get_task
+    from neuronbench.protocol.datasets import get_task
 
     write_ibl(tmp_path / "raw", n_clusters=12, sessions_table=False)
-    ibl.prepare(tmp_path / "raw", tmp_path / "ibl")
+    prepare(ibl, tmp_path / "raw", tmp_path / "ibl")
     with pytest.raises(NeuronbenchError, match=r"labels\.parquet: field 'session': no labelled neuron of task "
                                                r"ibl/region_bwb is in one of its 29 held-out sessions"):
         make_split(Dataset(tmp_path / "ibl"), get_task("ibl", "region_bwb"), "inductive")

@@ -9,9 +9,9 @@ import scipy.linalg
 
 from neuronbench.data import izhikevich as iz
 from neuronbench.data import izhikevich_dataset as izd
-from neuronbench.data.catalog import get_dataset_info, load_dataset
+from neuronbench.protocol.datasets import get_dataset_info, get_task, load_dataset
 from neuronbench.protocol.settings import make_split
-from neuronbench.protocol.tasks import get_task, task_table
+from neuronbench.protocol.tasks import task_table
 
 
 @pytest.fixture(scope="module")

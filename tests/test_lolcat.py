@@ -382,9 +382,8 @@ def test_bad_input_is_refused(separable: tuple[list[Recording], pd.Series]) -> N
 
 
 def test_harness_every_setting_and_only_probe_train_labels(tmp_path, monkeypatch) -> None:
-    from neuronbench.data.catalog import load_dataset
+    from neuronbench.protocol.datasets import get_task, load_dataset
     from neuronbench.protocol.settings import get_split
-    from neuronbench.protocol.tasks import get_task
 
     seen: list[tuple[frozenset, Lolcat]] = []
     original = Lolcat.fit

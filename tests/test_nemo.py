@@ -18,7 +18,7 @@ from neuronbench_baselines.nemo.data import prepare_waveforms, unit_inputs
 from neuronbench_baselines.nemo.loss import clip_loss
 from neuronbench_baselines.nemo.method import NemoMethod, train
 from neuronbench_baselines.nemo.model import Nemo
-from neuronbench.data.catalog import load_dataset
+from neuronbench.protocol.datasets import load_dataset
 from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol.record import iter_records
 from neuronbench.runner import GridOptions, run_grid

@@ -16,12 +16,11 @@ from neuronbench_methods.neurpir.loss import vicreg_loss, vicreg_terms
 from neuronbench_methods.neurpir.model import NeurPIRNet, expander
 from neuronbench_methods.neurpir.segments import SegmentStore, recording_activity, tiling
 from neuronbench_methods.neurpir.surround import SurroundEncoder, stimulus_one_hot
-from neuronbench.data.catalog import load_dataset
 from neuronbench.errors import NeuronbenchError
+from neuronbench.protocol.datasets import get_task, load_dataset
 from neuronbench.protocol.record import iter_records
 from neuronbench.runner import GridOptions, run_grid
 from neuronbench.protocol.settings import get_split
-from neuronbench.protocol.tasks import get_task
 
 SETTINGS = ["transductive", "transductive-zero-shot", "inductive"]
 

@@ -18,7 +18,7 @@ from neuronbench_methods.nuclr.loss import dcl_loss
 from neuronbench_methods.nuclr.method import NuCLR, batch_loss
 from neuronbench.device import torch_threads
 from neuronbench_methods.nuclr.model import Encoder, Layout, rotary_phases, rotate
-from neuronbench.data.catalog import load_dataset
+from neuronbench.protocol.datasets import load_dataset
 from neuronbench.data.recording import Recording, neuron_id
 from neuronbench.errors import NeuronbenchError
 from neuronbench.registry import get_method

@@ -1,6 +1,7 @@
 """The settings: the three settings' splits, their guarantees and files, the published
 protocol facts, and the group k-fold of `neuronbench score`."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -9,16 +10,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from neuronbench.data import catalog
 from neuronbench.data.store import Dataset, write_dataset
 from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol import settings
-from neuronbench.protocol.settings import (GROUP_FOLDS, PUBLISHED, SETTINGS, DatasetProtocol, get_split, group_kfold,
-                                           make_split, read_split, split_path, stratified_holdout, unit_hash)
-from neuronbench.protocol.tasks import Task
+from neuronbench.protocol.datasets import DatasetProtocol, get_dataset_info
+from neuronbench.protocol.settings import (GROUP_FOLDS, SETTINGS, get_split, group_kfold, make_split, read_split,
+                                           split_path, stratified_holdout, unit_hash)
+from tests import dataset_example
 from tests.conftest import small_recordings
 
-TASK = Task("handmade", "cell_class", "cell_class", ("a", "b"), "test task")
+HANDMADE = dataset_example.HANDMADE
+TASK = HANDMADE.tasks[0]
 
 
 @pytest.fixture()
@@ -28,8 +30,12 @@ def ds(tmp_path):
 
 @pytest.fixture(autouse=True)
 def _register(monkeypatch):
-    info = catalog.DatasetInfo("handmade", "hand-made", "tests", "spikes")
-    monkeypatch.setitem(catalog.DATASETS, "handmade", info)
+    dataset_example.register(monkeypatch, HANDMADE)
+
+
+def _published(monkeypatch, **facts) -> None:
+    """Register handmade anew with these published protocol facts."""
+    dataset_example.register(monkeypatch, dataclasses.replace(HANDMADE, published=DatasetProtocol(**facts)))
 
 
 def _groups(ds):
@@ -118,18 +124,19 @@ def test_split_checksums_are_those_of_split_version_1(ds, setting, split_seed):
 
 
 def test_published_protocol_facts_are_where_the_settings_read_them(ds, monkeypatch):
-    """The held-out animals, development recordings and evaluated animals come from
-    `PUBLISHED`, not from the data catalog."""
-    assert not {"test_animals", "dev_recordings", "eval_animals"} & set(catalog.DatasetInfo.__dataclass_fields__)
-    assert set(PUBLISHED) <= set(catalog.DATASETS)
-    assert PUBLISHED["bugeon"].test_animals == ("SB028",) and len(PUBLISHED["bugeon"].dev_recordings) == 4
-    assert PUBLISHED["steinmetz"].test_animals == ("Cori", "Forssmann", "Hench")
-    assert len(PUBLISHED["allen"].eval_animals) == 16
+    """The held-out animals, development recordings and evaluated animals come from each
+    dataset's registered info."""
+    assert get_dataset_info("bugeon").published.test_animals == ("SB028",)
+    assert len(get_dataset_info("bugeon").published.dev_recordings) == 4
+    assert get_dataset_info("steinmetz").published.test_animals == ("Cori", "Forssmann", "Hench")
+    assert len(get_dataset_info("allen").published.eval_animals) == 16
+    assert len(settings.protocol_of("ibl", "region_bwb").test_sessions) == 29  # a task's own protocol
+    assert settings.protocol_of("ibl", "region") == DatasetProtocol()
     assert settings.protocol_of("handmade") == DatasetProtocol()  # none published: the hashed defaults
 
     hashed = make_split(ds, TASK, "inductive").folds[0].test_animals
     chosen = next(a for a in ("m0", "m1", "m2") if (a,) != hashed)
-    monkeypatch.setitem(PUBLISHED, "handmade", DatasetProtocol(test_animals=(chosen,), dev_recordings=("m0-s0",)))
+    _published(monkeypatch, test_animals=(chosen,), dev_recordings=("m0-s0",))
     (fold,) = make_split(ds, TASK, "inductive").folds
     assert fold.test_animals == (chosen,)
     assert not any(r.startswith(chosen + "-") for r in fold.pretrain)
@@ -138,7 +145,7 @@ def test_published_protocol_facts_are_where_the_settings_read_them(ds, monkeypat
         for f in make_split(ds, TASK, setting).folds:
             assert "m0-s0" not in {recording[i] for i in f.test}  # a development recording is never tested
 
-    monkeypatch.setitem(PUBLISHED, "handmade", DatasetProtocol(eval_animals=("m1", "m2")))
+    _published(monkeypatch, eval_animals=("m1", "m2"))
     assert [f.test_animals for f in make_split(ds, TASK, "inductive").folds] == [("m1",), ("m2",)]
 
 
@@ -197,3 +204,42 @@ def test_stratified_holdout_is_the_transductive_rule_on_bare_ids():
     for label, g in meta.groupby("y"):  # per label: round(20 %) tested
         assert len(set(test) & set(g.index)) == round(0.2 * len(g))
     assert stratified_holdout(meta.index.tolist(), meta["y"].tolist(), 1) != [(train, val, test)]
+
+
+def test_a_setting_the_dataset_does_not_support_is_refused_with_its_reason(ds, monkeypatch):
+    dataset_example.register(monkeypatch, dataclasses.replace(
+        HANDMADE, unsupported={"inductive": "every animal is needed to train the probe"}))
+    assert get_dataset_info("handmade").settings == ("transductive", "transductive-zero-shot")
+    with pytest.raises(NeuronbenchError, match="dataset 'handmade' does not support the inductive setting: every "
+                       "animal is needed to train the probe \\(it supports: transductive, transductive-zero-shot\\)"):
+        make_split(ds, TASK, "inductive")
+
+
+def test_a_fold_with_an_empty_side_names_its_held_out_animal(ds, monkeypatch):
+    _published(monkeypatch, test_animals=("m9",))  # published, but not in the prepared data
+    with pytest.raises(NeuronbenchError, match="fold 0 \\(held-out animal\\(s\\) m9\\): empty test side: no labelled "
+                       "neuron of the task is in the held-out animal"):
+        make_split(ds, TASK, "inductive")
+
+
+def test_a_fold_whose_probe_would_train_on_one_class_is_refused_up_front(tmp_path):
+    recs = small_recordings()
+    for rec in recs:  # class b only in animal m0: leaving m0 out trains the probe on a alone
+        rec.labels["cell_class"] = "b" if rec.animal == "m0" else "a"
+    one_class = Dataset(write_dataset(tmp_path / "handmade", "handmade", recs, label_columns=["cell_class"]))
+    with pytest.raises(NeuronbenchError, match="task handmade/cell_class, transductive-zero-shot, fold 0 \\(held-out "
+                       "m0\\): the probe-training side holds 1 class\\(es\\) \\(a 39\\): a probe needs 2\\+ classes"):
+        make_split(one_class, TASK, "transductive-zero-shot")
+
+
+def test_too_few_evaluated_animals_says_the_protocol_keeps_only_those(ds, monkeypatch):
+    _published(monkeypatch, eval_animals=("m1", "x7", "x8"))
+    with pytest.raises(NeuronbenchError) as e:
+        make_split(ds, TASK, "transductive-zero-shot")
+    assert ("the published protocol of 'handmade' evaluates only its 3 listed animals (m1, x7, x8), so this setting "
+            "needs 2+ of them with a labelled neuron; of the 3 animal(s) prepared in") in str(e.value)
+    assert str(e.value).endswith("(m0, m1, m2), 1 qualify (m1)")
+    assert make_split(ds, TASK, "transductive").folds  # one evaluated animal is enough there
+    _published(monkeypatch, eval_animals=("x7",))
+    with pytest.raises(NeuronbenchError, match="so this setting needs 1\\+ of them .* 0 qualify \\(none\\)"):
+        make_split(ds, TASK, "transductive")

@@ -4,25 +4,28 @@ import dataclasses
 
 import pytest
 
-from neuronbench.data import catalog
 from neuronbench.data.store import Dataset, write_dataset
 from neuronbench.errors import NeuronbenchError
+from neuronbench.protocol import datasets
+from neuronbench.protocol.datasets import all_tasks, get_task, tasks_for
 from neuronbench.protocol.settings import make_split
-from neuronbench.protocol.tasks import METRICS, TASKS, Task, get_task, task_table, tasks_for
+from neuronbench.protocol.tasks import METRICS, task_table
+from tests import dataset_example
 from tests.conftest import small_recordings
 
-TASK = Task("handmade", "cell_class", "cell_class", ("a", "b"), "test task")
+TASK = dataset_example.HANDMADE.tasks[0]
 
 
 @pytest.fixture(autouse=True)
 def _register(monkeypatch):
-    monkeypatch.setitem(catalog.DATASETS, "handmade", catalog.DatasetInfo("handmade", "hand-made", "tests", "spikes"))
+    dataset_example.register(monkeypatch, dataset_example.HANDMADE)
 
 
-def test_every_task_is_on_a_catalog_dataset_and_declares_its_main_metric():
-    assert TASKS
-    for key, task in TASKS.items():
-        assert key == task.key and task.dataset in catalog.DATASETS
+def test_every_task_is_on_a_registered_dataset_and_declares_its_main_metric():
+    tasks = all_tasks()
+    assert tasks
+    for key, task in tasks.items():
+        assert key == task.key and task.dataset in datasets.all_datasets()
         assert task.main_metric == "macro_f1" and task.main_metric in METRICS
         assert len(task.classes) >= 2 and len(set(task.classes)) == len(task.classes)
     assert [t.name for t in tasks_for("synthetic-tiny")] == ["cell_class", "subclass", "region"]
@@ -61,3 +64,25 @@ def test_inconsistent_labels_of_a_tracked_neuron_are_refused(tmp_path):
     ds = Dataset(write_dataset(tmp_path / "handmade", "handmade", recs, label_columns=["cell_class"]))
     with pytest.raises(NeuronbenchError, match="different labels"):
         make_split(ds, TASK, "transductive")
+
+
+def test_a_task_unit_filter_keeps_only_the_neurons_it_passes(tmp_path):
+    recs = small_recordings()
+    for rec in recs:
+        rec.labels["rate"] = [float(i) for i in range(len(rec.labels))]
+    ds = Dataset(write_dataset(tmp_path / "handmade", "handmade", recs, label_columns=["cell_class", "rate"]))
+    fast = dataclasses.replace(TASK, unit_filter=lambda labels, where: labels["rate"].to_numpy() > 5)
+    table = task_table(ds, fast)
+    rate = dict(zip(ds.labels["neuron_id"], ds.labels["rate"]))
+    assert 0 < len(table) < len(task_table(ds, TASK)) and all(rate[n] > 5 for n in table["neuron_id"])
+
+
+def test_the_bwb_unit_filter_reads_firing_rate_and_unit_qc_and_names_the_file_without_them(tmp_path):
+    import pandas as pd
+
+    from neuronbench.protocol import bwb
+
+    labels = pd.DataFrame({"firing_rate": [0.5, 2.0, 3.0, None], "unit_qc": [1.0, 1.0, 0.66, 1.0]})
+    assert bwb.unit_filter(labels, tmp_path / "labels.parquet").tolist() == [False, True, False, False]
+    with pytest.raises(NeuronbenchError, match="labels.parquet: no column\\(s\\) \\['unit_qc'\\]"):
+        bwb.unit_filter(labels[["firing_rate"]], tmp_path / "labels.parquet")

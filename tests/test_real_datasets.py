@@ -3,6 +3,7 @@ published splits, and `neuronbench run --method features --split inductive`."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -10,11 +11,12 @@ import pytest
 
 from neuronbench import cli
 from neuronbench.data import allen, bugeon, ibl, steinmetz
-from neuronbench.data.catalog import DatasetInfo
+from neuronbench.data.prepare import prepare
 from neuronbench.data.store import Dataset, write_dataset
 from neuronbench.errors import NeuronbenchError
-from neuronbench.protocol.settings import PUBLISHED, DatasetProtocol, make_split
-from neuronbench.protocol.tasks import Task, get_task, tasks_for
+from neuronbench.protocol.datasets import DatasetProtocol, get_dataset_info, get_task, tasks_for
+from neuronbench.protocol.settings import make_split
+from tests import dataset_example
 from tests import fixtures_real as fx
 from tests.conftest import small_recordings
 
@@ -31,7 +33,7 @@ def prepared(tmp_path_factory):
     raw, root = tmp_path_factory.mktemp("real-raw"), tmp_path_factory.mktemp("real-data")
     for name, module in MODULES.items():
         getattr(fx, f"write_{name}")(raw / name)
-        module.prepare(raw / name, root / name)
+        prepare(module, raw / name, root / name)
     return raw, root
 
 
@@ -81,7 +83,7 @@ def test_bugeon_published_split(data_env):
     _, root = data_env
     ds = Dataset(root / "bugeon")
     rec_of = dict(zip(ds.neurons["neuron_id"], ds.neurons["recording"]))
-    dev = set(PUBLISHED["bugeon"].dev_recordings)
+    dev = set(get_dataset_info("bugeon").published.dev_recordings)
     for task in ("cell_class", "subclass"):
         (fold,) = _split("bugeon", task, "inductive", root).folds
         assert fold.test_animals == ("SB028",)
@@ -126,12 +128,10 @@ def test_ibl_inductive_holds_out_whole_mice(data_env):
 
 def test_leave_one_out_over_eval_animals_on_hand_made_data(tmp_path, monkeypatch):
     """The split machinery for a dataset with ``eval_animals`` (NuCLR's Allen protocol)."""
-    from neuronbench.data import catalog
-
-    monkeypatch.setitem(catalog.DATASETS, "handmade", DatasetInfo("handmade", "hand-made", "tests", "spikes"))
-    monkeypatch.setitem(PUBLISHED, "handmade", DatasetProtocol(eval_animals=("m0", "m1")))
+    dataset_example.register(monkeypatch, dataclasses.replace(
+        dataset_example.HANDMADE, published=DatasetProtocol(eval_animals=("m0", "m1"))))
     ds = Dataset(write_dataset(tmp_path / "handmade", "handmade", small_recordings(), label_columns=["cell_class"]))
-    task = Task("handmade", "cell_class", "cell_class", ("a", "b"), "test task")
+    task = dataset_example.HANDMADE.tasks[0]
     animal = dict(zip(ds.neurons["neuron_id"], ds.neurons["animal"]))
     ind = make_split(ds, task, "inductive")
     assert [f.test_animals for f in ind.folds] == [("m0",), ("m1",)]
@@ -158,7 +158,7 @@ def test_cli_prepare_refuses_to_overwrite_and_reports_a_missing_folder(prepared,
     assert cli.main(["data", "prepare", "bugeon", "--raw", str(tmp_path / "nowhere")]) == 2
     assert "nowhere" in capsys.readouterr().err
     with pytest.raises(NeuronbenchError, match="not prepared"):
-        from neuronbench.data.catalog import load_dataset
+        from neuronbench.protocol.datasets import load_dataset
 
         load_dataset("ibl")
 

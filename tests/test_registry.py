@@ -56,7 +56,7 @@ def test_repeated_options_add_up():
 
 
 def test_cached_synthetic_dataset_is_reused_not_rebuilt(tmp_path):
-    from neuronbench.data.catalog import build_synthetic
+    from neuronbench.data.simulated import build_synthetic
 
     paths = build_synthetic(tmp_path, size="tiny")
     stamp = [(p / "manifest.json").stat().st_mtime_ns for p in paths]

@@ -9,12 +9,10 @@ import pytest
 
 from neuronbench import registry
 from neuronbench.cli import main
-from neuronbench.data import catalog
 from neuronbench.data.store import data_root, write_dataset
 from neuronbench.protocol.record import iter_records
 from neuronbench.runner import GridOptions, run_grid
-from neuronbench.protocol import tasks as tasks_mod
-from tests import plugin_example
+from tests import dataset_example, plugin_example
 from tests.conftest import small_recordings
 
 SETTINGS = ["transductive", "transductive-zero-shot", "inductive"]
@@ -22,10 +20,7 @@ SETTINGS = ["transductive", "transductive-zero-shot", "inductive"]
 
 @pytest.fixture(autouse=True)
 def handmade(monkeypatch):
-    info = catalog.DatasetInfo("handmade", "hand-made", "tests", "spikes", available=("waveforms",))
-    monkeypatch.setitem(catalog.DATASETS, "handmade", info)
-    task = tasks_mod.Task("handmade", "cell_class", "cell_class", ("a", "b"), "test task")
-    monkeypatch.setitem(tasks_mod.TASKS, task.key, task)
+    dataset_example.register(monkeypatch, dataset_example.HANDMADE)
     path = data_root() / "handmade"
     if not path.exists():
         write_dataset(path, "handmade", small_recordings(), label_columns=["cell_class"])
@@ -69,7 +64,7 @@ def test_supervised_method_gets_probe_train_labels_only(tmp_path):
     run_grid(["spy-supervised"], "handmade", ["inductive"], [0], options=_opts(tmp_path))
     (labels,) = plugin_example.SEEN["labels"]
     ds = Dataset(data_root() / "handmade")
-    split = get_split(ds, tasks_mod.TASKS["handmade/cell_class"], "inductive")
+    split = get_split(ds, dataset_example.HANDMADE.tasks[0], "inductive")
     assert sorted(labels.index) == sorted(split.folds[0].train)
     assert not set(labels.index) & set(split.folds[0].test + split.folds[0].val)
 

@@ -229,10 +229,17 @@ def test_module_fixtures_see_the_private_data_folder(_data_env_in_a_module_fixtu
 
 
 def test_regenerating_a_simulated_dataset_keeps_the_old_one_if_generation_fails(tmp_path):
-    from neuronbench.data.catalog import write_simulated
+    from neuronbench.data.simulated import write_simulated
 
     first = _write(tmp_path).checksum
     with pytest.raises(NeuronbenchError, match="raw/bad"):
         write_simulated(tmp_path / "handmade", "handmade", _failing(small_recordings()), label_columns=["cell_class"],
                         params={"changed": True}, description="")
     assert Dataset(tmp_path / "handmade").verify().checksum == first and _leftovers(tmp_path) == []
+
+
+def test_two_recordings_with_one_id_are_refused_and_nothing_is_left(tmp_path):
+    recs = small_recordings()
+    with pytest.raises(NeuronbenchError, match="field 'recording': the id 'm0-s0' is given to two recordings"):
+        _write(tmp_path, [*recs, recs[0]])
+    assert list(tmp_path.iterdir()) == []

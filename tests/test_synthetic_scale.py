@@ -8,11 +8,11 @@ import weakref
 import numpy as np
 import pytest
 
-from neuronbench.data import catalog, store, synthetic_scale
-from neuronbench.data.catalog import load_dataset
+from neuronbench.data import store, synthetic_scale
+from neuronbench.protocol.datasets import get_dataset_info, get_task, load_dataset
 from neuronbench.data.synthetic_scale import REGIONS, ScaleConfig, gamma_renewal, recording, tiny_config
 from neuronbench.protocol.settings import get_split
-from neuronbench.protocol.tasks import get_task, task_table
+from neuronbench.protocol.tasks import task_table
 
 
 def test_recording_is_canonical_deterministic_and_independent_of_the_others():
@@ -59,7 +59,7 @@ def test_region_drive_makes_units_of_a_region_covary():
 
 
 def test_registered_tiny_dataset_builds_and_the_region_task_splits(tmp_path):
-    assert catalog.DATASETS["synthetic-scale-tiny"].generator == "neuronbench.data.synthetic_scale:build"
+    assert get_dataset_info("synthetic-scale-tiny").generator == "neuronbench.data.synthetic_scale:build"
     ds = load_dataset("synthetic-scale-tiny", tmp_path)
     assert len(ds.recordings) == 6 and ds.name == "synthetic-scale-tiny"
     assert ds.neurons["neuron_id"].iloc[0].startswith("synthetic-scale-tiny/s0000/")

@@ -35,7 +35,7 @@ mouse of this release was recorded in one session, so it names the mouse).
 - x, y, z stay NaN.
 
 Published protocol (NuCLR; frozen as ``eval_animals`` in
-`neuronbench.protocol.settings.PUBLISHED`): leave-one-session-out over the 16 labelled
+`neuronbench.catalog`): leave-one-session-out over the 16 labelled
 sessions; pretraining includes them (transductive zero-shot) or excludes all of them
 (inductive).
 """
@@ -65,6 +65,9 @@ EVOKED_S = (0.001, 0.009)
 CRE_RATIO = 2.0
 CUT_BEFORE_OPTO_S = 300.0
 WAVEFORM_RATE = 30000.0
+PARAMS = {"source": f"dandi:{DANDISET}/{DANDI_VERSION}", "qc": QC_LIMITS,
+          "cut_before_optotagging_s": CUT_BEFORE_OPTO_S}
+DESCRIPTION = "Allen Visual Coding Neuropixels: VIS units, opto-tagged Pvalb/Sst/Vip"
 ELECTRODES = "general/extracellular_ephys/electrodes"
 OPTO = "processing/optotagging/optogenetic_stimulation"
 
@@ -281,26 +284,10 @@ def session_files(raw_dir: Path) -> list[Path]:
     return files
 
 
-def load(raw_dir: Path) -> list[Recording]:
+def load(raw_dir: Path, report: list[str] | None = None) -> list[Recording]:
+    """Every session file under ``raw_dir`` as recordings (``report``: the prepare
+    contract's; nothing here is skipped rather than fatal)."""
     recs = [r for p in session_files(raw_dir) for r in load_session(p)]
     if not recs:
         raise NeuronbenchError(f"{raw_dir}: no unit in a VIS area passes the unit filter in any session file")
     return recs
-
-
-def prepare(raw_dir: Path, out_dir: Path, *, replace: bool = False) -> Path:
-    from neuronbench.data.store import write_dataset
-
-    return write_dataset(
-        out_dir,
-        NAME,
-        load(raw_dir),
-        label_columns=LABEL_COLUMNS,
-        replace=replace,
-        params={
-            "source": f"dandi:{DANDISET}/{DANDI_VERSION}",
-            "qc": QC_LIMITS,
-            "cut_before_optotagging_s": CUT_BEFORE_OPTO_S,
-        },
-        description="Allen Visual Coding Neuropixels: VIS units, opto-tagged Pvalb/Sst/Vip",
-    )

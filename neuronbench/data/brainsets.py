@@ -69,6 +69,8 @@ LABEL_COLUMNS: tuple[str, ...] = ("region", "acronym")
 ACRONYM_FIELDS: tuple[str, ...] = ("acronym", "region_allen", "brain_region")
 """Unit fields holding the Allen acronym of a unit's location, in order of preference."""
 COSMOS_FIELD = "region_cosmos"
+NO_REGION: tuple[str, ...] = ("void", "root")
+"""The Cosmos values of a unit in no region (outside the brain, or only the root): no label."""
 PROBE_FIELD = "probe_id"
 BEHAVIOUR_FIELDS: dict[str, tuple[str, str]] = {
     "running_speed": ("running", "running_speed"),
@@ -131,6 +133,11 @@ def _intervals(g, path: Path) -> tuple[np.ndarray, np.ndarray]:
     start, end = _array(dom, path, "start").astype(np.float64), _array(dom, path, "end").astype(np.float64)
     if len(start) == 0 or len(start) != len(end) or not (np.isfinite(start).all() and np.isfinite(end).all()):
         raise _fail(path, dom.name.strip("/"), "expected one or more finite intervals (start, end of equal length)")
+    reversed_ = np.flatnonzero(start > end)
+    if len(reversed_):
+        i = reversed_[0]
+        raise _fail(path, dom.name.strip("/"), f"interval {i} is reversed: start {start[i]} > end {end[i]}; "
+                    "expected start <= end")
     return start, end
 
 
@@ -166,6 +173,11 @@ def _behaviour(f, path: Path) -> pd.DataFrame | None:
             v = v[:, 0]
         if v.ndim != 1:
             raise _fail(path, f"{key}/{field}", f"expected shape (N,) or (N, 1), got {v.shape}")
+        if _text(g.attrs["object"]) == "IrregularTimeSeries":  # the samples' count is that of the timestamps
+            n = len(_array(g, path, "timestamps"))
+            if len(v) != n:
+                raise _fail(path, f"{key}/{field}", f"expected {n} values (one per sample of {key}/timestamps), "
+                            f"got {len(v)}")
         t, real = _series_times(g, path, len(v))
         frames.append(pd.DataFrame({"time": t[real], column: v[real]}))
     if not frames:
@@ -221,6 +233,10 @@ def _ibl_labels(path: Path, units: dict[str, np.ndarray]) -> dict[str, list]:
     field, acronym = _acronyms(units)
     if COSMOS_FIELD in units:
         cosmos = units[COSMOS_FIELD].astype(str)
+        unknown = sorted(set(cosmos.tolist()) - set(COSMOS) - set(NO_REGION))
+        if unknown:  # never a silently unlabelled unit
+            raise _fail(path, f"units/{COSMOS_FIELD}", f"value(s) {unknown[:5]} are not Cosmos regions; expected one "
+                        f"of {', '.join(COSMOS)}, or {' / '.join(NO_REGION)} (a unit outside every region: no label)")
     elif acronym is not None:
         regions = require("iblatlas.regions").BrainRegions()
         unknown = ~np.isin(acronym, regions.acronym)
@@ -367,9 +383,26 @@ def prepare(raw: Path, out_dir: Path, dataset: str, *, replace: bool = False) ->
     return write_dataset(
         out_dir,
         dataset,
-        [r for path in paths for r in load_file(path, dataset)],
+        _unique_recordings(paths, dataset),
         label_columns=LABEL_COLUMNS,
         replace=replace,
         params={"format": FORMAT, "files": [str(p.relative_to(raw)) if p != Path(raw) else p.name for p in paths]},
         description=f"{dataset} read from brainsets (temporaldata HDF5) files",
     )
+
+
+def _unique_recordings(paths: list[Path], dataset: str) -> list[Recording]:
+    """The recordings of every file; two files giving one recording id (the same
+    ``session.id``, e.g. a session processed twice) are refused, naming both."""
+    recordings: list[Recording] = []
+    source: dict[str, Path] = {}
+    for path in paths:
+        for rec in load_file(path, dataset):
+            if rec.recording in source:
+                raise NeuronbenchError(
+                    f"{path}: field 'session.id': recording {rec.recording!r} is also in {source[rec.recording]}; "
+                    "expected one file per session (remove one of the two, or give them distinct session ids)"
+                )
+            source[rec.recording] = path
+            recordings.append(rec)
+    return recordings

@@ -31,7 +31,7 @@ case (NuCLR's session ids, e.g. ``sb025_20191004``), animal = the mouse (``SB025
   t-type's prefix before the first ``-``; ``unknown`` for EC and IN, as NuCLR sets it).
   The subclass task keeps Lamp5, Pvalb, Sncg, Sst, Vip (NuCLR drops Serpinf1).
 
-Published splits (NuCLR; frozen in `neuronbench.protocol.settings.PUBLISHED`): the
+Published splits (NuCLR; frozen in `neuronbench.catalog`): the
 development sessions sb025_20191004, sb026_20191011, sb028_20191106, sb030_20200108 are
 never tested; the inductive test mouse is SB028, absent from pretraining.
 """
@@ -39,7 +39,6 @@ never tested; the inductive test mouse is SB028, absent from pretraining.
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +60,8 @@ STIMULI: dict[str, str] = {
 SUBCLASSES: tuple[str, ...] = ("Lamp5", "Pvalb", "Sncg", "Sst", "Vip")
 LABEL_COLUMNS: tuple[str, ...] = ("cell_class", "subclass", "ttype")
 BLOCK_GAP_S = 60.0
+PARAMS = {"source": f"figshare:{FIGSHARE_ARTICLE}/files/{FIGSHARE_FILE}"}
+DESCRIPTION = "Bugeon et al. 2022: V1 2-photon calcium with coppaFISH t-types"
 _SESSION = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MOUSE = re.compile(r"^SB\d+$")
 
@@ -281,28 +282,11 @@ def load_session(session: Path, report: list[str]) -> Recording | None:
     return rec.validate(where=str(session))
 
 
-def load(raw_dir: Path) -> tuple[list[Recording], list[str]]:
-    """Every session under ``raw_dir`` and the list of reported problems."""
-    report: list[str] = []
+def load(raw_dir: Path, report: list[str] | None = None) -> list[Recording]:
+    """Every usable session under ``raw_dir``; the blocks and sessions skipped are
+    appended to ``report`` (when given)."""
+    report = report if report is not None else []
     recs = [r for s in session_dirs(find_root(raw_dir)) if (r := load_session(s, report)) is not None]
     if not recs:
         raise NeuronbenchError(f"{raw_dir}: no usable session (see: {'; '.join(report[:3])})")
-    return recs, report
-
-
-def prepare(raw_dir: Path, out_dir: Path, *, replace: bool = False) -> Path:
-    """Read the native release under ``raw_dir`` and write the canonical dataset."""
-    from neuronbench.data.store import write_dataset
-
-    recs, report = load(raw_dir)
-    for line in report:
-        print(f"neuronbench: bugeon: {line}", file=sys.stderr)
-    return write_dataset(
-        out_dir,
-        NAME,
-        recs,
-        label_columns=LABEL_COLUMNS,
-        replace=replace,
-        params={"source": f"figshare:{FIGSHARE_ARTICLE}/files/{FIGSHARE_FILE}", "reported": report},
-        description="Bugeon et al. 2022: V1 2-photon calcium with coppaFISH t-types",
-    )
+    return recs

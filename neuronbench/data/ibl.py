@@ -22,14 +22,13 @@ Canonical form: one spikes `Recording` per probe insertion, id
 - x, y, z stay NaN (coordinates determine the region label).
 - Epochs: the ``task`` block (first trial start to last trial end) when the trials
   table is there. No waveforms.
-- For the BrainWideBench TS3 option (`neuronbench.protocol.bwb`), kept in the label
-  table so that methods never see them (a unit's depth gives its region away):
-  ``region_bwb`` = ``region`` for the units BWB scores (``clusters.metrics.pqt``
-  ``firing_rate`` > 1 Hz and ``label`` == 1, BWB's ``unit_filtering``), else None;
-  ``uuid`` (``clusters.uuids.csv``: BWB's unit id), ``depth`` (``clusters.depths.npy``,
+- For the BrainWideBench TS3 option, kept in the label table so that methods never see
+  them (a unit's depth gives its region away): ``firing_rate`` and ``unit_qc``
+  (``clusters.metrics.pqt`` ``firing_rate`` and ``label``, which BWB's unit filter reads:
+  the protocol applies it), ``uuid`` (``clusters.uuids.csv``: BWB's unit id), ``depth`` (``clusters.depths.npy``,
   um along the probe: the multi-unit read-out) and ``session`` (the session's eid, from
-  the ONE cache table ``sessions.pqt`` at the root of the raw folder). Each is None where
-  its file is absent.
+  the ONE cache table ``sessions.pqt`` at the root of the raw folder), and ``lab`` (the
+  session folder's lab). Each is None where its file is absent.
 
 Splits: the reference gives no frozen IBL test set (NuCLR's held-out probe list is keyed
 by probe insertion ids that the ALF folders do not carry), so the inductive setting
@@ -53,13 +52,16 @@ NAME = "ibl"
 OPENALYX = "https://openalyx.internationalbrainlab.org"
 SESSIONS_FILE = Path(__file__).parent / "sources" / "ibl_sessions.txt"
 COSMOS: tuple[str, ...] = ("CB", "CNU", "CTXsp", "HB", "HPF", "HY", "Isocortex", "MB", "OLF", "TH")
-LABEL_COLUMNS: tuple[str, ...] = ("region", "acronym")
+REGION_COLUMNS: tuple[str, ...] = ("region", "acronym")
 """The labels every region dataset shares (`neuronbench.data.brainsets` writes these)."""
-BWB_COLUMNS: tuple[str, ...] = ("region_bwb", "uuid", "depth", "session")
+BWB_COLUMNS: tuple[str, ...] = ("firing_rate", "unit_qc", "uuid", "depth", "session", "lab")
 """What the BrainWideBench TS3 option needs besides (module docstring), kept with the labels."""
+LABEL_COLUMNS: tuple[str, ...] = REGION_COLUMNS + BWB_COLUMNS
 SESSIONS_TABLE = "sessions.pqt"
 """ONE's cache table of sessions (eid, lab, subject, date, number), at the cache's root."""
 SPIKE_SORTER = "pykilosort"
+PARAMS = {"source": OPENALYX, "qc": "clusters.metrics label == 1", "mapping": "Cosmos"}
+DESCRIPTION = "IBL Brain Wide Map: Neuropixels, one recording per probe, 10 Cosmos regions"
 
 
 def pinned_sessions() -> list[str]:
@@ -235,7 +237,8 @@ def load_probe(folder: Path, regions, eids: dict[tuple[str, str, str, str], str]
     spike_times, offsets = spikes_csr(times[sel], position[clu[sel]], len(units))
     cosmos = [c if c in COSMOS else None for c in regions.id2acronym(ids_of_unit[units], mapping="Cosmos")]
     acronyms = regions.id2acronym(ids_of_unit[units])
-    bwb_kept = _bwb_units(folder, metrics)[units]
+    rates = (pd.to_numeric(metrics["firing_rate"], errors="coerce").to_numpy(dtype=float)[units]
+             if "firing_rate" in metrics.columns else np.full(len(units), np.nan))
     uuids = _optional_column(folder, "clusters.uuids.csv", clusters.get("uuids"), n)
     depths = _optional_column(folder, "clusters.depths.npy", clusters.get("depths"), n)
     rec_id = f"{parts['subject']}_{parts['date']}_{parts['number']}_{folder.parent.name}"
@@ -260,26 +263,16 @@ def load_probe(folder: Path, regions, eids: dict[tuple[str, str, str, str], str]
                 "neuron_id": ids,
                 "region": cosmos,
                 "acronym": list(acronyms),
-                "region_bwb": [c if keep else None for c, keep in zip(cosmos, bwb_kept)],
+                "firing_rate": rates,
+                "unit_qc": metrics["label"].to_numpy(dtype=float)[units],
                 "uuid": None if uuids is None else [str(u) for u in uuids[units]],
                 "depth": None if depths is None else depths[units].astype(float),
                 "session": session_eid,
+                "lab": str(parts["lab"]) if parts.get("lab") else None,
             }
         ),
     )
     return rec.validate(where=str(folder))
-
-
-def _bwb_units(folder: Path, metrics: pd.DataFrame) -> np.ndarray:
-    """Per cluster: kept by BrainWideBench's unit filter (`neuronbench.protocol.bwb`:
-    ``firing_rate`` above the floor and ``label`` == 1 in ``clusters.metrics.pqt``); all
-    False when the table has no ``firing_rate`` column."""
-    from neuronbench.protocol.bwb import MIN_FIRING_RATE_HZ, UNIT_QC_LABEL
-
-    if "firing_rate" not in metrics.columns:
-        return np.zeros(len(metrics), dtype=bool)
-    rate = pd.to_numeric(metrics["firing_rate"], errors="coerce").to_numpy(dtype=float)
-    return (rate > MIN_FIRING_RATE_HZ) & (metrics["label"].to_numpy(dtype=float) == UNIT_QC_LABEL)
 
 
 def _optional_column(folder: Path, name: str, value, n: int) -> np.ndarray | None:
@@ -313,22 +306,9 @@ def session_eids(raw_dir: Path) -> dict[tuple[str, str, str, str], str]:
     }
 
 
-def load(raw_dir: Path) -> list[Recording]:
+def load(raw_dir: Path, report: list[str] | None = None) -> list[Recording]:
+    """Every probe folder under ``raw_dir`` as a recording (``report``: the prepare
+    contract's; nothing here is skipped rather than fatal)."""
     regions = require("iblatlas.regions").BrainRegions()
     eids = session_eids(raw_dir)
     return [load_probe(folder, regions, eids) for folder in probe_dirs(raw_dir)]
-
-
-def prepare(raw_dir: Path, out_dir: Path, *, replace: bool = False) -> Path:
-    from neuronbench.data.store import write_dataset
-
-    return write_dataset(
-        out_dir,
-        NAME,
-        load(raw_dir),
-        label_columns=LABEL_COLUMNS + BWB_COLUMNS,
-        replace=replace,
-        params={"source": OPENALYX, "qc": "clusters.metrics label == 1", "mapping": "Cosmos",
-                "region_bwb": "region where clusters.metrics firing_rate > 1 Hz and label == 1"},
-        description="IBL Brain Wide Map: Neuropixels, one recording per probe, 10 Cosmos regions",
-    )

@@ -189,7 +189,7 @@ def build(root: Path | None = None, *, force: bool = False, size: str = "default
     the config or the simulation code changed)."""
     import sys
 
-    from neuronbench.data.catalog import generator_params, is_current, write_simulated
+    from neuronbench.data.simulated import generator_params, is_current, write_simulated
     from neuronbench.data.store import data_root, remove_stale
 
     if size not in ("default", "tiny"):

@@ -25,7 +25,7 @@ animal = the mouse (``Cori``).
 - Epochs: ``spontaneous`` intervals, the ``task`` block (first trial start to last trial
   end) and the ``passive`` block (first to last passive event), from the files present.
 
-Published split (NuCLR; frozen in `neuronbench.protocol.settings.PUBLISHED`): inductive
+Published split (NuCLR; frozen in `neuronbench.catalog`): inductive
 test mice Cori, Forssmann, Hench, absent from pretraining.
 """
 
@@ -55,6 +55,8 @@ MIN_PHY_ANNOTATION = 2
 WAVEFORM_RATE = 30000.0
 LABEL_COLUMNS: tuple[str, ...] = ("region", "acronym")
 TSV_COLUMNS: tuple[str, ...] = ("ccf_ap", "ccf_dv", "ccf_lr", "allen_ontology")
+PARAMS = {"source": f"figshare:{FIGSHARE_ARTICLE}", "min_phy_annotation": MIN_PHY_ANNOTATION}
+DESCRIPTION = "Steinmetz et al. 2019: Neuropixels, one recording per probe, 4 region groups"
 _SESSION = re.compile(r"^([A-Za-z]+)_(\d{4})-(\d{2})-(\d{2})$")
 
 
@@ -217,22 +219,10 @@ def load_session(folder: Path) -> list[Recording]:
     return recs
 
 
-def load(raw_dir: Path) -> list[Recording]:
+def load(raw_dir: Path, report: list[str] | None = None) -> list[Recording]:
+    """Every session folder under ``raw_dir`` as recordings (``report``: the prepare
+    contract's; nothing here is skipped rather than fatal)."""
     recs = [r for folder in session_dirs(raw_dir) for r in load_session(folder)]
     if not recs:
         raise NeuronbenchError(f"{raw_dir}: no cluster with _phy_annotation >= {MIN_PHY_ANNOTATION} in any session")
     return recs
-
-
-def prepare(raw_dir: Path, out_dir: Path, *, replace: bool = False) -> Path:
-    from neuronbench.data.store import write_dataset
-
-    return write_dataset(
-        out_dir,
-        NAME,
-        load(raw_dir),
-        label_columns=LABEL_COLUMNS,
-        replace=replace,
-        params={"source": f"figshare:{FIGSHARE_ARTICLE}", "min_phy_annotation": MIN_PHY_ANNOTATION},
-        description="Steinmetz et al. 2019: Neuropixels, one recording per probe, 4 region groups",
-    )

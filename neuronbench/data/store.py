@@ -91,6 +91,9 @@ def write_dataset(
         rec_rows, neuron_tables, label_tables, epoch_tables = [], [], [], []
         for rec in recordings:
             rec.validate()
+            if any(row["recording"] == rec.recording for row in rec_rows):
+                raise NeuronbenchError(f"{path}: field 'recording': the id {rec.recording!r} is given to two "
+                                       "recordings; expected one id per recording")
             rec_rows.append(
                 {
                     "recording": rec.recording,
@@ -128,8 +131,6 @@ def write_dataset(
         if not rec_rows:
             raise NeuronbenchError(f"{path}: no recordings to write")
         recs = pd.DataFrame(rec_rows)
-        if recs["recording"].duplicated().any():
-            raise NeuronbenchError(f"{path}: duplicated recording ids in field 'recording'")
         recs.to_parquet(tmp / "recordings.parquet", index=False)
         neurons = pd.concat(neuron_tables, ignore_index=True)
         neurons["track_id"] = neurons["track_id"].astype(object).where(neurons["track_id"].notna(), None)

@@ -163,10 +163,10 @@ def recording(config: ScaleConfig, index: int) -> Recording:
 
 def iter_recordings(config: ScaleConfig, dataset: str = DATASET) -> Iterator[Recording]:
     """The dataset's recordings one at a time, under the name ``dataset``."""
-    from neuronbench.data.catalog import _renamed
+    from neuronbench.data.simulated import renamed
 
     for index in range(config.n_recordings):  # never bound to a name: freed before the next one is made
-        yield recording(config, index) if dataset == DATASET else _renamed(recording(config, index), dataset)
+        yield recording(config, index) if dataset == DATASET else renamed(recording(config, index), dataset)
 
 
 def build(root: Path | None = None, *, force: bool = False, name: str = DATASET, n_recordings: int = 10,
@@ -176,7 +176,7 @@ def build(root: Path | None = None, *, force: bool = False, name: str = DATASET,
     folder), streaming one recording at a time; nothing is done if it is already there
     with the same parameters (and generator source). Built aside, swapped in on success."""
     from neuronbench.data import synthetic, synthetic_scale
-    from neuronbench.data.catalog import generator_params, is_current, write_simulated
+    from neuronbench.data.simulated import generator_params, is_current, write_simulated
     from neuronbench.data.store import data_root, remove_stale
 
     root = Path(root) if root is not None else data_root()

@@ -3,18 +3,14 @@ and how it is recorded.
 
 One module per concept:
 
-- `neuronbench.protocol.constants`: every constant of the evaluation (metrics and their
-  names, probes and their hyperparameters, probe and encoder seeds, BWB's seeds, the
-  paired bootstrap).
-- `neuronbench.protocol.evaluator`: the `Evaluator`, the one authority the harness asks:
-  metrics, a task's main metric, scoring a fold, curve points and folds, record matching.
-
-- `neuronbench.protocol.settings`: the three settings, the published protocol facts of
-  each dataset (held-out animals, development sessions, evaluated animals), the
+- `neuronbench.protocol.datasets`: the registered datasets (entry point group
+  ``neuronbench.datasets``): each one's `DatasetInfo` (tasks, supported settings,
+  published protocol facts, labs) and `load_dataset`.
+- `neuronbench.protocol.settings`: the three settings, the
   hashing that assigns recordings and neurons to pretraining / probe train / val / test,
   the split files and their checksums, and the group k-fold of ``neuronbench score``.
-- `neuronbench.protocol.tasks`: the tasks (a dataset, a label column, its classes and
-  the main metric) and a task's table of labelled neurons.
+- `neuronbench.protocol.tasks`: the task (a dataset, a label column, its classes, the
+  main metric and an optional unit filter) and a task's table of labelled neurons.
 - `neuronbench.protocol.metrics`: macro-F1, accuracy, balanced accuracy, per-class F1,
   the confusion matrix, and each metric's chance levels.
 - `neuronbench.protocol.scoring`: the one scorer: probes and metrics on one fold,

@@ -6,9 +6,11 @@ Source: the evaluation contract ``ibl-bwb-eval`` 0.1.0 (PyPI; brainbench-org/ibl
 ``scoring/ts3.py``, ``data/eval_recording_ids.txt``, and its TS3 guide and unit table
 (``src/ts3/protocol.py``).
 
-- Held-out set: the 29 evaluation sessions (`EVAL_SESSIONS_FILE`); the probe is fitted
+- Held-out set: the 29 evaluation sessions (`eval_sessions`, read from the package
+  resource `EVAL_SESSIONS_RESOURCE`); the probe is fitted
   on the units of other animals and scored on these (zero-shot on held-out animals).
-- Units: ``firing_rate`` > 1 Hz and ``unit_qc`` (``clusters.metrics`` ``label``) == 1;
+- Units: ``firing_rate`` > 1 Hz and ``unit_qc`` (``clusters.metrics`` ``label``) == 1
+  (`unit_filter`, applied by the task to the label columns the IBL loader keeps);
   void and root are not a class. Deliberate deviation: BWB also drops the units of
   recording probes that fail its probe QC (``qc_neural``, ``qc_neural_alignment`` in its
   ``bwm_qc.csv``), which the public ALF files do not carry, so our evaluated units are a
@@ -27,24 +29,28 @@ Source: the evaluation contract ``ibl-bwb-eval`` 0.1.0 (PyPI; brainbench-org/ibl
   metadata ``label``, ``task``, ``seed``, ``ibl_bwb_eval_version`` and ``label_names``
   (comma-joined `COSMOS_LABELS`).
 
-Light at import (no numpy): `neuronbench.protocol.settings` reads the session list.
+Light at import (no numpy): the dataset catalogue reads the session list.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol.constants import BWB_EVAL_SEEDS as EVAL_SEEDS
 from neuronbench.protocol.constants import BWB_METRIC as METRIC
 from neuronbench.protocol.constants import BWB_SWEEP_SEED as SWEEP_SEED
 
 if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
 
-EVAL_SESSIONS_FILE = Path(__file__).resolve().parent.parent / "data" / "sources" / "bwb_eval_sessions.txt"
+EVAL_SESSIONS_RESOURCE = ("neuronbench.data", "sources/bwb_eval_sessions.txt")
+"""(package, path) of the evaluation sessions, shipped with the package data."""
 COSMOS_LABELS: tuple[str, ...] = ("CB", "CNU", "CTXsp", "HB", "HPF", "HY", "Isocortex", "MB", "OLF", "TH")
 MIN_FIRING_RATE_HZ = 1.0
 UNIT_QC_LABEL = 1.0
@@ -63,8 +69,23 @@ TASK = ("ibl", "region_bwb")
 @lru_cache(maxsize=1)
 def eval_sessions() -> tuple[str, ...]:
     """The evaluation sessions (eids), one a line, ``#`` comments ignored."""
-    lines = [line.split("#")[0].strip() for line in EVAL_SESSIONS_FILE.read_text().splitlines()]
+    package, path = EVAL_SESSIONS_RESOURCE
+    lines = [line.split("#")[0].strip() for line in files(package).joinpath(path).read_text().splitlines()]
     return tuple(line for line in lines if line)
+
+
+def unit_filter(labels: pd.DataFrame, where: Path) -> np.ndarray:
+    """BWB's ``unit_filtering``: the units with ``firing_rate`` > `MIN_FIRING_RATE_HZ` and
+    ``unit_qc`` == `UNIT_QC_LABEL`, from the columns of the label table at ``where``."""
+    import pandas as pd
+
+    missing = [c for c in ("firing_rate", "unit_qc") if c not in labels.columns]
+    if missing:
+        raise NeuronbenchError(f"{where}: no column(s) {missing}, which BrainWideBench's unit filter reads "
+                               "(prepare the ibl dataset again: `neuronbench data prepare ibl --force`)")
+    rate = pd.to_numeric(labels["firing_rate"], errors="coerce").to_numpy(dtype=float)
+    qc = pd.to_numeric(labels["unit_qc"], errors="coerce").to_numpy(dtype=float)
+    return (rate > MIN_FIRING_RATE_HZ) & (qc == UNIT_QC_LABEL)
 
 
 def multi_unit_proba(proba: np.ndarray, depths: Sequence[float], probes: Sequence[str]) -> np.ndarray:

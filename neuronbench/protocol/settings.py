@@ -15,13 +15,14 @@ Definitions (NuCLR, Arora et al. 2025; docs/protocol.md):
   labelled sessions) is evaluated on those animals only, one fold per animal, the probe
   trained on the others; in the inductive setting all of them stay out of pretraining
   (one pretraining per seed, shared by the folds).
-- A task with ``test_sessions`` (BrainWideBench TS3, `TASK_PROTOCOLS`) is tested, in
+- A task with ``test_sessions`` (BrainWideBench TS3, its ``task_protocols``) is tested, in
   both zero-shot settings, on the neurons of those sessions (label column ``session``),
   one fold; the animals they belong to are held out of probe training (and, inductive,
   of pretraining), their other sessions unused.
 
 The published facts of each dataset's protocol (held-out animals, development sessions,
-evaluated animals) are in `PUBLISHED`; the data catalog holds data facts only.
+evaluated animals) and the settings it supports are in its registered `DatasetInfo`
+(`neuronbench.protocol.datasets`).
 
 Assignments are made by hashing id strings with the split seed (torch_brain / brainsets
 style), never by the order of a set: the same ids give the same split on any machine.
@@ -32,24 +33,24 @@ change of this algorithm bumps `SPLIT_VERSION`, and results of different version
 mix. `group_kfold` and `stratified_holdout` apply the same hashing to bare ids (the
 folds of ``neuronbench score``).
 
-This module stays light at import (no numpy/pandas): `SETTINGS` is read by the plug-in
-API and the command line when they list.
+This module stays light at import (no numpy/pandas): `SETTINGS` (defined with the
+dataset registry) is read by the plug-in API and the command line when they list.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from neuronbench.atomic import atomic_write_text
-from neuronbench.data.catalog import get_dataset_info
 from neuronbench.data.root import data_root
 from neuronbench.errors import NeuronbenchError
-from neuronbench.protocol.bwb import eval_sessions
+from neuronbench.protocol.datasets import SETTINGS, DatasetProtocol, get_dataset_info
 from neuronbench.protocol.tasks import Task, task_table
 
 if TYPE_CHECKING:
@@ -58,7 +59,6 @@ if TYPE_CHECKING:
 
     from neuronbench.data.store import Dataset
 
-SETTINGS: tuple[str, ...] = ("transductive", "transductive-zero-shot", "inductive")
 SPLIT_VERSION = 1
 TEST_FRACTION = 0.2
 VAL_FRACTION = 0.2
@@ -67,62 +67,10 @@ GROUP_FOLDS = 5
 """Folds of `group_kfold` (fewer when there are fewer groups)."""
 
 
-@dataclass(frozen=True)
-class DatasetProtocol:
-    """The published protocol facts of a dataset.
-
-    Attributes:
-        test_animals: animals held out in the inductive setting; None: a hashed third of
-            the animals (`held_out_animals`).
-        dev_recordings: recordings never used as test (Bugeon's development sessions).
-        eval_animals: a published protocol that evaluates on these animals only, one at
-            a time (NuCLR's Allen leave-one-session-out): only their neurons enter the
-            task's splits, zero-shot folds leave one of them out and train the probe on
-            the others, and the inductive setting keeps all of them out of pretraining.
-        test_sessions: a published held-out set of sessions, matched to the label column
-            ``session`` (BrainWideBench's eval sessions): the zero-shot settings test on
-            them, one fold, and hold their animals out.
-    """
-
-    test_animals: tuple[str, ...] | None = None
-    dev_recordings: tuple[str, ...] = ()
-    eval_animals: tuple[str, ...] | None = None
-    test_sessions: tuple[str, ...] | None = None
-
-
-PUBLISHED: dict[str, DatasetProtocol] = {
-    # NuCLR's Bugeon protocol: SB028 held out; one development session per mouse
-    # (`neuronbench.data.bugeon`)
-    "bugeon": DatasetProtocol(
-        test_animals=("SB028",),
-        dev_recordings=("sb025_20191004", "sb026_20191011", "sb028_20191106", "sb030_20200108"),
-    ),
-    # NuCLR's Steinmetz inductive test mice (`neuronbench.data.steinmetz`)
-    "steinmetz": DatasetProtocol(test_animals=("Cori", "Forssmann", "Hench")),
-    # NuCLR's Allen protocol: leave-one-session-out over the 16 labelled sessions
-    # (`neuronbench.data.allen`)
-    "allen": DatasetProtocol(
-        eval_animals=("715093703", "719161530", "721123822", "746083955", "751348571", "755434585",
-                      "756029989", "758798717", "760345702", "760693773", "762120172", "762602078",
-                      "773418906", "791319847", "797828357", "798911424"),
-    ),
-}
-"""Dataset name -> its published protocol; a dataset not listed has none (`DatasetProtocol()`)."""
-
-TASK_PROTOCOLS: dict[str, DatasetProtocol] = {
-    # BrainWideBench TS3 unit_cosmos: its 29 evaluation sessions (`neuronbench.protocol.bwb`)
-    "ibl/region_bwb": DatasetProtocol(test_sessions=eval_sessions()),
-}
-"""``<dataset>/<task>`` -> a task's own published protocol, in place of its dataset's."""
-
-
 def protocol_of(dataset: str, task: str | None = None) -> DatasetProtocol:
-    """The published protocol of a catalog dataset, or of one of its tasks when that task
-    has its own (`TASK_PROTOCOLS`); an unknown dataset name lists the valid ones."""
-    get_dataset_info(dataset)
-    if task is not None and f"{dataset}/{task}" in TASK_PROTOCOLS:
-        return TASK_PROTOCOLS[f"{dataset}/{task}"]
-    return PUBLISHED.get(dataset, DatasetProtocol())
+    """The published protocol of a registered dataset, or of one of its tasks when that
+    task has its own; an unknown dataset name lists the valid ones."""
+    return get_dataset_info(dataset).protocol(task)
 
 
 def unit_hash(key: str, salt: str) -> float:
@@ -307,13 +255,14 @@ def make_split(dataset: Dataset, task: Task, setting: str, split_seed: int = 0) 
     """Build the split of a task in a setting from the dataset's ids alone."""
     if setting not in SETTINGS:
         raise NeuronbenchError(f"unknown setting {setting!r}; choose from: {', '.join(SETTINGS)}")
-    protocol = protocol_of(dataset.name, task.name)
+    info = get_dataset_info(dataset.name)
+    if setting in info.unsupported:
+        raise NeuronbenchError(f"dataset {dataset.name!r} does not support the {setting} setting: "
+                               f"{info.unsupported[setting]} (it supports: {', '.join(info.settings)})")
+    protocol = info.protocol(task.name)
     table = task_table(dataset, task)
     if protocol.eval_animals is not None:  # a published protocol evaluates on these animals only
-        table = table[table["animal"].isin(protocol.eval_animals)].reset_index(drop=True)
-        if table.empty:
-            raise NeuronbenchError(f"{dataset.path}: no labelled neuron of task {task.key} in the evaluated "
-                                   f"animals {list(protocol.eval_animals)[:5]}...")
+        table = _evaluated(dataset, task, table, protocol.eval_animals, setting)
     recs = dataset.recordings
     all_recordings = recs["recording"].tolist()
     not_dev = ~table["recording"].isin(protocol.dev_recordings).to_numpy()
@@ -331,18 +280,18 @@ def make_split(dataset: Dataset, task: Task, setting: str, split_seed: int = 0) 
         folds.append(_session_fold(dataset, task, table, protocol.test_sessions, setting, not_dev, split_seed))
     elif setting == "transductive-zero-shot":
         if len(animals) < 2:
-            raise NeuronbenchError(f"task {task.key}: leave-one-animal-out needs 2+ animals, found {animals}")
+            raise NeuronbenchError(f"task {task.key}, {setting}: leave-one-animal-out needs 2+ animals with a "
+                                   f"labelled neuron, found {animals}")
         for k, animal in enumerate(animals):
             in_animal = (table["animal"] == animal).to_numpy()
             folds.append(_fold(table, k, all_recordings, in_animal & not_dev, ~in_animal, split_seed, (animal,)))
     elif protocol.eval_animals is not None:  # inductive, leave-one-out over the evaluated animals
-        if len(animals) < 2:
-            raise NeuronbenchError(f"task {task.key}: leave-one-animal-out needs 2+ animals, found {animals}")
         rec_animal = recs["animal"].astype(str)
         pretrain = recs.loc[~rec_animal.isin(protocol.eval_animals), "recording"].tolist()
         if not pretrain:
             raise NeuronbenchError(
-                f"task {task.key}: the inductive setting needs recordings outside the evaluated animals"
+                f"task {task.key}, inductive: every prepared recording is of an evaluated animal; the "
+                "inductive setting pretrains on recordings outside them, and there is none"
             )
         for k, animal in enumerate(animals):
             in_animal = (table["animal"] == animal).to_numpy()
@@ -358,7 +307,45 @@ def make_split(dataset: Dataset, task: Task, setting: str, split_seed: int = 0) 
 
     split = Split(dataset.name, dataset.checksum, task.name, setting, split_seed, tuple(folds))
     check_split(split, dataset)
+    _check_probe_classes(split, task, table)
     return split
+
+
+def _evaluated(dataset: Dataset, task: Task, table: pd.DataFrame, evaluated: tuple[str, ...],
+               setting: str) -> pd.DataFrame:
+    """The task's neurons of the published evaluated animals; fewer than two of them
+    prepared is refused, saying that the protocol keeps only those animals and which."""
+    kept = table[table["animal"].isin(evaluated)].reset_index(drop=True)
+    found = sorted(kept["animal"].unique())
+    needed = 1 if setting == "transductive" else 2  # the zero-shot settings leave one out at a time
+    if len(found) < needed:
+        prepared = sorted(dataset.recordings["animal"].astype(str).unique())
+        raise NeuronbenchError(
+            f"task {task.key}, {setting}: the published protocol of {dataset.name!r} evaluates only its "
+            f"{len(evaluated)} listed animals ({', '.join(evaluated)}), so this setting needs {needed}+ "
+            f"of them with a labelled neuron; of the {len(prepared)} animal(s) prepared in {dataset.path} "
+            f"({', '.join(prepared)}), {len(found)} qualify ({', '.join(found) or 'none'})"
+        )
+    return kept
+
+
+def _check_probe_classes(split: Split, task: Task, table: pd.DataFrame) -> None:
+    """Refuse up front a fold whose probe could not be fitted: fewer than 2 classes on
+    its training side, or a validation side sharing no class with it."""
+    label_of = dict(zip(table["neuron_id"], table["label"]))
+    for f in split.folds:
+        train = dict(sorted(Counter(label_of[n] for n in f.train).items()))
+        val = {label_of[n] for n in f.val}
+        if len(train) >= 2 and (not val or val & set(train)):
+            continue
+        held = f" (held-out {', '.join(f.test_animals)})" if f.test_animals else ""
+        counts = ", ".join(f"{c} {n}" for c, n in train.items())
+        problem = ("a probe needs 2+ classes" if len(train) < 2 else
+                   f"its validation side holds only {sorted(val)}, none of which the probe trains on")
+        raise NeuronbenchError(
+            f"task {task.key}, {split.setting}, fold {f.fold}{held}: the probe-training side holds "
+            f"{len(train)} class(es) ({counts or 'no neuron'}): {problem}"
+        )
 
 
 def check_split(split: Split, dataset: Dataset) -> None:
@@ -373,8 +360,14 @@ def check_split(split: Split, dataset: Dataset) -> None:
         sides = [{group_of[n] for n in ids} for ids in (f.train, f.val, f.test)]
         if sides[0] & sides[1] or sides[0] & sides[2] or sides[1] & sides[2]:
             raise NeuronbenchError(f"split {split.task}/{split.setting} fold {f.fold}: a neuron is on two sides")
-        if not f.train or not f.test:
-            raise NeuronbenchError(f"split {split.task}/{split.setting} fold {f.fold}: empty train or test side")
+        empty = [side for side, ids in (("probe-training", f.train), ("test", f.test)) if not ids]
+        if empty:
+            held = f"held-out animal(s) {', '.join(f.test_animals)}" if f.test_animals else "no held-out animal"
+            raise NeuronbenchError(
+                f"split {split.dataset}/{split.task}/{split.setting} fold {f.fold} ({held}): empty {empty[0]} side: "
+                + ("no labelled neuron of the task is in the held-out animal(s) (outside development recordings)"
+                   if empty[0] == "test" else "every labelled neuron of the task is held out")
+            )
         if split.setting != "transductive":
             train_animals = {animal_of[n] for n in f.train + f.val}
             if train_animals & set(f.test_animals):

@@ -1,7 +1,7 @@
-"""Capability datasets: tiny recordings where a two-class label lives in exactly one channel.
+"""Capability datasets, test material for methods (beside `neuronbench.testing`): tiny
+recordings where a two-class label lives in exactly one channel.
 
-Each learned method must see the channel its paper says it reads (design.md, "Each learned
-method passes a capability check"). Every generator here returns recordings in canonical
+Each learned method must see the channel its paper says it reads (its capability check). Every generator here returns recordings in canonical
 form whose units carry a label (column `LABEL`) with two balanced classes. The label is
 put in ONE channel; every other channel has the same distribution in both classes, so a
 unit's own spike train (rate, ISI distribution), waveform and behaviour are identically

@@ -1,0 +1,237 @@
+"""Where datasets are found: entry points of the group ``neuronbench.datasets``, each
+resolving to a `DatasetInfo`, the way methods are found through ``neuronbench.methods``.
+
+A dataset's info is the one place that says everything the protocol needs: how to get
+its recordings, its tasks, the settings it supports (and why not the others), its
+published split and the field naming its labs. A third-party package adds a dataset
+without editing neuronbench::
+
+    [project.entry-points."neuronbench.datasets"]
+    mydata = "my_package.data:INFO"
+
+Light at import (no numpy/pandas): listing datasets and tasks is instant.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from neuronbench.errors import NeuronbenchError
+from neuronbench.protocol.tasks import Task
+
+if TYPE_CHECKING:
+    from neuronbench.data.store import Dataset
+
+ENTRY_POINT_GROUP = "neuronbench.datasets"
+DISTRIBUTION = "neuronbench"
+SETTINGS: tuple[str, ...] = ("transductive", "transductive-zero-shot", "inductive")
+"""The three settings (their rules: `neuronbench.protocol.settings`)."""
+KINDS: tuple[str, ...] = ("simulated", "recorded")
+MODALITIES: tuple[str, ...] = ("spikes", "calcium")
+
+
+@dataclass(frozen=True)
+class DatasetProtocol:
+    """The published protocol facts of a dataset (or of one of its tasks).
+
+    Attributes:
+        test_animals: animals held out in the inductive setting; None: a hashed third of
+            the animals (`neuronbench.protocol.settings.held_out_animals`).
+        dev_recordings: recordings never used as test (Bugeon's development sessions).
+        eval_animals: a published protocol that evaluates on these animals only, one at
+            a time (NuCLR's Allen leave-one-session-out): only their neurons enter the
+            task's splits, zero-shot folds leave one of them out and train the probe on
+            the others, and the inductive setting keeps all of them out of pretraining.
+        test_sessions: a published held-out set of sessions, matched to the label column
+            ``session`` (BrainWideBench's eval sessions): the zero-shot settings test on
+            them, one fold, and hold their animals out.
+    """
+
+    test_animals: tuple[str, ...] | None = None
+    dev_recordings: tuple[str, ...] = ()
+    eval_animals: tuple[str, ...] | None = None
+    test_sessions: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A registered dataset.
+
+    Attributes:
+        name: registry key, folder name and first part of every neuron id.
+        summary: one line for ``neuronbench list datasets``.
+        kind: ``"simulated"`` (made by ``generator``) or ``"recorded"`` (prepared from a
+            download by ``loader``).
+        modality: ``"spikes"`` or ``"calcium"``.
+        tasks: the dataset's tasks, in listing order (each with ``dataset == name``).
+        citation: the paper or source the data comes from (never read as a type).
+        available: optional fields every recording has (``"waveforms"``, ``"behaviour"``).
+        generator: ``"module:function"`` called as ``function(root, force=..., **generator_kwargs)``
+            on first use; it writes the dataset folder ``root / name`` (and may write
+            sibling datasets of the same simulation).
+        loader: a module with ``download(to, *, progress)`` and ``load(raw_dir, report)``
+            (`neuronbench.data.prepare`): ``neuronbench data download / prepare NAME``.
+        unsupported: setting -> why the dataset cannot be evaluated in it; the other
+            settings of `SETTINGS` are supported.
+        published: the dataset's published split (held-out animals, development
+            recordings, evaluated animals); the default is none (hashed defaults).
+        task_protocols: task name -> that task's own published protocol, in place of
+            ``published`` (BrainWideBench's held-out sessions for ``ibl/region_bwb``).
+        labs: the label column naming each neuron's lab (for a cross-lab setting), or
+            None when the data has none.
+    """
+
+    name: str
+    summary: str
+    kind: str
+    modality: str
+    tasks: tuple[Task, ...]
+    citation: str = ""
+    available: tuple[str, ...] = ()
+    generator: str | None = None
+    generator_kwargs: Mapping[str, object] = field(default_factory=dict)
+    loader: str | None = None
+    unsupported: Mapping[str, str] = field(default_factory=dict)
+    published: DatasetProtocol = DatasetProtocol()
+    task_protocols: Mapping[str, DatasetProtocol] = field(default_factory=dict)
+    labs: str | None = None
+
+    def __post_init__(self) -> None:
+        def fail(name: str, expected: str, got: object) -> None:
+            raise NeuronbenchError(f"dataset {self.name!r}: field {name!r}: expected {expected}, got {got!r}")
+
+        if not self.name or "/" in self.name:
+            fail("name", "a non-empty name without '/'", self.name)
+        if self.kind not in KINDS:
+            fail("kind", f"one of {', '.join(KINDS)}", self.kind)
+        if self.modality not in MODALITIES:
+            fail("modality", f"one of {', '.join(MODALITIES)}", self.modality)
+        if (self.kind == "simulated") != (self.generator is not None) or (self.loader and self.generator):
+            fail("generator", "a generator for a simulated dataset (and then no loader), none for a recorded one",
+                 self.generator)
+        if not self.tasks or any(not isinstance(t, Task) or t.dataset != self.name for t in self.tasks):
+            fail("tasks", f"one or more Task objects of dataset {self.name!r}", self.tasks)
+        names = [t.name for t in self.tasks]
+        if len(set(names)) < len(names):
+            fail("tasks", "tasks with distinct names", names)
+        unknown = [s for s in self.unsupported if s not in SETTINGS]
+        if unknown or len(self.unsupported) == len(SETTINGS):
+            fail("unsupported", f"some of {', '.join(SETTINGS)} (not all) mapped to a reason", dict(self.unsupported))
+        stray = [t for t in self.task_protocols if t not in names]
+        if stray:
+            fail("task_protocols", f"names of its tasks ({', '.join(names)})", stray)
+
+    @property
+    def settings(self) -> tuple[str, ...]:
+        """The settings the dataset supports."""
+        return tuple(s for s in SETTINGS if s not in self.unsupported)
+
+    def protocol(self, task: str | None = None) -> DatasetProtocol:
+        """The published protocol of the dataset, or of ``task`` when it has its own."""
+        return self.task_protocols.get(task, self.published) if task is not None else self.published
+
+
+def is_builtin(ep: EntryPoint) -> bool:
+    return ep.dist is not None and ep.dist.name == DISTRIBUTION
+
+
+def _source(ep: EntryPoint) -> str:
+    return f"entry point {ep.name!r} ({ep.value}) of group {ENTRY_POINT_GROUP!r}"
+
+
+@lru_cache(maxsize=1)
+def all_datasets() -> dict[str, DatasetInfo]:
+    """Every registered dataset by name, ordered by kind (`KINDS`: simulated, recorded),
+    then name. A built-in that fails to load is a bug of ours and raises; a
+    plug-in that fails to load, is not a `DatasetInfo`, or takes a name already taken, is
+    skipped with a warning on stderr naming its entry point."""
+    eps = list(entry_points(group=ENTRY_POINT_GROUP))
+    builtins = [ep for ep in eps if is_builtin(ep)]
+    if not builtins:
+        raise NeuronbenchError(
+            f"no built-in dataset is registered: the installed metadata of {DISTRIBUTION!r} has no entry "
+            f"points of group {ENTRY_POINT_GROUP!r} (an install older than its pyproject.toml?); "
+            "reinstall it: pip install -e ."
+        )
+    found: dict[str, DatasetInfo] = {}
+    for ep in builtins:
+        info = ep.load()
+        if not isinstance(info, DatasetInfo) or info.name in found or info.name != ep.name:
+            raise NeuronbenchError(f"{_source(ep)}: expected a new DatasetInfo named {ep.name!r}, got {info!r}")
+        found[info.name] = info
+    for ep in sorted((ep for ep in eps if not is_builtin(ep)), key=lambda e: e.name):
+        try:
+            info = ep.load()
+        except Exception as e:  # any error of third-party code: skip it, go on
+            _skip(ep, f"failed to load: {type(e).__name__}: {e}")
+            continue
+        if not isinstance(info, DatasetInfo):
+            _skip(ep, f"expected a neuronbench.protocol.datasets.DatasetInfo, got {type(info).__name__}")
+        elif info.name in found:
+            _skip(ep, f"a dataset named {info.name!r} is already registered")
+        else:
+            found[info.name] = info
+    return dict(sorted(found.items(), key=lambda item: (KINDS.index(item[1].kind), item[0])))
+
+
+def _skip(ep: EntryPoint, why: str) -> None:
+    print(f"neuronbench: warning: skipping the plug-in dataset of {_source(ep)}: {why}", file=sys.stderr)
+
+
+def get_dataset_info(name: str) -> DatasetInfo:
+    """The dataset called ``name``; an unknown name lists the valid ones."""
+    datasets = all_datasets()
+    if name not in datasets:
+        raise NeuronbenchError(f"unknown dataset {name!r}; choose from: {', '.join(datasets)}")
+    return datasets[name]
+
+
+def all_tasks() -> dict[str, Task]:
+    """Every task of every registered dataset by key (``<dataset>/<task>``)."""
+    return {t.key: t for info in all_datasets().values() for t in info.tasks}
+
+
+def tasks_for(dataset: str) -> list[Task]:
+    """The tasks of a dataset, in their declared order."""
+    return list(get_dataset_info(dataset).tasks)
+
+
+def get_task(dataset: str, name: str) -> Task:
+    """A task by dataset and name; an unknown name lists the valid ones."""
+    tasks = {t.name: t for t in tasks_for(dataset)}
+    if name not in tasks:
+        raise NeuronbenchError(f"unknown task {name!r} for dataset {dataset!r}; choose from: {', '.join(tasks)}")
+    return tasks[name]
+
+
+def resolve(spec: str, what: str) -> object:
+    """The object named ``module:attribute`` (a module alone without the colon)."""
+    module, _, attribute = spec.partition(":")
+    try:
+        obj = importlib.import_module(module)
+        return getattr(obj, attribute) if attribute else obj
+    except (ImportError, AttributeError) as e:
+        raise NeuronbenchError(f"{what}: cannot import {spec!r} ({type(e).__name__}: {e})") from None
+
+
+def load_dataset(name: str, root: Path | None = None) -> Dataset:
+    """Open a registered dataset, generating a simulated one on first use."""
+    from neuronbench.data.store import Dataset, data_root
+
+    info = get_dataset_info(name)
+    root = Path(root) if root is not None else data_root()
+    if info.generator:
+        resolve(info.generator, f"dataset {name!r}: field 'generator'")(root, **info.generator_kwargs)
+    path = root / name
+    if not (path / "manifest.json").is_file():
+        how = (f"run `neuronbench data download {name}` and `neuronbench data prepare {name} --raw DIR`"
+               if info.loader else "its generator wrote no dataset there")
+        raise NeuronbenchError(f"dataset {name!r} is not prepared in {path}; {how} (or set NEURONBENCH_DATA)")
+    return Dataset(path)
