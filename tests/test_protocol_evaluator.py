@@ -18,7 +18,8 @@ from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol import constants
 from neuronbench.protocol.evaluator import Evaluator
 from neuronbench.protocol.record import Record, read_record
-from neuronbench.protocol.tasks import TASKS, Task
+from neuronbench.protocol.datasets import all_tasks
+from neuronbench.protocol.tasks import Task
 from neuronbench.runner import GridOptions
 from neuronbench.score import score_file
 
@@ -27,10 +28,10 @@ COMMITTED = REPO / "results" / "izhikevich" / "firing_mode" / "transductive" / "
 
 
 def test_every_task_declares_a_main_metric_of_the_protocol():
-    for task in TASKS.values():
+    for task in all_tasks().values():
         assert Evaluator.main_metric(task) == task.main_metric
         assert task.main_metric in Evaluator.metrics == constants.METRICS
-    assert TASKS["ibl/region_bwb"].main_metric == constants.BWB_METRIC
+    assert all_tasks()["ibl/region_bwb"].main_metric == constants.BWB_METRIC
     with pytest.raises(NeuronbenchError, match="field 'main_metric': expected one of macro_f1"):
         Task("d", "t", "t", ("a", "b"), "x", main_metric="auc")
 
