@@ -360,8 +360,8 @@ def _internal_split(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     permutation seeded with ``seed``. Returns (train indices, validation indices)."""
     rng = np.random.default_rng(seed)
     train, val = [], []
-    for c in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == c))
+    for label in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == label))
         n_val = min(int(round(INTERNAL_VAL_FRACTION * len(idx))), len(idx) - 1)
         val.append(idx[:n_val])
         train.append(idx[n_val:])

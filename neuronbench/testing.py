@@ -389,4 +389,4 @@ def check_method(info: MethodInfo, preset: str | None = None,
                              f"{len(failures)} of {len(checks)} conformance checks:\n- " + "\n- ".join(failures))
 
 
-from neuronbench.testing_dataset import check_dataset  # noqa: E402  (datasets: beside check_method)
+from neuronbench.testing_dataset import check_dataset  # noqa: E402, F401  (re-exported beside check_method)

@@ -39,10 +39,11 @@ from neuronbench_baselines import FEATURES as FEATURES_INFO
 from neuronbench_baselines import POPULATION
 from neuronbench_baselines.population import COLUMNS, activity_windows, window_statistics
 from neuronbench.data.recording import Recording
-from neuronbench.probes import make_probe
+from neuronbench.protocol.constants import HEADLINE_PROBE
 from neuronbench.protocol.datasets import get_task, load_dataset
-from neuronbench.protocol.metrics import chance_levels
-from neuronbench.protocol.scoring import pooled_score, predictions, score_fold
+from neuronbench.protocol.evaluator import Evaluator
+from neuronbench.protocol.metrics import chance_by_metric
+from neuronbench.protocol.scoring import predictions
 from neuronbench.protocol.settings import SETTINGS, make_split
 from neuronbench.protocol.tasks import task_table
 

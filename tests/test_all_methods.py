@@ -26,4 +26,4 @@ def test_method_runs_end_to_end(name, dataset, tmp_path):
         assert r.status == "ok", r.reason
         metrics = r.probes["linear"][0]["metrics"]
         assert 0.0 <= metrics["macro_f1"] <= 1.0
-        assert len(r.probes["linear"][0]["y_pred"]) == len(r.y_true["neuron_id"]) == r.split["n_test"]
+        assert len(r.probes["linear"][0]["y_pred"]) == len(r.y_true["neuron_id"]) == r.split.n_test

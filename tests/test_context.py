@@ -12,7 +12,7 @@ from tests.test_leaderboard import SEEDS, SETTINGS, TASK, make_record, row, save
 
 
 def records_of(root: Path, method: str) -> list:
-    return [r for _, r in iter_records(root) if r.method["name"] == method]
+    return [r for _, r in iter_records(root) if r.method.name == method]
 
 
 def test_each_cell_of_the_run_gets_its_score_the_control_and_the_leaderboard_best(tmp_path: Path) -> None:

@@ -133,13 +133,13 @@ def test_a_self_supervised_embedding_is_fitted_once_for_every_fraction(spies, tm
     assert {r.status for r in records.values()} == {"ok"}
     table = task_table(ds, task)
     for (seed, fraction), r in records.items():
-        assert r.split["n_train"] == len(label_subset(table, fold.train, fraction, r.split_seed))
-        assert (r.split["n_val"], r.split["n_test"]) == (len(fold.val), len(fold.test))
+        assert r.split.n_train == len(label_subset(table, fold.train, fraction, r.split_seed))
+        assert (r.split.n_val, r.split.n_test) == (len(fold.val), len(fold.test))
         assert r.y_true == records[(seed, 1.0)].y_true  # the same test neurons
-        assert r.split["n_pretrain_recordings"] == len(fold.pretrain)
+        assert r.split.n_pretrain_recordings == len(fold.pretrain)
         # class probabilities are kept for the headline run only (the export reads them)
         assert all(("proba" in e) == r.is_headline for e in r.probes["linear"])
-    sizes = [records[(0, f)].split["n_train"] for f in FRACTIONS]
+    sizes = [records[(0, f)].split.n_train for f in FRACTIONS]
     assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
 
 
@@ -184,7 +184,7 @@ def test_lolcat_sees_only_the_labelled_subset(tmp_path, monkeypatch):
     assert sorted(seen, key=len) == [sorted(label_subset(table, fold.train, f, 0)) for f in (0.1, 1.0)]
     records = {r.label_fraction: r for _, r in iter_records(tmp_path)}
     assert {r.status for r in records.values()} == {"ok"}, [r.reason for r in records.values()]
-    assert records[0.1].split["n_train"] == len(seen[0]) < records[1.0].split["n_train"]
+    assert records[0.1].split.n_train == len(seen[0]) < records[1.0].split.n_train
 
 
 # ---------------------------------------------------------------- pretraining scale in the grid
@@ -194,18 +194,18 @@ def test_pretraining_scale_pretrains_on_k_animals_with_the_probe_unchanged(spies
     ds, task, fold = _inductive()
     paths = run_grid(["spy", "spy-supervised", "random"], DATASET, ["inductive"], [0], ["cell_class"],
                      _opts(tmp_path, pretrain_animals="all"))
-    records = {(r.method["name"], r.pretrain_animals): r for r in map(read_record, paths)}
+    records = {(r.method.name, r.pretrain_animals): r for r in map(read_record, paths)}
     assert set(records) == {(m, k) for m in ("spy", "spy-supervised", "random") for k in (1, None)}
     one, full = records[("spy", 1)], records[("spy", None)]
-    assert record_path(tmp_path, DATASET, "cell_class", "inductive", "spy", one.method["config_hash"], 0, 0,
+    assert record_path(tmp_path, DATASET, "cell_class", "inductive", "spy", one.method.config_hash, 0, 0,
                        pretrain_animals=1) in paths
     assert full.is_headline and one.status == "ok"
     animal_of = dict(zip(ds.recordings["recording"], ds.recordings["animal"]))
     fitted = [{animal_of[rec] for rec, _ in fit} for fit in spies["fit"] if len(fit) < len(fold.pretrain)]
     assert len(fitted) == 1 and len(fitted[0]) == 1  # exactly one animal's recordings
-    assert one.split["n_pretrain_recordings"] == sum(animal_of[r] in fitted[0] for r in fold.pretrain) == 2
-    assert full.split["n_pretrain_recordings"] == len(fold.pretrain) == 4
-    assert (one.split["n_train"], one.split["n_val"], one.y_true) == (full.split["n_train"], full.split["n_val"],
+    assert one.split.n_pretrain_recordings == sum(animal_of[r] in fitted[0] for r in fold.pretrain) == 2
+    assert full.split.n_pretrain_recordings == len(fold.pretrain) == 4
+    assert (one.split.n_train, one.split.n_val, one.y_true) == (full.split.n_train, full.split.n_val,
                                                                        full.y_true)
     for name, why in (("spy-supervised", "supervised"), ("random", "a control")):
         assert records[(name, 1)].status == "not_applicable" and why in records[(name, 1)].reason

@@ -37,7 +37,7 @@ def test_the_toy_dataset_runs_in_neuronbench_run_and_refuses_its_unsupported_set
     assert main([*argv, "--setting", "transductive,transductive-zero-shot"]) == 0
     records = [r for _, r in iter_records(results)]
     assert {(r.setting, r.status) for r in records} == {("transductive", "ok"), ("transductive-zero-shot", "ok")}
-    assert all(r.task["name"] == "kind" for r in records)
+    assert all(r.task.name == "kind" for r in records)
     capsys.readouterr()
     assert main([*argv, "--setting", "inductive"]) == 2
     assert ("dataset 'toy' does not support the inductive setting: three animals are too few to hold some out "

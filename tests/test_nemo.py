@@ -262,8 +262,8 @@ def test_runs_through_the_harness_and_is_not_applicable_on_calcium(tmp_path):
     run_grid(["nemo"], "synthetic-tiny", SETTINGS, [0], options=options)
     run_grid(["nemo"], "synthetic-tiny-calcium", SETTINGS, [0], options=options)
     records = [r for _, r in iter_records(tmp_path)]
-    spikes = [r for r in records if r.dataset["name"] == "synthetic-tiny"]
-    calcium = [r for r in records if r.dataset["name"] == "synthetic-tiny-calcium"]
+    spikes = [r for r in records if r.dataset.name == "synthetic-tiny"]
+    calcium = [r for r in records if r.dataset.name == "synthetic-tiny-calcium"]
     assert {r.setting for r in spikes} == set(SETTINGS) and len(spikes) >= 9
     assert all(r.status == "ok" and r.environment["device"] == "cpu" for r in spikes), spikes[0].reason
     assert {r.setting for r in calcium} == set(SETTINGS) and len(calcium) >= 9

@@ -401,5 +401,5 @@ def test_runs_through_the_harness_in_every_setting(dataset: str, tmp_path) -> No
     assert {r.setting for r in records} == set(SETTINGS)
     for r in records:
         assert r.status == "ok", r.reason
-        assert r.method["name"] == "nuclr" and r.environment["device"] == "cpu"
+        assert r.method.name == "nuclr" and r.environment["device"] == "cpu"
         assert 0.0 <= r.probes["linear"][0]["metrics"]["macro_f1"] <= 1.0

@@ -78,7 +78,7 @@ def test_a_numpy_plugin_with_a_device_key_is_no_torch_method(registered, tmp_pat
     records = [r for _, r in iter_records(tmp_path / "results")]
     assert records and all(r.status == "ok" for r in records)
     assert {r.environment["device"] for r in records} == {"cpu"}
-    assert {r.method["config"]["device"] for r in records} == {"host"}
+    assert {r.method.config["device"] for r in records} == {"host"}
 
 
 def test_a_torch_method_declares_a_device_in_every_preset():

@@ -53,8 +53,8 @@ def test_plugin_from_entry_point_runs_every_setting_and_never_sees_labels(tmp_pa
     assert len(plugin_example.SEEN["fit"]) == 2 * 2
     inductive = [r for r in records if r.setting == "inductive"]
     for r in inductive:
-        held = set(r.split["test_animals"])
-        assert r.split["n_pretrain_recordings"] == 6 - 2 * len(held)
+        held = set(r.split.test_animals)
+        assert r.split.n_pretrain_recordings == 6 - 2 * len(held)
 
 
 def test_supervised_method_gets_probe_train_labels_only(tmp_path):
@@ -104,7 +104,7 @@ def test_failing_method_is_recorded_and_the_grid_goes_on(tmp_path, capsys):
     rc = main(["run", "--method", "spy-failing,spy", "--split", "inductive", "--dataset", "handmade",
                "--seeds", "1", "--probes", "linear", "--results", str(tmp_path / "results"), "--no-progress"])
     assert rc == 1
-    records = {r.method["name"]: r for _, r in iter_records(tmp_path / "results")}
+    records = {r.method.name: r for _, r in iter_records(tmp_path / "results")}
     assert records["spy-failing"].status == "failed"
     assert "this method always fails" in records["spy-failing"].reason
     assert records["spy"].status == "ok"
@@ -191,7 +191,6 @@ def _run_argv(results):
 def _refuse_files_under(monkeypatch, folder, code):
     """Creating a file under ``folder`` fails with ``code`` (as on a read-only or full
     file system; root ignores permission bits, so chmod alone cannot show it)."""
-    import errno
     import os
 
     real_open = os.open

@@ -56,7 +56,7 @@ def test_consistently_tampered_predictions_disagree(results, tmp_path):
     root = _copy(results, tmp_path / "r")
     path, record = next(iter_records(root))
     entry = record.probes["linear"][0]
-    classes = record.task["classes"]
+    classes = record.task.classes
     flipped = [classes[(classes.index(p) + 1) % len(classes)] for p in entry["y_pred"][:5]]
     entry["y_pred"] = flipped + entry["y_pred"][5:]
     entry["metrics"] = classification_metrics(record.y_true["label"], entry["y_pred"], classes)
@@ -71,7 +71,7 @@ def test_consistently_tampered_predictions_disagree(results, tmp_path):
 def test_changed_config_cannot_be_recomputed(results, tmp_path):
     root = _copy(results, tmp_path / "r")
     path, record = next(iter_records(root))
-    record.method["config"]["min_spikes"] = 1  # no longer hashes to its config_hash
+    record.method.config["min_spikes"] = 1  # no longer hashes to its config_hash
     path.write_text(json.dumps(record.to_dict()))
     (check,) = [c for c in verify(root, sample=10) if c.path == path]
     assert check.status == "error" and "config_hash" in check.detail

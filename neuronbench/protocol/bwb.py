@@ -41,9 +41,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from neuronbench.errors import NeuronbenchError
-from neuronbench.protocol.constants import BWB_EVAL_SEEDS as EVAL_SEEDS
-from neuronbench.protocol.constants import BWB_METRIC as METRIC
-from neuronbench.protocol.constants import BWB_SWEEP_SEED as SWEEP_SEED
+from neuronbench.protocol.constants import BWB_EVAL_SEEDS as EVAL_SEEDS  # noqa: F401  (bwb.EVAL_SEEDS)
+from neuronbench.protocol.constants import BWB_METRIC as METRIC  # noqa: F401  (bwb.METRIC)
+from neuronbench.protocol.constants import BWB_SWEEP_SEED as SWEEP_SEED  # noqa: F401  (bwb.SWEEP_SEED)
 
 if TYPE_CHECKING:
     import numpy as np

@@ -107,10 +107,9 @@ def record_path(root: Path, dataset: str, task: str, setting: str, method: str, 
     return Path(root) / dataset / task / setting / f"{method}-{config_hash}" / name
 
 
-class _Part(Mapping):
+class _Part:
     """A record's sub-object: typed fields read as attributes; keys the schema does not name
-    are kept in ``extra``, so that a record reads and writes back without loss. Also a
-    read-only mapping (``part["name"]``, ``part.get("checksum")``) over the JSON object."""
+    are kept in ``extra``, so that a record reads and writes back without loss."""
 
     _TUPLES: tuple[str, ...] = ()  # fields stored as tuples, written as JSON lists
 
@@ -130,15 +129,6 @@ class _Part(Mapping):
         """The JSON object (every field of the schema, null when unknown, and the extra keys)."""
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
         return {**out, **self.extra}
-
-    def __getitem__(self, key: str) -> Any:
-        return self.to_dict()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.to_dict())
-
-    def __len__(self) -> int:
-        return len(self.to_dict())
 
 
 @dataclass(frozen=True, eq=True)

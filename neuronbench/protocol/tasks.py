@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from neuronbench.errors import NeuronbenchError
-from neuronbench.protocol.constants import BWB_METRIC, MAIN_METRIC, METRICS
+from neuronbench.protocol.constants import MAIN_METRIC, METRICS
 
 if TYPE_CHECKING:
     import numpy as np

@@ -47,7 +47,7 @@ import pandas as pd
 from neuronbench.errors import NeuronbenchError
 from neuronbench.plugin import KINDS
 from neuronbench.protocol import bwb
-from neuronbench.protocol.constants import HEADLINE_PROBE, MAIN_METRIC, METRIC_NAMES, METRIC_SHORT, METRICS, PROBES
+from neuronbench.protocol.constants import HEADLINE_PROBE, MAIN_METRIC, METRICS, PROBES
 from neuronbench.protocol.metrics import classification_metrics
 from neuronbench.protocol.paired import PairedDifference, SeedPredictions, paired_difference
 from neuronbench.protocol.record import Record, check_comparable
@@ -526,7 +526,7 @@ def record_entries(records: Iterable[tuple[Path, Record]], results_dir: Path) ->
         entries.append(RecordEntry(
             name, hashlib.sha256(path.read_bytes()).hexdigest(), _cell_key(r), r.method.kind,
             r.method.config_hash, r.encoder_seed, r.fold, r.n_folds, r.status, str(r.reason or ""),
-            str(r.split.get("checksum", "")), r.split.get("n_test"), scores,
+            str(r.split.checksum or ""), r.split.n_test, scores,
             str((r.environment or {}).get("git_commit") or "unknown")))
     return sorted(entries, key=lambda e: (e.cell[0], e.cell[1], _setting_key(e.cell[2]), e.cell[3], e.cell[4],
                                           e.encoder_seed, e.fold, e.path))

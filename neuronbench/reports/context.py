@@ -23,8 +23,9 @@ from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol.metrics import MAIN_METRIC
 from neuronbench.protocol.paired import LEVEL, paired_difference
 from neuronbench.protocol.record import Record, iter_records
+from neuronbench.protocol.constants import METRIC_NAMES
 from neuronbench.reports.aggregate import (
-    METRIC_NAMES, NOT_SIGNIFICANT, PROBE_ORDER, aggregate, best_cell, cell_predictions, column_header,
+    NOT_SIGNIFICANT, PROBE_ORDER, aggregate, best_cell, cell_predictions, column_header,
     deterministic, method_columns, probe_key, reported, row_keys,
 )
 
@@ -71,7 +72,7 @@ def _cell(records: list[Record], r: pd.Series) -> list[Record]:
 
 def _versus(a: list[Record], b: list[Record], probe: str) -> str:
     """`` (Δ d [lo, hi], n.s.)``: the paired difference a - b, or why there is none."""
-    checksums = {x.split.get("checksum") for x in a + b if x.status == "ok"}
+    checksums = {x.split.checksum for x in a + b if x.status == "ok"}
     if len(checksums) > 1:
         return " (not paired: another split)"
     try:
@@ -123,8 +124,8 @@ def run_context(new_records: Iterable[Record], committed: Iterable[Record]) -> l
                 others = None if committed_row is None else committed_row[
                     (committed_row["method"] != method) | (committed_row["preset"] != preset)]
                 if control is None and others is not None and not others.empty:
-                    split = {x.split.get("checksum") for x in mine}
-                    same = [x for x in old if x.split.get("checksum") in split]
+                    split = {x.split.checksum for x in mine}
+                    same = [x for x in old if x.split.checksum in split]
                     candidates = others[[bool(_cell(same, c)) for _, c in others.iterrows()]]
                     control, source = best_cell(candidates, "control"), same
                 if control is None:

@@ -30,7 +30,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from neuronbench.protocol.metrics import MAIN_METRIC
-from neuronbench.reports.aggregate import METRIC_NAMES, SEED_SCORE, seed_values
+from neuronbench.protocol.constants import METRIC_NAMES
+from neuronbench.reports.aggregate import SEED_SCORE, seed_values
 from neuronbench.reports.aggregate import column_header as header
 
 FIGURE_DPI = 100

@@ -17,8 +17,9 @@ import pandas as pd
 
 from neuronbench.protocol.metrics import MAIN_METRIC
 from neuronbench.protocol.paired import LEVEL, N_BOOT
+from neuronbench.protocol.constants import METRIC_NAMES, METRIC_SHORT
 from neuronbench.reports.aggregate import (
-    METRIC_NAMES, METRIC_SHORT, NOT_SIGNIFICANT, PROBE_ORDER, RUNNER_UP, VERSUS, best_cell, column_header,
+    NOT_SIGNIFICANT, PROBE_ORDER, RUNNER_UP, VERSUS, best_cell, column_header,
     deterministic, method_columns, page_tables, row_keys, ties_with_winner,
 )
 

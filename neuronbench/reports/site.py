@@ -38,8 +38,9 @@ import pandas as pd
 from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol.metrics import MAIN_METRIC
 from neuronbench.protocol.paired import LEVEL, N_BOOT
+from neuronbench.protocol.constants import METRIC_NAMES
 from neuronbench.reports.aggregate import (
-    ALL_ANIMALS, METRIC_NAMES, NOT_SIGNIFICANT, RUNNER_UP, SEED_SCORE, VERSUS, Aggregate, RecordEntry, best_cell,
+    ALL_ANIMALS, NOT_SIGNIFICANT, RUNNER_UP, SEED_SCORE, VERSUS, Aggregate, RecordEntry, best_cell,
     column_header, deterministic, method_columns, page_tables, row_keys, seed_values, ties_with_winner,
 )
 from neuronbench.reports.markdown import (
