@@ -39,16 +39,16 @@ def coincidence(x: np.ndarray) -> np.ndarray:
     return per_spike - others.sum(1) / x.shape[1]
 
 
-def visibility(recs, bin_s: float) -> tuple[float, float]:
+def visibility(recs, bin_s: float, first_class: str) -> tuple[float, float]:
     """(per-recording probe score of the window-averaged coincidence feature, mean
-    per-window AUC of the feature for the first class vs the rest)."""
+    per-window AUC of the feature for ``first_class`` vs the rest)."""
     feats, aucs = [], []
     for rec in recs:
         x = binned(rec, bin_s)
         per = int(round(WINDOW_S / bin_s))
         c = np.stack([coincidence(x[:, s:s + per]) for s in range(0, x.shape[1] - per + 1, per)])
         lab = rec.labels[capability.LABEL].to_numpy()
-        first = lab == sorted(set(lab))[0] if lab[0].startswith("a") else lab == capability.CLASSES["coactivity"][0]
+        first = lab == first_class
         aucs += [roc_auc_score(first, row) for row in c]
         feats.append(pd.DataFrame({"c": c.mean(0)}, index=rec.neuron_ids.astype(str)))
     return capability.probe_score(pd.concat(feats), recs)[0], float(np.mean(aucs))
@@ -59,7 +59,6 @@ def reidentification(recs, rng: np.random.Generator, n_pairs: int = 40) -> dict[
     of a 10 s window among the units of another window of its recording, for scores
     built from log rate (Gaussian, best width), the label (same-label bonus, best
     size) and both; plus log N."""
-    per = int(round(WINDOW_S / BIN_S))
     out: dict[str, list] = {}
     for rec in recs:
         counts = binned(rec, WINDOW_S)  # (units, windows): spikes per 10 s window
@@ -79,7 +78,6 @@ def reidentification(recs, rng: np.random.Generator, n_pairs: int = 40) -> dict[
             for k, s in scores.items():
                 logp = s - np.logaddexp.reduce(s, axis=1, keepdims=True)
                 out.setdefault(k, []).append((-np.mean(np.diag(logp)), np.mean(np.argmax(s, 1) == np.arange(len(s)))))
-    del per
     mean = {k: tuple(np.mean(v, axis=0)) for k, v in out.items()}
     best = {}
     for kind in ("log N", "rate", "label", "rate+label"):
@@ -93,7 +91,7 @@ def main() -> None:
     cases = {
         "coactivity": capability.coactivity(),
         "coactivity, one rate and participation": None,
-        "assemblies (K = 4)": assemblies(),
+        "assemblies": assemblies(),
     }
     old = capability.RATE_LOG_SD
     capability.RATE_LOG_SD = 0.0
@@ -101,9 +99,10 @@ def main() -> None:
     capability.RATE_LOG_SD = old
     for name, recs in cases.items():
         n = recs[0].n_units
+        first = "size32" if name == "assemblies" else capability.CLASSES["coactivity"][0]
         print(f"## {name} ({len(recs)} recordings x {n} units)")
         for bin_s in (0.02, 1.0):
-            score, auc = visibility(recs, bin_s)
+            score, auc = visibility(recs, bin_s, first)
             print(f"coincidence feature at {bin_s * 1000:.0f} ms bins: probe {score:.3f}, per-window AUC {auc:.3f}")
         for kind, (ce, top1) in reidentification(recs, rng).items():
             print(f"re-identification, {kind}: cross-entropy {ce:.3f} nats, top-1 {top1:.3f}")
