@@ -69,7 +69,7 @@ def reidentification(recs, rng: np.random.Generator, n_pairs: int = 40) -> dict[
             a, b = np.log(counts[:, w1] + 0.5), np.log(counts[:, w2] + 0.5)
             d2 = (a[:, None] - b[None, :]) ** 2
             scores = {"log N": np.zeros_like(d2)}
-            for s in (0.05, 0.1, 0.2, 0.3, 0.5):
+            for s in (0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 3.0, 10.0):
                 scores[f"rate {s}"] = -d2 / (2 * s * s)
                 for beta in (0.5, 1, 2, 5, 20):
                     scores[f"rate+label {s} {beta}"] = -d2 / (2 * s * s) + beta * same
