@@ -24,8 +24,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuronbench.data.capability import (_rngs, cox_trains, make_recording, modulation, periodic_latent,
-                                         shared_waveforms, shifted)
+from neuronbench.data.capability import (
+    _rngs,
+    cox_trains,
+    make_recording,
+    modulation,
+    periodic_latent,
+    shared_waveforms,
+    shifted,
+)
 from neuronbench.data.recording import Recording
 
 

@@ -22,7 +22,12 @@ import numpy as np
 
 from neuronbench.capability_population import assemblies, assembly_classes
 from neuronbench.data import capability
-from neuronbench.data.capability import _rngs, make_recording, poisson_train, shared_waveforms
+from neuronbench.data.capability import (
+    _rngs,
+    make_recording,
+    poisson_train,
+    shared_waveforms,
+)
 from neuronbench.device import torch_threads
 from neuronbench.registry import get_method
 

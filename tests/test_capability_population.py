@@ -76,6 +76,48 @@ def test_nuclr_nospatial_does_not_learn_assemblies() -> None:
     assert abs(value - 1 / N_CLASSES) < margin(n), f"nuclr-nospatial: {value:.3f} is not chance"
 
 
+def test_units_alone_is_spatial_attention_with_an_identity_mask() -> None:
+    """Inside `units_alone` the encoder equals one whose spatial attention runs with an
+    identity mask over the units (so each unit's output is its own value), the
+    parameters are untouched, and leaving the block restores the attention."""
+    import importlib
+
+    import torch
+    import torch.nn.functional as F
+
+    info = get_method("nuclr")
+    encoder, _ = info.build(info.config("tiny", device="cpu")).build_modules("spikes", torch.device("cpu"))
+    encoder.eval()
+    torch.manual_seed(0)
+    tokens = torch.rand(6, 5, 50)
+    model_module = importlib.import_module(type(encoder).__module__)  # the registered NuCLR's own model.py
+    layout = model_module.Layout(torch.arange(6), torch.ones(1, 6, dtype=torch.bool))
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
+
+    def identity_masked(attn, x, _layout, alone=False):
+        u, n_tok, _ = x.shape
+        q, k, v = attn.qkv(attn.norm(x)).view(u, n_tok, 3, attn.heads, attn.dim_head).permute(2, 1, 3, 0, 4)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=torch.eye(u, dtype=torch.bool))  # (L, H, U, dh)
+        return attn.out(y.permute(2, 0, 1, 3).reshape(u, n_tok, -1))
+
+    with torch.no_grad():
+        full = encoder(tokens, layout)
+        with encoder.units_alone():
+            alone = encoder(tokens, layout)
+        attention = type(encoder.spatiotemporal[0][0])
+        original = attention.spatial
+        attention.spatial = identity_masked
+        try:
+            reference = encoder(tokens, layout)
+        finally:
+            attention.spatial = original
+        again = encoder(tokens, layout)
+    assert torch.allclose(alone, reference, atol=1e-6)
+    assert not torch.allclose(alone, full, atol=1e-3)  # the other units did matter
+    assert torch.equal(again, full)
+    assert all(torch.equal(before[k], v) for k, v in encoder.state_dict().items())
+
+
 # --- the dataset -------------------------------------------------------------------------
 
 
