@@ -2,9 +2,8 @@
 
 Each recording has assemblies of different sizes; the label is the size of a unit's
 assembly (``sizes``: 32, 16 or 4 units), each class ``per_class`` units (one assembly of
-32, two of 16, eight of 4 by default). Every unit is
-the same process: an inhomogeneous Poisson process of mean rate ``rate_hz`` modulated
-by ``exp(gain z(t))`` (`neuronbench.data.capability.modulation`), z a periodic latent
+32, two of 16, eight of 4 by default). Every unit is the same process: an inhomogeneous
+Poisson process of mean rate ``rate_hz`` modulated by ``exp(gain z(t))`` (`neuronbench.data.capability.modulation`), z a periodic latent
 with time constant ``tau_s`` (`capability.periodic_latent`). The assemblies follow
 circular shifts of one latent realisation by distinct multiples of ``block_s`` (as
 `coactivity`'s independent units use block-shuffled copies of its shared train): every
