@@ -25,6 +25,8 @@ Backbone (published: d = 256, 4 heads x 64, ~6.3 M parameters with the projector
     ``spatial=False`` (ours, the population-context ablation of `neuronbench_methods.nuclr`'s
     ``nuclr-nospatial``): the spatio-temporal blocks keep everything but the spatial
     attention, so each unit's output depends on its own tokens only.
+    `Encoder.units_alone` (ours, for the capability check): a fitted model whose spatial
+    attention, for a while, lets each unit attend to itself only (parameters untouched).
 
 Projector (the loss's): LayerNorm -> Linear(d, d) -> ReLU -> Linear(d, d); the loss
 L2-normalises its output.
@@ -33,6 +35,8 @@ L2-normalises its output.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -93,10 +97,14 @@ class Attention(nn.Module):
         y = rotate(y, phases.conj())  # back to the query's frame
         return self.out(y.transpose(1, 2).reshape(u, n_tok, -1))
 
-    def spatial(self, x: torch.Tensor, layout: Layout) -> torch.Tensor:
+    def spatial(self, x: torch.Tensor, layout: Layout, alone: bool = False) -> torch.Tensor:
+        """``alone``: every unit attends to itself only (an identity mask), so its output
+        is its own value: the same parameters with no information from other units."""
         u, n_tok, d = x.shape
         w, n = layout.n_windows, layout.max_units
         qkv = self.qkv(self.norm(x))
+        if alone:
+            return self.out(qkv.view(u, n_tok, 3, -1)[:, :, 2])  # (heads, dh) order, as y below
         if not layout.dense:  # scatter the packed rows into the padded layout
             qkv = qkv.new_zeros(w * n, n_tok, qkv.shape[-1]).index_copy_(0, layout.index, qkv)
         # (W, N, L, 3, H, dh) -> (3, W, L*H, N, dh): time and heads as attention "heads"
@@ -137,6 +145,7 @@ class Encoder(nn.Module):
         super().__init__()
         self.dim_head = dim_head
         self.spatial = spatial
+        self.alone = False  # see `units_alone`
         self.rotate_dim = 2 * int(dim_head * rotary_fraction / 2)
         self.read_in = nn.Linear(tokens_in, dim)
         self.temporal = nn.ModuleList(
@@ -159,11 +168,22 @@ class Encoder(nn.Module):
             x = x + self.drop(ffn(x))
         for s_attn, s_ffn, t_attn, t_ffn in self.spatiotemporal:
             if self.spatial:
-                x = x + self.drop(s_attn.spatial(x, layout))
+                x = x + self.drop(s_attn.spatial(x, layout, self.alone))
             x = x + self.drop(s_ffn(x))
             x = x + self.drop(t_attn.temporal(x, phases))
             x = x + self.drop(t_ffn(x))
         return x.mean(dim=1)
+
+    @contextmanager
+    def units_alone(self) -> Iterator[Encoder]:
+        """Within the block, the spatial attention lets each unit attend to itself only
+        (an identity mask; every parameter kept): NuCLR without its population context,
+        for the capability check that fails when the population channel is cut."""
+        self.alone = True
+        try:
+            yield self
+        finally:
+            self.alone = False
 
 
 def projector(dim: int) -> nn.Sequential:
