@@ -20,9 +20,9 @@ import time
 
 import numpy as np
 
-from neuronbench.capability_population import assemblies, assembly_classes
-from neuronbench.data import capability
-from neuronbench.data.capability import (
+from neuronbench.testing_capability import assemblies, assembly_classes
+from neuronbench import testing_capability as capability
+from neuronbench.testing_capability import (
     _rngs,
     make_recording,
     poisson_train,

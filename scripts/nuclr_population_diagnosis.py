@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from neuronbench.capability_population import assemblies
-from neuronbench.data import capability
+from neuronbench.testing_capability import assemblies
+from neuronbench import testing_capability as capability
 
 BIN_S, WINDOW_S = 0.02, 10.0
 

@@ -1,6 +1,6 @@
 """NuCLR's population channel, checked behaviourally (issue 27, item 4).
 
-On `neuronbench.capability_population.assemblies` (three classes: units in assemblies of
+On `neuronbench.testing_capability.assemblies` (three classes: units in assemblies of
 32, 16 or 4 units, every unit the same Poisson process modulated by one shifted latent)
 only whom a unit co-varies with tells the classes apart. NuCLR (tiny preset, 400 steps,
 about 35 s on one core) learns it; NuCLR without attention across units does not, and
@@ -25,8 +25,8 @@ import numpy as np
 import pytest
 from scipy.stats import ks_2samp
 
-from neuronbench.capability_population import assemblies, assembly_classes
-from neuronbench.data import capability
+from neuronbench.testing_capability import assemblies, assembly_classes
+from neuronbench import testing_capability as capability
 from neuronbench.device import torch_threads
 from neuronbench.registry import get_method
 
