@@ -148,7 +148,11 @@ def test_a_control_is_refused_a_budget_before_anything_is_written(spies, tmp_pat
 
 def test_a_control_at_budget_one_records_no_budget(spies, tmp_path):
     (path,) = run_grid(["random"], DATASET, ["inductive"], [0], ["cell_class"], _opts(tmp_path))
-    assert read_record(path).budget is None and read_record(path).is_headline
+    record = read_record(path)
+    assert record.budget is None and record.is_headline
+    ev, args = Evaluator(("linear",), (0,)), (_split(record), record.dataset.checksum, record.method.config_hash)
+    assert ev.is_done(path, *args, None) and ev.is_done(path, *args, 1.0)  # its only budget is the headline's
+    assert not ev.is_done(path, *args, 4.0)
 
 
 def test_the_headline_cells_read_budget_one_records_only(spies, tmp_path):

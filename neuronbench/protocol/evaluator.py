@@ -181,9 +181,11 @@ class Evaluator:
         never matches (it is retried)."""
         finished = record.status == "not_applicable" or (
             record.status == "ok" and set(self.probes) <= set(record.probes or ()))
+        # a method without a training budget (budget None) runs at the headline budget only
+        headline = constants.HEADLINE_BUDGET
         return (finished and record.setting == split.setting and record.split.checksum == split.checksum
                 and record.dataset.checksum == dataset_checksum and record.method.config_hash == config_hash
-                and record.budget == budget)
+                and (record.budget or headline) == (budget or headline))
 
     def is_done(self, path: Path, split: Split, dataset_checksum: str, config_hash: str,
                 budget: float | None = constants.HEADLINE_BUDGET) -> bool:
