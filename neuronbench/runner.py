@@ -162,6 +162,8 @@ def run_grid(
         splits = {(t.name, s): get_split(ds, t, s, root=options.data_root) for t in task_list for s in settings}
         runs = plan_runs(ds, infos, task_list, settings, seeds, splits, options)
         check_writable(options.results, "results folder (--results)")  # before any record or fit
+        for note in budget_notes(infos, options):
+            print(f"neuronbench: note: {note}", file=sys.stderr)
         pending, reused = plan_jobs(ds, runs, options)
         paths = [run.path for _, run, _ in runs]
         if reused:
@@ -192,6 +194,25 @@ def run_config(info: MethodInfo, options: GridOptions) -> dict[str, Any]:
     training budget (budget 1: the preset itself)."""
     config = info.config(options.preset, options.device)
     return config if options.budget == HEADLINE_BUDGET else info.scale_budget(config, options.budget)
+
+
+def budget_notes(infos: Sequence[MethodInfo], options: GridOptions) -> list[str]:
+    """Where rounding makes a method's trained budget differ from the asked one by more
+    than 10 % (2 epochs at budget 0.25 train 1 epoch: x0.5), one line per count."""
+    notes = []
+    for info in infos:
+        if options.budget == HEADLINE_BUDGET or not info.budget_keys:
+            continue
+        preset, scaled = info.config(options.preset), run_config(info, options)
+        for key in info.budget_keys:
+            counts = preset[key] if isinstance(preset[key], (tuple, list)) else (preset[key],)
+            scaled_counts = scaled[key] if isinstance(scaled[key], (tuple, list)) else (scaled[key],)
+            ratios = {n / c for c, n in zip(counts, scaled_counts)}
+            if any(abs(r - options.budget) > 0.1 * options.budget for r in ratios):
+                notes.append(f"{info.name}: --budget {options.budget:g} trains {key} {scaled[key]} "
+                             f"(x{' x'.join(f'{r:.3g}' for r in sorted(ratios))} of the {options.preset} preset's "
+                             f"{preset[key]}: counts are whole, at least 1)")
+    return notes
 
 
 def submit_jobs(jobs: Sequence[EncoderJob], dataset_path: Path, options: GridOptions, executor: Any) -> None:

@@ -17,7 +17,7 @@ from neuronbench.plugin import MethodInfo, config_hash, scale_count
 from neuronbench.protocol.evaluator import Evaluator
 from neuronbench.protocol.record import iter_records, read_record
 from neuronbench.reports.aggregate import build_aggregate
-from neuronbench.runner import GridOptions, run_grid
+from neuronbench.runner import GridOptions, budget_notes, run_grid
 from tests import plugin_example
 
 DATASET = "synthetic-tiny"
@@ -77,6 +77,15 @@ def test_counts_round_to_the_nearest_integer_halves_up_and_at_least_one():
     assert [scale_count(2, b) for b in (0.25, 0.5, 0.75, 1.25, 16)] == [1, 1, 2, 3, 32]
     assert [scale_count(300, b) for b in (0.25, 0.001)] == [75, 1]
     assert scale_count(5, 0.5) == 3  # 2.5 -> 3, not Python's round-half-to-even 2
+
+
+def test_a_coarsely_rounded_budget_is_said():
+    nuclr, neurpir = registry.get_method("nuclr"), registry.get_method("neurpir")
+    assert budget_notes([nuclr, neurpir], GridOptions(budget=0.25)) == [
+        "nuclr: --budget 0.25 trains epochs_spikes 1 (x0.5 of the cpu preset's 2: counts are whole, at least 1)",
+        "nuclr: --budget 0.25 trains epochs_calcium 1 (x0.5 of the cpu preset's 2: counts are whole, at least 1)"]
+    assert budget_notes([nuclr, neurpir], GridOptions(budget=4)) == []
+    assert budget_notes([nuclr], GridOptions()) == []
 
 
 def test_a_method_without_a_budget_runs_at_budget_one_only():
