@@ -10,8 +10,8 @@ from pathlib import Path
 
 from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol import bwb
-from neuronbench.protocol.constants import (ENCODER_SEEDS, HEADLINE_PROBE, MAIN_METRIC, METRIC_SHORT, METRICS,
-                                            SUMMARY_METRICS)
+from neuronbench.protocol.constants import (ENCODER_SEEDS, HEADLINE_BUDGET, HEADLINE_PROBE, MAIN_METRIC,
+                                            METRIC_SHORT, METRICS, SUMMARY_METRICS)
 from neuronbench.protocol.settings import SETTINGS
 
 DESCRIPTION = """\
@@ -32,6 +32,7 @@ RUN_EXAMPLES = """examples:
   neuronbench run --method lolcat --setting inductive --results /tmp/fresh    (recompute, ignoring ./results)
   neuronbench run --method nuclr --setting inductive --label-fractions 0.01,0.05,0.1,0.25,0.5,1
   neuronbench run --method nuclr --setting inductive --pretrain-animals all
+  neuronbench run --method nuclr,nemo --setting inductive --budget 4    (4x each preset's training)
 
 Runs whose record is already in --results (same split, data and config) are reused, not
 redone: the command says how many. Ctrl-C stops within seconds; rerun the same command to
@@ -87,6 +88,18 @@ def _label_fractions(text: str) -> list[float]:
     if len({variant_suffix(v) for v in values}) < len(values):  # one record file per fraction
         raise argparse.ArgumentTypeError(f"a fraction is given more than once in {text!r}")
     return values
+
+
+def _budget(text: str) -> float:
+    """A training budget: a positive number, a multiple of the preset's training."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < float("inf"):  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"expected a positive multiple of the preset's training such as "
+                                         f"0.25, 1 or 4, got {text!r}")
+    return value
 
 
 def _jobs(text: str) -> int:
@@ -151,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--pretrain-animals", metavar="K[,K...]|all", type=_pretrain_animals, default=(),
                      help="pretraining-scale curve (inductive setting only): pretrain on K of the training "
                      "animals, e.g. 1,2,3, or all (every K up to all of them, the headline)")
+    run.add_argument("--budget", metavar="B", type=_budget, default=HEADLINE_BUDGET,
+                     help="training budget: B times each method's preset training (its declared epochs, "
+                     "steps, iterations), rounded to whole counts, at least 1 (default 1: the preset, the "
+                     "headline); methods without a training budget (controls) run at 1 only")
     run.add_argument("--jobs", metavar="N", type=_jobs, default=1,
                      help="run on a local Dask cluster of N worker processes (N >= 1; 1, the default, "
                      "runs in this process)")
@@ -296,7 +313,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                           results=args.results, progress=not args.no_progress,
                           label_fractions=tuple(args.label_fractions),
                           pretrain_animals=args.pretrain_animals if args.pretrain_animals == "all"
-                          else tuple(args.pretrain_animals))
+                          else tuple(args.pretrain_animals), budget=args.budget)
     executor = make_executor(args.jobs, args.scheduler, args.cluster)
     try:
         paths = run_grid(args.method, args.dataset, args.setting, args.seeds, args.task, options, executor)
@@ -310,12 +327,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     for fraction, animals in points:
         point = [r for r in records if (r.label_fraction, r.pretrain_animals) == (fraction, animals)]
         what = ([f"{fraction * 100:g} % of the probe-training labels"] if fraction < 1 else []) + \
-            ([f"pretraining on {animals} animal(s)"] if animals else [])
+            ([f"pretraining on {animals} animal(s)"] if animals else []) + \
+            ([f"training budget x{args.budget:g} of each preset"] if args.budget != HEADLINE_BUDGET else [])
         if what:
             print(f"## curve point: {', '.join(what)}\n")
         table = aggregate(point)
         paired = paired_rows(table, point)
-        for metric in SUMMARY_METRICS if (fraction, animals) == (1.0, None) else (MAIN_METRIC,):
+        for metric in SUMMARY_METRICS if not what else (MAIN_METRIC,):
             print(render_markdown(table, args.dataset, probe=HEADLINE_PROBE, metric=metric, paired=paired))
     from neuronbench.reports.context import committed_records, run_context
 

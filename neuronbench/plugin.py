@@ -19,6 +19,12 @@ in every preset, which the harness sets from ``--device`` (``"auto"``, ``"cpu"``
 ``"cuda:0"``), written into the record. Any other method runs on the CPU: the harness
 never sets its config (a key of its own named ``device`` included) and records ``"cpu"``.
 The ``device`` key is never part of a config's identity (`config_hash`).
+
+The training budget is declared, too: ``budget_keys`` names the config keys that count
+training (epochs, steps, iterations, the epochs of a step schedule, test-time
+optimisation steps). ``neuronbench run --budget B`` multiplies each by B
+(`MethodInfo.scale_budget`); budget 1 is the preset itself. A method without
+``budget_keys`` (a control) has no training budget and runs at budget 1 only.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import math
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -82,6 +89,10 @@ class MethodInfo:
         uses_torch: runs on PyTorch: every preset has a ``device`` key, set by the harness,
             and the fitted model exposes ``device_`` (the module docstring).
         extras: extras of neuronbench it needs (``"torch"``), checked before a grid starts.
+        budget_keys: the config keys that count its training (``("epochs",)``): each is a
+            positive integer, or a tuple of them (the epochs of a step schedule), in every
+            preset; `scale_budget` multiplies them by the budget. Empty: no training
+            budget (controls).
     """
 
     name: str
@@ -97,6 +108,7 @@ class MethodInfo:
     supervised: bool = False
     uses_torch: bool = False
     extras: tuple[str, ...] = ()
+    budget_keys: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -110,6 +122,12 @@ class MethodInfo:
         if self.uses_torch and no_device:
             raise NeuronbenchError(f"method {self.name!r}: field 'presets': a method with uses_torch=True needs a "
                                    f"'device' key in every preset; {no_device} have none")
+        for key in self.budget_keys:
+            for preset_name, preset in self.presets.items():
+                if key not in preset or not _is_count(preset[key]):
+                    raise NeuronbenchError(
+                        f"method {self.name!r}: field 'budget_keys': {key!r} must be a positive integer (or a tuple "
+                        f"of them) in every preset; preset {preset_name!r} has {preset.get(key, 'no such key')!r}")
 
     def config(self, preset: str = "cpu", device: str | None = None, **overrides: Any) -> dict[str, Any]:
         """The config of a preset, with overrides. ``device`` is set for methods that
@@ -126,6 +144,24 @@ class MethodInfo:
         if device is not None and self.uses_torch:
             cfg["device"] = device
         return cfg
+
+    def scale_budget(self, config: Mapping[str, Any], budget: float) -> dict[str, Any]:
+        """``config`` at ``budget`` times its training: each of `budget_keys` multiplied by
+        ``budget`` and rounded to the nearest integer (halves up), at least 1; a tuple
+        element by element. Budget 1 returns ``config`` unchanged (the same hash); a method
+        without `budget_keys` accepts budget 1 only."""
+        check_budget(budget)
+        if budget == 1:
+            return dict(config)
+        if not self.budget_keys:
+            raise NeuronbenchError(f"--budget {budget:g}: {self.name} ({self.kind}) declares no training budget "
+                                   "(budget_keys): it runs at budget 1 only; leave it out of a --budget run")
+        out = dict(config)
+        for key in self.budget_keys:
+            value = config[key]
+            out[key] = (type(value)(scale_count(v, budget) for v in value) if isinstance(value, (tuple, list))
+                        else scale_count(value, budget))
+        return out
 
     def ablation(self, name: str, summary: str, **changes: Any) -> MethodInfo:
         """The same method under another name with ``changes`` applied to every preset
@@ -246,6 +282,25 @@ def _installed(requirement: str) -> bool:
     except importlib.metadata.PackageNotFoundError:
         return False
     return True
+
+
+def check_budget(budget: float) -> None:
+    """Refuse a budget that is not a positive, finite number."""
+    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not 0 < budget < math.inf:
+        raise NeuronbenchError(f"budget: expected a positive number (a multiple of the preset's training, "
+                               f"such as 0.25, 1 or 4), got {budget!r}")
+
+
+def scale_count(count: int, budget: float) -> int:
+    """A training count (epochs, steps) at ``budget`` times: rounded to the nearest integer,
+    halves up, and at least 1."""
+    return max(1, math.floor(count * budget + 0.5))
+
+
+def _is_count(value: Any) -> bool:
+    def one(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+    return one(value) or (isinstance(value, (tuple, list)) and len(value) > 0 and all(one(v) for v in value))
 
 
 def config_hash(config: Mapping[str, Any]) -> str:

@@ -30,6 +30,16 @@ the same grid, each with its own record (`neuronbench.protocol.record.variant_su
   unlabelled recordings take part (`pretrains`); for controls, which learn nothing from
   recordings, and supervised methods, whose encoder learns from labels, the point is
   recorded "not_applicable" with the reason.
+
+The training budget (`GridOptions.budget`) is a point of another curve: each method's
+declared training counts multiplied by it (`neuronbench.plugin.MethodInfo.scale_budget`),
+so a budget other than 1 is another config (and hash) with records of its own
+(``-budget<B>``); budget 1 is the preset itself, the headline. Methods without a
+training budget (controls) run at budget 1 only. Every fit records its wall-clock and
+CPU core-seconds (``time.process_time`` of the process around the fit, torch's threads
+included: the fit is the only work of its process while it runs, in-process and in the
+local Dask cluster's workers, one thread each; on a worker that runs several tasks at
+once, its neighbours' work would count too).
 """
 
 from __future__ import annotations
@@ -54,7 +64,7 @@ from neuronbench.errors import NeuronbenchError
 from neuronbench.executors import InProcessExecutor
 from neuronbench.memory import release_memory
 from neuronbench.plugin import MethodInfo, check_environment, config_hash, device_of, fitted
-from neuronbench.protocol.constants import PROBE_SEEDS, PROBES
+from neuronbench.protocol.constants import HEADLINE_BUDGET, PROBE_SEEDS, PROBES
 from neuronbench.protocol.evaluator import Evaluator
 from neuronbench.protocol.record import Record, read_record, record_path, write_record
 from neuronbench.protocol.datasets import get_dataset_info, get_task, load_dataset, tasks_for
@@ -76,6 +86,7 @@ class Run:
     path: Path
     label_fraction: float = 1.0
     pretrain_animals: int | None = None
+    budget: float | None = HEADLINE_BUDGET
 
 
 @dataclass
@@ -116,6 +127,8 @@ class GridOptions:
     pretrain_animals: tuple[int, ...] | Literal["all"] = ()
     """Pretraining-scale points (inductive only): counts of pretraining animals; "all":
     every count from 1 to all of them; (): the headline only."""
+    budget: float = HEADLINE_BUDGET
+    """The training budget: a multiple of each method's preset training (1: the headline)."""
 
     @property
     def evaluator(self) -> Evaluator:
@@ -140,6 +153,8 @@ def run_grid(
             raise NeuronbenchError(f"unknown setting {s!r}; choose from: {', '.join(SETTINGS)}")
     evaluator = options.evaluator  # refuses an unknown probe
     evaluator.check_curve_options(options.label_fractions, options.pretrain_animals, settings)
+    for info in infos:
+        evaluator.run_budget(info, options.budget)  # refuses a budget for a method without one
     check_environment(infos, options.device)
     with progress.reporting(options.progress):
         ds = load_dataset(dataset, options.data_root)
@@ -147,6 +162,8 @@ def run_grid(
         splits = {(t.name, s): get_split(ds, t, s, root=options.data_root) for t in task_list for s in settings}
         runs = plan_runs(ds, infos, task_list, settings, seeds, splits, options)
         check_writable(options.results, "results folder (--results)")  # before any record or fit
+        for note in budget_notes(infos, options):
+            print(f"neuronbench: note: {note}", file=sys.stderr)
         pending, reused = plan_jobs(ds, runs, options)
         paths = [run.path for _, run, _ in runs]
         if reused:
@@ -172,6 +189,30 @@ def pretrains(info: MethodInfo) -> bool:
     return info.kind != "control" and not info.supervised
 
 
+def run_config(info: MethodInfo, options: GridOptions) -> dict[str, Any]:
+    """The config of ``info``'s runs in this grid: its preset on the device, at the grid's
+    training budget (budget 1: the preset itself)."""
+    config = info.config(options.preset, options.device)
+    return config if options.budget == HEADLINE_BUDGET else info.scale_budget(config, options.budget)
+
+
+def budget_notes(infos: Sequence[MethodInfo], options: GridOptions) -> list[str]:
+    """Where rounding makes a method's trained budget differ from the asked one by more
+    than 10 % (2 epochs at budget 0.25 train 1 epoch: x0.5), one line per count."""
+    notes = []
+    for info in infos:
+        if options.budget == HEADLINE_BUDGET or not info.budget_keys:
+            continue
+        preset, scaled = info.config(options.preset), run_config(info, options)
+        for key in info.budget_keys:
+            counts = preset[key] if isinstance(preset[key], (tuple, list)) else (preset[key],)
+            scaled_counts = scaled[key] if isinstance(scaled[key], (tuple, list)) else (scaled[key],)
+            ratios = {n / c for c, n in zip(counts, scaled_counts)}
+            if any(abs(r - options.budget) > 0.1 * options.budget for r in ratios):
+                notes.append(f"{info.name}: --budget {options.budget:g} trains {key} {scaled[key]} "
+                             f"(x{' x'.join(f'{r:.3g}' for r in sorted(ratios))} of the {options.preset} preset's "
+                             f"{preset[key]}: counts are whole, at least 1)")
+    return notes
 
 
 def submit_jobs(jobs: Sequence[EncoderJob], dataset_path: Path, options: GridOptions, executor: Any) -> None:
@@ -225,7 +266,8 @@ def plan_runs(
                 ]
     runs = []
     for info in infos:
-        chash = config_hash(info.config(options.preset, options.device))
+        chash = config_hash(run_config(info, options))
+        budget = evaluator.run_budget(info, options.budget)
         for task in tasks:
             for setting in settings:
                 split = splits[(task.name, setting)]
@@ -238,8 +280,8 @@ def plan_runs(
                                    f"({'supervised' if info.supervised else 'a control'}): no pretraining-scale curve")
                         for seed in seeds:
                             path = record_path(options.results, ds.name, task.name, setting, info.name, chash,
-                                               fold.fold, seed, fraction, animals)
-                            runs.append((info, Run(task, split, curve, seed, path, fraction, animals), why))
+                                               fold.fold, seed, fraction, animals, budget)
+                            runs.append((info, Run(task, split, curve, seed, path, fraction, animals, budget), why))
     return runs
 
 
@@ -253,12 +295,12 @@ def plan_jobs(ds: Dataset, runs: Sequence[tuple[MethodInfo, Run, str | None]],
     jobs: dict[tuple, EncoderJob] = {}
     reused: list[Path] = []
     labels_of: dict[str, pd.Series] = {}
-    configs = {info.name: info.config(options.preset, options.device) for info, _, _ in runs}
+    configs = {info.name: run_config(info, options) for info, _, _ in runs}
     hashes = {name: config_hash(config) for name, config in configs.items()}
     evaluator = options.evaluator
     for info, run, reason in runs:
         config = configs[info.name]
-        if evaluator.is_done(run.path, run.split, ds.checksum, hashes[info.name]):
+        if evaluator.is_done(run.path, run.split, ds.checksum, hashes[info.name], run.budget):
             reused.append(run.path)
             continue
         if reason is not None:
@@ -332,22 +374,22 @@ def encode(job: EncoderJob, ds: Dataset, cache_dir: Path) -> tuple[Path, dict[st
     what = f"{job.info.name} seed {job.seed}"
     progress.status(f"fit {what}")
     pretrain = [ds.recording(r).without_labels() for r in progress.steps(job.pretrain, "load recordings", unit="rec")]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if job.info.supervised:
         model = fitted(job.info, model, model.fit(pretrain, seed=job.seed, labels=job.labels.copy()))
     else:
         model = fitted(job.info, model, model.fit(pretrain, seed=job.seed))
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     release_memory()  # the fit's freed activations, before the embedding allocates its own
     progress.status(f"embed {what}")
     everything = progress.steps(list(ds.recordings["recording"]), "load recordings", unit="rec")
     raw = model.embed([ds.recording(r).without_labels() for r in everything])
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     device = device_of(job.info, model)
     del model
     release_memory()  # so that the next job of this process does not start from this one's high-water mark
     table = check_embeddings(raw, all_ids, f"method {job.info.name!r} (embed)")
-    timings = {"fit_s": t1 - t0, "embed_s": t2 - t1}
+    timings = {"fit_s": t1 - t0, "embed_s": t2 - t1, "fit_core_s": c1 - c0, "embed_core_s": c2 - c1}
     write_embeddings(path, table, {"timings": timings, "device": device})
     return path, timings, device
 
@@ -357,7 +399,8 @@ def new_record(info: MethodInfo, preset: str, config: dict[str, Any], ds: Datase
     """The record of ``run`` before any number (`Record.build`)."""
     return Record.build(method=info, preset=preset, config=config, config_hash=config_hash(config), dataset=ds,
                         task=run.task, split=run.split, fold=run.fold, encoder_seed=run.encoder_seed, status=status,
-                        reason=reason, label_fraction=run.label_fraction, pretrain_animals=run.pretrain_animals)
+                        reason=reason, label_fraction=run.label_fraction, pretrain_animals=run.pretrain_animals,
+                        budget=run.budget)
 
 
 def _error_text(e: BaseException) -> str:

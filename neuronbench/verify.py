@@ -164,6 +164,7 @@ def seed_spread(path: Path, record: Record) -> Criterion | None:
     siblings = [r for p, r in iter_records(Path(path).parent)
                 if r.status == "ok" and r.encoder_seed != record.encoder_seed and r.fold == record.fold
                 and r.label_fraction == record.label_fraction and r.pretrain_animals == record.pretrain_animals
+                and r.budget == record.budget
                 and r.method.config_hash == record.method.config_hash
                 and r.y_true["neuron_id"] == record.y_true["neuron_id"]]
     if not siblings:

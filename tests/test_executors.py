@@ -41,6 +41,17 @@ def test_dask_records_equal_in_process_records(tmp_path, dask2):
     assert statuses == {"spy": "ok", "spy-failing": "failed"}  # a failing task does not stop the grid
 
 
+def test_a_budget_run_on_dask_records_its_budget_and_the_fit_core_seconds(tmp_path, dask2):
+    opts = GridOptions(results=tmp_path / "a", progress=False, probes=("linear",), probe_seeds=(0,), budget=2)
+    run_grid(["spy-budget"], "handmade", ["inductive"], [0], options=opts)
+    run_grid(["spy-budget"], "handmade", ["inductive"], [0], options=dataclasses.replace(opts, results=tmp_path / "b"),
+             executor=dask2)
+    assert _numbers(tmp_path / "a") == _numbers(tmp_path / "b")
+    ((path, record),) = iter_records(tmp_path / "b")
+    assert path.name == "fold0-seed0-budget2.json" and record.budget == 2.0 and record.method.config["steps"] == 6
+    assert record.timings["fit_core_s"] > 0  # measured in the worker process that fitted
+
+
 def test_a_worker_dying_mid_grid_loses_nothing_and_duplicates_nothing(tmp_path, dask2, monkeypatch):
     marker = tmp_path / "died"
     dying = dataclasses.replace(plugin_example.INFO, presets={"cpu": {"dim": 2, "fail": False, "die_once": str(marker)}})

@@ -58,6 +58,7 @@ def make_record(method: str, setting: str, fold: int, seed: int, *, status: str 
         "task": {"name": TASK, "label": "subclass", "classes": CLASSES},
         "setting": setting, "fold": fold, "n_folds": SETTINGS[setting], "encoder_seed": seed, "split_seed": 0,
         "label_fraction": label_fraction, "pretrain_animals": pretrain_animals,
+        "budget": None if kind == "control" else 1.0,
         "split": {"version": 1, "checksum": split_checksum, "n_train": 40, "n_val": 10, "n_test": len(ids),
                   "test_groups": [f"animal{fold}"]},
         "chance": chance_levels(labels, CLASSES) if status == "ok" else None,

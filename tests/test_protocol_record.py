@@ -1,6 +1,6 @@
 """neuronbench.protocol.record: the typed run record builds, validates, knows its path,
 reads and writes itself atomically, carries its provenance, scores its own fold and
-migrates schema version 1 without loss."""
+migrates schema versions 1 to 3 without loss."""
 
 from __future__ import annotations
 
@@ -26,10 +26,17 @@ COMMITTED = REPO / "results" / "izhikevich" / "firing_mode" / "transductive" / "
 CLASSES = ["a", "b", "c"]
 
 
+def as_v4(data: dict) -> dict:
+    """A version-3 record object as version 4 reads it: with the preset's training budget
+    (1.0), or none for a control."""
+    return {**data, "schema_version": 4, "budget": None if data["method"]["kind"] == "control" else 1.0}
+
+
 def as_v2(data: dict) -> dict:
     """The version-2 form of a headline record object, written out by hand: no curve fields."""
     assert data["label_fraction"] == 1.0 and data["pretrain_animals"] is None
-    return {**{k: v for k, v in data.items() if k not in ("label_fraction", "pretrain_animals")}, "schema_version": 2}
+    dropped = ("label_fraction", "pretrain_animals", "budget")
+    return {**{k: v for k, v in data.items() if k not in dropped}, "schema_version": 2}
 
 
 def as_v1(data: dict) -> dict:
@@ -43,7 +50,7 @@ def as_v1(data: dict) -> dict:
 def committed_v1(tmp_path: Path) -> tuple[Path, dict]:
     """A real committed record, copied into ``tmp_path`` in its version-1 form."""
     data = json.loads(COMMITTED.read_text(encoding="utf-8"))
-    assert data["schema_version"] == SCHEMA_VERSION  # the committed records are migrated
+    assert data["schema_version"] == 3  # the committed records are version 3
     path = tmp_path / "results" / COMMITTED.relative_to(REPO / "results")
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(as_v1(data), indent=1, sort_keys=True) + "\n", encoding="utf-8")
@@ -51,16 +58,17 @@ def committed_v1(tmp_path: Path) -> tuple[Path, dict]:
 
 
 def test_a_real_v1_record_is_migrated_on_read_without_loss(tmp_path):
-    path, v2 = committed_v1(tmp_path)
+    path, v3 = committed_v1(tmp_path)
     record = read_record(path)
-    assert record.schema_version == SCHEMA_VERSION
+    assert record.schema_version == SCHEMA_VERSION == 4
     assert (record.encoder_seed, record.split_seed) == (2, 0) and "seed" not in record.split.to_dict()
-    assert record.to_dict() == v2  # every other field as it was
+    assert record.to_dict() == as_v4(v3)  # every other field as it was
     assert record == read_record(COMMITTED)
-    again = tmp_path / "again.json"
+    again, committed_again = tmp_path / "again.json", tmp_path / "committed-again.json"
     write_record(again, record)
-    assert again.read_bytes() == COMMITTED.read_bytes()
-    # nothing is lost the other way either: v1 -> v3 -> v1 is the file read
+    write_record(committed_again, read_record(COMMITTED))
+    assert again.read_bytes() == committed_again.read_bytes()
+    # nothing is lost the other way either: v1 -> v4 -> v1 is the file read
     assert as_v1(record.to_dict()) == json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -69,16 +77,19 @@ def test_a_v2_record_is_read_as_a_headline_run(tmp_path):
     path = tmp_path / "fold0-seed2.json"
     path.write_text(json.dumps(as_v2(data)), encoding="utf-8")
     record = read_record(path)
-    assert record.to_dict() == data and record.is_headline
+    assert record.to_dict() == as_v4(data) and record.is_headline
 
 
-def test_migrate_folder_rewrites_v1_files_once(tmp_path, capsys):
+def test_migrate_folder_rewrites_older_files_once(tmp_path, capsys):
     path, _ = committed_v1(tmp_path)
-    shutil.copy(COMMITTED, path.with_name("fold0-seed1.json"))  # already v2: left alone
-    before_v2 = path.with_name("fold0-seed1.json").stat().st_mtime_ns
-    assert migrate_folder(tmp_path / "results") == [path]
-    assert path.read_bytes() == COMMITTED.read_bytes()
-    assert path.with_name("fold0-seed1.json").stat().st_mtime_ns == before_v2
+    v3 = path.with_name("fold0-seed0.json")
+    shutil.copy(COMMITTED, v3)
+    current = path.with_name("fold0-seed1.json")
+    write_record(current, read_record(COMMITTED))  # already v4: left alone
+    before = current.stat().st_mtime_ns
+    assert migrate_folder(tmp_path / "results") == [v3, path]
+    assert path.read_bytes() == current.read_bytes() == v3.read_bytes()
+    assert current.stat().st_mtime_ns == before
     assert migrate_folder(tmp_path / "results") == []
     assert main(["migrate", "--results", str(tmp_path / "results")]) == 0
     assert "0 record(s)" in capsys.readouterr().out
@@ -94,8 +105,8 @@ def test_migrate_does_not_modify_its_input_and_refuses_unknown_versions():
     snapshot = json.dumps(v1, sort_keys=True)
     migrate(v1, "x.json")
     assert json.dumps(v1, sort_keys=True) == snapshot
-    with pytest.raises(NeuronbenchError, match="x.json: field 'schema_version': expected 1, 2 or 3, got 4"):
-        migrate({**v1, "schema_version": 4}, "x.json")
+    with pytest.raises(NeuronbenchError, match="x.json: field 'schema_version': expected 1, 2, 3 or 4, got 5"):
+        migrate({**v1, "schema_version": 5}, "x.json")
     with pytest.raises(NeuronbenchError, match="x.json: a version-1 record needs the fields 'seed'"):
         migrate({k: v for k, v in v1.items() if k != "seed"}, "x.json")
 
@@ -151,8 +162,8 @@ def test_write_then_read_is_the_same_record_byte_stable_and_nan_free(tmp_path):
     assert [p for p, _ in iter_records(tmp_path)] == [path]
     assert set(json.loads(first)) == {"schema_version", "status", "reason", "method", "dataset", "task", "setting",
                                       "fold", "n_folds", "encoder_seed", "split_seed", "split", "environment",
-                                      "timings", "label_fraction", "pretrain_animals", "chance", "y_true",
-                                      "probes"}
+                                      "timings", "label_fraction", "pretrain_animals", "budget", "chance",
+                                      "y_true", "probes"}
     na = made_record().failed("needs calcium")
     write_record(na.path(tmp_path / "na"), na)
     assert not {"chance", "y_true", "probes"} & set(json.loads(na.path(tmp_path / "na").read_text()))
@@ -177,7 +188,10 @@ def test_fold_score_is_the_stored_metric_averaged_over_probe_seeds():
     (lambda d: d.update(method={"name": "x"}), "field 'method': expected an object with"),
     (lambda d: d.pop("probes"), "field 'probes': expected an object for a run with status 'ok'"),
     (lambda d: d.update(status="failed", reason=None), "field 'reason': required when status is 'failed'"),
-    (lambda d: d.update(schema_version=0), "field 'schema_version': expected 1, 2 or 3, got 0"),
+    (lambda d: d.update(schema_version=0), "field 'schema_version': expected 1, 2, 3 or 4, got 0"),
+    (lambda d: d.pop("budget"), r"missing fields \['budget'\]"),
+    (lambda d: d.update(budget=0), "field 'budget': expected null or a positive number, got 0"),
+    (lambda d: d.update(budget="4"), "field 'budget': expected null or a positive number, got '4'"),
     (lambda d: d.update(label_fraction=0), r"field 'label_fraction': expected a number in \(0, 1\], got 0"),
     (lambda d: d.update(label_fraction="1"), r"field 'label_fraction': expected a number in \(0, 1\], got '1'"),
     (lambda d: d.update(pretrain_animals=0), "field 'pretrain_animals': expected null or an integer >= 1, got 0"),
@@ -217,6 +231,24 @@ def test_a_curve_point_has_its_own_file_and_is_not_a_headline_run(tmp_path):
         made_record(label_fraction=1.5)
 
 
+def test_a_budget_point_has_its_own_file_and_is_not_a_headline_run(tmp_path):
+    head, four, quarter = made_record(), made_record(budget=4), made_record(budget=0.25)
+    control = made_record(budget=None)  # a method without a training budget
+    assert head.budget == 1.0 and four.budget == 4.0 and control.budget is None
+    assert head.is_headline and control.is_headline and not four.is_headline and not quarter.is_headline
+    assert four.path(tmp_path).name == "fold1-seed0-budget4.json"
+    assert quarter.path(tmp_path).name == "fold1-seed0-budget0.25.json"
+    assert control.path(tmp_path).name == head.path(tmp_path).name == "fold1-seed0.json"
+    assert made_record(budget=4, label_fraction=0.05).path(tmp_path).name == "fold1-seed0-labels5-budget4.json"
+    write_record(four.path(tmp_path), four.scored(fold_scores(), "cpu", {}))
+    assert read_record(four.path(tmp_path)).budget == 4.0
+    # another budget has another config hash: not a stale record of the headline's config
+    check_comparable([head, quarter, replace(four, method=replace(four.method, config_hash="other"))])
+    for bad in (0, -1, math.inf, math.nan, True):
+        with pytest.raises(NeuronbenchError, match="budget: expected null or a positive number"):
+            made_record(budget=bad)
+
+
 def test_the_parts_of_a_record_are_typed():
     record = read_record(COMMITTED)
     assert isinstance(record.method, RecordMethod) and isinstance(record.task, RecordTask)
@@ -234,10 +266,20 @@ def test_keys_a_part_does_not_name_are_kept_and_written_back(tmp_path):
     record = Record.from_dict(data, "x.json")
     assert record.split.extra == {"test_groups": ["m1"]}
     write_record(tmp_path / "x.json", record)
-    assert json.loads((tmp_path / "x.json").read_text()) == data
+    assert json.loads((tmp_path / "x.json").read_text()) == as_v4(data)
 
 
-def test_committed_records_read_and_write_back_byte_for_byte(tmp_path):
+def test_committed_records_read_as_the_presets_budget_and_write_back_without_loss(tmp_path):
+    kinds = set()
     for path, record in iter_records(REPO / "results" / "izhikevich"):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        assert data["schema_version"] == 3 and "budget" not in data, path
+        kinds.add(record.method.kind)
+        assert record.budget == (None if record.method.kind == "control" else 1.0), path
+        assert record.path(REPO / "results") == path  # no budget suffix: the same file
         write_record(tmp_path / "r.json", record)
-        assert (tmp_path / "r.json").read_bytes() == path.read_bytes(), path
+        assert json.loads((tmp_path / "r.json").read_text()) == as_v4(data), path
+        first = (tmp_path / "r.json").read_bytes()
+        write_record(tmp_path / "r.json", read_record(tmp_path / "r.json"))
+        assert (tmp_path / "r.json").read_bytes() == first, path
+    assert {"control", "method"} <= kinds  # both migrations were exercised

@@ -26,7 +26,7 @@ def handmade(monkeypatch):
         write_dataset(path, "handmade", small_recordings(), label_columns=["cell_class"])
     eps = [EntryPoint(name=n, value=f"tests.plugin_example:{v}", group=registry.ENTRY_POINT_GROUP)
            for n, v in (("spy", "INFO"), ("spy-supervised", "SUPERVISED"), ("spy-failing", "FAILING"),
-                        ("spy-calcium", "CALCIUM_ONLY"))]
+                        ("spy-calcium", "CALCIUM_ONLY"), ("spy-budget", "BUDGETED"))]
     before = registry.entry_points  # the built-in methods stay registered
     monkeypatch.setattr(registry, "entry_points", lambda group: list(before(group=group)) + eps
                         if group == registry.ENTRY_POINT_GROUP else [])

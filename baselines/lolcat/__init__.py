@@ -49,4 +49,6 @@ INFO = MethodInfo(
     supervised=True,
     uses_torch=True,
     extras=("torch",),
+    # the epochs and the epochs of its learning-rate steps: the schedule keeps its shape
+    budget_keys=("epochs", "milestones"),
 )

@@ -35,4 +35,6 @@ INFO = MethodInfo(
     requires=("waveforms",),
     uses_torch=True,
     extras=("torch",),
+    # the epochs; the warm-restart cycle stays the paper's 20 epochs
+    budget_keys=("epochs",),
 )

@@ -38,4 +38,6 @@ INFO = MethodInfo(
     modalities=("spikes", "calcium"),
     uses_torch=True,
     extras=("torch",),
+    # the training epochs (of steps_per_epoch steps each) and the test-time embedding steps
+    budget_keys=("epochs", "embed_steps"),
 )

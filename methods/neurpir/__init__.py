@@ -55,6 +55,8 @@ INFO = MethodInfo(
     modalities=("spikes", "calcium"),
     uses_torch=True,
     extras=("torch", "neurpir"),
+    # the encoder's steps (its warm-up is 5 % of them) and CEBRA's
+    budget_keys=("steps", "cebra_iterations"),
 )
 
 INFO_NOCEBRA = INFO.ablation(

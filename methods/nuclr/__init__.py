@@ -59,6 +59,8 @@ INFO = MethodInfo(
     modalities=("spikes", "calcium"),
     uses_torch=True,
     extras=("torch",),
+    # the epochs; the warm-up stays the paper's one epoch
+    budget_keys=("epochs_spikes", "epochs_calcium"),
 )
 
 INFO_NOSPATIAL = INFO.ablation(

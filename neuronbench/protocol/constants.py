@@ -79,6 +79,14 @@ XGB_MAX_BIN = 32
 """Histogram bins per feature (xgboost's default 256; 32 is about 2x faster, with no
 loss of test macro-F1 seen on synthetic 64-d embeddings)."""
 
+# ---------------------------------------------------------------- training budget
+
+HEADLINE_BUDGET: float = 1.0
+"""The training budget of the headline runs: each method's preset as it is. ``--budget B``
+multiplies the training counts a method declares (`neuronbench.plugin.MethodInfo.budget_keys`)
+by B, each rounded to the nearest integer (halves up) and at least 1; its records are
+points of the budget curve, never headline cells."""
+
 # ---------------------------------------------------------------- seeds
 
 PROBE_SEEDS: tuple[int, ...] = (0, 1, 2)

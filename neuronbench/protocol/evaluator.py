@@ -3,7 +3,8 @@
 reads every other choice from `neuronbench.protocol.constants`, and answers the
 questions the runner, ``score``, ``verify``, ``export`` and the reports ask: which
 metrics, which is a task's main metric, how a fold is scored, which folds and points a
-curve has, and whether an existing record already is a run's result.
+curve has, which budget a method's runs have, and whether an existing record already is
+a run's result.
 
 Light at import (no numpy, pandas, scikit-learn or torch): the probes are imported when
 a fold is scored.
@@ -23,6 +24,7 @@ from neuronbench.protocol.record import Record, read_record, variant_suffix
 if TYPE_CHECKING:
     import pandas as pd
 
+    from neuronbench.plugin import MethodInfo
     from neuronbench.protocol.scoring import FoldPredictions
     from neuronbench.protocol.settings import Fold, Split
     from neuronbench.protocol.tasks import Task
@@ -152,18 +154,41 @@ class Evaluator:
                     else pretrain_subset(recordings, fold.pretrain, pretrain_animals, split_seed))
         return replace(fold, train=train, pretrain=pretrain)
 
+    # ------------------------------------------------------------ training budget
+
+    @staticmethod
+    def run_budget(info: MethodInfo, budget: float) -> float | None:
+        """The budget a run of ``info`` records when the grid asks for ``budget``: the budget
+        for a method that declares one (`MethodInfo.budget_keys`), None for one without (a
+        control), which runs at the headline budget only: any other budget is refused."""
+        from neuronbench.plugin import check_budget
+
+        check_budget(budget)
+        if info.budget_keys:
+            return float(budget)
+        if budget != constants.HEADLINE_BUDGET:
+            raise NeuronbenchError(f"--budget {budget:g}: {info.name} ({info.kind}) has no training budget "
+                                   f"(it declares no budget_keys): run it without --budget")
+        return None
+
     # ------------------------------------------------------------ record matching
 
-    def matches(self, record: Record, split: Split, dataset_checksum: str, config_hash: str) -> bool:
+    def matches(self, record: Record, split: Split, dataset_checksum: str, config_hash: str,
+                budget: float | None = constants.HEADLINE_BUDGET) -> bool:
         """Whether ``record`` is the finished result of a run on ``split``, the data of
-        ``dataset_checksum`` and the method config of ``config_hash``, holding every probe
-        of this evaluation. A failed run never matches (it is retried)."""
+        ``dataset_checksum``, the method config of ``config_hash`` and the training
+        ``budget`` (`run_budget`), holding every probe of this evaluation. A failed run
+        never matches (it is retried)."""
         finished = record.status == "not_applicable" or (
             record.status == "ok" and set(self.probes) <= set(record.probes or ()))
+        # a method without a training budget (budget None) runs at the headline budget only
+        headline = constants.HEADLINE_BUDGET
         return (finished and record.setting == split.setting and record.split.checksum == split.checksum
-                and record.dataset.checksum == dataset_checksum and record.method.config_hash == config_hash)
+                and record.dataset.checksum == dataset_checksum and record.method.config_hash == config_hash
+                and (record.budget or headline) == (budget or headline))
 
-    def is_done(self, path: Path, split: Split, dataset_checksum: str, config_hash: str) -> bool:
+    def is_done(self, path: Path, split: Split, dataset_checksum: str, config_hash: str,
+                budget: float | None = constants.HEADLINE_BUDGET) -> bool:
         """Whether the record at ``path`` already is the run's result (`matches`); a missing
         or damaged record is not (it is redone)."""
         if not Path(path).is_file():
@@ -172,4 +197,4 @@ class Evaluator:
             record = read_record(path)
         except NeuronbenchError:
             return False
-        return self.matches(record, split, dataset_checksum, config_hash)
+        return self.matches(record, split, dataset_checksum, config_hash, budget)

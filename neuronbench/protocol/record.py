@@ -7,10 +7,11 @@ A run is method x dataset x task x setting x fold x encoder seed. Its record liv
 
 where ``<variant>`` is empty for a headline run and names a curve point otherwise
 (`variant_suffix`: ``-labels5`` for 5 % of the probe-training labels, ``-pretrain2`` for
-two pretraining animals). The record holds everything needed to trace and re-score the
-number (the contract of ``design.md``; lm-evaluation-harness style). Schema version 3::
+two pretraining animals, ``-budget4`` for four times the preset's training). The record
+holds everything needed to trace and re-score the number (the contract of ``design.md``;
+lm-evaluation-harness style). Schema version 4::
 
-    schema_version   SCHEMA_VERSION (3)
+    schema_version   SCHEMA_VERSION (4)
     status           "ok" | "failed" | "not_applicable"
     reason           the error (failed) or why the method cannot run (not_applicable)
     method           name, kind, preset, config, config_hash, paper, supervised (`RecordMethod`)
@@ -24,6 +25,10 @@ number (the contract of ``design.md``; lm-evaluation-harness style). Schema vers
                      (1.0: all, the headline; the label-efficiency curve otherwise)
     pretrain_animals how many of the training animals pretrained the encoder (null: all
                      the setting gives, the headline; the pretraining-scale curve otherwise)
+    budget           the training budget, a multiple of the preset's training (1.0: the
+                     headline; the budget curve otherwise; `neuronbench.plugin.MethodInfo.
+                     scale_budget` made ``method.config``); null for a method without a
+                     training budget (a control)
     split            version, checksum, n_train, n_val, n_test, n_pretrain_recordings, test_animals
                      (`RecordSplit`)
     chance           uniform_macro_f1, majority_macro_f1 (on this fold's test neurons)
@@ -37,7 +42,9 @@ number (the contract of ``design.md``; lm-evaluation-harness style). Schema vers
     environment      provenance: neuronbench version, git commit, python, numpy,
                      scikit_learn, torch, platform, cpu_count, cpu (model and SIMD
                      flags; absent in older records), device, fit_threads, peak_rss_mb
-    timings          fit_s, embed_s, probe_s (null when not run)
+    timings          fit_s, embed_s, probe_s: wall-clock seconds (null when not run);
+                     fit_core_s, embed_core_s: CPU core-seconds of the process during the
+                     fit and the embedding (absent in older records)
 
 ``chance``, ``y_true`` and ``probes`` are present for status "ok" only. Missing values
 are null, never NaN (JSON has no NaN).
@@ -45,7 +52,8 @@ are null, never NaN (JSON has no NaN).
 Older versions are read without loss (`migrate`): version 1 named the encoder seed
 ``seed`` and kept the split seed in ``split.seed`` (a version-1 split without ``seed`` was
 made with split seed 0, the only one the harness used); versions 1 and 2 knew headline runs
-only (``label_fraction`` 1.0, ``pretrain_animals`` null) and stored no probabilities.
+only (``label_fraction`` 1.0, ``pretrain_animals`` null) and stored no probabilities;
+versions 1 to 3 knew the presets' own training only (``budget`` 1.0, null for a control).
 ``neuronbench migrate --results DIR`` rewrites a folder's older files (`migrate_folder`).
 
 Settings with several folds are scored by pooling the predictions of all folds
@@ -70,10 +78,10 @@ from typing import Any, Protocol
 import neuronbench
 from neuronbench.atomic import atomic_write_text
 from neuronbench.errors import NeuronbenchError
-from neuronbench.protocol.constants import HEADLINE_PROBE, MAIN_METRIC
+from neuronbench.protocol.constants import HEADLINE_BUDGET, HEADLINE_PROBE, MAIN_METRIC
 from neuronbench.protocol.scoring import FoldPredictions, predictions, test_labels
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 STATUSES = ("ok", "failed", "not_applicable")
 _SCORED = ("chance", "y_true", "probes")  # present for status "ok" only
 _INTEGERS = ("fold", "n_folds", "encoder_seed", "split_seed")
@@ -88,22 +96,28 @@ class MethodIdentity(Protocol):
     supervised: bool
 
 
-def variant_suffix(label_fraction: float = 1.0, pretrain_animals: int | None = None) -> str:
+def variant_suffix(label_fraction: float = 1.0, pretrain_animals: int | None = None,
+                   budget: float | None = HEADLINE_BUDGET) -> str:
     """The file-name suffix of a curve point: empty for a headline run, ``-labels<percent>``
-    for a label fraction below 1, ``-pretrain<k>`` for k pretraining animals."""
+    for a label fraction below 1, ``-pretrain<k>`` for k pretraining animals,
+    ``-budget<B>`` for a training budget other than 1 (None: a method without one)."""
     if not 0 < label_fraction <= 1:
         raise NeuronbenchError(f"label fraction: expected a number in (0, 1], got {label_fraction!r}")
     if pretrain_animals is not None and pretrain_animals < 1:
         raise NeuronbenchError(f"pretraining animals: expected at least 1, got {pretrain_animals!r}")
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float))
+                               or not 0 < budget < math.inf):
+        raise NeuronbenchError(f"budget: expected null or a positive number, got {budget!r}")
     out = "" if label_fraction == 1 else f"-labels{label_fraction * 100:g}"
-    return out + ("" if pretrain_animals is None else f"-pretrain{pretrain_animals}")
+    out += "" if pretrain_animals is None else f"-pretrain{pretrain_animals}"
+    return out + ("" if budget is None or budget == HEADLINE_BUDGET else f"-budget{budget:g}")
 
 
 def record_path(root: Path, dataset: str, task: str, setting: str, method: str, config_hash: str,
                 fold: int, encoder_seed: int, label_fraction: float = 1.0,
-                pretrain_animals: int | None = None) -> Path:
+                pretrain_animals: int | None = None, budget: float | None = HEADLINE_BUDGET) -> Path:
     """Where the record of one run lives under the results folder ``root``."""
-    name = f"fold{fold}-seed{encoder_seed}{variant_suffix(label_fraction, pretrain_animals)}.json"
+    name = f"fold{fold}-seed{encoder_seed}{variant_suffix(label_fraction, pretrain_animals, budget)}.json"
     return Path(root) / dataset / task / setting / f"{method}-{config_hash}" / name
 
 
@@ -205,6 +219,7 @@ class Record:
     timings: dict[str, Any] | None
     label_fraction: float = 1.0
     pretrain_animals: int | None = None
+    budget: float | None = HEADLINE_BUDGET
     chance: dict[str, Any] | None = None
     y_true: dict[str, Any] | None = None
     probes: dict[str, list[dict[str, Any]]] | None = None
@@ -216,12 +231,14 @@ class Record:
     @classmethod
     def build(cls, *, method: MethodIdentity, preset: str, config: dict[str, Any], config_hash: str,
               dataset: Any, task: Any, split: Any, fold: Any, encoder_seed: int, status: str,
-              reason: str | None, label_fraction: float = 1.0, pretrain_animals: int | None = None) -> Record:
+              reason: str | None, label_fraction: float = 1.0, pretrain_animals: int | None = None,
+              budget: float | None = HEADLINE_BUDGET) -> Record:
         """Everything a record says about a run's identity and provenance, before any number:
         ``dataset`` a `neuronbench.data.store.Dataset`, ``task`` a `Task`, ``split`` a `Split`
-        and ``fold`` one of its `Fold`s; ``label_fraction`` and ``pretrain_animals`` name a
-        curve point (defaults: the headline run)."""
-        variant_suffix(label_fraction, pretrain_animals)  # validates both
+        and ``fold`` one of its `Fold`s; ``label_fraction``, ``pretrain_animals`` and
+        ``budget`` name a curve point (defaults: the headline run; ``budget`` None: a method
+        without a training budget)."""
+        variant_suffix(label_fraction, pretrain_animals, budget)  # validates all three
         return cls(
             status=status, reason=reason,
             method=RecordMethod(name=method.name, kind=method.kind, preset=preset, config=config,
@@ -235,6 +252,7 @@ class Record:
                               test_animals=tuple(fold.test_animals)),
             environment=environment(config.get("threads")),  # None: torch's setting / no torch
             timings=None, label_fraction=float(label_fraction), pretrain_animals=pretrain_animals,
+            budget=None if budget is None else float(budget),
         )
 
     def scored(self, fold_scores: dict[str, Any], device: str, timings: dict[str, float]) -> Record:
@@ -259,12 +277,14 @@ class Record:
         """Where this record lives under the results folder ``root``."""
         return record_path(root, self.dataset.name, self.task.name, self.setting, self.method.name,
                            self.method.config_hash, self.fold, self.encoder_seed, self.label_fraction,
-                           self.pretrain_animals)
+                           self.pretrain_animals, self.budget)
 
     @property
     def is_headline(self) -> bool:
-        """A headline run (all labels, full pretraining), not a point of a curve."""
-        return self.label_fraction == 1 and self.pretrain_animals is None
+        """A headline run (all labels, full pretraining, the preset's training budget or
+        none), not a point of a curve."""
+        return (self.label_fraction == 1 and self.pretrain_animals is None
+                and (self.budget is None or self.budget == HEADLINE_BUDGET))
 
     @property
     def preset(self) -> str:
@@ -325,26 +345,33 @@ class Record:
         if animals is not None and (isinstance(animals, bool) or not isinstance(animals, int) or animals < 1):
             raise NeuronbenchError(f"{where}: field 'pretrain_animals': expected null or an integer >= 1, "
                                    f"got {animals!r}")
+        budget = data["budget"]
+        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float))
+                                   or not 0 < budget < math.inf):
+            raise NeuronbenchError(f"{where}: field 'budget': expected null or a positive number, got {budget!r}")
         if data["status"] == "ok" and not isinstance(data.get("probes"), dict):
             raise NeuronbenchError(f"{where}: field 'probes': expected an object for a run with status 'ok'")
         if data["status"] != "ok" and not data.get("reason"):
             raise NeuronbenchError(f"{where}: field 'reason': required when status is {data['status']!r}")
         parts = {key: part.from_dict(data[key]) for key, part in _OBJECTS.items()}
-        return cls(**{**data, **parts, "label_fraction": float(fraction)})
+        return cls(**{**data, **parts, "label_fraction": float(fraction),
+                      "budget": None if budget is None else float(budget)})
 
 
 def migrate(data: Any, where: Path | str) -> dict[str, Any]:
     """A record object at `SCHEMA_VERSION`: version 1 is renamed (``seed`` ->
     ``encoder_seed``, ``split.seed`` -> ``split_seed``, default 0); versions 1 and 2 get
-    the headline variant (``label_fraction`` 1.0, ``pretrain_animals`` null); nothing else
-    changes. The input is not modified."""
+    the headline variant (``label_fraction`` 1.0, ``pretrain_animals`` null); versions 1
+    to 3 get the preset's training budget (``budget`` 1.0; null for a control, which has
+    none); nothing else changes. The input is not modified."""
     if not isinstance(data, dict):
         raise NeuronbenchError(f"{where}: expected a JSON object, got {type(data).__name__}")
     version = data.get("schema_version")
     if version == SCHEMA_VERSION:
         return data
-    if version not in (1, 2):
-        raise NeuronbenchError(f"{where}: field 'schema_version': expected 1, 2 or {SCHEMA_VERSION}, got {version!r}")
+    if version not in (1, 2, 3):
+        raise NeuronbenchError(f"{where}: field 'schema_version': expected 1, 2, 3 or {SCHEMA_VERSION}, "
+                               f"got {version!r}")
     out = dict(data)
     if version == 1:
         if "seed" not in data or not isinstance(data.get("split"), dict):
@@ -352,7 +379,10 @@ def migrate(data: Any, where: Path | str) -> dict[str, Any]:
         del out["seed"]
         out["split"] = {k: v for k, v in data["split"].items() if k != "seed"}
         out.update(encoder_seed=data["seed"], split_seed=data["split"].get("seed", 0))
-    out.update(schema_version=SCHEMA_VERSION, label_fraction=1.0, pretrain_animals=None)
+    if version in (1, 2):
+        out.update(label_fraction=1.0, pretrain_animals=None)
+    kind = data["method"].get("kind") if isinstance(data.get("method"), dict) else None
+    out.update(schema_version=SCHEMA_VERSION, budget=None if kind == "control" else HEADLINE_BUDGET)
     return out
 
 
@@ -439,7 +469,7 @@ def _files_by_value() -> dict[Any, dict[Any, list[str]]]:
 
 def check_comparable(records: Iterable[Record]) -> None:
     """Refuse records that must not be scored together: two records of one run, records
-    of one method and preset with different config hashes (stale records), one (dataset,
+    of one method, preset and budget with different config hashes (stale records), one (dataset,
     task, setting) on different split versions or checksums, one dataset with different
     data checksums, one task with different classes. Null checksums and versions (e.g. in
     records of runs that could not run) are ignored. Errors name the files."""
@@ -447,7 +477,7 @@ def check_comparable(records: Iterable[Record]) -> None:
     hashes, split_versions, split_sums, data_sums, classes = (_files_by_value() for _ in range(5))
     for r in records:
         path, dataset, task, setting = r.where, r.dataset.name, r.task.name, r.setting
-        cell = (dataset, task, setting, r.method.name, r.preset)
+        cell = (dataset, task, setting, r.method.name, r.preset, r.budget)
         runs[cell + (r.fold, r.encoder_seed, r.label_fraction, r.pretrain_animals)].append(path)
         hashes[cell][r.method.config_hash].append(path)
         classes[(dataset, task)][tuple(r.task.classes)].append(path)
@@ -460,11 +490,11 @@ def check_comparable(records: Iterable[Record]) -> None:
     for key, paths in runs.items():
         if len(paths) > 1:
             raise NeuronbenchError(
-                f"two records of the same run (dataset, task, setting, method, preset, fold, encoder seed, label "
-                f"fraction, pretraining animals) = {key} "
+                f"two records of the same run (dataset, task, setting, method, preset, budget, fold, encoder seed, "
+                f"label fraction, pretraining animals) = {key} "
                 f"(stale records, remove one): {', '.join(paths)}"
             )
-    _refuse_if_differ(hashes, "config hashes of one method and preset (stale records, remove the old ones)")
+    _refuse_if_differ(hashes, "config hashes of one method, preset and budget (stale records, remove the old ones)")
     _refuse_if_differ(split_versions, "split versions (results on different splits are never mixed)")
     _refuse_if_differ(split_sums, "split checksums (results on different splits are never mixed)")
     _refuse_if_differ(data_sums, "dataset checksums (results on different data are never mixed)")

@@ -19,7 +19,8 @@ How a cell is scored:
    (`per_class_rows`).
 5. Curve records (`Record.is_headline` false) are never table cells: they are scored like
    cells into the label-efficiency and pretraining-scale curves, which end at the
-   headline cell (`curve_rows`).
+   headline cell (`curve_rows`). Records of a training budget other than the presets'
+   (``--budget``) are neither cells nor points of these curves.
 
 A seed that lacks some of the expected folds makes the cell "incomplete (k/n folds)",
 never a partial number; ``not_applicable`` records make it "N/A" and ``failed`` ones
@@ -47,7 +48,7 @@ import pandas as pd
 from neuronbench.errors import NeuronbenchError
 from neuronbench.plugin import KINDS
 from neuronbench.protocol import bwb
-from neuronbench.protocol.constants import HEADLINE_PROBE, MAIN_METRIC, METRICS, PROBES
+from neuronbench.protocol.constants import HEADLINE_BUDGET, HEADLINE_PROBE, MAIN_METRIC, METRICS, PROBES
 from neuronbench.protocol.metrics import classification_metrics
 from neuronbench.protocol.paired import PairedDifference, SeedPredictions, paired_difference
 from neuronbench.protocol.record import Record, check_comparable
@@ -406,8 +407,9 @@ def per_class_rows(df: pd.DataFrame, records: Iterable[Record | tuple[Path, Reco
 def curve_of(record: Record) -> str | None:
     """Which curve a record is a point of: "label_efficiency" (a label fraction below 1,
     all pretraining animals), "pretraining_scale" (fewer pretraining animals, all labels),
-    None for a headline run or a point of both (not drawn)."""
-    if record.is_headline:
+    None for a headline run, a point of both or a point of another training budget (not
+    drawn: `Record.budget`)."""
+    if record.is_headline or record.budget not in (None, HEADLINE_BUDGET):
         return None
     if record.pretrain_animals is None:
         return "label_efficiency"
