@@ -40,6 +40,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from neuronbench.entry_points import DISTRIBUTION
 from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol.settings import SETTINGS
 
@@ -49,7 +50,6 @@ if TYPE_CHECKING:  # pandas/Recording only for type hints: listing methods stays
     from neuronbench.data.recording import Recording
 
 KINDS: tuple[str, ...] = ("method", "baseline", "control")
-DISTRIBUTION = "neuronbench"  # the package whose extras `MethodInfo.extras` names
 
 
 @runtime_checkable

@@ -15,7 +15,6 @@ Light at import (no numpy/pandas): listing datasets and tasks is instant.
 from __future__ import annotations
 
 import importlib
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -23,6 +22,7 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from neuronbench.entry_points import declared_by_neuronbench, load_registered
 from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol.tasks import Task
 
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from neuronbench.data.store import Dataset
 
 ENTRY_POINT_GROUP = "neuronbench.datasets"
-DISTRIBUTION = "neuronbench"
 SETTINGS: tuple[str, ...] = ("transductive", "transductive-zero-shot", "inductive")
 """The three settings (their rules: `neuronbench.protocol.settings`)."""
 KINDS: tuple[str, ...] = ("simulated", "recorded")
@@ -139,50 +138,17 @@ class DatasetInfo:
 
 
 def is_builtin(ep: EntryPoint) -> bool:
-    return ep.dist is not None and ep.dist.name == DISTRIBUTION
-
-
-def _source(ep: EntryPoint) -> str:
-    return f"entry point {ep.name!r} ({ep.value}) of group {ENTRY_POINT_GROUP!r}"
+    """Whether an entry point is declared by neuronbench itself."""
+    return declared_by_neuronbench(ep)
 
 
 @lru_cache(maxsize=1)
 def all_datasets() -> dict[str, DatasetInfo]:
     """Every registered dataset by name, ordered by kind (`KINDS`: simulated, recorded),
-    then name. A built-in that fails to load is a bug of ours and raises; a
-    plug-in that fails to load, is not a `DatasetInfo`, or takes a name already taken, is
-    skipped with a warning on stderr naming its entry point."""
-    eps = list(entry_points(group=ENTRY_POINT_GROUP))
-    builtins = [ep for ep in eps if is_builtin(ep)]
-    if not builtins:
-        raise NeuronbenchError(
-            f"no built-in dataset is registered: the installed metadata of {DISTRIBUTION!r} has no entry "
-            f"points of group {ENTRY_POINT_GROUP!r} (an install older than its pyproject.toml?); "
-            "reinstall it: pip install -e ."
-        )
-    found: dict[str, DatasetInfo] = {}
-    for ep in builtins:
-        info = ep.load()
-        if not isinstance(info, DatasetInfo) or info.name in found or info.name != ep.name:
-            raise NeuronbenchError(f"{_source(ep)}: expected a new DatasetInfo named {ep.name!r}, got {info!r}")
-        found[info.name] = info
-    for ep in sorted((ep for ep in eps if not is_builtin(ep)), key=lambda e: e.name):
-        try:
-            info = ep.load()
-        except Exception as e:  # any error of third-party code: skip it, go on
-            _skip(ep, f"failed to load: {type(e).__name__}: {e}")
-            continue
-        if not isinstance(info, DatasetInfo):
-            _skip(ep, f"expected a neuronbench.protocol.datasets.DatasetInfo, got {type(info).__name__}")
-        elif info.name in found:
-            _skip(ep, f"a dataset named {info.name!r} is already registered")
-        else:
-            found[info.name] = info
-    return dict(sorted(found.items(), key=lambda item: (KINDS.index(item[1].kind), item[0])))
-
-
-def _skip(ep: EntryPoint, why: str) -> None:
-    print(f"neuronbench: warning: skipping the plug-in dataset of {_source(ep)}: {why}", file=sys.stderr)
+    then name; a broken plug-in is skipped with a warning
+    (`neuronbench.entry_points.load_registered`)."""
+    return load_registered(list(entry_points(group=ENTRY_POINT_GROUP)), group=ENTRY_POINT_GROUP, cls=DatasetInfo,
+                           what="dataset", is_builtin=is_builtin, kinds=KINDS)
 
 
 def get_dataset_info(name: str) -> DatasetInfo:
