@@ -305,7 +305,7 @@ def cmd_list(what: str) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from neuronbench.executors import make_executor
     from neuronbench.reports.aggregate import aggregate, paired_rows
-    from neuronbench.reports.markdown import render_markdown
+    from neuronbench.reports.markdown import RUN_NOTE, render_markdown
     from neuronbench.protocol.record import read_record
     from neuronbench.runner import GridOptions, run_grid
 
@@ -334,7 +334,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         table = aggregate(point)
         paired = paired_rows(table, point)
         for metric in SUMMARY_METRICS if not what else (MAIN_METRIC,):
-            print(render_markdown(table, args.dataset, probe=HEADLINE_PROBE, metric=metric, paired=paired))
+            print(render_markdown(table, args.dataset, probe=HEADLINE_PROBE, metric=metric, paired=paired, note=False))
+    print(RUN_NOTE + "\n")
     from neuronbench.reports.context import committed_records, run_context
 
     print("\n".join(run_context(records, committed_records(records))))

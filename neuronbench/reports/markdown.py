@@ -104,13 +104,14 @@ def chance_headers(metric: str) -> list[str]:
 
 
 def render_markdown(df: pd.DataFrame, dataset: str, probe: str = PROBE_ORDER[0], metric: str = MAIN_METRIC,
-                    paired: pd.DataFrame | None = None) -> str:
+                    paired: pd.DataFrame | None = None, note: bool = True) -> str:
     """One table of `aggregate`'s output for a dataset, probe and metric, with its
     footnotes (reasons for N/A and failed cells) and a line on how the cells are computed.
     The best cell of each row is bold and named in the Winner column. Given ``paired``
     (`paired_rows` of the same records), the cells not significantly different from the
     winner are marked `TIE`, and columns show the winner minus the runner-up, and the best
-    method minus the best baseline and the best control, with their intervals."""
+    method minus the best baseline and the best control, with their intervals. ``note``:
+    the line on how the cells are computed (`RUN_NOTE` says it once for a run's tables)."""
     sub = df[(df["dataset"] == dataset) & (df["probe"] == probe) & (df["metric"] == metric)]
     columns = method_columns(df[df["dataset"] == dataset])
     header = ["Task", "# Classes", "Setting", *chance_headers(metric)]
@@ -152,10 +153,16 @@ def render_markdown(df: pd.DataFrame, dataset: str, probe: str = PROBE_ORDER[0],
             cells.append(_delta_cell(pairs[pairs["versus"] == RUNNER_UP], row, name_other=True))
             cells += [_delta_cell(pairs[pairs["versus"] == versus], row) for versus in VERSUS]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", cells_note(probe, metric, None if paired is None else paired_file(dataset))]
+    if note:
+        lines += ["", cells_note(probe, metric, None if paired is None else paired_file(dataset))]
     if footnotes:
         lines += [""] + [f"- [{n}] {reason}" for reason, n in footnotes.items()]
     return "\n".join(lines) + "\n"
+
+
+RUN_NOTE = (f"Cells: mean ± std over encoder seeds (none shown where every seed scores the same: a deterministic "
+            f"method); bold: the row's winner; {TIE}: not significantly different from it; Δ: paired difference with "
+            "its 95 % interval, n.s. where it includes 0. How each number is made: docs/protocol.md.")
 
 
 def dataset_page(df: pd.DataFrame, dataset: str, paired: pd.DataFrame) -> str:
