@@ -15,15 +15,36 @@ import pytest
 from neuronbench.protocol.constants import HEADLINE_PROBE, MAIN_METRIC
 from neuronbench.protocol.metrics import classification_metrics
 from neuronbench.protocol.record import Record, iter_records
-from neuronbench.reports.aggregate import CONVERGENCE_BUDGET, aggregate, budget_rows, build_aggregate
+from neuronbench.reports.aggregate import (
+    CONVERGENCE_BUDGET,
+    aggregate,
+    budget_rows,
+    build_aggregate,
+)
 from neuronbench.reports.build import build_leaderboard, render_folder
 from neuronbench.reports.markdown import NOT_CONVERGED, render_markdown
-from tests.test_leaderboard import (  # noqa: F401 (quick_figures and results are fixtures)
-    CLASSES, PROBE_SEEDS, SEEDS, SETTINGS, TASK, make_record, quick_figures, results, save, snapshot, table_row,
+from tests.test_leaderboard import (  # noqa: F401 (quick_figures: a fixture)
+    CLASSES,
+    PROBE_SEEDS,
+    SEEDS,
+    SETTINGS,
+    TASK,
+    make_record,
+    quick_figures,
+    save,
+    snapshot,
+    table_row,
+    write_results,
 )
 
 REPO = Path(__file__).parents[1]
 MARK_COLUMN = 5  # nuclr's column in a table row: task, # classes, setting, 2 chance levels
+
+
+@pytest.fixture
+def results(tmp_path: Path) -> Path:
+    """nuclr (method), neuprint (baseline, N/A inductive), random (control): 3 seeds, 2 settings."""
+    return write_results(tmp_path / "results")
 
 
 def budget_record(setting: str, fold: int, seed: int, budget: float, skill: float) -> Record:
@@ -106,8 +127,8 @@ def test_the_mark_is_on_a_cell_significantly_better_at_x4_only(results: Path) ->
     assert NOT_CONVERGED not in text
 
 
-def test_the_budget_csv_and_figures_are_written_only_with_budget_points(results: Path, tmp_path: Path,
-                                                                        quick_figures) -> None:  # noqa: F811
+@pytest.mark.usefixtures("quick_figures")
+def test_the_budget_csv_and_figures_are_written_only_with_budget_points(results: Path, tmp_path: Path) -> None:
     reference = snapshot(build_leaderboard(results, tmp_path / "reference")[0].parent)
     assert not [name for name in reference if "budget" in name]
     assert NOT_CONVERGED.encode() not in reference["toy.md"] and b'id="budget"' not in reference["site/toy.html"]

@@ -73,9 +73,8 @@ def render_folder(agg: Aggregate, records_url: str | None = None) -> dict[str, b
                     continue
                 name = f"{SITE}/{dataset}-budget-{_plain(task, 'task')}.png"
                 names["budget_figures"][task] = name
-                lines = [c for c in method_columns(points) if c[0] != "control"]
-                files[name] = figure_png("budget", budget, df, dataset, headline_probe, task, lines,
-                                         row_keys(points))
+                files[name] = figure_png("budget", budget, df, dataset, headline_probe, task,
+                                         method_columns(points), row_keys(points))  # controls have no budget
         files[names["md"]] = markdown.dataset_page(
             df, dataset, paired, bg, names["budget_figures"]).encode("utf-8")
         files[names["csv"]] = csv_bytes(sub)

@@ -325,8 +325,9 @@ def budget_figure(budget: pd.DataFrame, cells: pd.DataFrame, dataset: str, probe
             budgets, measured = line["budget"].to_numpy()[keep], ~np.isnan(core[keep])
             marker = KIND_MARKERS.get(kind, "o")
             shown[j] = ax.errorbar(x, mean, yerr=std, color=colors[j], marker=marker, markersize=5, linewidth=1.2,
-                                   capsize=2, markerfacecolor="white", label=f"{header(method, preset)} ({kind})")
-            ax.plot(x[measured], mean[measured], linestyle="", marker=marker, markersize=5, color=colors[j])
+                                   capsize=2, label=f"{header(method, preset)} ({kind})")
+            ax.plot(x[~measured], mean[~measured], linestyle="", marker=marker, markersize=5, color=colors[j],
+                    markerfacecolor="white", zorder=3)  # open: wall-clock seconds
             wall = wall or not measured.all()
             for xi, yi, b in zip(x, mean, budgets):
                 ax.annotate(f"x{b:g}", (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=6,

@@ -14,7 +14,8 @@ JavaScript sort the tables, and everything reads without it.
   when not; N/A and failure reasons in a tooltip and a footnote), the bar figure, the
   other tables, the label-efficiency and pretraining-scale curves and the training-budget
   curves when there are any (a cell whose method scores significantly higher at x4 than
-  at x1 carries the mark "† +gain at x4"), the per-class view (confusion matrices and per-class F1 of each cell's best seed) and
+  at x1 carries the mark "† +gain at x4"), the per-class view (confusion matrices and
+  per-class F1 of each cell's best seed) and
   links to the records behind every cell.
 - ``records-<dataset>.html``: the record index: per record its file in ``results/``,
   SHA-256, cell, seed, fold, status and fold scores. A cell's record links point here, or
@@ -504,9 +505,9 @@ def budget_section(budget: pd.DataFrame, df: pd.DataFrame, dataset: str, figures
                     marker = "" if r["significant"] else f" {NOT_SIGNIFICANT}"
                     html += (f'<span class="ci">{_signed(r["diff_vs_headline"])}{escape(marker)} vs x1 '
                              f'[{_signed(r["ci_low"])}, {_signed(r["ci_high"])}]</span>')
+                paired_with = f"; {r['n_paired_seeds']} seeds paired with x1" if int(r["n_paired_seeds"]) else ""
                 cells.append(_td(html, float(r["mean"]), "num",
-                                 f"{r['n_seeds']} encoder seeds; folds {r['folds']}; {r['n_paired_seeds']} seeds "
-                                 "paired with x1"))
+                                 f"{r['n_seeds']} encoder seeds; folds {r['folds']}{paired_with}"))
             rows.append(cells)
         parts.append(_table(head, rows))
     return "\n".join(parts)
