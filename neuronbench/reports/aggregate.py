@@ -20,7 +20,9 @@ How a cell is scored:
 5. Curve records (`Record.is_headline` false) are never table cells: they are scored like
    cells into the label-efficiency and pretraining-scale curves, which end at the
    headline cell (`curve_rows`). Records of a training budget other than the presets'
-   (``--budget``) are neither cells nor points of these curves.
+   (``--budget``) are neither cells nor points of these curves: they are the points of
+   the training-budget curves (`budget_rows`), each paired with the cell's budget-1
+   records, so that a cell can say its method had not converged (`convergence_marks`).
 
 A seed that lacks some of the expected folds makes the cell "incomplete (k/n folds)",
 never a partial number; ``not_applicable`` records make it "N/A" and ``failed`` ones
@@ -88,6 +90,13 @@ CURVE_COLUMNS: tuple[str, ...] = (
     "reason",
 )
 ALL_ANIMALS = "all"  # pretrain_animals of the headline run in the curves
+# the points of the training-budget curves (`budget_rows`), file <dataset>-budget.csv
+BUDGET_COLUMNS: tuple[str, ...] = (
+    "dataset", "task", "setting", "method", "kind", "preset", "probe", "metric", "budget", "mean", "std",
+    "seed_scores", "n_seeds", "folds", "status", "reason", "fit_core_s", "fit_s", "diff_vs_headline", "ci_low",
+    "ci_high", "n_paired_seeds", "significant",
+)
+CONVERGENCE_BUDGET = 4.0  # a cell is marked when its method scores significantly higher at this budget
 
 
 # ---------------------------------------------------------------- ordering helpers
@@ -470,6 +479,92 @@ def curve_rows(df: pd.DataFrame, records: Iterable[Record | tuple[Path, Record]]
 
 
 
+# ---------------------------------------------------------------- training budget
+
+def _budget_point(record: Record) -> bool:
+    """Whether a record is a point of a training-budget curve (budget 1 included): all
+    labels, full pretraining and a training budget (a control has none)."""
+    return record.label_fraction == 1 and record.pretrain_animals is None and record.budget is not None
+
+
+def _mean_timing(records: list[Record], key: str) -> float:
+    """The mean of ``timings[key]`` over ``records``; NaN unless every one stores it
+    (version-3 records store no ``fit_core_s``)."""
+    values = [(r.timings or {}).get(key) for r in records]
+    if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return math.nan
+    return float(np.mean(values))
+
+
+def budget_rows(records: Iterable[Record | tuple[Path, Record]]) -> pd.DataFrame:
+    """The points of the training-budget curves: every (dataset, task, setting, method,
+    preset) with records of a budget other than `HEADLINE_BUDGET` gets one point per budget
+    (its budget-1 point is the headline cell), scored like the cells of `aggregate` (folds
+    pooled per encoder seed, mean ± std over seeds, the same statuses). Columns
+    `BUDGET_COLUMNS`: ``fit_core_s`` and ``fit_s``, the mean fit CPU core-seconds and wall
+    seconds of the point's ok records (NaN unless all of them store it: version-3 records
+    have wall seconds only); ``diff_vs_headline``, ``[ci_low, ci_high]``,
+    ``n_paired_seeds`` and ``significant``: the point minus the budget-1 point, paired over
+    their shared encoder seeds and test neurons (`paired_difference`, as `paired_rows`),
+    NaN / 0 / False at budget 1 or without two ok points. Sorted. Empty without budget
+    records, at the cost of one pass over the records."""
+    by_cell: dict[tuple, dict[float, list[Record]]] = defaultdict(lambda: defaultdict(list))
+    for r in _sorted_records(records):
+        if _budget_point(r):
+            by_cell[_cell_key(r)][r.budget].append(r)
+    rows = []
+    for cell, by_budget in by_cell.items():
+        if set(by_budget) == {HEADLINE_BUDGET}:
+            continue
+        everything = [r for group in by_budget.values() for r in group]
+        n_folds = max(r.n_folds for r in everything)
+        probes = sorted({p for r in everything if r.status == "ok" for p in r.probes} or {HEADLINE_PROBE},
+                        key=probe_key)
+        classes = list(everything[0].task.classes)
+        scored = {b: _cell_rows(group, probes, n_folds) for b, group in by_budget.items()}
+        head_ok = {row["probe"] for row in scored.get(HEADLINE_BUDGET, []) if row["status"] == "ok"}
+        for budget, group in sorted(by_budget.items()):
+            ok = [r for r in group if r.status == "ok"]
+            pairs: dict[str, dict[str, PairedDifference]] = {}
+            if budget != HEADLINE_BUDGET:
+                for probe in sorted(head_ok & {row["probe"] for row in scored[budget] if row["status"] == "ok"}):
+                    try:
+                        pairs[probe] = paired_difference(cell_predictions(group, probe),
+                                                         cell_predictions(by_budget[HEADLINE_BUDGET], probe),
+                                                         classes, metrics=METRICS)
+                    except NeuronbenchError as e:
+                        raise NeuronbenchError(f"{', '.join(cell[:3])}, {probe} probe: cannot pair "
+                                               f"{column_header(*cell[3:])} at budget {budget:g} with budget 1: "
+                                               f"{e}") from None
+            for row in scored[budget]:
+                d = pairs.get(row["probe"], {}).get(row["metric"])
+                rows.append({**dict(zip(("dataset", "task", "setting", "method", "preset"), cell)),
+                             "kind": group[0].method.kind, **row, "budget": budget,
+                             "fit_core_s": _mean_timing(ok, "fit_core_s"), "fit_s": _mean_timing(ok, "fit_s"),
+                             "diff_vs_headline": math.nan if d is None else d.diff,
+                             "ci_low": math.nan if d is None else d.ci_low,
+                             "ci_high": math.nan if d is None else d.ci_high,
+                             "n_paired_seeds": 0 if d is None else d.n_seeds,
+                             "significant": False if d is None else d.significant})
+    rows.sort(key=lambda r: (r["dataset"], r["task"], _setting_key(r["setting"]), _kind_key(r["kind"]), r["method"],
+                             r["preset"], probe_key(r["probe"]), METRICS.index(r["metric"]), r["budget"]))
+    return pd.DataFrame(rows, columns=list(BUDGET_COLUMNS))
+
+
+def convergence_marks(budget: pd.DataFrame, dataset: str, probe: str,
+                      metric: str) -> dict[tuple[str, str, str, str], float] | None:
+    """The cells of a table (``dataset``, ``probe``, ``metric``) whose method scores
+    significantly higher at `CONVERGENCE_BUDGET` than at budget 1 (`budget_rows`): (task,
+    setting, method, preset) -> the gain. None when the table has no point at that
+    budget (then nothing is said about convergence)."""
+    at = budget[(budget["dataset"] == dataset) & (budget["probe"] == probe) & (budget["metric"] == metric)
+                & (budget["budget"] == CONVERGENCE_BUDGET) & (budget["status"] == "ok")]
+    if at.empty:
+        return None
+    gains = at[at["significant"].astype(bool) & (at["diff_vs_headline"] > 0)]
+    return {(r.task, r.setting, r.method, r.preset): float(r.diff_vs_headline) for r in gains.itertuples()}
+
+
 # ---------------------------------------------------------------- table layout
 
 def row_keys(df: pd.DataFrame) -> list[tuple[str, str]]:
@@ -537,13 +632,15 @@ def record_entries(records: Iterable[tuple[Path, Record]], results_dir: Path) ->
 class Aggregate(NamedTuple):
     """Everything the renderers read: the cells (`aggregate`), the paired comparisons
     (`paired_rows`), the per-class view (`per_class_rows`), the curve points
-    (`curve_rows`) and the headline records behind the cells (`record_entries`)."""
+    (`curve_rows`), the headline records behind the cells (`record_entries`) and the
+    training-budget points (`budget_rows`)."""
 
     cells: pd.DataFrame
     paired: pd.DataFrame
     per_class: pd.DataFrame
     curves: pd.DataFrame
     records: list[RecordEntry]
+    budget: pd.DataFrame
 
 
 def build_aggregate(records: list[tuple[Path, Record]], results_dir: Path) -> Aggregate:
@@ -554,4 +651,4 @@ def build_aggregate(records: list[tuple[Path, Record]], results_dir: Path) -> Ag
     headline = [(path, r) for path, r in records if r.is_headline]  # curve points are not table cells
     df = aggregate(headline)
     return Aggregate(df, paired_rows(df, headline), per_class_rows(df, headline), curve_rows(df, records),
-                     record_entries(headline, results_dir))
+                     record_entries(headline, results_dir), budget_rows(records))

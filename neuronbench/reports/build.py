@@ -17,7 +17,7 @@ from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol.record import iter_records
 from neuronbench.reports import markdown, site
 from neuronbench.reports.aggregate import (
-    CURVES, Aggregate, probe_key, build_aggregate, method_columns, row_keys,
+    CURVES, Aggregate, probe_key, build_aggregate, method_columns, page_tables, row_keys,
 )
 from neuronbench.reports.files import MANIFEST, write_folder
 from neuronbench.reports.markdown import SITE, csv_bytes
@@ -25,7 +25,7 @@ from neuronbench.reports.markdown import SITE, csv_bytes
 
 def figure_png(kind: str, *args: Any) -> bytes:
     """The ``<kind>_figure`` of `neuronbench.reports.figures` ("bar", "confusion",
-    "curve") drawn with ``args``, as byte-stable PNG bytes (matplotlib is imported here, on
+    "curve", "budget") drawn with ``args``, as byte-stable PNG bytes (matplotlib is imported here, on
     first use: the tables need none)."""
     from neuronbench.reports import figures
 
@@ -43,11 +43,13 @@ def render_folder(agg: Aggregate, records_url: str | None = None) -> dict[str, b
     """Every file of the leaderboard folder, by name relative to it, rendered in memory: per
     dataset a page (``<dataset>.md``), the long table (``<dataset>.csv``), the paired
     comparisons (``<dataset>-paired.csv``), the per-class view (``<dataset>-per-class.csv``)
-    and the curve points (``<dataset>-curves.csv``, when there are any); the index
-    ``README.md``; and the static site under ``site/`` (`neuronbench.reports.site`): its
-    pages, a copy of each CSV, the bar figure per probe, the confusion-matrix and curve
-    figures, and the record index (record links go to ``records_url`` when given)."""
-    df, paired, per_class, curves = agg.cells, agg.paired, agg.per_class, agg.curves
+    the curve points (``<dataset>-curves.csv``) and the training-budget points
+    (``<dataset>-budget.csv``), each when there are any; the index ``README.md``; and the
+    static site under ``site/`` (`neuronbench.reports.site`): its pages, a copy of each
+    CSV, the bar figure per probe, the confusion-matrix, curve and training-budget figures
+    (one per task, headline probe), and the record index (record links go to
+    ``records_url`` when given)."""
+    df, paired, per_class, curves, budget = agg.cells, agg.paired, agg.per_class, agg.curves, agg.budget
     files: dict[str, bytes] = {}
     files_of: dict[str, dict[str, Any]] = {}
     for dataset in sorted(set(df["dataset"])):
@@ -55,23 +57,40 @@ def render_folder(agg: Aggregate, records_url: str | None = None) -> dict[str, b
         sub = df[df["dataset"] == dataset]
         pc = per_class[per_class["dataset"] == dataset]
         cv = curves[curves["dataset"] == dataset]
+        bg = budget[budget["dataset"] == dataset]
         columns = method_columns(sub)
         names: dict[str, Any] = {"md": f"{dataset}.md", "csv": f"{dataset}.csv",
                                  "paired": markdown.paired_file(dataset), "per_class": f"{dataset}-per-class.csv",
                                  "curves": f"{dataset}-curves.csv" if not cv.empty else None,
-                                 "bars": {}, "confusion": {}, "curve_figures": {}, "tasks": []}
-        files[names["md"]] = markdown.dataset_page(df, dataset, paired).encode("utf-8")
+                                 "budget": markdown.budget_file(dataset) if not bg.empty else None,
+                                 "bars": {}, "confusion": {}, "curve_figures": {}, "budget_figures": {},
+                                 "tasks": []}
+        if not bg.empty:  # one figure per task, of the headline probe
+            headline_probe = page_tables(sub, dataset)[0][0]
+            for task in sorted(set(bg["task"])):
+                points = bg[(bg["task"] == task) & (bg["probe"] == headline_probe)]
+                if points.empty:
+                    continue
+                name = f"{SITE}/{dataset}-budget-{_plain(task, 'task')}.png"
+                names["budget_figures"][task] = name
+                files[name] = figure_png("budget", budget, df, dataset, headline_probe, task,
+                                         method_columns(points), row_keys(points))  # controls have no budget
+        files[names["md"]] = markdown.dataset_page(
+            df, dataset, paired, bg, names["budget_figures"]).encode("utf-8")
         files[names["csv"]] = csv_bytes(sub)
         files[names["paired"]] = csv_bytes(paired[paired["dataset"] == dataset])
         files[names["per_class"]] = csv_bytes(pc)
         if names["curves"]:
             files[names["curves"]] = csv_bytes(cv)
+        if names["budget"]:
+            files[names["budget"]] = csv_bytes(bg)
         # the site deploys alone: it holds a copy of each CSV it offers
         names["downloads"] = [(f"{SITE}/{names[key]}", what) for key, what in (
             ("csv", "every cell, one row per probe and metric"),
             ("paired", "the paired comparisons behind the marks and Δ columns"),
             ("per_class", "per-class F1 and confusion-matrix rows of each cell's best seed"),
-            ("curves", "the points of the curves")) if names[key]]
+            ("curves", "the points of the curves"),
+            ("budget", "the points of the training-budget curves, each paired with the budget-1 cell")) if names[key]]
         for name, _ in names["downloads"]:
             files[name] = files[name[len(SITE) + 1:]]
         if names["curves"]:

@@ -11,6 +11,9 @@ renderer, and no varying metadata (`png`).
   probe-training neurons, log axis) or pretraining-scale (against the number of
   pretraining animals) curves, mean ± std over encoder seeds, one panel per (task,
   setting), one line per method column.
+- `budget_figure`: a task's macro-F1 against the fit's CPU core-seconds (log axis), one
+  point per training budget, one panel per setting, one line per learned method column,
+  the controls as flat lines at their score, the leaderboard's budget (x1) ringed.
 
 This module imports matplotlib; `neuronbench.reports.build` imports it only when it draws.
 """
@@ -31,6 +34,7 @@ from matplotlib.patches import Patch
 
 from neuronbench.protocol.metrics import MAIN_METRIC
 from neuronbench.protocol.constants import METRIC_NAMES
+from neuronbench.protocol.constants import HEADLINE_BUDGET
 from neuronbench.reports.aggregate import SEED_SCORE, seed_values
 from neuronbench.reports.aggregate import column_header as header
 
@@ -280,4 +284,82 @@ def curve_figure(curves: pd.DataFrame, chance: pd.DataFrame, dataset: str, probe
     _legend_on_top(fig, handles,
                    f"{dataset}: {what}, {probe} probe, {METRIC_NAMES[MAIN_METRIC]}, mean ± std over encoder seeds",
                    width, height, legend_in)
+    return fig
+
+
+def budget_figure(budget: pd.DataFrame, cells: pd.DataFrame, dataset: str, probe: str, task: str,
+                  columns: Sequence[Column], keys: Sequence[tuple[str, str]]) -> Figure:
+    """Training-budget curves of ``task`` on ``dataset`` for ``probe`` (rows of
+    `neuronbench.reports.aggregate.budget_rows`): one panel per (task, setting) of
+    ``keys``, one line per learned method column of ``columns``, a point per budget at its
+    mean fit CPU core-seconds (log axis; an open marker where the records store wall-clock
+    seconds only, version 3), macro-F1 mean ± std over encoder seeds, each point labelled
+    with its budget and the leaderboard's budget (x1) ringed; from ``cells``
+    (`aggregate` rows): each control as a flat line at its score, and the chance lines.
+    A point without a number or a time is left out."""
+    sub = budget[(budget["dataset"] == dataset) & (budget["probe"] == probe) & (budget["task"] == task)
+                 & (budget["metric"] == MAIN_METRIC) & (budget["status"] == "ok")]
+    here = cells[(cells["dataset"] == dataset) & (cells["probe"] == probe) & (cells["task"] == task)
+                 & (cells["metric"] == MAIN_METRIC)]
+    controls = sorted({(r.method, r.preset) for r in here[(here["kind"] == "control") & (here["status"] == "ok")]
+                       .itertuples()})
+    nrows, ncols, width, slot = _grid(keys, 4.5, 8.0)
+    legend_in = _legend_height(len(columns) + len(controls) + 4, width)
+    height = 3.2 * nrows + legend_in
+    fig = _new_figure(width, height)
+    colors = [f"C{i % 10}" for i in range(len(columns))]
+    control_colors = {c: str(0.25 + 0.5 * i / max(1, len(controls) - 1)) for i, c in enumerate(controls)}
+    shown: dict[Any, Any] = {}
+    wall = False
+    for task_, setting in keys:
+        ax = fig.add_subplot(nrows, ncols, slot[(task_, setting)])
+        panel = sub[sub["setting"] == setting]
+        for j, (kind, method, preset) in enumerate(columns):
+            line = panel[(panel["method"] == method) & (panel["preset"] == preset)].sort_values("budget")
+            core = line["fit_core_s"].to_numpy(dtype=float)
+            x = np.where(np.isnan(core), line["fit_s"].to_numpy(dtype=float), core)
+            keep = ~np.isnan(x) & (x > 0)
+            if not keep.any():
+                continue
+            x, mean, std = x[keep], line["mean"].to_numpy()[keep], line["std"].to_numpy()[keep]
+            budgets, measured = line["budget"].to_numpy()[keep], ~np.isnan(core[keep])
+            marker = KIND_MARKERS.get(kind, "o")
+            shown[j] = ax.errorbar(x, mean, yerr=std, color=colors[j], marker=marker, markersize=5, linewidth=1.2,
+                                   capsize=2, label=f"{header(method, preset)} ({kind})")
+            ax.plot(x[~measured], mean[~measured], linestyle="", marker=marker, markersize=5, color=colors[j],
+                    markerfacecolor="white", zorder=3)  # open: wall-clock seconds
+            wall = wall or not measured.all()
+            for xi, yi, b in zip(x, mean, budgets):
+                ax.annotate(f"x{b:g}", (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=6,
+                            color=colors[j])
+                if b == HEADLINE_BUDGET:
+                    ax.plot([xi], [yi], linestyle="", marker="o", markersize=12, markerfacecolor="none",
+                            markeredgecolor="black", markeredgewidth=1)
+        for method, preset in controls:
+            hit = here[(here["setting"] == setting) & (here["method"] == method) & (here["preset"] == preset)
+                       & (here["status"] == "ok")]
+            if not hit.empty:
+                shown[(method, preset)] = ax.axhline(hit.iloc[0]["mean"], color=control_colors[(method, preset)],
+                                                     linestyle="-.", linewidth=1.2,
+                                                     label=f"{header(method, preset)} (control)")
+        chance = here[here["setting"] == setting]
+        if not chance.empty:
+            _chance_lines(ax, chance.iloc[0]["chance_uniform"], chance.iloc[0]["chance_majority"])
+        ax.set_xscale("log")
+        ax.set_xlabel("fit CPU core-seconds (mean over records)", fontsize=8)
+        ax.set_ylim(0, 1.05)
+        ax.grid(color="0.9", linewidth=0.6)
+        ax.set_ylabel(METRIC_NAMES[MAIN_METRIC])
+        ax.set_title(f"{task}, {setting}", fontsize=9)
+    handles = [shown[j] for j in range(len(columns)) if j in shown]
+    handles += [shown[c] for c in controls if c in shown]
+    handles.append(Line2D([], [], linestyle="", marker="o", markersize=10, markerfacecolor="none",
+                          markeredgecolor="black", label=f"leaderboard budget (x{HEADLINE_BUDGET:g})"))
+    if wall:
+        handles.append(Line2D([], [], linestyle="", marker="o", markersize=5, markerfacecolor="white",
+                              markeredgecolor="black", label="open: wall-clock s (record stores no core-s)"))
+    handles += _chance_handles()
+    _legend_on_top(fig, handles,
+                   f"{dataset}, {task}: training budget, {probe} probe, {METRIC_NAMES[MAIN_METRIC]}, mean ± std "
+                   "over encoder seeds", width, height, legend_in)
     return fig

@@ -5,7 +5,9 @@ first), its CSVs, and the folder's index ``README.md``.
 In a table the best cell of each row (the winner) is in bold, the cells not significantly
 different from it are marked ≈ (paired bootstrap, `neuronbench.reports.aggregate.paired_rows`),
 and columns give the winner, the winner minus the runner-up and the best method minus the
-best baseline and the best control, each with its 95 % interval.
+best baseline and the best control, each with its 95 % interval. A cell whose method scores
+significantly higher at four times its preset's training is marked `NOT_CONVERGED` with the
+gain (`neuronbench.reports.aggregate.convergence_marks`).
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from neuronbench.protocol.metrics import MAIN_METRIC
 from neuronbench.protocol.paired import LEVEL, N_BOOT
 from neuronbench.protocol.constants import METRIC_NAMES, METRIC_SHORT
 from neuronbench.reports.aggregate import (
-    NOT_SIGNIFICANT, PROBE_ORDER, RUNNER_UP, VERSUS, best_cell, column_header,
-    deterministic, method_columns, page_tables, row_keys, ties_with_winner,
+    CONVERGENCE_BUDGET, NOT_SIGNIFICANT, PROBE_ORDER, RUNNER_UP, VERSUS, best_cell, column_header,
+    convergence_marks, deterministic, method_columns, page_tables, row_keys, ties_with_winner,
 )
 
 SITE = "site"  # the subfolder of the static site
@@ -31,6 +33,7 @@ PAGE_TITLE = "# Leaderboard: "
 TIE = "≈"  # a cell not significantly different from the row's winner
 WINNER_HEADER = "Winner"
 WINNER_DELTA_HEADER = "Winner − runner-up"
+NOT_CONVERGED = "†"  # the method scores significantly higher at `CONVERGENCE_BUDGET`
 DETERMINISTIC_NOTE = ("A cell without “± std” scored the same on every encoder seed: the method is "
                       "deterministic (the features and population controls, for instance, do not depend on "
                       "the seed), so its spread is 0 by construction.")
@@ -62,6 +65,26 @@ def cells_note(probe: str, metric: str, paired_file: str | None = None) -> str:
         f"Chance: the {name} of a uniform random guess over the task's classes (expected value) and of "
         "always predicting the most frequent class, on the test labels pooled over folds."
     )
+
+
+def convergence_text(gain: float) -> str:
+    """A cell's convergence mark: ``† +0.041 at x4``."""
+    return f"{NOT_CONVERGED} {gain:+.3f} at x{CONVERGENCE_BUDGET:g}"
+
+
+def convergence_note(dataset: str) -> str:
+    """What the `NOT_CONVERGED` mark means, under a table with points at `CONVERGENCE_BUDGET`."""
+    x = f"x{CONVERGENCE_BUDGET:g}"
+    return (f"{NOT_CONVERGED} +g at {x}: the method trained at {CONVERGENCE_BUDGET:g} times its preset's budget "
+            f"scores g higher than this cell (x1, the leaderboard's budget), the {LEVEL:.0%} interval of the "
+            "difference excluding 0 (paired over shared encoder seeds and test neurons, as the Δ columns): the "
+            f"method had not converged at x1. No mark: no {x} point, or no significant gain. Every budget point: "
+            f"{budget_file(dataset)}.")
+
+
+def budget_file(dataset: str) -> str:
+    """The name of a dataset's file of training-budget points."""
+    return f"{dataset}-budget.csv"
 
 
 def paired_file(dataset: str) -> str:
@@ -104,14 +127,17 @@ def chance_headers(metric: str) -> list[str]:
 
 
 def render_markdown(df: pd.DataFrame, dataset: str, probe: str = PROBE_ORDER[0], metric: str = MAIN_METRIC,
-                    paired: pd.DataFrame | None = None, note: bool = True) -> str:
+                    paired: pd.DataFrame | None = None, budget: pd.DataFrame | None = None,
+                    note: bool = True) -> str:
     """One table of `aggregate`'s output for a dataset, probe and metric, with its
     footnotes (reasons for N/A and failed cells) and a line on how the cells are computed.
     The best cell of each row is bold and named in the Winner column. Given ``paired``
     (`paired_rows` of the same records), the cells not significantly different from the
     winner are marked `TIE`, and columns show the winner minus the runner-up, and the best
-    method minus the best baseline and the best control, with their intervals. ``note``:
-    the line on how the cells are computed (`RUN_NOTE` says it once for a run's tables)."""
+    method minus the best baseline and the best control, with their intervals. Given
+    ``budget`` (`budget_rows`), a cell is marked `NOT_CONVERGED` (`convergence_marks`).
+    ``note``: the line on how the cells are computed (`RUN_NOTE` says it once for a run)."""
+    marks = None if budget is None else convergence_marks(budget, dataset, probe, metric)
     sub = df[(df["dataset"] == dataset) & (df["probe"] == probe) & (df["metric"] == metric)]
     columns = method_columns(df[df["dataset"] == dataset])
     header = ["Task", "# Classes", "Setting", *chance_headers(metric)]
@@ -142,6 +168,8 @@ def render_markdown(df: pd.DataFrame, dataset: str, probe: str = PROBE_ORDER[0],
                     text = f"**{text}**"
                 elif (method, preset) in ties:
                     text = f"{TIE} {text}"
+                if marks and (task, setting, method, preset) in marks:
+                    text += f" {convergence_text(marks[(task, setting, method, preset)])}"
                 cells.append(text)
             elif r["status"] == "incomplete":
                 cells.append(f"incomplete ({r['folds']} folds)")
@@ -155,6 +183,8 @@ def render_markdown(df: pd.DataFrame, dataset: str, probe: str = PROBE_ORDER[0],
         lines.append("| " + " | ".join(cells) + " |")
     if note:
         lines += ["", cells_note(probe, metric, None if paired is None else paired_file(dataset))]
+        if marks is not None:
+            lines[-1] += " " + convergence_note(dataset)
     if footnotes:
         lines += [""] + [f"- [{n}] {reason}" for reason, n in footnotes.items()]
     return "\n".join(lines) + "\n"
@@ -165,14 +195,21 @@ RUN_NOTE = (f"Cells: mean ± std over encoder seeds (none shown where every seed
             "its 95 % interval, n.s. where it includes 0. How each number is made: docs/protocol.md.")
 
 
-def dataset_page(df: pd.DataFrame, dataset: str, paired: pd.DataFrame) -> str:
+def dataset_page(df: pd.DataFrame, dataset: str, paired: pd.DataFrame, budget: pd.DataFrame | None = None,
+                 budget_figures: dict[str, str] | None = None) -> str:
     """The whole page of a dataset: title and one table per (probe, metric), with the
-    paired comparisons ``paired``."""
+    paired comparisons ``paired`` and the convergence marks of ``budget`` (`budget_rows`);
+    a link to each of ``budget_figures`` (task -> file, under `SITE`) when there are any."""
     parts = [f"{PAGE_TITLE}{dataset}\n\nGenerated by `neuronbench leaderboard` from `results/`; "
              "do not edit by hand. The first table is the headline. Figures, curves, the per-class view and "
              f"the records behind every cell: [{SITE}/{dataset}.html]({SITE}/{dataset}.html) (open it in a "
              "browser).\n"]
-    parts += [render_markdown(df, dataset, probe, metric, paired) for probe, metric in page_tables(df, dataset)]
+    if budget_figures:
+        links = ", ".join(f"[{task}]({name})" for task, name in budget_figures.items())
+        parts.append(f"Training-budget curves ({METRIC_NAMES[MAIN_METRIC]} against fit core-seconds, each learned "
+                     f"method at several multiples of its preset's training): {links}; points: "
+                     f"[{budget_file(dataset)}]({budget_file(dataset)}).\n")
+    parts += [render_markdown(df, dataset, probe, metric, paired, budget) for probe, metric in page_tables(df, dataset)]
     return "\n".join(parts)
 
 
@@ -185,7 +222,7 @@ def readme(files_of: dict[str, dict[str, Any]], manifest: str) -> str:
              "of the records.", ""]
     for dataset, f in files_of.items():
         names = [f["md"], f["csv"], f["paired"], f["per_class"], *([f["curves"]] if f["curves"] else []),
-                 *f["bars"].values()]
+                 *([f["budget"]] if f.get("budget") else []), *f["bars"].values()]
         lines.append(f"- **{dataset}**: " + ", ".join(f"[{n}]({n})" for n in names)
                      + f", [{SITE}/{dataset}.html]({SITE}/{dataset}.html)")
     lines += ["", f"`{manifest}` lists the files the command wrote, with their SHA-256: it replaces or "

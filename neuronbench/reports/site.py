@@ -12,8 +12,10 @@ JavaScript sort the tables, and everything reads without it.
   row in bold, the cells not significantly different from it marked ≈; the winner; Δ
   columns with their 95 % interval, coloured when significant, "n.s."
   when not; N/A and failure reasons in a tooltip and a footnote), the bar figure, the
-  other tables, the label-efficiency and pretraining-scale curves when there are any,
-  the per-class view (confusion matrices and per-class F1 of each cell's best seed) and
+  other tables, the label-efficiency and pretraining-scale curves and the training-budget
+  curves when there are any (a cell whose method scores significantly higher at x4 than
+  at x1 carries the mark "† +gain at x4"), the per-class view (confusion matrices and
+  per-class F1 of each cell's best seed) and
   links to the records behind every cell.
 - ``records-<dataset>.html``: the record index: per record its file in ``results/``,
   SHA-256, cell, seed, fold, status and fold scores. A cell's record links point here, or
@@ -40,11 +42,13 @@ from neuronbench.protocol.metrics import MAIN_METRIC
 from neuronbench.protocol.paired import LEVEL, N_BOOT
 from neuronbench.protocol.constants import METRIC_NAMES
 from neuronbench.reports.aggregate import (
-    ALL_ANIMALS, NOT_SIGNIFICANT, RUNNER_UP, SEED_SCORE, VERSUS, Aggregate, RecordEntry, best_cell,
-    column_header, deterministic, method_columns, page_tables, row_keys, seed_values, ties_with_winner,
+    ALL_ANIMALS, CONVERGENCE_BUDGET, NOT_SIGNIFICANT, RUNNER_UP, SEED_SCORE, VERSUS, Aggregate, RecordEntry,
+    best_cell, column_header, convergence_marks, deterministic, method_columns, page_tables, row_keys, seed_values,
+    ties_with_winner,
 )
 from neuronbench.reports.markdown import (
-    DETERMINISTIC_NOTE, SITE, TIE, WINNER_DELTA_HEADER, WINNER_HEADER, cells_note, paired_file, shared_seeds_note,
+    DETERMINISTIC_NOTE, SITE, TIE, WINNER_DELTA_HEADER, WINNER_HEADER, cells_note, convergence_note,
+    convergence_text, paired_file, shared_seeds_note,
 )
 
 KIND_NAMES = {"method": "method", "baseline": "baseline", "control": "control"}
@@ -248,9 +252,11 @@ class _Footnotes:
 
 # ---------------------------------------------------------------- the tables
 
-def _score_cell(r: pd.Series | None, notes: _Footnotes, best: bool, probe: str, tie: bool = False) -> str:
+def _score_cell(r: pd.Series | None, notes: _Footnotes, best: bool, probe: str, tie: bool = False,
+                gain: float | None = None) -> str:
     """A method cell: mean ± std (the mean alone when `deterministic`) linking to the
-    cell's per-class view, marked `TIE` when ``tie``; or why there is no number."""
+    cell's per-class view, marked `TIE` when ``tie`` and with its convergence mark when
+    ``gain`` (`convergence_marks`); or why there is no number."""
     if r is None:
         return _td("not run", None, "none")
     if r["status"] != "ok":
@@ -267,6 +273,10 @@ def _score_cell(r: pd.Series | None, notes: _Footnotes, best: bool, probe: str, 
     if tie and not best:
         title += "; not significantly different from the row's best (paired bootstrap)"
     html = f'{mark}<a href="{link}">{_num(r["mean"])}</a>{spread}'
+    if gain is not None:
+        html += f'<span class="pair budget-mark">{escape(convergence_text(gain))}</span>'
+        title += (f"; scores {gain:+.4f} higher at x{CONVERGENCE_BUDGET:g} its preset's training (paired, "
+                  "significant): not converged at x1")
     return _td(html, float(r["mean"]), "num best" if best else "num tie" if mark else "num", title)
 
 
@@ -291,10 +301,12 @@ def _delta_cell(pair: pd.DataFrame, row: pd.DataFrame) -> str:
 
 
 def score_table(df: pd.DataFrame, paired: pd.DataFrame, dataset: str, probe: str, metric: str,
-                notes_prefix: str) -> str:
+                notes_prefix: str, budget: pd.DataFrame | None = None) -> str:
     """One sortable table of a dataset, probe and metric: a row per (task, setting), the
-    chance levels, a column per method (the row's best in bold), and the two Δ columns;
-    then its footnotes and how the cells are computed."""
+    chance levels, a column per method (the row's best in bold; the convergence marks of
+    ``budget``, `budget_rows`), and the two Δ columns; then its footnotes and how the
+    cells are computed."""
+    marks = None if budget is None else convergence_marks(budget, dataset, probe, metric)
     sub = df[(df["dataset"] == dataset) & (df["probe"] == probe) & (df["metric"] == metric)]
     pairs = paired[(paired["dataset"] == dataset) & (paired["probe"] == probe) & (paired["metric"] == metric)]
     columns = method_columns(df[df["dataset"] == dataset])
@@ -325,15 +337,19 @@ def score_table(df: pd.DataFrame, paired: pd.DataFrame, dataset: str, probe: str
             hit = row[(row["method"] == method) & (row["preset"] == preset)]
             r = None if hit.empty else hit.iloc[0]
             is_best = best is not None and r is not None and r.name == best.name
-            cells.append(_score_cell(r, notes, is_best, probe, (method, preset) in ties))
+            cells.append(_score_cell(r, notes, is_best, probe, (method, preset) in ties,
+                                     (marks or {}).get((task, setting, method, preset))))
         cells.append(_winner_cell(best))
         for versus in (RUNNER_UP, *VERSUS):
             cells.append(_delta_cell(here[here["versus"] == versus], row))
         rows.append(cells)
     note = cells_note(probe, metric, paired_file(dataset) if not pairs.empty else None)
+    if marks is not None:
+        note += " " + convergence_note(dataset)
     return (_table(head, rows) + notes.html()
             + f'<p class="note">Bold and shaded: the best cell of the row; {TIE}: not significantly different from it. '
             + f"{escape(DETERMINISTIC_NOTE)} "
+            + ("" if marks is None else f"{escape(convergence_note(dataset))} ")
             + 'Click a column header to sort, a number for its per-class view and records.</p>'
             + f'<details class="note"><summary>How these numbers are computed</summary><p>{escape(note)}</p></details>')
 
@@ -445,6 +461,58 @@ def curve_table(curves: pd.DataFrame, dataset: str, probe: str, curve: str) -> s
     return _table(head, rows)
 
 
+def budget_section(budget: pd.DataFrame, df: pd.DataFrame, dataset: str, figures: dict[str, str],
+                   csv_name: str) -> str:
+    """The training-budget section of a dataset's page: per task its figure (``figures``:
+    task -> file under `SITE`) and a table of the points of the headline probe (a row per
+    setting and method column, a column per budget: mean ± std, fit core-seconds, and
+    the paired difference from budget 1); ``csv_name``: the points' file."""
+    probe = page_tables(df, dataset)[0][0]
+    sub = budget[(budget["probe"] == probe) & (budget["metric"] == MAIN_METRIC)]
+    xs = sorted(set(sub["budget"]))
+    parts = ['<h2 id="budget">Training budget</h2>',
+             f"<p>Each learned method trained at several multiples of its preset's training (x1: the leaderboard's "
+             f"budget, ringed), {escape(METRIC_NAMES[MAIN_METRIC])} of the {escape(probe)} probe against the mean "
+             "CPU core-seconds of the fit (log axis; an open marker where the records hold wall-clock seconds "
+             "only), mean ± std over encoder seeds, folds pooled as in the tables; the controls, which do not "
+             "train, as flat lines at their score. Under each point: its difference from x1, paired over shared "
+             f"encoder seeds and test neurons ({LEVEL:.0%} interval, “{NOT_SIGNIFICANT}” when it includes 0). "
+             f'Points: <a href="{href(f"{SITE}/{csv_name}")}">{escape(csv_name)}</a>.</p>']
+    for task, name in figures.items():
+        parts.append(f"<h3>{escape(task)}</h3>")
+        parts.append(_figure(name, f"{dataset}, {task}: {METRIC_NAMES[MAIN_METRIC]} against fit core-seconds",
+                             f"{escape(task)}: a line per learned method, a point per training budget."))
+        head = [_th("Setting", False), _th("Method", False)] + [_th(f"x{b:g}", True) for b in xs]
+        rows = []
+        mine = sub[sub["task"] == task]
+        for (setting, kind, method, preset), line in mine.groupby(["setting", "kind", "method", "preset"], sort=False):
+            name_ = column_header(method, preset)
+            cells = [_td(escape(setting), setting), _td(_chip(kind, name_), name_)]
+            for b in xs:
+                hit = line[line["budget"] == b]
+                if hit.empty:
+                    cells.append(_td("–", None, "none"))
+                    continue
+                r = hit.iloc[0]
+                if r["status"] != "ok":
+                    cells.append(_td(STATUS_TEXT[r["status"]], None, "none", r["reason"]))
+                    continue
+                seconds = r["fit_core_s"] if not math.isnan(r["fit_core_s"]) else r["fit_s"]
+                unit = "core-s" if not math.isnan(r["fit_core_s"]) else "wall s"
+                html = (f'{_num(r["mean"])} <span class="sd">± {_num(r["std"])}</span>'
+                        f'<span class="pair">{"–" if math.isnan(seconds) else f"{seconds:.3g}"} {unit}</span>')
+                if int(r["n_paired_seeds"]) > 0:
+                    marker = "" if r["significant"] else f" {NOT_SIGNIFICANT}"
+                    html += (f'<span class="ci">{_signed(r["diff_vs_headline"])}{escape(marker)} vs x1 '
+                             f'[{_signed(r["ci_low"])}, {_signed(r["ci_high"])}]</span>')
+                paired_with = f"; {r['n_paired_seeds']} seeds paired with x1" if int(r["n_paired_seeds"]) else ""
+                cells.append(_td(html, float(r["mean"]), "num",
+                                 f"{r['n_seeds']} encoder seeds; folds {r['folds']}{paired_with}"))
+            rows.append(cells)
+        parts.append(_table(head, rows))
+    return "\n".join(parts)
+
+
 # ---------------------------------------------------------------- pages
 
 def _summary_table(df: pd.DataFrame, paired: pd.DataFrame, dataset: str) -> str:
@@ -508,14 +576,18 @@ def dataset_page(agg: Aggregate, links: dict[tuple, list[RecordEntry]], dataset:
     """A dataset's page. ``files`` names (relative to the leaderboard folder, all under
     `SITE`) its ``downloads`` ((file, what) pairs), its ``bars`` figures by probe,
     ``confusion`` figures by (probe, task) and ``curve_figures`` by (probe, curve) and the
-    ``curves`` CSV (or None); ``tasks`` lists the (probe, task) sections of the per-class
-    view. ``links``: the records of each cell."""
+    ``curves`` CSV (or None), ``budget_figures`` by task and the ``budget`` CSV (or None,
+    a name relative to the folder); ``tasks`` lists the (probe, task) sections of the
+    per-class view. ``links``: the records of each cell."""
     df, paired, per_class, curves = agg.cells, agg.paired, agg.per_class, agg.curves
+    budget = agg.budget[agg.budget["dataset"] == dataset]
     tables = page_tables(df, dataset)
     (probe, metric), others = tables[0], tables[1:]
     sections = [("headline", "Headline"), ("figures", "Figures"), ("tables", "More tables")]
     if files["curve_figures"]:
         sections.append(("curves", "Curves"))
+    if files.get("budget_figures"):
+        sections.append(("budget", "Training budget"))
     sections += [("per-class", "Per-class view"), ("files", "Files")]
     parts = [f"<h1>{escape(dataset)}</h1>",
              '<nav class="toc">' + "".join(f'<a href="#{i}">{t}</a>' for i, t in sections) + "</nav>",
@@ -526,7 +598,7 @@ def dataset_page(agg: Aggregate, links: dict[tuple, list[RecordEntry]], dataset:
              f"significantly below; grey “{NOT_SIGNIFICANT}”, the interval includes 0. Hover a cell for its seeds, "
              "a “N/A” for its reason.</p>",
              f'<h2 id="headline">Headline: {escape(probe)} probe, {escape(METRIC_NAMES.get(metric, metric))}</h2>',
-             score_table(df, paired, dataset, probe, metric, "fn-0")]
+             score_table(df, paired, dataset, probe, metric, "fn-0", budget)]
     parts.append('<h2 id="figures">Figures</h2>')
     for p, name in files["bars"].items():
         parts.append(_figure(name, f"{dataset}: {METRIC_NAMES[MAIN_METRIC]} of the {p} probe per method, task and "
@@ -537,7 +609,7 @@ def dataset_page(agg: Aggregate, links: dict[tuple, list[RecordEntry]], dataset:
     parts.append('<h2 id="tables">More tables</h2>')
     for i, (p, m) in enumerate(others, start=1):
         parts.append(f"<details><summary>{escape(p)} probe, {escape(METRIC_NAMES.get(m, m))}</summary>"
-                     + score_table(df, paired, dataset, p, m, f"fn-{i}") + "</details>")
+                     + score_table(df, paired, dataset, p, m, f"fn-{i}", budget) + "</details>")
     if not others:
         parts.append("<p>No other probe or metric.</p>")
     if files["curve_figures"]:
@@ -552,6 +624,8 @@ def dataset_page(agg: Aggregate, links: dict[tuple, list[RecordEntry]], dataset:
             parts.append(_figure(name, f"{dataset}: {title}",
                                  escape(title) + ": lines per method column, band ± std."))
             parts.append(curve_table(curves, dataset, p, curve))
+    if files.get("budget_figures"):
+        parts.append(budget_section(budget, df, dataset, files["budget_figures"], files["budget"]))
     parts.append('<h2 id="per-class">Per-class view</h2>')
     parts.append("<p>Each cell's best encoder seed (highest macro-F1), its test predictions pooled over folds: the "
                  "F1 of each class and the confusion matrix, and every record behind the cell (one JSON file per "
