@@ -364,7 +364,9 @@ def cmd_score(args: argparse.Namespace) -> None:
 
 def cmd_export(args: argparse.Namespace) -> None:
     from neuronbench.export import export_bwb_ts3
+    from neuronbench.registry import get_method
 
+    get_method(args.method)  # an unknown name is named as such, before looking for its records
     try:
         seeds = tuple(int(s) for s in args.seeds) if args.seeds else bwb.EVAL_SEEDS
     except ValueError:

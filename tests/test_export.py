@@ -227,3 +227,10 @@ def test_an_empty_results_folder_says_no_records_before_looking_for_the_dataset(
     err = capsys.readouterr().err
     assert f"no records of method 'features' for ibl/region_bwb (inductive) in {tmp_path / 'results'}" in err
     assert "not prepared" not in err and not (tmp_path / "sub").exists()
+
+
+def test_an_unknown_method_is_named_as_such(tmp_path, capsys):
+    (tmp_path / "results").mkdir()
+    code = main(["export", "--format", "bwb-ts3", "--method", "nope", "--results", str(tmp_path / "results"),
+                 "--out", str(tmp_path / "sub")])
+    assert code == 2 and "unknown method 'nope'" in capsys.readouterr().err and not (tmp_path / "sub").exists()
