@@ -151,9 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--pretrain-animals", metavar="K[,K...]|all", type=_pretrain_animals, default=(),
                      help="pretraining-scale curve (inductive setting only): pretrain on K of the training "
                      "animals, e.g. 1,2,3, or all (every K up to all of them, the headline)")
-    run.add_argument("--jobs", metavar="N", type=_jobs, default=1,
-                     help="run on a local Dask cluster of N worker processes (N >= 1; 1, the default, "
-                     "runs in this process)")
+    run.add_argument("--jobs", metavar="N", type=_jobs, default=None,
+                     help="N > 1: run on a local Dask cluster of N worker processes; 1: in this process, "
+                     "one task at a time; default: in this process, one task per available core at a time")
     run.add_argument("--scheduler", metavar="ADDR", default=None,
                      help="run on an existing Dask scheduler (tcp://host:port)")
     run.add_argument("--cluster", metavar="FILE", type=Path, default=None,

@@ -6,7 +6,8 @@ import dataclasses
 import pytest
 
 from neuronbench.errors import NeuronbenchError
-from neuronbench.executors import load_cluster_config, local_dask, make_executor
+from neuronbench.executors import (InProcessExecutor, ProcessExecutor, load_cluster_config, local_dask,
+                                  make_executor)
 from neuronbench.protocol.record import iter_records
 from neuronbench.runner import GridOptions, run_grid
 from tests import plugin_example
@@ -118,3 +119,28 @@ def test_local_workers_ignore_ctrl_c() -> None:
         executor.close()
     assert list(handlers.values()) == [str(signal.SIG_IGN)]
     assert signal.getsignal(signal.SIGINT) is ours  # this process's handler is given back (Ctrl-C stops it)
+
+
+def _embeddings(root):
+    """Every cached embedding of a results folder, by file name: its table as bytes."""
+    from neuronbench.embeddings import read_embeddings
+
+    return {p.name: read_embeddings(p)[0].to_numpy().tobytes() for p in (root / "cache").rglob("*.parquet")}
+
+
+def test_process_pool_records_and_embeddings_equal_sequential_ones(tmp_path):
+    """The default executor (a process per core) against one task at a time in this
+    process: a torch method's records and embeddings bitwise equal (timings aside)."""
+    opts = GridOptions(preset="tiny", device="cpu", results=tmp_path / "a", progress=False, probes=("linear",),
+                       probe_seeds=(0,))
+    grid = (["nuclr"], "synthetic-tiny", ["inductive"], [0, 1], ["cell_class"])
+    run_grid(*grid, options=opts, executor=InProcessExecutor())
+    pool = ProcessExecutor(2)
+    try:
+        run_grid(*grid, options=dataclasses.replace(opts, results=tmp_path / "b"), executor=pool)
+    finally:
+        pool.close()
+    a, b = _numbers(tmp_path / "a"), _numbers(tmp_path / "b")
+    assert a == b and len(a) == 2 and all(r["status"] == "ok" for r in a.values())
+    ea, eb = _embeddings(tmp_path / "a"), _embeddings(tmp_path / "b")
+    assert ea == eb and len(ea) == 2
