@@ -177,12 +177,13 @@ def _copy_outcome(source: Future, target: Future) -> None:
         target.set_result(source.result())
 
 
-_TASK_RUNNING = False  # in a `ProcessExecutor` worker: whether a task is running
+_WORKER = {"running": False, "stopping": False}  # in a `ProcessExecutor` worker: its task, and SIGTERM
 
 
 def _process_worker_init(threads: int) -> None:
     """Set up a `ProcessExecutor` worker: BLAS / OpenMP threads, Ctrl-C ignored, SIGTERM
-    stopping the running task with KeyboardInterrupt (or the idle worker at once)."""
+    stopping the running task with KeyboardInterrupt (then the worker: tasks already
+    queued for it do not start), or the idle worker at once."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
     if "numpy" in sys.modules:  # already loaded by the spawn start: too late for the variables
@@ -192,7 +193,8 @@ def _process_worker_init(threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def stop(signum: int, frame: Any) -> None:
-        if _TASK_RUNNING:
+        _WORKER["stopping"] = True
+        if _WORKER["running"]:
             raise KeyboardInterrupt
         os._exit(1)
 
@@ -200,12 +202,15 @@ def _process_worker_init(threads: int) -> None:
 
 
 def _process_task(fn: Callable[..., Any], *args: Any) -> Any:
-    global _TASK_RUNNING
-    _TASK_RUNNING = True
+    _WORKER["running"] = True
     try:
         return fn(*args)
+    except BaseException:
+        if _WORKER["stopping"]:  # the task has cleaned up (atomic writes): end here
+            os._exit(1)
+        raise
     finally:
-        _TASK_RUNNING = False
+        _WORKER["running"] = False
 
 
 class DaskExecutor:
