@@ -105,9 +105,8 @@ class ProcessExecutor:
 
         threads = max(1, available_cores() // workers)
         # spawn: no copy of this process's threads and locks (fork), a fresh torch
-        with _sigint_blocked():  # the workers start with Ctrl-C ignored (see `_sigint_blocked`)
-            self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_process_worker_init, initargs=(threads,))
+        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_process_worker_init, initargs=(threads,))
         self.workers = workers
 
     def submit(self, fn: Callable[..., Any], *args: Any, resources: dict[str, float] | None = None,
@@ -140,7 +139,8 @@ class ProcessExecutor:
         return outer
 
     def _submit(self, fn: Callable[..., Any], *args: Any) -> Future:
-        # the pool may start a worker here: with Ctrl-C ignored, as at the start
+        # the pool may start a worker here: with Ctrl-C ignored from its first instruction
+        # (`_sigint_blocked`; its initializer ignores it too, for workers started elsewhere)
         if threading.current_thread() is threading.main_thread():
             with _sigint_blocked():
                 return self._pool.submit(fn, *args)
