@@ -153,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "animals, e.g. 1,2,3, or all (every K up to all of them, the headline)")
     run.add_argument("--jobs", metavar="N", type=_jobs, default=None,
                      help="N > 1: run on a local Dask cluster of N worker processes; 1: in this process, "
-                     "one task at a time; default: in this process, one task per available core at a time")
+                     "one task at a time; default: a pool of one worker process per available core")
     run.add_argument("--scheduler", metavar="ADDR", default=None,
                      help="run on an existing Dask scheduler (tcp://host:port)")
     run.add_argument("--cluster", metavar="FILE", type=Path, default=None,
