@@ -168,9 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="training budget: B times each method's preset training (its declared epochs, "
                      "steps, iterations), rounded to whole counts, at least 1 (default 1: the preset, the "
                      "headline); methods without a training budget (controls) run at 1 only")
-    run.add_argument("--jobs", metavar="N", type=_jobs, default=1,
-                     help="run on a local Dask cluster of N worker processes (N >= 1; 1, the default, "
-                     "runs in this process)")
+    run.add_argument("--jobs", metavar="N", type=_jobs, default=None,
+                     help="N > 1: run on a local Dask cluster of N worker processes; 1: in this process, "
+                     "one task at a time; default: a pool of one worker process per available core")
     run.add_argument("--scheduler", metavar="ADDR", default=None,
                      help="run on an existing Dask scheduler (tcp://host:port)")
     run.add_argument("--cluster", metavar="FILE", type=Path, default=None,

@@ -1,8 +1,11 @@
 """Executors: where the grid's tasks run. The runner only calls ``submit`` and
 ``as_completed``; result records (and the embedding cache) are the only shared state.
 
-- `InProcessExecutor` (default): runs each task in this process when its result is
-  asked for.
+- `ProcessExecutor` (the default where more than one core is available): one worker
+  process per core, spawned for the grid, sharing the dataset's memory-map (see there
+  why not threads).
+- `InProcessExecutor` (``--jobs 1``, or one core): runs each task in this process when
+  its result is asked for.
 - `DaskExecutor`: a ``dask.distributed`` client, on
   - a local cluster (``--jobs N``: N worker processes, one task at a time each, BLAS and
     torch threads set to cores / N so that workers do not oversubscribe the machine),
@@ -23,7 +26,9 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
@@ -73,6 +78,149 @@ class InProcessExecutor:
 
     def close(self, interrupted: bool = False) -> None:
         pass
+
+
+WORKER_START_HOLD_S = 0.2  # a start-up task's length: longer than launching the pool's processes takes
+
+
+class ProcessExecutor:
+    """Runs tasks on ``workers`` processes of this machine (``concurrent.futures``, spawned
+    fresh), one task at a time each, a task as soon as the futures among its arguments
+    are done (so a probe never holds a worker waiting for its embedding). Each worker
+    opens the dataset itself: its arrays are memory-mapped, so the page cache holds them
+    once for all workers.
+
+    Processes, not threads of this process: a torch method seeds torch's process-global
+    random generator (`neuronbench.device.seed_everything`) and draws from it (weight
+    initialisation, dropout), so two fits on threads would draw from each other's
+    streams, and records would depend on timing. Workers use ``threads`` BLAS / OpenMP
+    threads (cores / workers) and ignore Ctrl-C (SIGINT); ``close(interrupted=True)``
+    stops them with SIGTERM, which raises KeyboardInterrupt in a running task (its atomic
+    writes clean up), and kills what is left after a few seconds.
+    """
+
+    gpus = 0
+    STOP_WAIT_S = 10.0
+
+    def __init__(self, workers: int):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        threads = max(1, available_cores() // workers)
+        # spawn: no copy of this process's threads and locks (fork), a fresh torch
+        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_process_worker_init, initargs=(threads,))
+        self.workers = workers
+        # Start every worker now, from this thread with Ctrl-C blocked (a worker the pool
+        # starts later from a callback thread would see a Ctrl-C before its initializer
+        # runs): each start-up task holds its worker until all have been launched.
+        with _sigint_blocked():
+            started = [self._pool.submit(time.sleep, WORKER_START_HOLD_S) for _ in range(workers)]
+        for future in started:
+            future.result()
+
+    def submit(self, fn: Callable[..., Any], *args: Any, resources: dict[str, float] | None = None,
+               key: str | None = None) -> Future:
+        outer: Future = Future()
+        deps = [a for a in args if isinstance(a, Future)]
+        waiting = [len(deps)]
+        lock = threading.Lock()
+
+        def launch() -> None:
+            try:
+                values = [a.result() if isinstance(a, Future) else a for a in args]
+                inner = self._submit(_process_task, fn, *values)
+            except BaseException as e:  # a failed dependency, or the pool is shut down
+                outer.set_exception(e)
+                return
+            inner.add_done_callback(lambda f: _copy_outcome(f, outer))
+
+        def dependency_done(_: Future) -> None:
+            with lock:
+                waiting[0] -= 1
+                ready = waiting[0] == 0
+            if ready:
+                launch()
+
+        if not deps:
+            launch()
+        for dep in deps:
+            dep.add_done_callback(dependency_done)
+        return outer
+
+    def _submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        # the pool may start a worker here: with Ctrl-C ignored from its first instruction
+        # (`_sigint_blocked`; its initializer ignores it too, for workers started elsewhere)
+        if threading.current_thread() is threading.main_thread():
+            with _sigint_blocked():
+                return self._pool.submit(fn, *args)
+        return self._pool.submit(fn, *args)
+
+    def as_completed(self, futures: Iterable[Any]) -> Iterator[Any]:
+        from concurrent.futures import as_completed
+
+        return as_completed(list(futures))
+
+    def close(self, interrupted: bool = False) -> None:
+        """Wait for the tasks and stop the workers; ``interrupted``: at once (see above)."""
+        if not interrupted:
+            self._pool.shutdown(wait=True)
+            return
+        processes = list((getattr(self._pool, "_processes", None) or {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            with contextlib.suppress(Exception):
+                process.terminate()  # SIGTERM
+        deadline = time.monotonic() + self.STOP_WAIT_S
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+
+
+def _copy_outcome(source: Future, target: Future) -> None:
+    if source.cancelled():
+        target.cancel()
+    elif source.exception() is not None:
+        target.set_exception(source.exception())
+    else:
+        target.set_result(source.result())
+
+
+_WORKER = {"running": False, "stopping": False}  # in a `ProcessExecutor` worker: its task, and SIGTERM
+
+
+def _process_worker_init(threads: int) -> None:
+    """Set up a `ProcessExecutor` worker: BLAS / OpenMP threads, Ctrl-C ignored, SIGTERM
+    stopping the running task with KeyboardInterrupt (then the worker: tasks already
+    queued for it do not start), or the idle worker at once."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    if "numpy" in sys.modules:  # already loaded by the spawn start: too late for the variables
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=threads)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def stop(signum: int, frame: Any) -> None:
+        _WORKER["stopping"] = True
+        if _WORKER["running"]:
+            raise KeyboardInterrupt
+        os._exit(1)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def _process_task(fn: Callable[..., Any], *args: Any) -> Any:
+    _WORKER["running"] = True
+    try:
+        return fn(*args)
+    except BaseException:
+        if _WORKER["stopping"]:  # the task has cleaned up (atomic writes): end here
+            os._exit(1)
+        raise
+    finally:
+        _WORKER["running"] = False
 
 
 class DaskExecutor:
@@ -216,9 +364,20 @@ def jobqueue_dask(path: Path) -> DaskExecutor:
     return DaskExecutor(Client(cluster), cluster, gpus=gpus)
 
 
-def make_executor(jobs: int = 1, scheduler: str | None = None, cluster: Path | None = None) -> Any:
-    """The executor the options ask for (in-process when none is asked for)."""
-    if sum(bool(x) for x in (jobs > 1, scheduler, cluster)) > 1:
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which a batch scheduler or
+    ``taskset`` may restrict), else the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def make_executor(jobs: int | None = None, scheduler: str | None = None, cluster: Path | None = None) -> Any:
+    """The executor the options ask for. ``jobs``: 1 in this process, N > 1 a local Dask
+    cluster of N processes; None (not given): a `ProcessExecutor` of one worker per
+    available core when no scheduler or cluster is given and there is more than one."""
+    if sum(bool(x) for x in ((jobs or 1) > 1, scheduler, cluster)) > 1:
         raise NeuronbenchError("choose one of --jobs N (N > 1), --scheduler and --cluster")
     if scheduler:
         from distributed import Client
@@ -231,6 +390,8 @@ def make_executor(jobs: int = 1, scheduler: str | None = None, cluster: Path | N
         return DaskExecutor(client, gpus=gpus)
     if cluster:
         return jobqueue_dask(cluster)
-    if jobs > 1:
+    if jobs is not None and jobs > 1:
         return local_dask(jobs)
+    if jobs is None and not (scheduler or cluster) and available_cores() > 1:
+        return ProcessExecutor(available_cores())
     return InProcessExecutor()

@@ -63,6 +63,7 @@ from neuronbench.embeddings import check_embeddings, read_embeddings, write_embe
 from neuronbench.errors import NeuronbenchError
 from neuronbench.executors import InProcessExecutor
 from neuronbench.memory import release_memory
+from neuronbench.method_cache import method_cache
 from neuronbench.plugin import MethodInfo, check_environment, config_hash, device_of, fitted
 from neuronbench.protocol.constants import HEADLINE_BUDGET, PROBE_SEEDS, PROBES
 from neuronbench.protocol.evaluator import Evaluator
@@ -324,7 +325,8 @@ def encode_task(job: EncoderJob, dataset_path: Path, cache_dir: Path) -> dict[st
     """Fit and embed (or find the cached embedding); never raises: an error is returned
     so that every run of the job records it."""
     try:
-        path, timings, device = encode(job, Dataset(dataset_path), cache_dir)
+        with method_cache(cache_dir.parent / job.info.name):  # what a method computes once per grid
+            path, timings, device = encode(job, Dataset(dataset_path), cache_dir)
     except Exception as e:  # the grid goes on; each run of the job records the error
         return {"error": _error_text(e)}
     return {"path": str(path), "timings": timings, "device": device}

@@ -20,6 +20,13 @@ def _data_root(tmp_path_factory):
         yield root
 
 
+@pytest.fixture(autouse=True)
+def _one_core(monkeypatch):
+    """`neuronbench run` without --jobs runs in this process, as on a one-core machine: the
+    tests' spies and call counts live here (tests of the worker pool start it themselves)."""
+    monkeypatch.setattr("neuronbench.executors.available_cores", lambda: 1)
+
+
 def make_recording(dataset: str, animal: str, rec: str, tracks: list[str | None], labels: list[str],
                    *, seed: int = 0, modality: str = "spikes", duration: float = 20.0) -> Recording:
     """A small recording with Poisson units (or random calcium traces) and the given labels."""

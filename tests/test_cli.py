@@ -254,7 +254,8 @@ def test_jobs_below_one_are_refused_at_parse_time(text, capsys):
 
 def test_jobs_rule():
     parse = build_parser().parse_args
-    assert parse(["run", "--method", "x", "--split", "inductive"]).jobs == 1
+    assert parse(["run", "--method", "x", "--split", "inductive"]).jobs is None  # a worker per core
+    assert parse(["run", "--method", "x", "--split", "inductive", "--jobs", "1"]).jobs == 1
     assert parse(["run", "--method", "x", "--split", "inductive", "--jobs", "2"]).jobs == 2
 
 

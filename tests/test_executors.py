@@ -2,11 +2,19 @@
 are recorded. Uses a local Dask cluster of 2 worker processes."""
 
 import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from neuronbench.errors import NeuronbenchError
-from neuronbench.executors import load_cluster_config, local_dask, make_executor
+from neuronbench.plugin import MethodInfo
+from neuronbench.executors import (InProcessExecutor, ProcessExecutor, load_cluster_config, local_dask,
+                                  make_executor)
 from neuronbench.protocol.record import iter_records
 from neuronbench.runner import GridOptions, run_grid
 from tests import plugin_example
@@ -129,3 +137,114 @@ def test_local_workers_ignore_ctrl_c() -> None:
         executor.close()
     assert list(handlers.values()) == [str(signal.SIG_IGN)]
     assert signal.getsignal(signal.SIGINT) is ours  # this process's handler is given back (Ctrl-C stops it)
+
+
+def _embeddings(root):
+    """Every cached embedding of a results folder, by file name: its table as bytes."""
+    from neuronbench.embeddings import read_embeddings
+
+    return {p.name: read_embeddings(p)[0].to_numpy().tobytes() for p in (root / "cache").rglob("*.parquet")}
+
+
+def test_process_pool_records_and_embeddings_equal_sequential_ones(tmp_path):
+    """The default executor (a process per core) against one task at a time in this
+    process: a torch method's records and embeddings bitwise equal (timings aside)."""
+    opts = GridOptions(preset="tiny", device="cpu", results=tmp_path / "a", progress=False, probes=("linear",),
+                       probe_seeds=(0,))
+    grid = (["nuclr"], "synthetic-tiny", ["inductive"], [0, 1], ["cell_class"])
+    run_grid(*grid, options=opts, executor=InProcessExecutor())
+    pool = ProcessExecutor(2)
+    try:
+        run_grid(*grid, options=dataclasses.replace(opts, results=tmp_path / "b"), executor=pool)
+    finally:
+        pool.close()
+    a, b = _numbers(tmp_path / "a"), _numbers(tmp_path / "b")
+    assert a == b and len(a) == 2 and all(r["status"] == "ok" for r in a.values())
+    ea, eb = _embeddings(tmp_path / "a"), _embeddings(tmp_path / "b")
+    assert ea == eb and len(ea) == 2
+
+
+def test_make_executor_default_is_a_worker_per_core(monkeypatch):
+    monkeypatch.setattr("neuronbench.executors.available_cores", lambda: 3)
+    pool = make_executor()
+    try:
+        assert isinstance(pool, ProcessExecutor) and pool.workers == 3
+    finally:
+        pool.close()
+    assert isinstance(make_executor(jobs=1), InProcessExecutor)
+    monkeypatch.setattr("neuronbench.executors.available_cores", lambda: 1)
+    assert isinstance(make_executor(), InProcessExecutor)
+
+
+class Sleeping(plugin_example.SpyMethod):
+    """Each fit leaves a marker named by its process id in $NEURONBENCH_TEST_MARKER and
+    sleeps (until stopped)."""
+
+    def fit(self, recordings, *, seed, labels=None):
+        (Path(os.environ["NEURONBENCH_TEST_MARKER"]) / f"{os.getpid()}-{seed}-{time.time_ns()}").touch()
+        time.sleep(600)
+        return super().fit(recordings, seed=seed, labels=labels)
+
+
+SLEEPING = MethodInfo(name="sleeping", kind="method", summary="test", factory="tests.test_executors:Sleeping",
+                      presets={"cpu": {"dim": 2}})
+
+
+def test_sigint_stops_the_worker_pool_and_nothing_starts_after_it(tmp_path):
+    """A real SIGINT (Ctrl-C) to `neuronbench run` on its default pool of 2 workers, both
+    fitting: exit 130 without a traceback, no other fit starts, the workers are gone and
+    no temporary file is left."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    code = (
+        "import sys\n"
+        "from importlib.metadata import EntryPoint\n"
+        "from neuronbench import executors, registry\n"
+        "from neuronbench.protocol import datasets\n"
+        "executors.available_cores = lambda: 2\n"
+        "dep = EntryPoint(name='handmade', value='tests.dataset_example:HANDMADE', group=datasets.ENTRY_POINT_GROUP)\n"
+        "dbefore = datasets.entry_points\n"
+        "datasets.entry_points = lambda group: list(dbefore(group=group)) + [dep] if group == datasets.ENTRY_POINT_GROUP "
+        "else dbefore(group=group)\n"
+        "ep = EntryPoint(name='sleeping', value='tests.test_executors:SLEEPING', group=registry.ENTRY_POINT_GROUP)\n"
+        "before = registry.entry_points\n"
+        "registry.entry_points = lambda group: list(before(group=group)) + [ep] if group == registry.ENTRY_POINT_GROUP "
+        "else []\n"
+        "from neuronbench.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    argv = ["run", "--dataset", "handmade", "--probes", "linear", "--results", str(tmp_path / "results"),
+            "--method", "sleeping", "--split", "inductive", "--seeds", "0,1,2", "--no-progress"]
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "NEURONBENCH_TEST_MARKER": str(markers)}
+    proc = subprocess.Popen([sys.executable, "-c", code, *argv], cwd=root, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        for _ in range(2400):  # until both workers are fitting (or the process ended)
+            if len(list(markers.iterdir())) >= 2 or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert len(list(markers.iterdir())) == 2, proc.communicate()[1]
+        os.killpg(proc.pid, signal.SIGINT)  # as a terminal does: to the command and its workers
+        _, err = proc.communicate(timeout=120)  # a guard only
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "interrupted" in err
+    assert len(list(markers.iterdir())) == 2  # no fit started after Ctrl-C
+    workers = {int(m.name.split("-")[0]) for m in markers.iterdir()}
+    for _ in range(100):  # the workers are gone (once init has reaped them)
+        if not any(_alive(pid) for pid in workers):
+            break
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in workers)
+    assert not (tmp_path / "results").exists() or [p for p in (tmp_path / "results").rglob(".*") if p.is_file()] == []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -9,12 +9,13 @@ import pytest
 import torch
 
 from neuronbench_baselines.lolcat import INFO
-from neuronbench_baselines.lolcat import sampling
+from neuronbench_baselines.lolcat import features, sampling
 from neuronbench_baselines.lolcat.features import SnippetConfig, calcium_events, normalisation, snippet_histograms
 from neuronbench_baselines.lolcat.method import Lolcat
 from neuronbench_baselines.lolcat.model import LolcatNet
 from neuronbench.data.recording import Recording, neuron_id
 from neuronbench.errors import NeuronbenchError
+from neuronbench.method_cache import method_cache
 from neuronbench.protocol.record import iter_records
 from neuronbench.runner import GridOptions, run_grid
 
@@ -123,6 +124,35 @@ def test_histograms_equal_direct_computation(config: SnippetConfig) -> None:
     assert hist.shape == expected.shape == (5, int(duration // config.snippet_s), config.n_bins)
     np.testing.assert_array_equal(hist, expected)
     assert hist[0].sum() > 100 and hist[2].sum() == 0
+
+
+def test_cached_histograms_are_the_computed_ones_and_a_change_misses(tmp_path, capsys) -> None:
+    rng = np.random.default_rng(3)
+    trains = [np.sort(rng.uniform(0, 31.0, 150)), np.sort(rng.uniform(0, 31.0, 40)), np.array([])]
+    rec, config = spikes_recording(trains, 31.0), SnippetConfig()
+    uncached = snippet_histograms(rec, config)
+    with method_cache(tmp_path):
+        first = snippet_histograms(rec, config)  # computed and written
+        again = snippet_histograms(rec, config)  # read back
+    files = list((tmp_path / "histograms").glob("*.npy"))
+    assert len(files) == 1 and isinstance(again, np.memmap)
+    for got in (first, again):
+        assert got.dtype == uncached.dtype and got.shape == uncached.shape and got.tobytes() == uncached.tobytes()
+
+    moved = spikes_recording([trains[0] + 1e-6, *trains[1:]], 31.0)  # one spike train changed a little
+    changes = [(rec, SnippetConfig(n_bins=30)), (rec, SnippetConfig(histogram="log")),
+               (rec, SnippetConfig(add_onset=True)), (rec, SnippetConfig(snippet_s=2.0)), (moved, config)]
+    for r, c in changes:
+        with method_cache(tmp_path):
+            got = snippet_histograms(r, c)
+        assert got.tobytes() == snippet_histograms(r, c).tobytes()
+    assert len(list((tmp_path / "histograms").glob("*.npy"))) == 1 + len(changes)  # each missed the cache
+
+    files[0].write_bytes(b"not an array")  # a damaged cache file is recomputed, with a warning
+    with method_cache(tmp_path):
+        assert snippet_histograms(rec, config).tobytes() == uncached.tobytes()
+    assert "damaged" in capsys.readouterr().err
+    assert np.load(files[0], allow_pickle=False).tobytes() == uncached.tobytes()
 
 
 def test_calcium_events_and_inter_event_histograms() -> None:
@@ -394,6 +424,9 @@ def test_harness_every_setting_and_only_probe_train_labels(tmp_path, monkeypatch
         return original(self, recordings, seed=seed, labels=labels)
 
     monkeypatch.setattr(Lolcat, "fit", spy)
+    computed = []
+    compute = features.interval_histograms
+    monkeypatch.setattr(features, "interval_histograms", lambda *a: computed.append(a[2]) or compute(*a))
     options = GridOptions(preset="tiny", device="cpu", probes=("linear",), results=tmp_path, progress=False)
     run_grid(["lolcat"], "synthetic-tiny", SETTINGS, [0], tasks=["cell_class"], options=options)
     records = [r for _, r in iter_records(tmp_path)]
@@ -405,6 +438,7 @@ def test_harness_every_setting_and_only_probe_train_labels(tmp_path, monkeypatch
     task = get_task("synthetic-tiny", "cell_class")
     folds = [f for s in SETTINGS for f in get_split(ds, task, s).folds]
     assert len(seen) == len(folds) == len(records)  # one fit per (setting, fold, seed)
+    assert len(computed) == len(ds.recordings)  # each recording's histograms computed once in the grid
     for fold in folds:  # each fit got exactly one fold's probe-train labels
         matches = [model for ids, model in seen if ids == frozenset(fold.train)]
         assert len(matches) == 1

@@ -10,12 +10,14 @@ published facts and each choice: docs/methods.md ("Its input").
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from neuronbench.data.recording import Recording
 from neuronbench.errors import NeuronbenchError
+from neuronbench.method_cache import cached_array, content_key
 
 HISTOGRAMS: tuple[str, ...] = ("linear", "log")
 LOG_RANGE: tuple[float, float] = (-2.5, 0.5)  # log10 seconds (published)
@@ -124,9 +126,22 @@ def interval_histograms(times: np.ndarray, unit: np.ndarray, n_units: int, t_sta
 
 
 def snippet_histograms(rec: Recording, config: SnippetConfig) -> np.ndarray:
-    """The recording's snippet histograms, (units, snippets, bins) uint16."""
-    times, unit = recording_events(rec, config)
-    return interval_histograms(times, unit, rec.n_units, rec.t_start, n_snippets(rec, config.snippet_s), config)
+    """The recording's snippet histograms, (units, snippets, bins) uint16; computed once
+    per recording and config in a grid (`neuronbench.method_cache`: the fits of a grid
+    share them), read-only."""
+    def compute() -> np.ndarray:
+        times, unit = recording_events(rec, config)
+        return interval_histograms(times, unit, rec.n_units, rec.t_start, n_snippets(rec, config.snippet_s), config)
+
+    return cached_array("histograms", histogram_key(rec, config), compute)
+
+
+def histogram_key(rec: Recording, config: SnippetConfig) -> str:
+    """What the histograms of ``rec`` depend on: its events (spikes, or the traces and
+    frame times they are detected from), its time span and the config."""
+    return content_key("lolcat snippet histograms 1", dataclasses.asdict(config), rec.modality, rec.n_units,
+                       float(rec.t_start), float(rec.t_stop), rec.spike_times, rec.spike_offsets, rec.traces,
+                       rec.frame_times)
 
 
 def normalisation(histograms: np.ndarray, n_snip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
