@@ -129,7 +129,7 @@ class ProcessExecutor:
         def launch() -> None:
             try:
                 values = [a.result() if isinstance(a, Future) else a for a in args]
-                inner = self._submit(_process_task, fn, *values)
+                inner = self._pool.submit(_process_task, fn, *values)  # every worker started in __init__
             except BaseException as e:  # a failed dependency, or the pool is shut down
                 outer.set_exception(e)
                 return
@@ -147,14 +147,6 @@ class ProcessExecutor:
         for dep in deps:
             dep.add_done_callback(dependency_done)
         return outer
-
-    def _submit(self, fn: Callable[..., Any], *args: Any) -> Future:
-        # the pool may start a worker here: with Ctrl-C ignored from its first instruction
-        # (`_sigint_blocked`; its initializer ignores it too, for workers started elsewhere)
-        if threading.current_thread() is threading.main_thread():
-            with _sigint_blocked():
-                return self._pool.submit(fn, *args)
-        return self._pool.submit(fn, *args)
 
     def as_completed(self, futures: Iterable[Any]) -> Iterator[Any]:
         from concurrent.futures import as_completed

@@ -65,7 +65,6 @@ def cached_array(kind: str, key: str, compute: Callable[[], np.ndarray]) -> np.n
             return np.load(path, mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError) as e:
             print(f"neuronbench: warning: the cached array {path} is damaged ({e}); recomputing it", file=sys.stderr)
-            path.unlink(missing_ok=True)  # our own cache file: recomputed below
     array = np.ascontiguousarray(compute())
     atomic_write(path, lambda f: np.save(f, array, allow_pickle=False))
     return array
