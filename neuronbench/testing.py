@@ -35,6 +35,7 @@ from neuronbench.data.synthetic import simulate, tiny_config
 from neuronbench.embeddings import check_embeddings
 from neuronbench.errors import NeuronbenchError
 from neuronbench.plugin import Method, MethodInfo, device_of, fitted
+from neuronbench.testing_dataset import check_dataset  # noqa: F401  (re-exported beside check_method)
 
 SEED = 0
 FIT_ANIMALS = ("m0",)  # the animal fit sees
@@ -388,5 +389,3 @@ def check_method(info: MethodInfo, preset: str | None = None,
         raise AssertionError(f"method {info.name!r} (preset {_preset(info, preset)!r}) failed "
                              f"{len(failures)} of {len(checks)} conformance checks:\n- " + "\n- ".join(failures))
 
-
-from neuronbench.testing_dataset import check_dataset  # noqa: E402, F401  (re-exported beside check_method)
