@@ -105,3 +105,20 @@ def test_gaussian_noise():
     assert np.abs(corr[np.triu_indices(3, 1)]).max() < 0.05
     lag1 = [np.corrcoef(x[:-1, i], x[1:, i])[0, 1] for i in range(3)]
     assert np.abs(lag1).max() < 0.05
+
+
+def test_refractory_steps_hold_the_neuron_after_a_spike():
+    """Chattering neurons driven hard fire on consecutive 1 ms steps in the published
+    model; with one dead step they never do, and they still fire."""
+    params = iz.mode_parameters(["CH"] * 20)
+    current = np.linspace(20.0, 120.0, 20)
+    free = iz.simulate(params, 2000, current)
+    dead = iz.simulate(params, 2000, current, refractory_steps=1)
+
+    def min_gap(raster: iz.SpikeRaster) -> int:
+        return min(np.diff(np.sort(raster.steps[raster.neurons == i])).min() for i in range(20))
+
+    assert min_gap(free) == 1 and min_gap(dead) == 2
+    assert dead.counts().min() > 0
+    with pytest.raises(ValueError, match="refractory_steps"):
+        iz.simulate(params, 10, current, refractory_steps=-1)

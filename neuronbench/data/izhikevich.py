@@ -12,6 +12,7 @@ core"). `simulate` runs a population with caller-supplied input, optional
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -232,6 +233,7 @@ def simulate(
     u0: np.ndarray | float | None = None,
     chunk_steps: int = 250,
     dtype: type = np.float32,
+    refractory_steps: int = 0,
 ) -> SpikeRaster:
     """Simulate a population of Izhikevich (2003) neurons for ``n_steps`` steps of ``dt_ms``.
 
@@ -248,6 +250,9 @@ def simulate(
         v0, u0: initial state; default v = c (reset potential) and u = b v.
         chunk_steps: steps per input chunk (memory: chunk_steps x n_neurons values).
         dtype: float type of the state (float32 is ~2x faster; float64 for precision).
+        refractory_steps: an absolute refractory period (dead time) added to the
+            published model: for this many steps after the step of a spike, v is held at
+            its reset value c and the neuron cannot fire (0: the model as published).
 
     Returns:
         `SpikeRaster` with every spike's step and neuron, and the final (v, u).
@@ -290,6 +295,9 @@ def simulate(
     syn: np.ndarray | None = None
     spike_steps: list[np.ndarray] = []
     spike_neurons: list[np.ndarray] = []
+    if refractory_steps < 0:
+        raise ValueError(f"refractory_steps: expected 0 or more, got {refractory_steps}")
+    recent: deque[np.ndarray] = deque(maxlen=refractory_steps)  # who fired in each of the last steps
     for k0 in progress.steps(range(0, n_steps, chunk_steps), "izhikevich: simulate", unit="chunk"):
         m = min(chunk_steps, n_steps - k0)
         chunk = np.asarray(source(k0, m))
@@ -308,6 +316,8 @@ def simulate(
             q += h
             np.square(q, out=q)  # second half-step of v
             q += h
+            for held in recent:  # dead time: clamped at reset, cannot fire
+                q[held] = q_reset[held]
             np.greater_equal(q, q_peak, out=fired_mask)
             fired = np.flatnonzero(fired_mask)
             if fired.size:
@@ -315,6 +325,8 @@ def simulate(
                 z[fired] += z_jump[fired]
                 spike_steps.append(np.full(fired.size, k0 + j, dtype=np.int64))
                 spike_neurons.append(fired)
+            if refractory_steps:
+                recent.append(fired)
             np.multiply(q, z_gain, out=tmp)  # u step with the reset v
             z *= z_keep
             z += tmp

@@ -30,9 +30,9 @@ def synthetic_datasets(size: str) -> dict[str, tuple[str, str]]:
     prefix, what = SYNTHETIC_PREFIX[size]
     return {
         "spikes": (prefix, f"{what} simulated multi-animal Neuropixels-like population with known cell "
-                           "types and regions (spikes and waveforms), data version 2."),
+                           "types and regions (spikes and waveforms), data version 3."),
         "calcium": (f"{prefix}-calcium",
-                    f"{what} simulated population seen through a calcium indicator at ~4.3 Hz, data version 2."),
+                    f"{what} simulated population seen through a calcium indicator at ~4.3 Hz, data version 3."),
     }
 
 
@@ -55,7 +55,7 @@ def build_synthetic(root: Path | None = None, *, force: bool = False, size: str 
         if not force and is_current(root / name, params):
             continue
         write_simulated(root / name, name, [renamed(r, name) for r in by_modality[modality]],
-                        label_columns=synthetic.LABEL_COLUMNS, params=params, description=description)
+                        label_columns=(*synthetic.LABEL_COLUMNS, synthetic.LAB_COLUMN), params=params, description=description)
     return paths
 
 
