@@ -30,7 +30,8 @@ def _synthetic(size: str, modality: str) -> DatasetInfo:
     return DatasetInfo(name=name, summary=summary, kind="simulated", modality=modality,
                        tasks=_synthetic_tasks(name), citation="neuronbench's simulation (neuronbench.data.synthetic)",
                        available=("waveforms", "behaviour") if modality == "spikes" else ("behaviour",),
-                       generator="neuronbench.data.simulated:build_synthetic", generator_kwargs={"size": size})
+                       generator="neuronbench.data.simulated:build_synthetic", generator_kwargs={"size": size},
+                       labs="lab")
 
 
 def _izhikevich(name: str, size: str, summary: str) -> DatasetInfo:

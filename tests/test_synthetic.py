@@ -107,10 +107,11 @@ def test_tiny_structure(tiny):
     for rec in spikes + calcium:
         rec.validate()
         assert rec.t_start == 0.0 and rec.t_stop == cfg.duration_s
-        assert list(rec.labels.columns) == ["neuron_id", *LABEL_COLUMNS]
+        assert list(rec.labels.columns) == ["neuron_id", *LABEL_COLUMNS, synthetic.LAB_COLUMN]
         assert list(rec.labels["neuron_id"]) == list(rec.neuron_ids)
         assert rec.neurons[["x", "y", "z"]].isna().all().all()
-        assert rec.neurons["unit"].is_unique and rec.n_units == round(0.75 * cfg.pool_size)
+        lab = int(rec.labels["lab"].iloc[0].removeprefix("lab"))
+        assert rec.neurons["unit"].is_unique and rec.n_units <= round(cfg.lab_observed_fraction[lab] * cfg.pool_size)
         assert set(rec.labels["region"]) == set(cfg.regions)  # every region in every recording
         assert set(rec.labels["subclass"]) <= set(synthetic.SUBCLASSES)
         assert all(rec.labels["cell_class"] == rec.labels["subclass"].map(synthetic.CELL_CLASS))
@@ -208,11 +209,12 @@ def test_latents_match_in_variance_and_timescale():
     acfs = []
     for r in range(6):
         latent, epochs, _, _ = synthetic._recording_latents(cfg, r, library)
+        assert abs(latent[:, -1].var() - 1.0) < 1e-3  # the brain-wide latent, slow: over the recording
+        latent = latent[:, : len(cfg.regions)]
         for start, stop in zip(epochs["start"], epochs["stop"]):
             seg = latent[int(start / dt) : int(stop / dt)]
             assert np.all(np.abs(seg.var(axis=0) - 1.0) < 0.5)
         x = latent - latent.mean(0)
-        x = x[:, : len(cfg.regions)]  # the last column is the brain-wide latent
         acfs.append([(x[:-k] * x[k:]).mean(0) / x.var(0) for k in (int(0.2 / dt), int(1.0 / dt), int(4.0 / dt))])
     acf = np.mean(acfs, axis=0)  # (lags, regions)
     assert np.all(acf.max(axis=1) - acf.min(axis=1) < 0.12)
@@ -403,7 +405,7 @@ def test_cell_class_in_waveform_width(design):
     x = np.concatenate([trough_to_peak_ms(r.waveforms, r.waveform_rate) for r in design])[:, None]
     labels = labels_of(design)
     f1 = cv_macro_f1(x, labels["cell_class"].to_numpy())
-    assert 0.65 < f1 < 0.9  # informative but overlapping: LTS (inhibitory) waveforms are broad-ish
+    assert 0.6 < f1 < 0.9  # informative but overlapping: LTS (inhibitory) waveforms are broad-ish
     width = pd.Series(x[:, 0]).groupby(labels["subclass"]).median()
     assert width["FS"] < width["LTS"] < min(width["RS"], width["IB"], width["CH"])
 

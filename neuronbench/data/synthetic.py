@@ -121,7 +121,7 @@ class SyntheticConfig:
     rhythm_hz_sd: tuple[float, ...] = (3.0, 0.5, 0.0, 0.0)  # slow wander of the frequency
     rhythm_state: tuple[str, ...] = ("gratings", "running", "none", "none")
     rhythm_locked_fraction: tuple[float, ...] = (0.5, 0.8, 0.0, 0.0)
-    rhythm_amplitude: tuple[float, ...] = (0.10, 0.35, 0.0, 0.0)  # in units of a neuron's gain
+    rhythm_amplitude: tuple[float, ...] = (0.10, 0.24, 0.0, 0.0)  # in units of a neuron's gain
     rhythm_amplitude_sd: float = 0.5  # log-normal sigma of the per-neuron locking strength
     rhythm_fs_factor: float = 1.5  # FS units lock more deeply (Csicsvari et al. 1999, Fig. 5)
     theta_quiet_fraction: float = 0.3  # theta amplitude at rest relative to running
