@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol import bwb
@@ -14,9 +16,12 @@ from neuronbench.protocol.constants import (ENCODER_SEEDS, HEADLINE_BUDGET, HEAD
                                             METRIC_SHORT, METRICS, SUMMARY_METRICS)
 from neuronbench.protocol.settings import SETTINGS
 
+if TYPE_CHECKING:
+    from neuronbench.protocol.datasets import DatasetInfo
+
 DESCRIPTION = """\
 neuronbench: which method best recovers a neuron's identity (cell type, brain region)
-from its recorded activity. It runs methods on a dataset's tasks in three settings,
+from its recorded activity. It runs methods on a dataset's tasks in four settings,
 scores their frozen embeddings with probes, writes one record per run and builds the
 leaderboards from the records."""
 EXAMPLES = """examples:
@@ -162,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "fractions of the probe-training neurons, e.g. 0.01,0.05,0.1,0.25,0.5,1 "
                      "(default 1: all, the headline)")
     run.add_argument("--pretrain-animals", metavar="K[,K...]|all", type=_pretrain_animals, default=(),
-                     help="pretraining-scale curve (inductive setting only): pretrain on K of the training "
+                     help="pretraining-scale curve (inductive settings only): pretrain on K of the training "
                      "animals, e.g. 1,2,3, or all (every K up to all of them, the headline)")
     run.add_argument("--budget", metavar="B", type=_budget, default=HEADLINE_BUDGET,
                      help="training budget: B times each method's preset training (its declared epochs, "
@@ -282,6 +287,19 @@ def dataset_state(name: str, generated: bool, root: Path) -> str:
     return "generated on first use" if generated else "not prepared"
 
 
+def unsupported_lines(infos: Iterable[DatasetInfo]) -> list[str]:
+    """The settings some datasets do not support, one line per (setting, reason) with its
+    datasets."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for info in infos:
+        for setting, reason in info.na_reasons.items():
+            grouped.setdefault((setting, reason), []).append(info.name)
+    if not grouped:
+        return []
+    return [f"\nsettings: {', '.join(SETTINGS)}; not supported (N/A):"] + [
+        f"  {setting} on {', '.join(names)}: {reason}" for (setting, reason), names in grouped.items()]
+
+
 def cmd_list(what: str) -> None:
     if what == "methods":
         from neuronbench.registry import all_methods
@@ -292,9 +310,12 @@ def cmd_list(what: str) -> None:
         from neuronbench.protocol.datasets import all_datasets
 
         root = data_root()
-        rows = [(i.name, i.modality, dataset_state(i.name, i.generator is not None, root), i.summary)
-                for i in all_datasets().values()]
+        infos = all_datasets().values()
+        rows = [(i.name, i.modality, dataset_state(i.name, i.generator is not None, root), i.summary) for i in infos]
         print(f"data folder: {root} ($NEURONBENCH_DATA)")
+        print("\n".join(_columns(rows)))
+        print("\n".join(unsupported_lines(infos)))
+        return
     else:
         from neuronbench.protocol.datasets import all_tasks
 
