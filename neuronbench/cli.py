@@ -251,7 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="score precomputed embeddings from a Parquet file")
     score.add_argument("file", type=Path)
     score.add_argument("--label", required=True, help="label column")
-    score.add_argument("--split-by", default="neuron", help="'neuron' or a grouping column (session, lab, ...)")
+    score.add_argument("--split-by", default="neuron",
+                       help="'neuron', a grouping column (session, lab, ...: group k-fold) or inductive-cross-lab "
+                       "(test on a hashed third of the labs of --lab-column, train on the others)")
+    score.add_argument("--lab-column", default=None, help="with --split-by inductive-cross-lab: each neuron's lab")
+    score.add_argument("--animal-column", default=None,
+                       help="with --split-by inductive-cross-lab: each neuron's animal (refused in 2 labs)")
     score.add_argument("--id-column", default="neuron_id")
     score.add_argument("--prefix", default=None, help="embedding columns start with this (default: numeric columns)")
     score.add_argument("--probes", type=_csv, default=[HEADLINE_PROBE])
@@ -371,10 +376,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_score(args: argparse.Namespace) -> None:
     from neuronbench.score import column_list, score_file
 
-    out = score_file(args.file, args.label, split_by=args.split_by, id_column=args.id_column,
-                     prefix=args.prefix, probes=args.probes)
+    out = score_file(args.file, args.label, split_by=args.split_by, lab_column=args.lab_column,
+                     animal_column=args.animal_column, id_column=args.id_column, prefix=args.prefix,
+                     probes=args.probes)
     print(f"{args.file}: {out['n_neurons']} neurons x {out['n_dims']} dims, {len(out['classes'])} classes, "
           f"split by {out['split_by']} ({out['folds']} fold(s), predictions pooled)")
+    if out["test_labs"]:
+        print(f"held-out labs (tested; never trained on): {', '.join(out['test_labs'])}")
     print(f"embedding columns: {column_list(out['embedding_columns'])}")
     print(f"chance: uniform macro-F1 {out['chance']['uniform_macro_f1']:.4f}, "
           f"majority macro-F1 {out['chance']['majority_macro_f1']:.4f}")
