@@ -18,7 +18,7 @@ from neuronbench.protocol.settings import (GROUP_FOLDS, SETTINGS, check_split, c
                                            group_kfold, held_out_labs, make_split, read_split, split_path,
                                            stratified_holdout, unit_hash)
 from tests import dataset_example
-from tests.conftest import make_recording, small_recordings
+from tests.conftest import LAB_OF, lab_recordings, small_recordings
 
 HANDMADE = dataset_example.HANDMADE
 TASK = HANDMADE.tasks[0]
@@ -250,23 +250,6 @@ def test_too_few_evaluated_animals_says_the_protocol_keeps_only_those(ds, monkey
 
 CROSS_LAB = "inductive-cross-lab"
 LABBED = dataclasses.replace(HANDMADE, labs="lab")
-LAB_OF = {"m0": "north", "m1": "north", "m2": "south", "m3": "south", "m4": "west", "m5": "west"}
-
-
-def lab_recordings(lab_of: dict[str, str] = LAB_OF) -> list:
-    """Two recordings per animal, 8 neurons each (6 tracked across them), labels a / b,
-    each neuron's lab that of its animal."""
-    recs = []
-    for k, (animal, lab) in enumerate(lab_of.items()):
-        for s in range(2):
-            tracks = [f"n{i}" for i in range(6)] + [None] * 2
-            rec = make_recording("handmade", animal, f"{animal}-s{s}", tracks, ["a" if i % 2 else "b" for i in range(8)],
-                                 seed=10 * k + s)
-            rec.labels["lab"] = lab
-            recs.append(rec)
-    return recs
-
-
 def labbed_dataset(path, recs=None) -> Dataset:
     return Dataset(write_dataset(path / "handmade", "handmade", recs or lab_recordings(),
                                  label_columns=["cell_class", "lab"]))
@@ -330,7 +313,7 @@ def test_an_animal_in_two_labs_and_a_single_lab_are_refused(tmp_path, monkeypatc
     with pytest.raises(NeuronbenchError, match="labels.parquet: field 'lab': animal 'm1' has neurons in 2 labs "
                        "\\(north, west\\); a cross-lab split needs each animal in exactly one lab"):
         make_split(labbed_dataset(tmp_path / "two", recs), TASK, CROSS_LAB)
-    one = labbed_dataset(tmp_path / "one", lab_recordings({a: "north" for a in LAB_OF}))
+    one = labbed_dataset(tmp_path / "one", lab_recordings(lab_of={a: "north" for a in LAB_OF}))
     with pytest.raises(NeuronbenchError, match="labels.parquet: field 'lab': a cross-lab split needs 2\\+ labs, got 1 "
                        "\\(north\\)"):
         make_split(one, TASK, CROSS_LAB)
