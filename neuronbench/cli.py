@@ -34,6 +34,7 @@ RUN_EXAMPLES = """examples:
   neuronbench run --method features --setting inductive
   neuronbench run --method features,random --setting transductive,inductive --seeds 0,5 --jobs 2
   neuronbench run --method nuclr --setting inductive --dataset synthetic-calcium --task subclass
+  neuronbench run --method features --setting inductive-cross-lab --dataset ibl    (whole labs held out)
   neuronbench run --method lolcat --setting inductive --results /tmp/fresh    (recompute, ignoring ./results)
   neuronbench run --method nuclr --setting inductive --label-fractions 0.01,0.05,0.1,0.25,0.5,1
   neuronbench run --method nuclr --setting inductive --pretrain-animals all
@@ -147,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="method name(s), comma-separated or repeated (see `neuronbench list methods`)")
     run.add_argument("--setting", "--split", dest="setting", metavar="S[,S...]", required=True, type=_csv,
                      action="extend", help=f"setting(s), comma-separated: {', '.join(SETTINGS)} "
-                     "(--split is an alias)")
+                     "(--split is an alias; inductive-cross-lab needs a dataset with labs: `neuronbench list "
+                     "datasets`)")
     run.add_argument("--dataset", metavar="NAME", default="synthetic",
                      help="dataset name (default synthetic; see `neuronbench list datasets`)")
     run.add_argument("--task", metavar="T[,T...]", type=_csv, action="extend", default=None,
