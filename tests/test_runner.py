@@ -10,12 +10,12 @@ import pytest
 from neuronbench import registry
 from neuronbench.cli import main
 from neuronbench.data.store import data_root, write_dataset
-from neuronbench.protocol.record import iter_records
-from neuronbench.runner import GridOptions, run_grid
-from tests import dataset_example, plugin_example
 from neuronbench.protocol.datasets import DatasetInfo
+from neuronbench.protocol.record import iter_records
 from neuronbench.protocol.settings import held_out_labs
 from neuronbench.protocol.tasks import Task
+from neuronbench.runner import GridOptions, run_grid
+from tests import dataset_example, plugin_example
 from tests.conftest import LAB_OF, lab_recordings, small_recordings
 
 SETTINGS = ["transductive", "transductive-zero-shot", "inductive"]
@@ -145,8 +145,8 @@ def test_unsupported_modality_is_recorded_as_not_applicable(tmp_path):
      "unknown task 'x' for dataset 'handmade'; choose from: cell_class"),
     (["run", "--method", "spy", "--split", "inductive", "--dataset", "nowhere"], "unknown dataset 'nowhere'"),
     (["run", "--method", "spy", "--split", "inductive,inductive-cross-lab", "--dataset", "handmade"],
-     "dataset 'handmade' does not support the inductive-cross-lab setting: records one lab (no lab column): a "
-     "cross-lab split needs 2+ labs (it supports: transductive, transductive-zero-shot, inductive)"),
+     ("dataset 'handmade' does not support the inductive-cross-lab setting: records one lab (no lab column): a "
+      "cross-lab split needs 2+ labs (it supports: transductive, transductive-zero-shot, inductive)")),
 ])
 def test_bad_names_give_the_valid_ones(argv, message, capsys, tmp_path):
     assert main(argv + ["--results", str(tmp_path)]) == 2

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -158,7 +159,8 @@ def held_out_labs(labs: Sequence[str], split_seed: int = 0) -> tuple[str, ...]:
     same lab names. Fewer than 2 labs is refused."""
     distinct = sorted({str(lab) for lab in labs})
     if len(distinct) < 2:
-        raise NeuronbenchError(f"a cross-lab split needs 2+ labs, got {len(distinct)} ({', '.join(distinct) or 'none'})")
+        raise NeuronbenchError(f"a cross-lab split needs 2+ labs, got {len(distinct)} "
+                               f"({', '.join(distinct) or 'none'})")
     ranked = sorted(distinct, key=lambda lab: unit_hash(lab, f"{split_seed}/cross-lab"))
     return tuple(sorted(ranked[: max(1, int(round(CROSS_LAB_TEST_FRACTION * len(distinct))))]))
 
@@ -169,7 +171,7 @@ def lab_of_animals(animals: Sequence[str], labs: Sequence[Any], where: str) -> d
     seen: dict[str, set[str]] = {}
     for animal, lab in zip(animals, labs):
         seen.setdefault(str(animal), set())
-        if lab is not None and lab == lab:  # NaN is no lab
+        if lab is not None and not (isinstance(lab, float) and math.isnan(lab)):
             seen[str(animal)].add(str(lab))
     for animal, found in sorted(seen.items()):
         if len(found) != 1:
