@@ -308,6 +308,7 @@ def unsupported_lines(infos: Iterable[DatasetInfo]) -> list[str]:
 
 
 def cmd_list(what: str) -> None:
+    notes: list[str] = []
     if what == "methods":
         from neuronbench.registry import all_methods
 
@@ -319,15 +320,13 @@ def cmd_list(what: str) -> None:
         root = data_root()
         infos = all_datasets().values()
         rows = [(i.name, i.modality, dataset_state(i.name, i.generator is not None, root), i.summary) for i in infos]
+        notes = unsupported_lines(infos)
         print(f"data folder: {root} ($NEURONBENCH_DATA)")
-        print("\n".join(_columns(rows)))
-        print("\n".join(unsupported_lines(infos)))
-        return
     else:
         from neuronbench.protocol.datasets import all_tasks
 
         rows = [(t.dataset, t.name, f"{len(t.classes)} classes", t.summary) for t in all_tasks().values()]
-    print("\n".join(_columns(rows)))
+    print("\n".join(_columns(rows) + notes))
 
 
 def cmd_run(args: argparse.Namespace) -> int:

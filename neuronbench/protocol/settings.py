@@ -470,8 +470,9 @@ def check_split(split: Split, dataset: Dataset) -> None:
 
 def _check_cross_lab(split: Split, f: Fold, dataset: Dataset, animal_of: dict[str, str],
                      rec_animal: dict[str, str]) -> None:
-    """No animal of a held-out lab pretrains or trains the probe, and every test animal is
-    of a held-out lab."""
+    """No animal of a held-out lab (a lab of a test animal) pretrains or trains the probe,
+    and every test neuron is of a held-out lab: re-read from the labels, not trusted from
+    the fold."""
     lab_of = animal_labs(dataset, get_dataset_info(split.dataset).labs or "")
     held = {lab_of[a] for a in f.test_animals}
     tested = {lab_of[animal_of[n]] for n in f.test}
