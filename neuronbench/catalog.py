@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from neuronbench.data.simulated import synthetic_datasets
 from neuronbench.protocol import bwb
-from neuronbench.protocol.datasets import DatasetInfo, DatasetProtocol
+from neuronbench.protocol.datasets import CROSS_LAB, DatasetInfo, DatasetProtocol
 from neuronbench.protocol.tasks import Task
 
+NEEDS_LABS = "a cross-lab split needs 2+ labs"
 COSMOS = ("CB", "CNU", "CTXsp", "HB", "HPF", "HY", "Isocortex", "MB", "OLF", "TH")
 
 
@@ -39,6 +40,7 @@ def _izhikevich(name: str, size: str, summary: str) -> DatasetInfo:
                 "Five Izhikevich firing modes (NeurPIR's simulation)")
     return DatasetInfo(name=name, summary=summary, kind="simulated", modality="spikes", tasks=(task,),
                        citation="NeurPIR's Izhikevich benchmark (Wu et al. 2025)",
+                       unsupported={CROSS_LAB: f"simulated networks without labs (NeurPIR's benchmark): {NEEDS_LABS}"},
                        generator="neuronbench.data.izhikevich_dataset:build", generator_kwargs={"size": size})
 
 
@@ -78,6 +80,7 @@ BUGEON = DatasetInfo(
     citation="Bugeon et al. 2022, Nature; figshare 19448531 (doi 10.6084/m9.figshare.19448531)",
     available=("behaviour",),
     loader="neuronbench.data.bugeon",
+    unsupported={CROSS_LAB: f"recorded in one lab (Bugeon et al. 2022): {NEEDS_LABS}"},
     # NuCLR's Bugeon protocol: SB028 held out; one development session per mouse
     published=DatasetProtocol(
         test_animals=("SB028",),
@@ -94,6 +97,7 @@ STEINMETZ = DatasetInfo(
     citation="Steinmetz et al. 2019, Nature; figshare 9598406",
     available=("waveforms",),
     loader="neuronbench.data.steinmetz",
+    unsupported={CROSS_LAB: f"recorded in one lab (Steinmetz et al. 2019): {NEEDS_LABS}"},
     published=DatasetProtocol(test_animals=("Cori", "Forssmann", "Hench")),  # NuCLR's inductive test mice
 )
 
@@ -128,5 +132,6 @@ ALLEN = DatasetInfo(
     citation="Siegle et al. 2021, Nature; DANDI 000021",
     available=("waveforms",),
     loader="neuronbench.data.allen",
+    unsupported={CROSS_LAB: f"one institute's pipeline (Allen Institute, Siegle et al. 2021): {NEEDS_LABS}"},
     published=DatasetProtocol(eval_animals=ALLEN_EVALUATED),
 )

@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol import bwb
@@ -14,9 +16,12 @@ from neuronbench.protocol.constants import (ENCODER_SEEDS, HEADLINE_BUDGET, HEAD
                                             METRIC_SHORT, METRICS, SUMMARY_METRICS)
 from neuronbench.protocol.settings import SETTINGS
 
+if TYPE_CHECKING:
+    from neuronbench.protocol.datasets import DatasetInfo
+
 DESCRIPTION = """\
 neuronbench: which method best recovers a neuron's identity (cell type, brain region)
-from its recorded activity. It runs methods on a dataset's tasks in three settings,
+from its recorded activity. It runs methods on a dataset's tasks in four settings,
 scores their frozen embeddings with probes, writes one record per run and builds the
 leaderboards from the records."""
 EXAMPLES = """examples:
@@ -29,6 +34,7 @@ RUN_EXAMPLES = """examples:
   neuronbench run --method features --setting inductive
   neuronbench run --method features,random --setting transductive,inductive --seeds 0,5 --jobs 2
   neuronbench run --method nuclr --setting inductive --dataset synthetic-calcium --task subclass
+  neuronbench run --method features --setting inductive-cross-lab --dataset ibl    (whole labs held out)
   neuronbench run --method lolcat --setting inductive --results /tmp/fresh    (recompute, ignoring ./results)
   neuronbench run --method nuclr --setting inductive --label-fractions 0.01,0.05,0.1,0.25,0.5,1
   neuronbench run --method nuclr --setting inductive --pretrain-animals all
@@ -142,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="method name(s), comma-separated or repeated (see `neuronbench list methods`)")
     run.add_argument("--setting", "--split", dest="setting", metavar="S[,S...]", required=True, type=_csv,
                      action="extend", help=f"setting(s), comma-separated: {', '.join(SETTINGS)} "
-                     "(--split is an alias)")
+                     "(--split is an alias; inductive-cross-lab needs a dataset with labs: `neuronbench list "
+                     "datasets`)")
     run.add_argument("--dataset", metavar="NAME", default="synthetic",
                      help="dataset name (default synthetic; see `neuronbench list datasets`)")
     run.add_argument("--task", metavar="T[,T...]", type=_csv, action="extend", default=None,
@@ -162,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "fractions of the probe-training neurons, e.g. 0.01,0.05,0.1,0.25,0.5,1 "
                      "(default 1: all, the headline)")
     run.add_argument("--pretrain-animals", metavar="K[,K...]|all", type=_pretrain_animals, default=(),
-                     help="pretraining-scale curve (inductive setting only): pretrain on K of the training "
+                     help="pretraining-scale curve (inductive settings only): pretrain on K of the training "
                      "animals, e.g. 1,2,3, or all (every K up to all of them, the headline)")
     run.add_argument("--budget", metavar="B", type=_budget, default=HEADLINE_BUDGET,
                      help="training budget: B times each method's preset training (its declared epochs, "
@@ -246,7 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="score precomputed embeddings from a Parquet file")
     score.add_argument("file", type=Path)
     score.add_argument("--label", required=True, help="label column")
-    score.add_argument("--split-by", default="neuron", help="'neuron' or a grouping column (session, lab, ...)")
+    score.add_argument("--split-by", default="neuron",
+                       help="'neuron', a grouping column (session, lab, ...: group k-fold) or inductive-cross-lab "
+                       "(test on a hashed third of the labs of --lab-column, train on the others)")
+    score.add_argument("--lab-column", default=None, help="with --split-by inductive-cross-lab: each neuron's lab")
+    score.add_argument("--animal-column", default=None,
+                       help="with --split-by inductive-cross-lab: each neuron's animal (refused in 2 labs)")
     score.add_argument("--id-column", default="neuron_id")
     score.add_argument("--prefix", default=None, help="embedding columns start with this (default: numeric columns)")
     score.add_argument("--probes", type=_csv, default=[HEADLINE_PROBE])
@@ -282,7 +294,21 @@ def dataset_state(name: str, generated: bool, root: Path) -> str:
     return "generated on first use" if generated else "not prepared"
 
 
+def unsupported_lines(infos: Iterable[DatasetInfo]) -> list[str]:
+    """The settings some datasets do not support, one line per (setting, reason) with its
+    datasets."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for info in infos:
+        for setting, reason in info.na_reasons.items():
+            grouped.setdefault((setting, reason), []).append(info.name)
+    if not grouped:
+        return []
+    return [f"\nsettings: {', '.join(SETTINGS)}; not supported (N/A):"] + [
+        f"  {setting} on {', '.join(names)}: {reason}" for (setting, reason), names in grouped.items()]
+
+
 def cmd_list(what: str) -> None:
+    notes: list[str] = []
     if what == "methods":
         from neuronbench.registry import all_methods
 
@@ -292,14 +318,15 @@ def cmd_list(what: str) -> None:
         from neuronbench.protocol.datasets import all_datasets
 
         root = data_root()
-        rows = [(i.name, i.modality, dataset_state(i.name, i.generator is not None, root), i.summary)
-                for i in all_datasets().values()]
+        infos = all_datasets().values()
+        rows = [(i.name, i.modality, dataset_state(i.name, i.generator is not None, root), i.summary) for i in infos]
+        notes = unsupported_lines(infos)
         print(f"data folder: {root} ($NEURONBENCH_DATA)")
     else:
         from neuronbench.protocol.datasets import all_tasks
 
         rows = [(t.dataset, t.name, f"{len(t.classes)} classes", t.summary) for t in all_tasks().values()]
-    print("\n".join(_columns(rows)))
+    print("\n".join(_columns(rows) + notes))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -350,10 +377,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_score(args: argparse.Namespace) -> None:
     from neuronbench.score import column_list, score_file
 
-    out = score_file(args.file, args.label, split_by=args.split_by, id_column=args.id_column,
-                     prefix=args.prefix, probes=args.probes)
+    out = score_file(args.file, args.label, split_by=args.split_by, lab_column=args.lab_column,
+                     animal_column=args.animal_column, id_column=args.id_column, prefix=args.prefix,
+                     probes=args.probes)
     print(f"{args.file}: {out['n_neurons']} neurons x {out['n_dims']} dims, {len(out['classes'])} classes, "
           f"split by {out['split_by']} ({out['folds']} fold(s), predictions pooled)")
+    if out["test_labs"]:
+        print(f"held-out labs (tested; never trained on): {', '.join(out['test_labs'])}")
     print(f"embedding columns: {column_list(out['embedding_columns'])}")
     print(f"chance: uniform macro-F1 {out['chance']['uniform_macro_f1']:.4f}, "
           f"majority macro-F1 {out['chance']['majority_macro_f1']:.4f}")

@@ -23,7 +23,7 @@ the same grid, each with its own record (`neuronbench.protocol.record.variant_su
   the labels, so one encoder job serves every fraction and only the probe reruns; a
   supervised method (LOLCAT) trains its encoder on the labelled subset only, so each
   fraction is its own encoder job. Fraction 1 is the headline run (the same record).
-- pretraining scale (inductive setting only): the encoder pretrains on the recordings
+- pretraining scale (inductive settings only): the encoder pretrains on the recordings
   of the first k of the setting's pretraining animals in a nested, hashed order
   (`neuronbench.protocol.settings.pretrain_subset`); the probe is unchanged. k equal to
   the number of those animals is the headline run. Only methods that learn from
@@ -69,7 +69,7 @@ from neuronbench.protocol.constants import HEADLINE_BUDGET, PROBE_SEEDS, PROBES
 from neuronbench.protocol.evaluator import Evaluator
 from neuronbench.protocol.record import Record, read_record, record_path, write_record
 from neuronbench.protocol.datasets import get_dataset_info, get_task, load_dataset, tasks_for
-from neuronbench.protocol.settings import SETTINGS, Fold, Split, get_split
+from neuronbench.protocol.settings import Fold, Split, check_supported, get_split
 from neuronbench.protocol.tasks import Task, task_table
 from neuronbench.registry import get_method
 
@@ -149,9 +149,8 @@ def run_grid(
     """Run the grid on ``executor`` (default: in-process) and return the record paths it
     covers (new and already done)."""
     infos = [get_method(m) for m in methods]
-    for s in settings:
-        if s not in SETTINGS:
-            raise NeuronbenchError(f"unknown setting {s!r}; choose from: {', '.join(SETTINGS)}")
+    for s in settings:  # before any data is loaded or generated
+        check_supported(dataset, s)
     evaluator = options.evaluator  # refuses an unknown probe
     evaluator.check_curve_options(options.label_fractions, options.pretrain_animals, settings)
     for info in infos:

@@ -9,9 +9,14 @@ neuronbench split (`neuronbench.protocol.settings`):
 - ``--split-by COLUMN`` (e.g. ``eid`` for sessions, ``lab``): group k-fold
   (`group_kfold`): each fold holds out whole groups, every neuron is tested once, and
   the predictions of all folds are pooled before scoring.
+- ``--split-by inductive-cross-lab --lab-column COLUMN``: the cross-lab setting's rule
+  (`cross_lab_holdout`, the labs `held_out_labs` holds out of a dataset's split): one
+  fold testing every neuron of a hashed third of the labs, the probe trained and
+  validated on the other labs. With ``--animal-column``, an animal with neurons in two
+  labs is refused, as `neuronbench.protocol.settings.make_split` refuses it.
 
 Without ``--prefix`` the embedding is every numeric column except the label and the
-grouping column; a column of numbers stored as text (or of sequences of numbers), which
+grouping columns; a column of numbers stored as text (or of sequences of numbers), which
 is not numeric but looks like an embedding stored so, is refused rather than left out
 (convert it, or name the embedding columns with ``--prefix``). The columns used are
 reported. A test set with fewer than `MIN_TEST_PER_CLASS` neurons of a class (or
@@ -34,22 +39,48 @@ from neuronbench.protocol.constants import HEADLINE_PROBE, PROBE_SEEDS
 from neuronbench.protocol.evaluator import Evaluator
 from neuronbench.protocol.metrics import chance_levels
 from neuronbench.protocol.scoring import predictions
-from neuronbench.protocol.settings import group_kfold, stratified_holdout
+from neuronbench.protocol.datasets import CROSS_LAB
+from neuronbench.protocol.settings import cross_lab_holdout, group_kfold, lab_of_animals, stratified_holdout
 
 MIN_TEST_PER_CLASS = 10
 
 
-def folds_for(meta: pd.DataFrame, label: str, split_by: str, seed: int = 0) -> list[tuple[list[str], list[str], list[str]]]:
+def folds_for(meta: pd.DataFrame, label: str, split_by: str, seed: int = 0, lab_column: str | None = None,
+              animal_column: str | None = None) -> list[tuple[list[str], list[str], list[str]]]:
     """(train, val, test) neuron ids per fold; see the module docstring."""
     ids = meta.index.tolist()
     if split_by == "neuron":
         return stratified_holdout(ids, meta[label].tolist(), seed)
+    if split_by == CROSS_LAB:
+        return cross_lab_folds(meta, label, seed, lab_column, animal_column)
     if split_by not in meta.columns:
         raise NeuronbenchError(f"--split-by {split_by!r}: no such column; choose 'neuron' or one of {list(meta.columns)}")
     try:
         return group_kfold(ids, meta[split_by].astype(str).tolist(), seed)
     except NeuronbenchError as e:
         raise NeuronbenchError(f"--split-by {split_by!r}: {e}") from None
+
+
+def cross_lab_folds(meta: pd.DataFrame, label: str, seed: int, lab_column: str | None,
+                    animal_column: str | None) -> list[tuple[list[str], list[str], list[str]]]:
+    """The one fold of ``--split-by inductive-cross-lab`` (`cross_lab_holdout`)."""
+    where = f"--split-by {CROSS_LAB}"
+    for option, column in (("--lab-column", lab_column), ("--animal-column", animal_column)):
+        if column is not None and column not in meta.columns:
+            raise NeuronbenchError(f"{where}: {option} {column!r}: no such column; the file's other columns: "
+                                   f"{column_list(meta.columns)}")
+    if lab_column is None:
+        raise NeuronbenchError(f"{where}: name the column of each neuron's lab with --lab-column")
+    if meta[lab_column].isna().any():
+        raise NeuronbenchError(f"{where}: field {lab_column!r}: {int(meta[lab_column].isna().sum())} labelled "
+                               "neuron(s) have no lab")
+    labs = meta[lab_column].astype(str).tolist()
+    if animal_column is not None:
+        lab_of_animals(meta[animal_column].astype(str).tolist(), labs, f"field {animal_column!r}")
+    try:
+        return cross_lab_holdout(meta.index.tolist(), meta[label].astype(str).tolist(), labs, seed)
+    except NeuronbenchError as e:
+        raise NeuronbenchError(f"{where}: field {lab_column!r}: {e}") from None
 
 
 def small_test_sets(folds: Sequence[tuple[list[str], list[str], list[str]]], labels: pd.Series,
@@ -95,6 +126,8 @@ def score_file(
     label: str,
     *,
     split_by: str = "neuron",
+    lab_column: str | None = None,
+    animal_column: str | None = None,
     id_column: str = "neuron_id",
     prefix: str | None = None,
     probes: Sequence[str] = (HEADLINE_PROBE,),
@@ -104,11 +137,14 @@ def score_file(
     """Score a user's embedding file; returns {probe: mean metrics over probe seeds}
     computed on the predictions pooled over folds, plus chance levels and sizes."""
     evaluator = Evaluator(tuple(probes), tuple(probe_seeds))
-    emb, meta = read_user_embeddings(path, id_column=id_column, prefix=prefix, exclude=(label, split_by))
+    if (lab_column or animal_column) and split_by != CROSS_LAB:
+        raise NeuronbenchError(f"--lab-column and --animal-column go with --split-by {CROSS_LAB}, not {split_by!r}")
+    grouping = tuple(c for c in (split_by, lab_column, animal_column) if c is not None)
+    emb, meta = read_user_embeddings(path, id_column=id_column, prefix=prefix, exclude=(label, *grouping))
     if label not in meta.columns:
         raise NeuronbenchError(f"{path}: no label column {label!r}; the file's columns: "
                                f"{column_list([*meta.columns, *emb.columns])}")
-    if prefix is None and (text := numbers_as_text(meta, (label, split_by))):
+    if prefix is None and (text := numbers_as_text(meta, (label, *grouping))):
         raise NeuronbenchError(
             f"{path}: column(s) {column_list([f'{n} [{d}]' for n, d in text.items()])} hold numbers but are not "
             f"numeric, so they would be left out of the embedding (which would be {column_list(emb.columns)}); "
@@ -119,7 +155,7 @@ def score_file(
     if len(classes) < 2:
         raise NeuronbenchError(f"{path}: field {label!r}: expected 2+ classes, got {classes}")
     labels = meta[label].astype(str)
-    folds = folds_for(meta, label, split_by, seed)
+    folds = folds_for(meta, label, split_by, seed, lab_column, animal_column)
     for k, (train, _, _) in enumerate(folds):
         if labels.loc[train].nunique() < 2:
             raise NeuronbenchError(
@@ -134,6 +170,7 @@ def score_file(
         "n_neurons": int(len(emb)), "n_dims": int(emb.shape[1]), "classes": classes,
         "embedding_columns": list(emb.columns),
         "folds": len(folds), "split_by": split_by, "chance": chance_levels(y_all, classes),
+        "test_labs": sorted(set(meta.loc[folds[0][2], lab_column].astype(str))) if split_by == CROSS_LAB else None,
         "probes": {name: evaluator.pooled_score([predictions(fold, name) for fold in scored], classes)
                    for name in evaluator.probes},
     }

@@ -65,3 +65,21 @@ def small_recordings(dataset: str = "handmade") -> list[Recording]:
                       for i, t in enumerate(tracks)]
             recs.append(make_recording(dataset, f"m{a}", f"m{a}-s{s}", tracks, labels, seed=10 * a + s))
     return recs
+
+
+LAB_OF = {"m0": "north", "m1": "north", "m2": "south", "m3": "south", "m4": "west", "m5": "west"}
+"""The animals of `lab_recordings` and their labs."""
+
+
+def lab_recordings(dataset: str = "handmade", lab_of: dict[str, str] = LAB_OF) -> list[Recording]:
+    """Two recordings per animal of ``lab_of``, 8 neurons each (6 tracked across them),
+    labels 'cell_class' a / b and 'lab', each neuron's lab that of its animal."""
+    recs = []
+    for k, (animal, lab) in enumerate(lab_of.items()):
+        for s in range(2):
+            tracks = [f"n{i}" for i in range(6)] + [None] * 2
+            rec = make_recording(dataset, animal, f"{animal}-s{s}", tracks, ["a" if i % 2 else "b" for i in range(8)],
+                                 seed=10 * k + s)
+            rec.labels["lab"] = lab
+            recs.append(rec)
+    return recs

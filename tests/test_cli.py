@@ -228,7 +228,8 @@ def test_setting_option_with_split_as_its_alias(capsys):
         parse(["run", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "--setting S[,S...], --split S[,S...]" in out
-    assert "setting(s), comma-separated: transductive, transductive-zero-shot, inductive (--split is an alias)" in out
+    assert ("setting(s), comma-separated: transductive, transductive-zero-shot, inductive, inductive-cross-lab "
+            "(--split is an alias; inductive-cross-lab needs a dataset with labs") in out
 
 
 @pytest.mark.parametrize("text, message", [("0", "for the single seed 0 write 0,"), ("-1,2", "must be >= 0"),
@@ -349,7 +350,11 @@ def test_list_datasets_says_what_is_ready_here(tmp_path, capsys, monkeypatch):
     (tmp_path / "synthetic-tiny" / "manifest.json").write_text("{}")
     assert main(["list", "datasets"]) == 0
     out = capsys.readouterr().out
-    rows = {line.split()[0]: line for line in out.splitlines()[1:]}
+    rows = {line.split()[0]: line for line in out.split("\n\n")[0].splitlines()[1:]}  # the table, then the N/A
     assert str(tmp_path) in out.splitlines()[0]
     assert "  prepared  " in rows["bugeon"] and "not prepared" in rows["steinmetz"]
     assert "  cached  " in rows["synthetic-tiny"] and "generated on first use" in rows["synthetic"]
+    na = out.split("not supported (N/A):\n")[1]
+    assert "  inductive-cross-lab on steinmetz: recorded in one lab (Steinmetz et al. 2019): a cross-lab split " \
+           "needs 2+ labs" in na
+    assert "inductive-cross-lab on allen: one institute's pipeline" in na and "ibl" not in na

@@ -167,3 +167,20 @@ def test_region_bwb_needs_the_session_ids(tmp_path):
     with pytest.raises(NeuronbenchError, match=r"labels\.parquet: field 'session': no labelled neuron of task "
                                                r"ibl/region_bwb is in one of its 29 held-out sessions"):
         make_split(Dataset(tmp_path / "ibl"), get_task("ibl", "region_bwb"), "inductive")
+
+
+def test_cross_lab_holds_whole_ibl_labs_out_of_pretraining_and_probe_training(prepared):
+    from neuronbench.protocol.datasets import get_task
+    from neuronbench.protocol.settings import held_out_labs, make_split
+
+    _, ds = prepared
+    lab_of = dict(zip(ds.neurons["animal"].astype(str), ds.labels["lab"]))  # the loader's lab column
+    assert len(set(lab_of.values())) == 4
+    (fold,) = make_split(ds, get_task("ibl", "region"), "inductive-cross-lab").folds
+    held = set(held_out_labs(list(lab_of.values())))
+    assert len(held) == 1 and {lab_of[a] for a in fold.test_animals} == held
+    animal = dict(zip(ds.neurons["neuron_id"], ds.neurons["animal"].astype(str)))
+    rec_animal = dict(zip(ds.recordings["recording"], ds.recordings["animal"].astype(str)))
+    assert {lab_of[animal[n]] for n in fold.test} == held
+    assert not {lab_of[animal[n]] for n in fold.train + fold.val} & held
+    assert not {lab_of[rec_animal[r]] for r in fold.pretrain} & held

@@ -14,10 +14,11 @@ from neuronbench.data.store import Dataset, write_dataset
 from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol import settings
 from neuronbench.protocol.datasets import DatasetProtocol, get_dataset_info
-from neuronbench.protocol.settings import (GROUP_FOLDS, SETTINGS, get_split, group_kfold, make_split, read_split,
-                                           split_path, stratified_holdout, unit_hash)
+from neuronbench.protocol.settings import (GROUP_FOLDS, SETTINGS, check_split, cross_lab_holdout, get_split,
+                                           group_kfold, held_out_labs, make_split, read_split, split_path,
+                                           stratified_holdout, unit_hash)
 from tests import dataset_example
-from tests.conftest import small_recordings
+from tests.conftest import LAB_OF, lab_recordings, small_recordings
 
 HANDMADE = dataset_example.HANDMADE
 TASK = HANDMADE.tasks[0]
@@ -43,7 +44,7 @@ def _groups(ds):
     return {i: (f"{a}/{t}" if pd.notna(t) else i) for i, a, t in zip(n["neuron_id"], n["animal"], n["track_id"])}
 
 
-@pytest.mark.parametrize("setting", SETTINGS)
+@pytest.mark.parametrize("setting", HANDMADE.settings)
 def test_no_neuron_on_two_sides(ds, setting):
     group = _groups(ds)
     split = make_split(ds, TASK, setting)
@@ -141,7 +142,7 @@ def test_published_protocol_facts_are_where_the_settings_read_them(ds, monkeypat
     assert fold.test_animals == (chosen,)
     assert not any(r.startswith(chosen + "-") for r in fold.pretrain)
     recording = dict(zip(ds.neurons["neuron_id"], ds.neurons["recording"]))
-    for setting in SETTINGS:
+    for setting in HANDMADE.settings:
         for f in make_split(ds, TASK, setting).folds:
             assert "m0-s0" not in {recording[i] for i in f.test}  # a development recording is never tested
 
@@ -243,3 +244,111 @@ def test_too_few_evaluated_animals_says_the_protocol_keeps_only_those(ds, monkey
     _published(monkeypatch, eval_animals=("x7",))
     with pytest.raises(NeuronbenchError, match="so this setting needs 1\\+ of them .* 0 qualify \\(none\\)"):
         make_split(ds, TASK, "transductive")
+
+
+# ---------------------------------------------------------------- inductive-cross-lab
+
+CROSS_LAB = "inductive-cross-lab"
+LABBED = dataclasses.replace(HANDMADE, labs="lab")
+def labbed_dataset(path, recs=None) -> Dataset:
+    return Dataset(write_dataset(path / "handmade", "handmade", recs or lab_recordings(),
+                                 label_columns=["cell_class", "lab"]))
+
+
+@pytest.fixture()
+def labbed(tmp_path, monkeypatch):
+    dataset_example.register(monkeypatch, LABBED)
+    return labbed_dataset(tmp_path)
+
+
+def test_cross_lab_holds_a_hashed_third_of_the_labs_out_of_pretraining_and_probe_training(labbed):
+    split = make_split(labbed, TASK, CROSS_LAB)
+    (fold,) = split.folds  # one fold: one pretraining per seed
+    (lab,) = held_out_labs(LAB_OF.values())  # a third of 3 labs
+    animal = dict(zip(labbed.neurons["neuron_id"], labbed.neurons["animal"]))
+    rec_animal = dict(zip(labbed.recordings["recording"], labbed.recordings["animal"]))
+    held = {a for a, x in LAB_OF.items() if x == lab}
+    assert set(fold.test_animals) == held and len(held) == 2
+    assert fold.test == tuple(sorted(n for n, a in animal.items() if a in held))  # every labelled neuron of them
+    assert not {rec_animal[r] for r in fold.pretrain} & held
+    assert {rec_animal[r] for r in fold.pretrain} == set(LAB_OF) - held
+    assert {animal[n] for n in fold.train + fold.val} == set(LAB_OF) - held and fold.val
+
+
+def test_cross_lab_split_is_deterministic_and_hashes_the_labs_with_the_split_seed(labbed):
+    assert make_split(labbed, TASK, CROSS_LAB).checksum == make_split(labbed, TASK, CROSS_LAB).checksum
+    chosen = {seed: held_out_labs(["west", "north", "south", "north"], seed) for seed in range(12)}
+    assert all(held_out_labs(["south", "north", "west"], seed) == labs for seed, labs in chosen.items())  # order-free
+    assert len(set(chosen.values())) > 1  # the seed, through the hash, picks the labs
+    for seed in (0, 1, 2):
+        lab_of_test = {LAB_OF[a] for a in make_split(labbed, TASK, CROSS_LAB, seed).folds[0].test_animals}
+        assert lab_of_test == set(chosen[seed])
+    ten = [f"lab{i}" for i in range(10)]
+    assert len(held_out_labs(ten)) == 3 and len(held_out_labs(ten[:2])) == 1
+
+
+PINNED_CROSS_LAB = "46256dcff57120ed907b333ebc9abffd7aaf7c2d703f2340c0b005c378d3af96"
+
+
+def test_cross_lab_checksum_is_pinned(labbed):
+    """A change of the cross-lab rule changes the checksum that records carry: it must
+    bump `SPLIT_VERSION`."""
+    assert make_split(labbed, TASK, CROSS_LAB).checksum == PINNED_CROSS_LAB
+
+
+def test_cross_lab_score_rule_holds_out_the_labs_of_make_split():
+    ids = [f"n{i}" for i in range(60)]
+    labs = [("north", "south", "west")[i % 3] for i in range(60)]
+    ((train, val, test),) = cross_lab_holdout(ids, ["a", "b"] * 30, labs, 0)
+    lab_of = dict(zip(ids, labs))
+    assert {lab_of[n] for n in test} == set(held_out_labs(labs)) == set(held_out_labs(LAB_OF.values()))
+    assert not {lab_of[n] for n in train + val} & set(held_out_labs(labs))
+    assert sorted(train + val + test) == sorted(ids) and val
+
+
+def test_an_animal_in_two_labs_and_a_single_lab_are_refused(tmp_path, monkeypatch):
+    dataset_example.register(monkeypatch, LABBED)
+    recs = lab_recordings()
+    recs[3].labels["lab"] = "west"  # m1's second recording: another lab
+    with pytest.raises(NeuronbenchError, match="labels.parquet: field 'lab': animal 'm1' has neurons in 2 labs "
+                       "\\(north, west\\); a cross-lab split needs each animal in exactly one lab"):
+        make_split(labbed_dataset(tmp_path / "two", recs), TASK, CROSS_LAB)
+    one = labbed_dataset(tmp_path / "one", lab_recordings(lab_of={a: "north" for a in LAB_OF}))
+    with pytest.raises(NeuronbenchError, match="labels.parquet: field 'lab': a cross-lab split needs 2\\+ labs, got 1 "
+                       "\\(north\\)"):
+        make_split(one, TASK, CROSS_LAB)
+
+
+def test_check_split_refuses_a_held_out_lab_in_pretraining_or_probe_training(labbed):
+    split = make_split(labbed, TASK, CROSS_LAB)
+    (fold,) = split.folds
+    rec_animal = dict(zip(labbed.recordings["recording"], labbed.recordings["animal"]))
+    held_rec = next(r for r, a in rec_animal.items() if a in fold.test_animals)
+    leaked = dataclasses.replace(split, folds=(dataclasses.replace(fold, pretrain=fold.pretrain + (held_rec,)),))
+    with pytest.raises(NeuronbenchError, match="a held-out animal is in pretraining"):
+        check_split(leaked, labbed)
+    # a same-lab animal not listed as held out, moved to the training side: the labs catch it
+    moved = fold.test_animals[0]
+    animal = dict(zip(labbed.neurons["neuron_id"], labbed.neurons["animal"]))
+    train = fold.train + tuple(n for n in fold.test if animal[n] == moved)
+    tampered = dataclasses.replace(fold, train=train, test=tuple(n for n in fold.test if animal[n] != moved),
+                                   test_animals=tuple(a for a in fold.test_animals if a != moved))
+    with pytest.raises(NeuronbenchError, match="an animal of a held-out lab .* pretrains or trains the probe"):
+        check_split(dataclasses.replace(split, folds=(tampered,)), labbed)
+
+
+def test_a_dataset_without_labs_says_why_it_has_no_cross_lab_setting(ds):
+    assert HANDMADE.labs is None and CROSS_LAB not in HANDMADE.settings and CROSS_LAB in SETTINGS
+    with pytest.raises(NeuronbenchError, match="dataset 'handmade' does not support the inductive-cross-lab setting: "
+                       "records one lab \\(no lab column\\): a cross-lab split needs 2\\+ labs"):
+        make_split(ds, TASK, CROSS_LAB)
+    reasons = {name: get_dataset_info(name).na_reasons.get(CROSS_LAB, "") for name in
+               ("steinmetz", "allen", "bugeon", "izhikevich", "ibl")}
+    assert "one lab (Steinmetz et al. 2019)" in reasons["steinmetz"]
+    assert "one institute's pipeline" in reasons["allen"] and "one lab (Bugeon" in reasons["bugeon"]
+    assert "without labs" in reasons["izhikevich"] and reasons["ibl"] == ""
+    assert CROSS_LAB in get_dataset_info("ibl").settings
+    toy = dataclasses.replace(HANDMADE, kind="simulated", generator="tests.dataset_example:build")
+    assert toy.na_reasons[CROSS_LAB].startswith("simulated without labs")
+    with pytest.raises(NeuronbenchError, match="field 'unsupported'"):  # no setting left
+        dataclasses.replace(HANDMADE, unsupported={s: "no" for s in SETTINGS if s != CROSS_LAB})

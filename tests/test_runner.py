@@ -10,12 +10,18 @@ import pytest
 from neuronbench import registry
 from neuronbench.cli import main
 from neuronbench.data.store import data_root, write_dataset
+from neuronbench.protocol.datasets import DatasetInfo
 from neuronbench.protocol.record import iter_records
+from neuronbench.protocol.settings import held_out_labs
+from neuronbench.protocol.tasks import Task
 from neuronbench.runner import GridOptions, run_grid
 from tests import dataset_example, plugin_example
-from tests.conftest import small_recordings
+from tests.conftest import LAB_OF, lab_recordings, small_recordings
 
 SETTINGS = ["transductive", "transductive-zero-shot", "inductive"]
+LABBED = DatasetInfo(name="labbed", summary="hand-made, 3 labs", kind="recorded", modality="spikes",
+                     available=("waveforms",), labs="lab",
+                     tasks=(Task("labbed", "cell_class", "cell_class", ("a", "b"), "test task"),))
 
 
 @pytest.fixture(autouse=True)
@@ -55,6 +61,21 @@ def test_plugin_from_entry_point_runs_every_setting_and_never_sees_labels(tmp_pa
     for r in inductive:
         held = set(r.split.test_animals)
         assert r.split.n_pretrain_recordings == 6 - 2 * len(held)
+
+
+def test_cross_lab_grid_pretrains_once_per_seed_without_the_held_out_labs(tmp_path, monkeypatch):
+    dataset_example.register(monkeypatch, dataset_example.HANDMADE, LABBED)
+    if not (data_root() / "labbed").exists():
+        write_dataset(data_root() / "labbed", "labbed", lab_recordings("labbed"), label_columns=["cell_class", "lab"])
+    paths = run_grid(["spy"], "labbed", ["inductive-cross-lab"], [0, 1], options=_opts(tmp_path))
+    records = [r for _, r in iter_records(tmp_path / "results")]
+    assert len(paths) == len(records) == 2 and {r.status for r in records} == {"ok"}  # one fold per seed
+    (lab,) = held_out_labs(LAB_OF.values())
+    held = {a for a, x in LAB_OF.items() if x == lab}
+    assert all(set(r.split.test_animals) == held and r.setting == "inductive-cross-lab" for r in records)
+    assert len(plugin_example.SEEN["fit"]) == 2  # one pretraining per seed
+    for fit in plugin_example.SEEN["fit"]:
+        assert not {rec.split("-")[0] for rec, _ in fit} & held and len(fit) == 2 * (len(LAB_OF) - len(held))
 
 
 def test_supervised_method_gets_probe_train_labels_only(tmp_path):
@@ -123,6 +144,9 @@ def test_unsupported_modality_is_recorded_as_not_applicable(tmp_path):
     (["run", "--method", "spy", "--split", "inductive", "--dataset", "handmade", "--task", "x"],
      "unknown task 'x' for dataset 'handmade'; choose from: cell_class"),
     (["run", "--method", "spy", "--split", "inductive", "--dataset", "nowhere"], "unknown dataset 'nowhere'"),
+    (["run", "--method", "spy", "--split", "inductive,inductive-cross-lab", "--dataset", "handmade"],
+     ("dataset 'handmade' does not support the inductive-cross-lab setting: records one lab (no lab column): a "
+      "cross-lab split needs 2+ labs (it supports: transductive, transductive-zero-shot, inductive)")),
 ])
 def test_bad_names_give_the_valid_ones(argv, message, capsys, tmp_path):
     assert main(argv + ["--results", str(tmp_path)]) == 2

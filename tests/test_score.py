@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from neuronbench.cli import main
-from neuronbench.protocol.settings import GROUP_FOLDS
+from neuronbench.protocol.settings import GROUP_FOLDS, held_out_labs
 from neuronbench.score import folds_for, score_file
 
 IBL_RRR = Path(__file__).resolve().parents[1] / "docs" / "data" / "ibl_rrr" / "ibl_rrr.parquet"
@@ -155,3 +155,65 @@ def test_the_embedding_columns_used_are_reported(tmp_path, capsys):
     f = _numeric_label_file(tmp_path / "emb.parquet", 200)
     assert main(["score", str(f), "--label", "cls", "--split-by", "session"]) == 0
     assert "embedding columns: e0, e1\n" in capsys.readouterr().out
+
+
+CROSS_LAB = "inductive-cross-lab"
+
+
+def _lab_file(path, n=240, seed=0):
+    """Neurons of 12 animals in 6 labs (numbered, so numeric), two classes, two dims."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    animal = np.arange(n) // 2 % 12
+    pd.DataFrame({"neuron_id": [f"n{i}" for i in range(n)], "cls": y, "lab": animal // 2, "animal": animal,
+                  "e0": y + rng.normal(0, 0.5, n), "e1": rng.normal(size=n)}).to_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cross_lab_rule_never_trains_on_a_held_out_lab(tmp_path, seed):
+    meta = pd.read_parquet(_lab_file(tmp_path / "labs.parquet")).set_index("neuron_id")
+    ((train, val, test),) = folds_for(meta, "cls", CROSS_LAB, seed=seed, lab_column="lab", animal_column="animal")
+    held = set(held_out_labs(meta["lab"].astype(str), seed))
+    assert len(held) == 2  # a third of 6 labs
+    assert set(meta.loc[test, "lab"].astype(str)) == held
+    assert not set(meta.loc[train + val, "lab"].astype(str)) & held
+    assert sorted(train + val + test) == sorted(meta.index) and val and train
+
+
+def test_cross_lab_scoring_leaves_the_lab_and_animal_columns_out_and_says_the_held_out_labs(tmp_path, capsys):
+    f = _lab_file(tmp_path / "labs.parquet")
+    out = score_file(f, "cls", split_by=CROSS_LAB, lab_column="lab", animal_column="animal")
+    assert out["embedding_columns"] == ["e0", "e1"] and out["folds"] == 1
+    assert out["test_labs"] == sorted(held_out_labs([str(i) for i in range(6)]))
+    assert main(["score", str(f), "--label", "cls", "--split-by", CROSS_LAB, "--lab-column", "lab"]) == 0
+    assert f"held-out labs (tested; never trained on): {', '.join(out['test_labs'])}" in capsys.readouterr().out
+
+
+def test_cross_lab_scoring_refuses_what_it_cannot_split(tmp_path, capsys):
+    f = _lab_file(tmp_path / "labs.parquet")
+    assert main(["score", str(f), "--label", "cls", "--split-by", CROSS_LAB]) == 2
+    assert "name the column of each neuron's lab with --lab-column" in capsys.readouterr().err
+    assert main(["score", str(f), "--label", "cls", "--lab-column", "lab"]) == 2
+    assert "--lab-column and --animal-column go with --split-by inductive-cross-lab" in capsys.readouterr().err
+    frame = pd.read_parquet(f)
+    frame.loc[0, "lab"] = 5  # animal 0 (lab 0) now also has a neuron in lab 5
+    frame.to_parquet(mixed := tmp_path / "mixed.parquet")
+    assert main(["score", str(mixed), "--label", "cls", "--split-by", CROSS_LAB, "--lab-column", "lab",
+                 "--animal-column", "animal"]) == 2
+    err = capsys.readouterr().err
+    assert "field 'animal': animal '0' has neurons in 2 labs (0, 5); a cross-lab split needs each animal in " \
+           "exactly one lab" in err and "Traceback" not in err
+    frame["lab"] = 3
+    frame.to_parquet(one := tmp_path / "one.parquet")
+    assert main(["score", str(one), "--label", "cls", "--split-by", CROSS_LAB, "--lab-column", "lab"]) == 2
+    assert "field 'lab': a cross-lab split needs 2+ labs, got 1 (3)" in capsys.readouterr().err
+
+
+def test_real_ibl_region_decoding_across_labs():
+    """Tolossa et al. 2025's question on real labels: trained on 7 of the 10 labs, tested on
+    the other 3."""
+    out = score_file(IBL_RRR, "acronym", split_by=CROSS_LAB, lab_column="lab", animal_column="eid", prefix="coef_")
+    labs = pd.read_parquet(IBL_RRR, columns=["lab"])["lab"]
+    assert out["test_labs"] == list(held_out_labs(labs)) and len(out["test_labs"]) == 3
+    assert out["chance"]["uniform_macro_f1"] + 0.04 < out["probes"]["linear"]["macro_f1"] < 0.45

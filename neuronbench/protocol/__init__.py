@@ -6,7 +6,7 @@ One module per concept:
 - `neuronbench.protocol.datasets`: the registered datasets (entry point group
   ``neuronbench.datasets``): each one's `DatasetInfo` (tasks, supported settings,
   published protocol facts, labs) and `load_dataset`.
-- `neuronbench.protocol.settings`: the three settings, the
+- `neuronbench.protocol.settings`: the four settings, the
   hashing that assigns recordings and neurons to pretraining / probe train / val / test,
   the split files and their checksums, and the group k-fold of ``neuronbench score``.
 - `neuronbench.protocol.tasks`: the task (a dataset, a label column, its classes, the

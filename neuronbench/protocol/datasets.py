@@ -30,8 +30,15 @@ if TYPE_CHECKING:
     from neuronbench.data.store import Dataset
 
 ENTRY_POINT_GROUP = "neuronbench.datasets"
-SETTINGS: tuple[str, ...] = ("transductive", "transductive-zero-shot", "inductive")
-"""The three settings (their rules: `neuronbench.protocol.settings`)."""
+SETTINGS: tuple[str, ...] = ("transductive", "transductive-zero-shot", "inductive", "inductive-cross-lab")
+"""The four settings (their rules: `neuronbench.protocol.settings`)."""
+INDUCTIVE_SETTINGS: tuple[str, ...] = ("inductive", "inductive-cross-lab")
+"""The settings whose held-out animals are absent from pretraining."""
+CROSS_LAB = "inductive-cross-lab"
+NO_LABS = {  # why a dataset without a lab column has no cross-lab setting, by kind
+    "recorded": "records one lab (no lab column): a cross-lab split needs 2+ labs",
+    "simulated": "simulated without labs (no lab column): a cross-lab split needs 2+ labs",
+}
 KINDS: tuple[str, ...] = ("simulated", "recorded")
 MODALITIES: tuple[str, ...] = ("spikes", "calcium")
 
@@ -78,13 +85,14 @@ class DatasetInfo:
         loader: a module with ``download(to, *, progress)`` and ``load(raw_dir, report)``
             (`neuronbench.data.prepare`): ``neuronbench data download / prepare NAME``.
         unsupported: setting -> why the dataset cannot be evaluated in it; the other
-            settings of `SETTINGS` are supported.
+            settings of `SETTINGS` are supported, but ``inductive-cross-lab`` needs
+            ``labs`` (`na_reasons`).
         published: the dataset's published split (held-out animals, development
             recordings, evaluated animals); the default is none (hashed defaults).
         task_protocols: task name -> that task's own published protocol, in place of
             ``published`` (BrainWideBench's held-out sessions for ``ibl/region_bwb``).
-        labs: the label column naming each neuron's lab (for a cross-lab setting), or
-            None when the data has none.
+        labs: the label column naming each neuron's lab (the ``inductive-cross-lab``
+            setting holds whole labs out), or None when the data has none.
     """
 
     name: str
@@ -121,16 +129,24 @@ class DatasetInfo:
         if len(set(names)) < len(names):
             fail("tasks", "tasks with distinct names", names)
         unknown = [s for s in self.unsupported if s not in SETTINGS]
-        if unknown or len(self.unsupported) == len(SETTINGS):
+        if unknown or len(self.na_reasons) == len(SETTINGS):
             fail("unsupported", f"some of {', '.join(SETTINGS)} (not all) mapped to a reason", dict(self.unsupported))
         stray = [t for t in self.task_protocols if t not in names]
         if stray:
             fail("task_protocols", f"names of its tasks ({', '.join(names)})", stray)
 
     @property
+    def na_reasons(self) -> dict[str, str]:
+        """Why not, for every setting the dataset does not support: those of
+        ``unsupported``, and ``inductive-cross-lab`` without ``labs`` (with the reason
+        ``unsupported`` gives, else that of its kind, `NO_LABS`)."""
+        derived = {CROSS_LAB: NO_LABS[self.kind]} if self.labs is None else {}
+        return {s: r for s in SETTINGS if (r := self.unsupported.get(s) or derived.get(s))}
+
+    @property
     def settings(self) -> tuple[str, ...]:
         """The settings the dataset supports."""
-        return tuple(s for s in SETTINGS if s not in self.unsupported)
+        return tuple(s for s in SETTINGS if s not in self.na_reasons)
 
     def protocol(self, task: str | None = None) -> DatasetProtocol:
         """The published protocol of the dataset, or of ``task`` when it has its own."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from neuronbench.errors import NeuronbenchError
 from neuronbench.protocol import constants
+from neuronbench.protocol.datasets import INDUCTIVE_SETTINGS
 from neuronbench.protocol.record import Record, read_record, variant_suffix
 
 if TYPE_CHECKING:
@@ -106,7 +107,7 @@ class Evaluator:
                             settings: Sequence[str]) -> None:
         """Refuse curve options that name no point: a label fraction outside (0, 1] or given
         twice, a pretraining count below 1 or given twice, or pretraining scale outside the
-        inductive setting (``pretrain_animals`` ``()``: the headline only)."""
+        inductive settings (``pretrain_animals`` ``()``: the headline only)."""
         fractions = list(label_fractions)
         if not fractions or any(isinstance(f, bool) or not 0 < f <= 1 for f in fractions):
             raise NeuronbenchError(f"label fractions: expected numbers in (0, 1], got {fractions}")
@@ -118,10 +119,11 @@ class Evaluator:
         if animals != "all" and (any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in animals)
                                  or len(set(animals)) < len(animals)):
             raise NeuronbenchError(f"pretraining animals: expected distinct counts >= 1 or 'all', got {animals!r}")
-        others = [s for s in settings if s != "inductive"]
+        others = [s for s in settings if s not in INDUCTIVE_SETTINGS]
         if others:
-            raise NeuronbenchError(f"pretraining scale is measured in the inductive setting only (the others "
-                                   f"pretrain on every recording, test animals included), not in {', '.join(others)}")
+            raise NeuronbenchError(f"pretraining scale is measured in an inductive setting only "
+                                   f"({', '.join(INDUCTIVE_SETTINGS)}; the others pretrain on every recording, test "
+                                   f"animals included), not in {', '.join(others)}")
 
     @staticmethod
     def pretrain_points(asked: Sequence[int] | Literal["all"], fold: Fold, recordings: pd.DataFrame,

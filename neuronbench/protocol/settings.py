@@ -1,4 +1,4 @@
-"""The three settings, as data: which recordings pretrain, which neurons train, validate
+"""The four settings, as data: which recordings pretrain, which neurons train, validate
 and test the probe.
 
 Definitions (NuCLR, Arora et al. 2025; docs/protocol.md):
@@ -11,6 +11,13 @@ Definitions (NuCLR, Arora et al. 2025; docs/protocol.md):
 - ``inductive`` (zero-shot): the held-out animals are absent from pretraining and from
   probe training. Held-out animals are the dataset's published test animals, or else a
   hashed third of its animals (one fold, so one pretraining per seed).
+- ``inductive-cross-lab``: the inductive setting with whole labs held out: a hashed third
+  of the dataset's labs (at least one; `held_out_labs`), one fold; the probe is tested on
+  every labelled neuron of their animals, which are absent from pretraining and from probe
+  training; the probe trains on the other labs' animals. Each animal belongs to one lab
+  (the label column the dataset's ``labs`` names); a dataset without labs does not
+  support it (Tolossa et al. 2025, eLife 13:RP101506, ask whether region decoding
+  transfers across labs).
 - A dataset with ``eval_animals`` (NuCLR's Allen protocol: leave-one-session-out over the
   labelled sessions) is evaluated on those animals only, one fold per animal, the probe
   trained on the others; in the inductive setting all of them stay out of pretraining
@@ -30,8 +37,8 @@ The unit of assignment is a *group*: a neuron tracked across recordings (same
 ``track_id``) is one group and lands on one side only. Validation neurons always come
 from the probe-training side. A split is written as a JSON file with its checksum; any
 change of this algorithm bumps `SPLIT_VERSION`, and results of different versions never
-mix. `group_kfold` and `stratified_holdout` apply the same hashing to bare ids (the
-folds of ``neuronbench score``).
+mix. `group_kfold`, `stratified_holdout` and `cross_lab_holdout` apply the same hashing
+to bare ids (the folds of ``neuronbench score``).
 
 This module stays light at import (no numpy/pandas): `SETTINGS` (defined with the
 dataset registry) is read by the plug-in API and the command line when they list.
@@ -41,6 +48,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -50,7 +58,7 @@ from typing import TYPE_CHECKING, Any
 from neuronbench.atomic import atomic_write_text
 from neuronbench.data.root import data_root
 from neuronbench.errors import NeuronbenchError
-from neuronbench.protocol.datasets import SETTINGS, DatasetProtocol, get_dataset_info
+from neuronbench.protocol.datasets import CROSS_LAB, INDUCTIVE_SETTINGS, SETTINGS, DatasetProtocol, get_dataset_info
 from neuronbench.protocol.tasks import Task, task_table
 
 if TYPE_CHECKING:
@@ -63,6 +71,7 @@ SPLIT_VERSION = 1
 TEST_FRACTION = 0.2
 VAL_FRACTION = 0.2
 INDUCTIVE_TEST_FRACTION = 1 / 3
+CROSS_LAB_TEST_FRACTION = 1 / 3
 GROUP_FOLDS = 5
 """Folds of `group_kfold` (fewer when there are fewer groups)."""
 
@@ -141,6 +150,52 @@ def stratified_holdout(ids: Sequence[str], labels: Sequence[Any],
     rest = groups[~groups["group"].isin(test)]
     val = stratified_pick(rest, VAL_FRACTION, f"{split_seed}/val/0")
     return [(sorted(set(rest["group"]) - val), sorted(val), sorted(test))]
+
+
+def held_out_labs(labs: Sequence[str], split_seed: int = 0) -> tuple[str, ...]:
+    """The labs held out by ``inductive-cross-lab``: a hashed `CROSS_LAB_TEST_FRACTION` of
+    the distinct ``labs`` (at least one, never all), ranked by hash under the split seed
+    alone, so that `make_split` and ``neuronbench score`` hold out the same labs of the
+    same lab names. Fewer than 2 labs is refused."""
+    distinct = sorted({str(lab) for lab in labs})
+    if len(distinct) < 2:
+        raise NeuronbenchError(f"a cross-lab split needs 2+ labs, got {len(distinct)} "
+                               f"({', '.join(distinct) or 'none'})")
+    ranked = sorted(distinct, key=lambda lab: unit_hash(lab, f"{split_seed}/cross-lab"))
+    return tuple(sorted(ranked[: max(1, int(round(CROSS_LAB_TEST_FRACTION * len(distinct))))]))
+
+
+def lab_of_animals(animals: Sequence[str], labs: Sequence[Any], where: str) -> dict[str, str]:
+    """Each animal's lab from per-neuron (animal, lab) pairs; an animal with neurons in 2+
+    labs, or with no lab, is refused (``where`` names the file and field)."""
+    seen: dict[str, set[str]] = {}
+    for animal, lab in zip(animals, labs):
+        seen.setdefault(str(animal), set())
+        if lab is not None and not (isinstance(lab, float) and math.isnan(lab)):
+            seen[str(animal)].add(str(lab))
+    for animal, found in sorted(seen.items()):
+        if len(found) != 1:
+            got = f"neurons in {len(found)} labs ({', '.join(sorted(found))})" if found else "no lab"
+            raise NeuronbenchError(f"{where}: animal {animal!r} has {got}; a cross-lab split needs each animal "
+                                   "in exactly one lab")
+    return {animal: found.pop() for animal, found in seen.items()}
+
+
+def cross_lab_holdout(ids: Sequence[str], labels: Sequence[Any], labs: Sequence[str],
+                      split_seed: int = 0) -> list[tuple[list[str], list[str], list[str]]]:
+    """The ``inductive-cross-lab`` rule on bare ids, each its own group: one fold (train,
+    val, test) testing every id of the `held_out_labs`, validating on a stratified
+    `VAL_FRACTION` of the others (the salt of `make_split`'s fold 0), training on the rest."""
+    import pandas as pd
+
+    if not len(ids) == len(labels) == len(labs):
+        raise NeuronbenchError(f"cross_lab_holdout: {len(ids)} ids, {len(labels)} labels, {len(labs)} lab values")
+    held = set(held_out_labs(labs, split_seed))
+    groups = pd.DataFrame({"group": list(ids), "label": list(labels), "lab": [str(lab) for lab in labs]})
+    test = groups["lab"].isin(held)
+    rest = groups[~test]
+    val = stratified_pick(rest, VAL_FRACTION, f"{split_seed}/val/0")
+    return [(sorted(set(rest["group"]) - val), sorted(val), sorted(groups.loc[test, "group"]))]
 
 
 def group_kfold(ids: Sequence[str], groups: Sequence[str],
@@ -251,14 +306,44 @@ def held_out_animals(animals: list[str], dataset: str, split_seed: int = 0) -> t
     return tuple(sorted(ranked[: max(1, int(round(INDUCTIVE_TEST_FRACTION * len(animals))))]))
 
 
-def make_split(dataset: Dataset, task: Task, setting: str, split_seed: int = 0) -> Split:
-    """Build the split of a task in a setting from the dataset's ids alone."""
+def check_supported(dataset: str, setting: str) -> None:
+    """Refuse an unknown setting, or one the registered dataset does not support (with
+    the dataset's reason)."""
     if setting not in SETTINGS:
         raise NeuronbenchError(f"unknown setting {setting!r}; choose from: {', '.join(SETTINGS)}")
+    info = get_dataset_info(dataset)
+    if setting in info.na_reasons:
+        raise NeuronbenchError(f"dataset {dataset!r} does not support the {setting} setting: "
+                               f"{info.na_reasons[setting]} (it supports: {', '.join(info.settings)})")
+
+
+def animal_labs(dataset: Dataset, labs: str) -> dict[str, str]:
+    """Each animal of the dataset's recordings -> its lab, read from the label column
+    ``labs`` (`lab_of_animals`: one lab per animal, else refused)."""
+    where = f"{dataset.path / 'labels.parquet'}: field {labs!r}"
+    if labs not in dataset.labels.columns:
+        raise NeuronbenchError(f"{where}: no such column (each neuron's lab, named by the dataset's 'labs')")
+    lab_of = lab_of_animals(dataset.neurons["animal"].astype(str).tolist(), dataset.labels[labs].tolist(), where)
+    missing = sorted(set(dataset.recordings["animal"].astype(str)) - set(lab_of))
+    if missing:
+        raise NeuronbenchError(f"{where}: animal {missing[0]!r} has no neuron, so no lab")
+    return lab_of
+
+
+def held_out_lab_animals(dataset: Dataset, labs: str, split_seed: int = 0) -> tuple[str, ...]:
+    """The ``inductive-cross-lab`` test animals: every animal of the `held_out_labs`."""
+    lab_of = animal_labs(dataset, labs)
+    try:
+        held = set(held_out_labs(list(lab_of.values()), split_seed))
+    except NeuronbenchError as e:
+        raise NeuronbenchError(f"{dataset.path / 'labels.parquet'}: field {labs!r}: {e}") from None
+    return tuple(sorted(a for a, lab in lab_of.items() if lab in held))
+
+
+def make_split(dataset: Dataset, task: Task, setting: str, split_seed: int = 0) -> Split:
+    """Build the split of a task in a setting from the dataset's ids alone."""
+    check_supported(dataset.name, setting)
     info = get_dataset_info(dataset.name)
-    if setting in info.unsupported:
-        raise NeuronbenchError(f"dataset {dataset.name!r} does not support the {setting} setting: "
-                               f"{info.unsupported[setting]} (it supports: {', '.join(info.settings)})")
     protocol = info.protocol(task.name)
     table = task_table(dataset, task)
     if protocol.eval_animals is not None:  # a published protocol evaluates on these animals only
@@ -269,7 +354,12 @@ def make_split(dataset: Dataset, task: Task, setting: str, split_seed: int = 0) 
     animals = sorted(table["animal"].unique())
     folds: list[Fold] = []
 
-    if setting == "transductive":
+    if setting == CROSS_LAB:  # its own rule on every task, published held-out sessions or not
+        held = held_out_lab_animals(dataset, info.labs, split_seed)
+        in_held = table["animal"].isin(held).to_numpy()
+        pretrain = recs.loc[~recs["animal"].astype(str).isin(held), "recording"].tolist()
+        folds.append(_fold(table, 0, pretrain, in_held & not_dev, ~in_held, split_seed, held))
+    elif setting == "transductive":
         candidates = table.loc[not_dev, ["group", "label"]].drop_duplicates("group")
         # a tracked group that also appears in a development recording is never tested
         candidates = candidates[~candidates["group"].isin(table.loc[~not_dev, "group"])]
@@ -372,8 +462,25 @@ def check_split(split: Split, dataset: Dataset) -> None:
             train_animals = {animal_of[n] for n in f.train + f.val}
             if train_animals & set(f.test_animals):
                 raise NeuronbenchError(f"split {split.task}/{split.setting} fold {f.fold}: a test animal trains the probe")
-        if split.setting == "inductive" and {rec_animal[r] for r in f.pretrain} & set(f.test_animals):
-            raise NeuronbenchError(f"split {split.task}/inductive: a held-out animal is in pretraining")
+        if split.setting in INDUCTIVE_SETTINGS and {rec_animal[r] for r in f.pretrain} & set(f.test_animals):
+            raise NeuronbenchError(f"split {split.task}/{split.setting}: a held-out animal is in pretraining")
+        if split.setting == CROSS_LAB:
+            _check_cross_lab(split, f, dataset, animal_of, rec_animal)
+
+
+def _check_cross_lab(split: Split, f: Fold, dataset: Dataset, animal_of: dict[str, str],
+                     rec_animal: dict[str, str]) -> None:
+    """No animal of a held-out lab (a lab of a test animal) pretrains or trains the probe,
+    and every test neuron is of a held-out lab: re-read from the labels, not trusted from
+    the fold."""
+    lab_of = animal_labs(dataset, get_dataset_info(split.dataset).labs or "")
+    held = {lab_of[a] for a in f.test_animals}
+    tested = {lab_of[animal_of[n]] for n in f.test}
+    trained = {lab_of[animal_of[n]] for n in f.train + f.val} | {lab_of[rec_animal[r]] for r in f.pretrain}
+    if not tested <= held or held & trained:
+        raise NeuronbenchError(f"split {split.task}/{split.setting} fold {f.fold}: an animal of a held-out lab "
+                               f"({', '.join(sorted(held))}) pretrains or trains the probe, or a test neuron is of "
+                               "another lab")
 
 
 def split_path(dataset: str, task: str, setting: str, split_seed: int = 0, root: Path | None = None) -> Path:

@@ -35,6 +35,7 @@ from matplotlib.patches import Patch
 from neuronbench.protocol.metrics import MAIN_METRIC
 from neuronbench.protocol.constants import METRIC_NAMES
 from neuronbench.protocol.constants import HEADLINE_BUDGET
+from neuronbench.protocol.datasets import SETTINGS
 from neuronbench.reports.aggregate import SEED_SCORE, seed_values
 from neuronbench.reports.aggregate import column_header as header
 
@@ -88,11 +89,11 @@ def _chance_handles() -> list:
 def _grid(keys: Sequence[tuple[str, str]], panel_w: float,
           min_width: float) -> tuple[int, int, float, dict[tuple[str, str], int]]:
     """Rows, columns, width and each key's subplot index of a figure of one panel per
-    (task, setting) key: a row per task and a column per setting when there are at most
-    three settings (so a column is one setting); else up to 3 panels a row."""
+    (task, setting) key: a row per task and a column per setting when the keys hold at
+    most the four settings (so a column is one setting); else up to 3 panels a row."""
     tasks = list(dict.fromkeys(t for t, _ in keys))
     settings = list(dict.fromkeys(s for _, s in keys))
-    if len(settings) <= 3:
+    if len(settings) <= len(SETTINGS):
         where = {(t, s): tasks.index(t) * len(settings) + settings.index(s) + 1 for t, s in keys}
         nrows, ncols = len(tasks), len(settings)
     else:
