@@ -306,11 +306,13 @@ def rhythms(recordings: Sequence[Recording], bands: dict[str, tuple[float, float
     lengths: dict = {}
     locked: dict = {}
     power: dict = {}
+    regions: set[str] = set()
     for rec in recordings:
         x = binned_counts(rec, PHASE_BIN_S)
         region = _label(rec, "region")
         masks = {s: state_mask(rec, len(x), s) for s in STATES}
         for g in sorted({str(v) for v in region if v is not None}):
+            regions.add(g)
             members = np.flatnonzero(region == g)
             if members.size < 2:
                 continue
@@ -331,9 +333,8 @@ def rhythms(recordings: Sequence[Recording], bands: dict[str, tuple[float, float
                         power.setdefault((name, g, key), []).append(r)
     out: dict = {}
     for name, (lo, hi, state, other) in bands.items():
-        regions = sorted({k[1] for k in lengths if k[0] == name} | {k[1] for k in power if k[0] == name})
         entry: dict = {"band_hz": [lo, hi], "state": state, "contrast": other, "by_region": {}}
-        for g in regions:
+        for g in sorted(regions):
             v = lengths.get((name, g), [])
             pin, pout = _median(power.get((name, g, "inside"), [])), _median(power.get((name, g, "outside"), []))
             entry["by_region"][g] = {
