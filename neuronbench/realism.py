@@ -298,11 +298,11 @@ def _median(v: list) -> float | None:
 
 def rhythms(recordings: Sequence[Recording], bands: dict[str, tuple[float, float, str, str]] = BANDS,
             min_spikes: int = MIN_STATE_SPIKES) -> dict:
-    """Per band and region: median spike-phase vector length and fraction of units locked
-    (Rayleigh p < `RAYLEIGH_P`) over the units with ``min_spikes`` spikes in the band's
-    state, each against the phase of its region's other units; and the population rate's
-    relative band power (`band_power_ratio`) inside the state and in the contrasting
-    state (medians over recordings) and their quotient."""
+    """Per band and region, in the band's state and in its contrasting state: the median
+    spike-phase vector length and the fraction of units locked (Rayleigh p <
+    `RAYLEIGH_P`) over the units with ``min_spikes`` spikes in that state, each against
+    the phase of its region's other units; and the population rate's relative band power
+    (`band_power_ratio`, median over recordings) in each state and their quotient."""
     lengths: dict = {}
     locked: dict = {}
     power: dict = {}
@@ -321,13 +321,12 @@ def rhythms(recordings: Sequence[Recording], bands: dict[str, tuple[float, float
             for name, (lo, hi, state, other) in bands.items():
                 if (lo, hi) not in phases:
                     phases[(lo, hi)] = band_phases(x, members, (lo, hi))
-                mask = masks[state]
-                for k, i in enumerate(members):
-                    vl, p, n = vector_length(x[mask, i], phases[(lo, hi)][mask, k])
-                    if n >= min_spikes:
-                        lengths.setdefault((name, g), []).append(vl)
-                        locked.setdefault((name, g), []).append(p < RAYLEIGH_P)
-                for key, m in (("inside", mask), ("outside", masks[other])):
+                for key, m in (("inside", masks[state]), ("outside", masks[other])):
+                    for k, i in enumerate(members):
+                        vl, p, n = vector_length(x[m, i], phases[(lo, hi)][m, k])
+                        if n >= min_spikes:
+                            lengths.setdefault((name, g, key), []).append(vl)
+                            locked.setdefault((name, g, key), []).append(p < RAYLEIGH_P)
                     r = band_power_ratio(population, m, (lo, hi))
                     if r is not None:
                         power.setdefault((name, g, key), []).append(r)
@@ -335,11 +334,13 @@ def rhythms(recordings: Sequence[Recording], bands: dict[str, tuple[float, float
     for name, (lo, hi, state, other) in bands.items():
         entry: dict = {"band_hz": [lo, hi], "state": state, "contrast": other, "by_region": {}}
         for g in sorted(regions):
-            v = lengths.get((name, g), [])
+            v, w = lengths.get((name, g, "inside"), []), lengths.get((name, g, "outside"), [])
             pin, pout = _median(power.get((name, g, "inside"), [])), _median(power.get((name, g, "outside"), []))
             entry["by_region"][g] = {
                 "n_units": len(v), "median_vector_length": _median(v),
-                "fraction_locked": float(np.mean(locked[(name, g)])) if v else None,
+                "fraction_locked": float(np.mean(locked[(name, g, "inside")])) if v else None,
+                "n_units_contrast": len(w), "median_vector_length_contrast": _median(w),
+                "fraction_locked_contrast": float(np.mean(locked[(name, g, "outside")])) if w else None,
                 "power_ratio_inside": pin, "power_ratio_outside": pout,
                 "power_inside_over_outside": pin / pout if pin is not None and pout else None}
         out[name] = entry

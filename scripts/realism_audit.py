@@ -8,7 +8,7 @@ tables of scripts/population_ceiling.py for the registered dataset NAME (e.g.
 ``synthetic``; several minutes). Usage:
 
     python scripts/realism_audit.py [--tiny | --dataset-dir DIR] [--seed 0] [--json PATH]
-                                    [--no-probes] [--placement synthetic]
+                                    [--no-probes] [--ungrouped] [--placement synthetic]
 """
 
 from __future__ import annotations
@@ -70,13 +70,15 @@ def markdown(result: dict, source: str) -> str:
             f"Vector length: median over units with >= {realism.MIN_STATE_SPIKES} spikes in the state; locked: "
             f"Rayleigh p < {realism.RAYLEIGH_P}; power: band over flanking bands of the region's summed rate, "
             f"in the state / in the contrasting state. Running: speed > {realism.RUNNING_CM_S:g} cm/s.", "",
-            "| band | region | units | vector length | locked | power in state | power in contrast | ratio |",
-            "|---|---|---|---|---|---|---|---|"]
+            "| band (state vs contrast) | region | units | vector length | locked | vector length, contrast | "
+            "locked, contrast | power in state | power in contrast | power ratio |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
     for name, band in r["rhythms"].items():
         lo, hi = band["band_hz"]
         for g, v in band["by_region"].items():
             out.append(f"| {name} ({lo:g}-{hi:g} Hz, {band['state']} vs {band['contrast']}) | {g} | {v['n_units']} | "
                        f"{_f(v['median_vector_length'])} | {_f(v['fraction_locked'], 2)} | "
+                       f"{_f(v['median_vector_length_contrast'])} | {_f(v['fraction_locked_contrast'], 2)} | "
                        f"{_f(v['power_ratio_inside'], 2)} | {_f(v['power_ratio_outside'], 2)} | "
                        f"{_f(v['power_inside_over_outside'], 2)} |")
     if "probes" in r:
@@ -137,13 +139,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="simulation seed (default 0, the embedded default's)")
     p.add_argument("--json", default=None, help="write the full results here (JSON, atomically)")
     p.add_argument("--no-probes", action="store_true", help="skip the cross-validated probes (item 5)")
+    p.add_argument("--ungrouped", action="store_true", help="probe folds stratified only, not grouped by animal")
     p.add_argument("--placement", default=None, metavar="DATASET",
                    help="also the information-placement tables of scripts/population_ceiling.py for this "
                         "registered dataset (e.g. synthetic)")
     args = p.parse_args(argv)
     try:
         recordings, where = load(args)
-        result = realism.audit(recordings, with_probes=not args.no_probes)
+        result = realism.audit(recordings, with_probes=not args.no_probes, group_by_animal=not args.ungrouped)
         result["source"] = where
         text = markdown(result, where)
         if args.placement:

@@ -147,6 +147,7 @@ def test_rhythm_locking_to_a_known_sinusoid_only_in_its_state():
     assert h_run["n_units"] == 10 and 0.33 < h_run["median_vector_length"] < 0.42
     assert h_run["fraction_locked"] == 1.0
     assert h_rest["median_vector_length"] < 0.1 and h_rest["fraction_locked"] <= 0.2
+    assert h_run["median_vector_length_contrast"] == h_rest["median_vector_length"]
     assert h_run["power_inside_over_outside"] > 3.0 and h_run["power_ratio_inside"] > 3.0
     n_run = out["theta_running"]["by_region"]["N"]
     assert n_run["median_vector_length"] < 0.1 and n_run["fraction_locked"] <= 0.2
