@@ -8,7 +8,9 @@ access to any simulation internals, so the same numbers can be taken from real d
 2. ``refractory``: share of ISIs below 1.5 ms, units with more than 1 % of them, ISIs
    below 1 ms and the shortest ISI (per subclass and per lab too, where labelled).
 3. ``correlation``: Pearson spike-count correlation of pairs of units of the same
-   recording (100 ms and 1 s bins), within-region vs across-region pairs.
+   recording (100 ms and 1 s bins), within-region vs across-region pairs; and
+   ``running_correlation``: per region, the correlation of its summed rate with running
+   speed (1 s bins).
 4. ``rhythms``: per band and region, spike-phase locking to the phase of the band-passed
    summed 5 ms counts of the region's *other* units (leave-one-out; no true phase), and
    the band power of the region's population rate relative to its flanking bands,
@@ -41,6 +43,7 @@ REFRACTORY_S = 0.0015
 VIOLATION_UNIT_FRACTION = 0.01  # a unit "violates" above 1 % of its ISIs below REFRACTORY_S
 LOW_RATE_HZ = 0.1
 CORRELATION_BINS_S: tuple[float, ...] = (0.1, 1.0)
+RUNNING_BIN_S = 1.0
 PHASE_BIN_S = 0.005  # 5 ms counts for the rhythm analyses (Nyquist 100 Hz)
 RUNNING_CM_S = 2.0  # running above this speed, at rest at or below it
 MIN_STATE_SPIKES = 50
@@ -221,6 +224,30 @@ def count_correlations(recordings: Sequence[Recording], bin_s: float) -> dict:
     ma = float(a.mean()) if a.size else None
     return {"bin_s": bin_s, "within": mw, "across": ma, "ratio": mw / ma if mw is not None and ma else None,
             "n_within_pairs": int(w.size), "n_across_pairs": int(a.size)}
+
+
+def running_correlation(recordings: Sequence[Recording], bin_s: float = RUNNING_BIN_S) -> dict:
+    """Per region, the Pearson correlation of the region's summed spike count with the
+    mean running speed in bins of ``bin_s``, averaged over the recordings with running
+    speed (empty when none has it)."""
+    by_region: dict = {}
+    for rec in recordings:
+        beh = rec.behaviour
+        if beh is None or "running_speed" not in beh.columns or beh["running_speed"].std() == 0:
+            continue
+        x = binned_counts(rec, bin_s)
+        b = np.floor((beh["time"].to_numpy(float) - rec.t_start) / bin_s).astype(np.int64)
+        ok = (b >= 0) & (b < len(x))
+        sums = np.bincount(b[ok], weights=beh["running_speed"].to_numpy(float)[ok], minlength=len(x))
+        seen = np.bincount(b[ok], minlength=len(x))
+        speed = np.divide(sums, seen, out=np.full(len(x), np.nan), where=seen > 0)
+        keep = np.isfinite(speed)
+        region = _label(rec, "region")
+        for g in sorted({str(v) for v in region if v is not None}):
+            rate = x[keep][:, region == g].sum(axis=1)
+            if rate.std() > 0:
+                by_region.setdefault(g, []).append(float(np.corrcoef(rate, speed[keep])[0, 1]))
+    return {"bin_s": bin_s, "by_region": {g: float(np.mean(v)) for g, v in sorted(by_region.items())}}
 
 
 # ----------------------------------------------------------------------------- 4
@@ -434,6 +461,7 @@ def audit(recordings: Sequence[Recording], *, with_probes: bool = True, group_by
            "rates": rates(units),
            "refractory": refractory(units),
            "correlation": {f"{b:g}s": count_correlations(recordings, b) for b in CORRELATION_BINS_S},
+           "running_correlation": running_correlation(recordings),
            "rhythms": rhythms(recordings),
            "type_mix": type_mix(units),
            "labs": labs(units)}

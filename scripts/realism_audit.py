@@ -66,6 +66,10 @@ def markdown(result: dict, source: str) -> str:
             "| bin | within region | across regions | ratio | pairs within / across |", "|---|---|---|---|---|"]
     out += [f"| {k} | {_f(c['within'])} | {_f(c['across'])} | {_f(c['ratio'], 1)} | "
             f"{c['n_within_pairs']} / {c['n_across_pairs']} |" for k, c in r["correlation"].items()]
+    run = r["running_correlation"]
+    if run["by_region"]:
+        out += ["", f"Correlation of each region's summed rate with running speed ({run['bin_s']:g} s bins, mean over "
+                "recordings): " + ", ".join(f"{g} {v:.2f}" for g, v in run["by_region"].items()) + "."]
     out += ["", "## 4. Rhythm visibility (phase from the region's other units)", "",
             f"Vector length: median over units with >= {realism.MIN_STATE_SPIKES} spikes in the state; locked: "
             f"Rayleigh p < {realism.RAYLEIGH_P}; power: band over flanking bands of the region's summed rate, "

@@ -109,6 +109,21 @@ def test_count_correlation_within_and_across_regions():
     assert (out["n_within_pairs"], out["n_across_pairs"]) == (1, 2)
 
 
+def test_running_correlation_follows_a_rate_that_tracks_speed():
+    """Region R fires at 5 + 2 x speed Hz, region S at a constant 10 Hz."""
+    rng = np.random.default_rng(3)
+    duration = 200.0
+    speed = np.repeat(rng.uniform(0, 10, int(duration)), 10)  # 10 Hz samples, constant within each second
+    trains = []
+    for _ in range(3):
+        counts = rng.poisson(5 + 2 * speed[::10])
+        trains.append(np.repeat(np.arange(int(duration)), counts) + rng.uniform(0, 1, counts.sum()))
+    trains += [poisson(rng, 10.0, duration) for _ in range(3)]
+    rec = make_recording(trains, duration, labels={"region": ["R"] * 3 + ["S"] * 3}, speed=speed)
+    out = realism.running_correlation([rec])["by_region"]
+    assert out["R"] > 0.9 and abs(out["S"]) < 0.15
+
+
 # ----------------------------------------------------------------------------- 4
 
 def test_vector_length_and_rayleigh():
