@@ -49,7 +49,7 @@ RUNNING_CM_S = 2.0  # running above this speed, at rest at or below it
 MIN_STATE_SPIKES = 50
 RAYLEIGH_P = 0.01
 POWER_WINDOW_S = 2.0
-STATES: tuple[str, ...] = ("running", "rest", "gratings", "not_gratings")
+STATES: tuple[str, ...] = ("all", "running", "rest", "gratings", "not_gratings")
 # band name -> (low Hz, high Hz, state, contrasting state)
 BANDS: dict[str, tuple[float, float, str, str]] = {
     "theta_running": (6.0, 9.0, "running", "rest"),
@@ -253,10 +253,12 @@ def running_correlation(recordings: Sequence[Recording], bin_s: float = RUNNING_
 # ----------------------------------------------------------------------------- 4
 
 def state_mask(rec: Recording, n_bins: int, state: str, bin_s: float = PHASE_BIN_S) -> np.ndarray:
-    """Bins (centres from t_start) in a state: ``running`` (running_speed > `RUNNING_CM_S`),
-    ``rest`` (at or below it), ``gratings`` / ``not_gratings`` (inside a 'gratings' epoch
-    or not). All False when the recording lacks what the state needs."""
+    """Bins (centres from t_start) in a state: ``all``, ``running`` (running_speed >
+    `RUNNING_CM_S`), ``rest`` (at or below it), ``gratings`` / ``not_gratings`` (inside a
+    'gratings' epoch or not). All False when the recording lacks what the state needs."""
     t = rec.t_start + (np.arange(n_bins) + 0.5) * bin_s
+    if state == "all":
+        return np.ones(n_bins, dtype=bool)
     if state in ("running", "rest"):
         beh = rec.behaviour
         if beh is None or "running_speed" not in beh.columns or len(beh) < 2:

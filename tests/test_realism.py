@@ -181,6 +181,7 @@ def test_state_masks():
     gratings = realism.state_mask(rec, 1000, "gratings", 0.01)
     assert gratings.sum() == 600 and gratings[400:].all()
     assert np.array_equal(realism.state_mask(rec, 1000, "not_gratings", 0.01), ~gratings)
+    assert realism.state_mask(rec, 1000, "all", 0.01).all()
     with pytest.raises(NeuronbenchError, match="unknown state"):
         realism.state_mask(rec, 10, "sleep")
 
