@@ -205,11 +205,11 @@ def binned_counts(rec: Recording, bin_s: float) -> np.ndarray:
 def count_correlations(recordings: Sequence[Recording], bin_s: float) -> dict:
     """Mean Pearson correlation of spike counts over pairs of units of the same recording,
     within-region and across-region pairs pooled over recordings (units without spikes
-    left out), and the ratio within / across."""
+    or without a region left out), and the ratio within / across."""
     within, across = [], []
     for rec in recordings:
         x = binned_counts(rec, bin_s)
-        ok = x.std(axis=0) > 0
+        ok = (x.std(axis=0) > 0) & pd.notna(_label(rec, "region"))
         if ok.sum() < 2:
             continue
         c = np.corrcoef(x[:, ok], rowvar=False)

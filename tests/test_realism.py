@@ -107,6 +107,8 @@ def test_count_correlation_within_and_across_regions():
     assert out["within"] == pytest.approx(r[0, 1]) and out["within"] == pytest.approx(0.5, abs=0.05)
     assert out["across"] == pytest.approx((r[0, 2] + r[1, 2]) / 2) and abs(out["across"]) < 0.05
     assert (out["n_within_pairs"], out["n_across_pairs"]) == (1, 2)
+    unlabelled = make_recording(trains + trains[:1], n_bins * bin_s, labels={"region": ["X", "X", "Y", None]})
+    assert realism.count_correlations([unlabelled], bin_s) == out  # a unit without a region takes no part
 
 
 def test_running_correlation_follows_a_rate_that_tracks_speed():
