@@ -25,6 +25,7 @@ access to any simulation internals, so the same numbers can be taken from real d
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -62,7 +63,7 @@ ISI_QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
 TIMING_FEATURES: tuple[str, ...] = (
     "log_rate", "isi_cv", "isi_cv2", "isi_lv", *(f"log_isi_q{int(q * 100):02d}" for q in ISI_QUANTILES),
     "isi_frac_lt5ms", "isi_frac_lt10ms",
-    *(f"acg_{lo * 1e3:.0f}_{hi * 1e3:.0f}ms" for lo, hi in zip(ACG_EDGES_S[:-1], ACG_EDGES_S[1:])),
+    *(f"acg_{lo * 1e3:.0f}_{hi * 1e3:.0f}ms" for lo, hi in itertools.pairwise(ACG_EDGES_S)),
 )
 WAVEFORM_FEATURES: tuple[str, ...] = ("trough_to_peak_ms", "peak_trough_ratio", "trough_halfwidth_ms")
 
@@ -139,7 +140,7 @@ def rates(units: pd.DataFrame) -> dict:
     """Median rate (Hz) overall and per region; units with no spike and below `LOW_RATE_HZ`."""
     return {"median_hz": float(units["rate_hz"].median()),
             "median_hz_by_region": {str(g): float(v) for g, v in units.groupby("region")["rate_hz"].median().items()},
-            "n_units": int(len(units)),
+            "n_units": len(units),
             "n_silent": int((units["n_spikes"] == 0).sum()),
             "n_below_0_1hz": int((units["rate_hz"] < LOW_RATE_HZ).sum())}
 
@@ -166,7 +167,7 @@ def type_mix(units: pd.DataFrame) -> dict:
     """Per region: units, inhibitory share and subclass fractions (where labelled)."""
     out = {}
     for region, g in units.groupby("region"):
-        entry: dict = {"n_units": int(len(g))}
+        entry: dict = {"n_units": len(g)}
         if g["cell_class"].notna().any():
             entry["inhibitory_share"] = float((g["cell_class"] == "inhibitory").mean())
         if g["subclass"].notna().any():
@@ -304,7 +305,7 @@ def band_power_ratio(signal: np.ndarray, mask: np.ndarray, band: tuple[float, fl
     """Mean power in ``band`` over the mean power in the two flanking bands of the same
     width, from Hann-windowed periodograms of the non-overlapping windows that lie wholly
     inside ``mask``; None when no window does."""
-    m = int(round(window_s / bin_s))
+    m = round(window_s / bin_s)
     n_win = len(signal) // m
     full = mask[: n_win * m].reshape(n_win, m).all(axis=1)
     if not full.any():
@@ -459,7 +460,7 @@ def audit(recordings: Sequence[Recording], *, with_probes: bool = True, group_by
     _check(recordings)
     units = unit_table(recordings)
     out = {"n_recordings": len(recordings), "n_animals": len({r.animal for r in recordings}),
-           "n_units": int(len(units)),
+           "n_units": len(units),
            "rates": rates(units),
            "refractory": refractory(units),
            "correlation": {f"{b:g}s": count_correlations(recordings, b) for b in CORRELATION_BINS_S},

@@ -130,8 +130,8 @@ def placement_markdown(result: dict) -> str:
                      + " | ".join(f"{v:.3f}" for v in t["features_normalised"]) + " |")
     for w, table in result["reliability"].items():
         cols = list(next(iter(table.values())))
-        lines += [f"\n{result['dataset']}, {w} s windows: single-window reliability (ICC) and each label's share "
-                  "of between-unit variance (eta^2)\n",
+        lines += [(f"\n{result['dataset']}, {w} s windows: single-window reliability (ICC) and each label's "
+                   "share of between-unit variance (eta^2)\n"),
                   "| statistic | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
         lines += [f"| {name} | " + " | ".join("–" if v is None else f"{v:.3f}" for v in row.values()) + " |"
                   for name, row in table.items()]

@@ -71,11 +71,11 @@ def markdown(result: dict, source: str) -> str:
         out += ["", f"Correlation of each region's summed rate with running speed ({run['bin_s']:g} s bins, mean over "
                 "recordings): " + ", ".join(f"{g} {v:.2f}" for g, v in run["by_region"].items()) + "."]
     out += ["", "## 4. Rhythm visibility (phase from the region's other units)", "",
-            f"Vector length: median over units with >= {realism.MIN_STATE_SPIKES} spikes in the state; locked: "
+            (f"Vector length: median over units with >= {realism.MIN_STATE_SPIKES} spikes in the state; locked: "
             f"Rayleigh p < {realism.RAYLEIGH_P}; power: band over flanking bands of the region's summed rate, "
-            f"in the state / in the contrasting state. Running: speed > {realism.RUNNING_CM_S:g} cm/s.", "",
-            "| band (state vs contrast) | region | units | vector length | locked | vector length, contrast | "
-            "locked, contrast | power in state | power in contrast | power ratio |",
+            f"in the state / in the contrasting state. Running: speed > {realism.RUNNING_CM_S:g} cm/s."), "",
+            ("| band (state vs contrast) | region | units | vector length | locked | vector length, contrast | "
+            "locked, contrast | power in state | power in contrast | power ratio |"),
             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, band in r["rhythms"].items():
         lo, hi = band["band_hz"]
@@ -101,8 +101,8 @@ def markdown(result: dict, source: str) -> str:
         out.append(f"| {g} | {v['n_units']} | {_f(v.get('inhibitory_share'), 2)} | {sub} |")
     out += ["", "## 7. Lab effects", ""]
     if r["labs"]:
-        out += ["| lab | recordings | units / recording | median rate (Hz) | trough depth (uV) | "
-                "trough-to-peak (ms) | ISIs < 1.5 ms (%) |", "|---|---|---|---|---|---|---|"]
+        out += [("| lab | recordings | units / recording | median rate (Hz) | trough depth (uV) | "
+                "trough-to-peak (ms) | ISIs < 1.5 ms (%) |"), "|---|---|---|---|---|---|---|"]
         out += [f"| {lab} | {v['n_recordings']} | {_f(v['units_per_recording'], 1)} | {_f(v['median_rate_hz'], 2)} | "
                 f"{_f(v['median_trough_depth_uv'], 1)} | {_f(v['median_trough_to_peak_ms'], 2)} | "
                 f"{_f(v['pct_isi_lt_1_5ms'], 2)} |" for lab, v in r["labs"].items()]
