@@ -12,9 +12,10 @@ access to any simulation internals, so the same numbers can be taken from real d
    ``running_correlation``: per region, the correlation of its summed rate with running
    speed (1 s bins).
 4. ``rhythms``: per band and region, spike-phase locking to the phase of the band-passed
-   summed 5 ms counts of the region's *other* units (leave-one-out; no true phase), and
-   the band power of the region's population rate relative to its flanking bands,
-   inside vs outside the band's state.
+   summed 5 ms counts of the region's *other* units (leave-one-out; no true phase), also
+   as the excess over the same locking in the flanking bands, and the band power of the
+   region's population rate relative to its flanking bands, inside vs outside the
+   band's state.
 5. ``probes``: cross-validated, class-balanced logistic regression macro-F1 for cell class
    from timing features only, waveform features only, trough-to-peak width alone; for
    region from each single feature alone (the best one reported).
@@ -326,14 +327,25 @@ def _median(v: list) -> float | None:
     return float(np.median(v)) if v else None
 
 
+def flanks(band: tuple[float, float]) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The two bands of the same width just below and just above ``band`` (Hz)."""
+    lo, hi = band
+    width = hi - lo
+    return (max(lo - width, 0.5), lo), (hi, hi + width)
+
+
 def rhythms(recordings: Sequence[Recording], bands: dict[str, tuple[float, float, str, str]] = BANDS,
             min_spikes: int = MIN_STATE_SPIKES) -> dict:
-    """Per band and region, in the band's state and in its contrasting state: the median
-    spike-phase vector length and the fraction of units locked (Rayleigh p <
-    `RAYLEIGH_P`) over the units with ``min_spikes`` spikes in that state, each against
-    the phase of its region's other units; and the population rate's relative band power
-    (`band_power_ratio`, median over recordings) in each state and their quotient."""
+    """Per band and region, in the band's state and in its contrasting state, over the
+    units with ``min_spikes`` spikes in that state, each against the phase of its
+    region's other units: the median spike-phase vector length, the fraction of units
+    locked (Rayleigh p < `RAYLEIGH_P`), and the median excess of a unit's vector length
+    over its mean vector length in the two `flanks` (co-variation of a unit with its
+    region locks it to every band a little; a rhythm only to its own); and the
+    population rate's relative band power (`band_power_ratio`, median over recordings)
+    in each state and their quotient."""
     lengths: dict = {}
+    excess: dict = {}
     locked: dict = {}
     power: dict = {}
     regions: set[str] = set()
@@ -349,27 +361,33 @@ def rhythms(recordings: Sequence[Recording], bands: dict[str, tuple[float, float
             population = x[:, members].sum(axis=1)
             phases: dict = {}
             for name, (lo, hi, state, other) in bands.items():
-                if (lo, hi) not in phases:
-                    phases[(lo, hi)] = band_phases(x, members, (lo, hi))
+                for b in ((lo, hi), *flanks((lo, hi))):
+                    if b not in phases:
+                        phases[b] = band_phases(x, members, b)
                 for key, m in (("inside", masks[state]), ("outside", masks[other])):
                     for k, i in enumerate(members):
                         vl, p, n = vector_length(x[m, i], phases[(lo, hi)][m, k])
                         if n >= min_spikes:
+                            side = np.mean([vector_length(x[m, i], phases[f][m, k])[0] for f in flanks((lo, hi))])
                             lengths.setdefault((name, g, key), []).append(vl)
+                            excess.setdefault((name, g, key), []).append(vl - side)
                             locked.setdefault((name, g, key), []).append(p < RAYLEIGH_P)
                     r = band_power_ratio(population, m, (lo, hi))
                     if r is not None:
                         power.setdefault((name, g, key), []).append(r)
     out: dict = {}
     for name, (lo, hi, state, other) in bands.items():
-        entry: dict = {"band_hz": [lo, hi], "state": state, "contrast": other, "by_region": {}}
+        entry: dict = {"band_hz": [lo, hi], "state": state, "contrast": other,
+                       "flanks_hz": [list(f) for f in flanks((lo, hi))], "by_region": {}}
         for g in sorted(regions):
             v, w = lengths.get((name, g, "inside"), []), lengths.get((name, g, "outside"), [])
             pin, pout = _median(power.get((name, g, "inside"), [])), _median(power.get((name, g, "outside"), []))
             entry["by_region"][g] = {
                 "n_units": len(v), "median_vector_length": _median(v),
+                "median_excess_over_flanks": _median(excess.get((name, g, "inside"), [])),
                 "fraction_locked": float(np.mean(locked[(name, g, "inside")])) if v else None,
                 "n_units_contrast": len(w), "median_vector_length_contrast": _median(w),
+                "median_excess_over_flanks_contrast": _median(excess.get((name, g, "outside"), [])),
                 "fraction_locked_contrast": float(np.mean(locked[(name, g, "outside")])) if w else None,
                 "power_ratio_inside": pin, "power_ratio_outside": pout,
                 "power_inside_over_outside": pin / pout if pin is not None and pout else None}

@@ -71,18 +71,22 @@ def markdown(result: dict, source: str) -> str:
         out += ["", f"Correlation of each region's summed rate with running speed ({run['bin_s']:g} s bins, mean over "
                 "recordings): " + ", ".join(f"{g} {v:.2f}" for g, v in run["by_region"].items()) + "."]
     out += ["", "## 4. Rhythm visibility (phase from the region's other units)", "",
-            (f"Vector length: median over units with >= {realism.MIN_STATE_SPIKES} spikes in the state; locked: "
-            f"Rayleigh p < {realism.RAYLEIGH_P}; power: band over flanking bands of the region's summed rate, "
-            f"in the state / in the contrasting state. Running: speed > {realism.RUNNING_CM_S:g} cm/s."), "",
-            ("| band (state vs contrast) | region | units | vector length | locked | vector length, contrast | "
-            "locked, contrast | power in state | power in contrast | power ratio |"),
-            "|---|---|---|---|---|---|---|---|---|---|"]
+            (f"Vector length: median over units with >= {realism.MIN_STATE_SPIKES} spikes in the state; excess: "
+             "median of a unit's vector length minus its mean vector length in the two flanking bands of the same "
+             f"width (co-variation alone locks a unit to every band a little); locked: Rayleigh p < "
+             f"{realism.RAYLEIGH_P}; power: band over flanking bands of the region's summed rate, in the state / in "
+             f"the contrasting state. Running: speed > {realism.RUNNING_CM_S:g} cm/s."), "",
+            ("| band (state vs contrast) | region | units | vector length | excess over flanks | locked | "
+             "vector length, contrast | excess, contrast | locked, contrast | power in state | power in contrast | "
+             "power ratio |"),
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, band in r["rhythms"].items():
         lo, hi = band["band_hz"]
         for g, v in band["by_region"].items():
             out.append(f"| {name} ({lo:g}-{hi:g} Hz, {band['state']} vs {band['contrast']}) | {g} | {v['n_units']} | "
-                       f"{_f(v['median_vector_length'])} | {_f(v['fraction_locked'], 2)} | "
-                       f"{_f(v['median_vector_length_contrast'])} | {_f(v['fraction_locked_contrast'], 2)} | "
+                       f"{_f(v['median_vector_length'])} | {_f(v['median_excess_over_flanks'])} | "
+                       f"{_f(v['fraction_locked'], 2)} | {_f(v['median_vector_length_contrast'])} | "
+                       f"{_f(v['median_excess_over_flanks_contrast'])} | {_f(v['fraction_locked_contrast'], 2)} | "
                        f"{_f(v['power_ratio_inside'], 2)} | {_f(v['power_ratio_outside'], 2)} | "
                        f"{_f(v['power_inside_over_outside'], 2)} |")
     if "probes" in r:

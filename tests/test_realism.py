@@ -165,9 +165,11 @@ def test_rhythm_locking_to_a_known_sinusoid_only_in_its_state():
     assert h_run["fraction_locked"] == 1.0
     assert h_rest["median_vector_length"] < 0.1 and h_rest["fraction_locked"] <= 0.2
     assert h_run["median_vector_length_contrast"] == h_rest["median_vector_length"]
+    assert h_run["median_excess_over_flanks"] > 0.25 and abs(h_rest["median_excess_over_flanks"]) < 0.05
     assert h_run["power_inside_over_outside"] > 3.0 and h_run["power_ratio_inside"] > 3.0
     n_run = out["theta_running"]["by_region"]["N"]
     assert n_run["median_vector_length"] < 0.1 and n_run["fraction_locked"] <= 0.2
+    assert abs(n_run["median_excess_over_flanks"]) < 0.05
     assert 0.5 < n_run["power_inside_over_outside"] < 2.0
     # no gratings epoch: the gamma band has no units in its state and no power window
     assert out["gamma_gratings"]["by_region"]["H"]["n_units"] == 0
@@ -233,6 +235,8 @@ def test_audit_on_tiny_synthetic_and_bad_input():
     hpf = result["rhythms"]["theta_running"]["by_region"]["HPF"]["median_vector_length"]
     mb = result["rhythms"]["theta_running"]["by_region"]["MB"]["median_vector_length"]
     assert hpf > mb + 0.05  # v2's hippocampal theta, seen without the true phase
+    excess = {g: v["median_excess_over_flanks"] for g, v in result["rhythms"]["theta_running"]["by_region"].items()}
+    assert excess["HPF"] > 0.05 and abs(excess["MB"]) < 0.03  # MB: co-variation only, no rhythm
     c = result["correlation"]["0.1s"]
     assert c["within"] > c["across"] > -0.05
     assert result["labs"] == {}
