@@ -26,6 +26,9 @@ ICC is mostly window noise in any one window.
 
     python scripts/population_ceiling.py [--dataset synthetic] [--task cell_class,subclass,region]
                                          [--windows 0,10,1]
+
+`placement` returns the same tables as a JSON-able dict (scripts/realism_audit.py
+``--placement`` adds them to the realism audit).
 """
 
 from __future__ import annotations
