@@ -26,6 +26,9 @@ ICC is mostly window noise in any one window.
 
     python scripts/population_ceiling.py [--dataset synthetic] [--task cell_class,subclass,region]
                                          [--windows 0,10,1]
+
+`placement` returns the same tables as a JSON-able dict (scripts/realism_audit.py
+``--placement`` adds them to the realism audit).
 """
 
 from __future__ import annotations
@@ -89,40 +92,64 @@ def reliability(recordings: list[Recording], labels: dict[str, pd.Series], windo
                         columns=["icc", *(f"eta2 {name}" for name in labels)])
 
 
+def placement(dataset_name: str, task_names: list[str] | None = None,
+              windows: tuple[float, ...] = (0.0, 10.0, 1.0)) -> dict:
+    """The tables of the module docstring as a JSON-able dict: per task, each
+    description's macro-F1 per setting, the chance level per setting and the features'
+    score normalised above chance; per window length, the reliability table."""
+    dataset = load_dataset(dataset_name)
+    tasks = [get_task(dataset_name, name) for name in (task_names or list(dataset.label_columns))]
+    recordings = [r.without_labels() for r in dataset.load()]
+    columns = {FEATURES: FEATURES_INFO.build(FEATURES_INFO.config("cpu")).embed(recordings)}
+    for w in windows:
+        name = "population, whole recording" if w <= 0 else f"population, {w:g} s windows"
+        columns[name] = POPULATION.build(POPULATION.config("cpu", window_s=w)).embed(recordings)
+    out: dict = {"dataset": dataset_name, "settings": list(SETTINGS), "tasks": {}, "reliability": {}}
+    for task in tasks:
+        scores = {name: [score(emb, dataset, task, s) for s in SETTINGS] for name, emb in columns.items()}
+        chance = [c for _, c in scores[FEATURES]]
+        out["tasks"][task.name] = {
+            "macro_f1": {name: [f1 for f1, _ in cells] for name, cells in scores.items()},
+            "chance": chance,
+            "features_normalised": [(f1 - c) / (1 - c) for (f1, _), c in zip(scores[FEATURES], chance)]}
+    labels = {task.name: task_table(dataset, task).set_index("neuron_id")["label"] for task in tasks}
+    for w in (w for w in windows if w > 0):
+        table = reliability(recordings, labels, w)
+        out["reliability"][f"{w:g}"] = {name: {col: (None if np.isnan(v) else float(v)) for col, v in row.items()}
+                                        for name, row in table.iterrows()}
+    return out
+
+
+def placement_markdown(result: dict) -> str:
+    """The tables of `placement` in Markdown."""
+    lines, settings = [], result["settings"]
+    for task, t in result["tasks"].items():
+        lines += [f"\n{result['dataset']} / {task}: linear-probe macro-F1 (split seed 0, probe seed 0)\n",
+                  "| description | " + " | ".join(settings) + " |", "|---|" + "---|" * len(settings)]
+        lines += [f"| {name} | " + " | ".join(f"{f1:.3f}" for f1 in cells) + " |"
+                  for name, cells in t["macro_f1"].items()]
+        lines.append("| chance (uniform macro-F1) | " + " | ".join(f"{c:.3f}" for c in t["chance"]) + " |")
+        lines.append(f"| {FEATURES}, normalised above chance | "
+                     + " | ".join(f"{v:.3f}" for v in t["features_normalised"]) + " |")
+    for w, table in result["reliability"].items():
+        cols = list(next(iter(table.values())))
+        lines += [(f"\n{result['dataset']}, {w} s windows: single-window reliability (ICC) and each label's "
+                   "share of between-unit variance (eta^2)\n"),
+                  "| statistic | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+        lines += [f"| {name} | " + " | ".join("–" if v is None else f"{v:.3f}" for v in row.values()) + " |"
+                  for name, row in table.items()]
+    return "\n".join(lines)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--dataset", default="synthetic")
     p.add_argument("--task", default=None, help="label(s), comma-separated (default: all of the dataset's)")
     p.add_argument("--windows", default="0,10,1", help="window lengths in s, comma-separated; 0 = whole recording")
     args = p.parse_args()
-    dataset = load_dataset(args.dataset)
-    names = args.task.split(",") if args.task else list(dataset.label_columns)
-    tasks = [get_task(args.dataset, name) for name in names]
-    windows = [float(x) for x in args.windows.split(",")]
-    recordings = [r.without_labels() for r in dataset.load()]
-    columns = {FEATURES: FEATURES_INFO.build(FEATURES_INFO.config("cpu")).embed(recordings)}
-    for w in windows:
-        name = "population, whole recording" if w <= 0 else f"population, {w:g} s windows"
-        columns[name] = POPULATION.build(POPULATION.config("cpu", window_s=w)).embed(recordings)
-    for task in tasks:
-        print(f"\n{args.dataset} / {task.name}: linear-probe macro-F1 (split seed 0, probe seed 0)\n")
-        print("| description | " + " | ".join(SETTINGS) + " |")
-        print("|---|" + "---|" * len(SETTINGS))
-        scores = {name: [score(emb, dataset, task, s) for s in SETTINGS] for name, emb in columns.items()}
-        for name, cells in scores.items():
-            print(f"| {name} | " + " | ".join(f"{f1:.3f}" for f1, _ in cells) + " |")
-        print("| chance (uniform macro-F1) | " + " | ".join(f"{c:.3f}" for _, c in scores[FEATURES]) + " |")
-        print(f"| {FEATURES}, normalised above chance | "
-              + " | ".join(f"{(f1 - c) / (1 - c):.3f}" for f1, c in scores[FEATURES]) + " |")
-    labels = {task.name: task_table(dataset, task).set_index("neuron_id")["label"] for task in tasks}
-    for w in (w for w in windows if w > 0):
-        table = reliability(recordings, labels, w)
-        print(f"\n{args.dataset}, {w:g} s windows: single-window reliability (ICC) and each label's share of "
-              "between-unit variance (eta^2)\n")
-        print("| statistic | " + " | ".join(table.columns) + " |\n|---|" + "---|" * len(table.columns))
-        for name, row in table.iterrows():
-            print(f"| {name} | " + " | ".join("–" if np.isnan(v) else f"{v:.3f}" for v in row) + " |")
-
+    result = placement(args.dataset, args.task.split(",") if args.task else None,
+                       tuple(float(x) for x in args.windows.split(",")))
+    print(placement_markdown(result))
 
 if __name__ == "__main__":
     main()
