@@ -43,7 +43,7 @@ from neuronbench_baselines import POPULATION
 from neuronbench_baselines.population import COLUMNS, activity_windows, window_statistics
 from neuronbench.data.recording import Recording
 from neuronbench.protocol.constants import HEADLINE_PROBE
-from neuronbench.protocol.datasets import get_task, load_dataset
+from neuronbench.protocol.datasets import get_dataset_info, get_task, load_dataset
 from neuronbench.protocol.evaluator import Evaluator
 from neuronbench.protocol.metrics import chance_by_metric
 from neuronbench.protocol.scoring import predictions
@@ -98,7 +98,8 @@ def placement(dataset_name: str, task_names: list[str] | None = None,
     description's macro-F1 per setting, the chance level per setting and the features'
     score normalised above chance; per window length, the reliability table."""
     dataset = load_dataset(dataset_name)
-    tasks = [get_task(dataset_name, name) for name in (task_names or list(dataset.label_columns))]
+    tasks = ([get_task(dataset_name, name) for name in task_names] if task_names
+             else list(get_dataset_info(dataset_name).tasks))  # label columns such as `lab` are no task
     recordings = [r.without_labels() for r in dataset.load()]
     columns = {FEATURES: FEATURES_INFO.build(FEATURES_INFO.config("cpu")).embed(recordings)}
     for w in windows:
