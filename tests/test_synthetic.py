@@ -445,10 +445,12 @@ def test_near_silent_units_are_dropped_as_unit_qc_would(tiny):
     assert [r.neurons["unit"].tolist() for r in spikes] == [r.neurons["unit"].tolist() for r in calcium]
 
 
-def test_labs_round_robin_with_their_yield(tiny):
+def test_labs_in_blocks_of_animals_with_their_yield(tiny):
     spikes, _ = tiny
     lab_of = {r.animal: set(r.labels["lab"]) for r in spikes}
     assert lab_of == {"m0": {"lab0"}, "m1": {"lab1"}, "m2": {"lab2"}}
+    default = SyntheticConfig()
+    assert [synthetic.lab_of(default, a) for a in range(default.n_animals)] == [0, 0, 1, 1, 2, 2]
     units = pd.Series([r.n_units for r in spikes]).groupby([r.animal for r in spikes]).mean()
     assert units["m0"] < units["m2"]  # yield 0.65 against 0.85 of the pool
 

@@ -91,7 +91,7 @@ class SyntheticConfig:
     jitter_d: float = 0.5
     refractory_ms: float = 1.0  # absolute refractory period (dead time)
     min_rate_hz: float = 0.1  # units below this rate are dropped, as unit QC would
-    # labs: animal a is recorded in lab a % n_labs; acquisition differences only
+    # labs: consecutive animals share a lab (`lab_of`); acquisition differences only
     n_labs: int = 3
     lab_observed_fraction: tuple[float, ...] = (0.65, 0.75, 0.85)  # unit yield
     lab_contamination: tuple[float, ...] = (0.01, 0.03, 0.06)  # other units' spikes, fraction of the rate
@@ -240,6 +240,14 @@ def _labs(config: SyntheticConfig) -> list[_Lab]:
 
 def lab_name(k: int) -> str:
     return f"lab{k}"
+
+
+def lab_of(config: SyntheticConfig, animal: int) -> int:
+    """The lab that records an animal: consecutive animals in equal blocks (m0, m1 in
+    lab0, ... by default). Blocks rather than round robin so that the inductive
+    setting's held-out animals (hashed, `neuronbench.protocol.settings`) are not by
+    construction one whole lab: the inductive and cross-lab settings must differ."""
+    return animal * config.n_labs // max(config.n_animals, config.n_labs)
 
 
 @dataclass
@@ -493,7 +501,7 @@ def simulate(config: SyntheticConfig = SyntheticConfig()) -> tuple[list[Recordin
     labs = _labs(config)
     recs = []  # (animal, session, members, base, gain, noise)
     for a, pool in enumerate(pools):
-        n_obs = max(1, int(round(labs[a % config.n_labs].observed_fraction * config.pool_size)))
+        n_obs = max(1, int(round(labs[lab_of(config, a)].observed_fraction * config.pool_size)))
         for s in range(config.n_recordings):
             rng = _rng(config, _RECORDING, a, s)
             members = rng.choice(config.pool_size, n_obs, replace=False)  # random unit order
@@ -592,7 +600,7 @@ def simulate(config: SyntheticConfig = SyntheticConfig()) -> tuple[list[Recordin
 
     spikes_out, calcium_out = [], []
     for r, (a, s, members, *_rest) in enumerate(recs):
-        pool, animal, name, lab = pools[a], f"m{a}", f"m{a}-s{s}", labs[a % config.n_labs]
+        pool, animal, name, lab = pools[a], f"m{a}", f"m{a}-s{s}", labs[lab_of(config, a)]
         first = spike_start[unit_start[r]]
         trains = np.split(times[first : spike_start[unit_start[r] + len(members)]],
                           spike_start[unit_start[r] + 1 : unit_start[r] + len(members)] - first)
@@ -606,7 +614,7 @@ def simulate(config: SyntheticConfig = SyntheticConfig()) -> tuple[list[Recordin
             "cell_class": [CELL_CLASS[SUBCLASSES[k]] for k in pool.subclass[members]],
             "subclass": [SUBCLASSES[k] for k in pool.subclass[members]],
             "region": [config.regions[g] for g in pool.region[members]],
-            LAB_COLUMN: lab_name(a % config.n_labs),
+            LAB_COLUMN: lab_name(lab_of(config, a)),
         }
         for dataset, out in ((DATASET_SPIKES, spikes_out), (DATASET_CALCIUM, calcium_out)):
             common = dict(animal=animal, recording=name, t_start=0.0, t_stop=float(config.duration_s),
