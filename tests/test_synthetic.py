@@ -22,6 +22,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from neuronbench import realism
 from neuronbench.data import synthetic
 from neuronbench.data.recording import Recording
 from neuronbench.data.synthetic import LABEL_COLUMNS, SyntheticConfig, simulate, tiny_config
@@ -76,12 +77,6 @@ def region_correlations(rec: Recording, regions: tuple[str, ...]) -> np.ndarray:
         means = (means - means.mean(0)) / means.std(0)
         out[:, k] = (x * means).mean(0)
     return out
-
-
-def trough_to_peak_ms(waveforms: np.ndarray, rate: float) -> np.ndarray:
-    trough = waveforms.argmin(axis=1)
-    after = np.where(np.arange(waveforms.shape[1]) >= trough[:, None], waveforms, -np.inf)
-    return (after.argmax(axis=1) - trough) / rate * 1000.0
 
 
 def cv_macro_f1(x: np.ndarray, y: np.ndarray) -> float:
@@ -247,7 +242,7 @@ def test_region_rate_distributions_differ_and_overlap(design):
 
 
 def test_waveform_width_by_region(design):
-    width = np.concatenate([trough_to_peak_ms(r.waveforms, r.waveform_rate) for r in design])
+    width = np.concatenate([realism.trough_to_peak_ms(r.waveforms, r.waveform_rate) for r in design])
     labels = labels_of(design)
     excitatory = (labels["cell_class"] == "excitatory").to_numpy()
     median = pd.Series(width[excitatory]).groupby(labels["region"].to_numpy()[excitatory]).median()
@@ -402,7 +397,7 @@ def test_subclass_in_isi_statistics(design):
 
 
 def test_cell_class_in_waveform_width(design):
-    x = np.concatenate([trough_to_peak_ms(r.waveforms, r.waveform_rate) for r in design])[:, None]
+    x = np.concatenate([realism.trough_to_peak_ms(r.waveforms, r.waveform_rate) for r in design])[:, None]
     labels = labels_of(design)
     f1 = cv_macro_f1(x, labels["cell_class"].to_numpy())
     assert 0.6 < f1 < 0.9  # informative but overlapping: LTS (inhibitory) waveforms are broad-ish
@@ -463,29 +458,12 @@ def test_type_mix_differs_by_region(design):
     assert inhibitory["TH"] < inhibitory["HPF"] < inhibitory["VIS"] < inhibitory["MB"]
 
 
-def count_correlations(recs: list[Recording], bin_s: float) -> tuple[float, float]:
-    """Mean spike-count correlation of pairs of units of one recording: within a region,
-    across regions."""
-    within, across = [], []
-    for rec in recs:
-        edges = np.arange(0.0, rec.duration + 1e-9, bin_s)
-        x = np.stack([np.histogram(rec.unit_spikes(i), edges)[0] for i in range(rec.n_units)], axis=1)
-        ok = x.std(axis=0) > 0
-        c = np.corrcoef(x[:, ok].T)
-        region = rec.labels["region"].to_numpy()[ok]
-        same = region[:, None] == region[None, :]
-        within.append(c[same & ~np.eye(len(region), dtype=bool)].mean())
-        across.append(c[~same].mean())
-    return float(np.mean(within)), float(np.mean(across))
-
-
 def test_brain_wide_component_sets_within_across_ratio(design):
     """Within-region correlation exceeds across-region correlation at sub-second bins
     and nearly equals it at longer ones (Delaney & O'Donnell 2023)."""
-    within, across = count_correlations(design, 0.1)
-    assert 1.5 < within / across < 3.0 and across > 0.03
-    within_1s, across_1s = count_correlations(design, 1.0)
-    assert 1.0 < within_1s / across_1s < within / across
+    fast, slow = realism.count_correlations(design, 0.1), realism.count_correlations(design, 1.0)
+    assert 1.5 < fast["ratio"] < 3.0 and fast["across"] > 0.03
+    assert 1.0 < slow["ratio"] < fast["ratio"]
 
 
 def test_modes_of_a_class_form_a_continuum():
