@@ -110,7 +110,7 @@ def placement(dataset_name: str, task_names: list[str] | None = None,
         scores = {name: [score(emb, dataset, task, s) for s in SETTINGS] for name, emb in columns.items()}
         chance = [c for _, c in scores[FEATURES]]
         out["tasks"][task.name] = {
-            "macro_f1": {name: [f1 for f1, _ in cells] for name, cells in scores.items()},
+            "scores": {name: [f1 for f1, _ in cells] for name, cells in scores.items()},
             "chance": chance,
             "features_normalised": [(f1 - c) / (1 - c) for (f1, _), c in zip(scores[FEATURES], chance)]}
     labels = {task.name: task_table(dataset, task).set_index("neuron_id")["label"] for task in tasks}
@@ -128,7 +128,7 @@ def placement_markdown(result: dict) -> str:
         lines += [f"\n{result['dataset']} / {task}: linear-probe macro-F1 (split seed 0, probe seed 0)\n",
                   "| description | " + " | ".join(settings) + " |", "|---|" + "---|" * len(settings)]
         lines += [f"| {name} | " + " | ".join(f"{f1:.3f}" for f1 in cells) + " |"
-                  for name, cells in t["macro_f1"].items()]
+                  for name, cells in t["scores"].items()]
         lines.append("| chance (uniform macro-F1) | " + " | ".join(f"{c:.3f}" for c in t["chance"]) + " |")
         lines.append(f"| {FEATURES}, normalised above chance | "
                      + " | ".join(f"{v:.3f}" for v in t["features_normalised"]) + " |")

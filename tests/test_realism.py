@@ -234,12 +234,14 @@ def test_audit_on_tiny_synthetic_and_bad_input():
     assert set(result["rates"]["median_hz_by_region"]) == set(synthetic.tiny_config().regions)
     hpf = result["rhythms"]["theta_running"]["by_region"]["HPF"]["median_vector_length"]
     mb = result["rhythms"]["theta_running"]["by_region"]["MB"]["median_vector_length"]
-    assert hpf > mb + 0.05  # v2's hippocampal theta, seen without the true phase
+    assert hpf > mb + 0.05  # hippocampal theta, seen without the true phase
     excess = {g: v["median_excess_over_flanks"] for g, v in result["rhythms"]["theta_running"]["by_region"].items()}
     assert excess["HPF"] > 0.05 and abs(excess["MB"]) < 0.03  # MB: co-variation only, no rhythm
     c = result["correlation"]["0.1s"]
     assert c["within"] > c["across"] > -0.05
-    assert result["labs"] == {}
+    labs = result["labs"]  # v3: one animal per lab in the tiny population, yield 0.65 / 0.75 / 0.85
+    assert sorted(labs) == ["lab0", "lab1", "lab2"] and all(v["n_recordings"] == 2 for v in labs.values())
+    assert labs["lab0"]["units_per_recording"] < labs["lab2"]["units_per_recording"]
     with pytest.raises(NeuronbenchError, match="modality"):
         realism.audit(calcium)
     with pytest.raises(NeuronbenchError, match="'region'"):
