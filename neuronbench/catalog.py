@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from neuronbench.data.simulated import synthetic_datasets
 from neuronbench.protocol import bwb
-from neuronbench.protocol.datasets import CROSS_LAB, DatasetInfo, DatasetProtocol
+from neuronbench.protocol.datasets import CROSS_LAB, NEEDS_LABS, DatasetInfo, DatasetProtocol
 from neuronbench.protocol.tasks import Task
 
-NEEDS_LABS = "a cross-lab split needs 2+ labs"
 COSMOS = ("CB", "CNU", "CTXsp", "HB", "HPF", "HY", "Isocortex", "MB", "OLF", "TH")
 
 

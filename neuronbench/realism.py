@@ -38,6 +38,7 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from neuronbench.data.binning import bin_spikes
 from neuronbench.data.recording import Recording
 from neuronbench.errors import NeuronbenchError
 
@@ -196,12 +197,7 @@ def labs(units: pd.DataFrame) -> dict:
 
 def binned_counts(rec: Recording, bin_s: float) -> np.ndarray:
     """Spike counts (bins, units) in whole bins of ``bin_s`` from t_start."""
-    n_bins = int(np.floor(rec.duration / bin_s + 1e-9))
-    out = np.zeros((n_bins, rec.n_units))
-    for i in range(rec.n_units):
-        b = np.floor((np.asarray(rec.unit_spikes(i)) - rec.t_start) / bin_s).astype(np.int64)
-        out[:, i] = np.bincount(b[(b >= 0) & (b < n_bins)], minlength=n_bins)
-    return out
+    return bin_spikes(rec, bin_s).T.astype(np.float64)
 
 
 def count_correlations(recordings: Sequence[Recording], bin_s: float) -> dict:

@@ -136,7 +136,9 @@ def test_sigint_stops_the_command_and_nothing_runs_after_it(tmp_path):
         "from neuronbench.cli import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
-    argv = _run(tmp_path, "--method", "sleepy", "--split", "inductive", "--seeds", "2")
+    # one job at a time: with the default pool of a worker per core both seeds' fits would
+    # start together, and the second would not be "after" the first
+    argv = _run(tmp_path, "--method", "sleepy", "--split", "inductive", "--seeds", "2", "--jobs", "1")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NEURONBENCH_TEST_MARKER": str(marker)}
     proc = subprocess.Popen([sys.executable, "-c", code, *argv], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env,

@@ -55,7 +55,8 @@ def build_synthetic(root: Path | None = None, *, force: bool = False, size: str 
         if not force and is_current(root / name, params):
             continue
         write_simulated(root / name, name, [renamed(r, name) for r in by_modality[modality]],
-                        label_columns=(*synthetic.LABEL_COLUMNS, synthetic.LAB_COLUMN), params=params, description=description)
+                        label_columns=(*synthetic.LABEL_COLUMNS, synthetic.LAB_COLUMN), params=params,
+                        description=description)
     return paths
 
 

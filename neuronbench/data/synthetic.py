@@ -205,16 +205,15 @@ def continuum_parameters(subclass: np.ndarray, rng: np.random.Generator, sd: flo
     continuum of modes (`_CONTINUA`): position = its mode's index + N(0, sd), clipped to
     the continuum, parameters interpolated linearly between neighbouring modes (a in
     log space), so that the modes of a class overlap and the classes do not."""
-    position = np.empty(subclass.size)
     out = np.empty((subclass.size, 4))
     for modes in _CONTINUA:
         member = np.isin(subclass, [SUBCLASSES.index(m) for m in modes])
         k = np.array([modes.index(SUBCLASSES[i]) for i in subclass[member]], dtype=np.float64)
-        position[member] = np.clip(k + sd * rng.standard_normal(k.size), 0.0, len(modes) - 1.0)
+        position = np.clip(k + sd * rng.standard_normal(k.size), 0.0, len(modes) - 1.0)
         table = np.array([izhikevich.CANONICAL_PARAMETERS[m] for m in modes])
         table[:, 0] = np.log(table[:, 0])
         grid = np.arange(len(modes))
-        out[member] = np.stack([np.interp(position[member], grid, table[:, j]) for j in range(4)], axis=1)
+        out[member] = np.stack([np.interp(position, grid, table[:, j]) for j in range(4)], axis=1)
     out[:, 0] = np.exp(out[:, 0])
     return izhikevich.IzhikevichParameters(*out.T)
 
@@ -483,7 +482,8 @@ def simulate(config: SyntheticConfig = SyntheticConfig()) -> tuple[list[Recordin
     wrong = [name for name in per_region if len(getattr(config, name)) != n_reg]
     if wrong:
         raise ValueError(f"{', '.join(wrong)}: need one value per region {config.regions}")
-    wrong = [name for name in ("lab_observed_fraction", "lab_contamination") if len(getattr(config, name)) != config.n_labs]
+    per_lab = ("lab_observed_fraction", "lab_contamination")
+    wrong = [name for name in per_lab if len(getattr(config, name)) != config.n_labs]
     if wrong:
         raise ValueError(f"{', '.join(wrong)}: need one value per lab (n_labs={config.n_labs})")
     if len(config.excitatory_mix) != 3:

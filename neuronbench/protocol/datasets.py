@@ -35,9 +35,10 @@ SETTINGS: tuple[str, ...] = ("transductive", "transductive-zero-shot", "inductiv
 INDUCTIVE_SETTINGS: tuple[str, ...] = ("inductive", "inductive-cross-lab")
 """The settings whose held-out animals are absent from pretraining."""
 CROSS_LAB = "inductive-cross-lab"
+NEEDS_LABS = "a cross-lab split needs 2+ labs"
 NO_LABS = {  # why a dataset without a lab column has no cross-lab setting, by kind
-    "recorded": "records one lab (no lab column): a cross-lab split needs 2+ labs",
-    "simulated": "simulated without labs (no lab column): a cross-lab split needs 2+ labs",
+    "recorded": f"records one lab (no lab column): {NEEDS_LABS}",
+    "simulated": f"simulated without labs (no lab column): {NEEDS_LABS}",
 }
 KINDS: tuple[str, ...] = ("simulated", "recorded")
 MODALITIES: tuple[str, ...] = ("spikes", "calcium")
