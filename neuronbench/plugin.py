@@ -23,8 +23,10 @@ The ``device`` key is never part of a config's identity (`config_hash`).
 The training budget is declared, too: ``budget_keys`` names the config keys that count
 training (epochs, steps, iterations, the epochs of a step schedule, test-time
 optimisation steps). ``neuronbench run --budget B`` multiplies each by B
-(`MethodInfo.scale_budget`); budget 1 is the preset itself. A method without
-``budget_keys`` (a control) has no training budget and runs at budget 1 only.
+(`MethodInfo.scale_budget`), rounded to a whole count, or, for the keys it names in
+``fractional_keys``, exactly (NuCLR's epochs: a fraction of an epoch trains a prefix of its
+batches); budget 1 is the preset itself. A method without ``budget_keys`` (a control) has
+no training budget and runs at budget 1 only.
 """
 
 from __future__ import annotations
@@ -93,6 +95,9 @@ class MethodInfo:
             positive integer, or a tuple of them (the epochs of a step schedule), in every
             preset; `scale_budget` multiplies them by the budget. Empty: no training
             budget (controls).
+        fractional_keys: the budget keys that train a fraction of their unit too (a
+            fraction of an epoch: a prefix of its batches), scaled without rounding to a
+            whole count.
     """
 
     name: str
@@ -109,6 +114,7 @@ class MethodInfo:
     uses_torch: bool = False
     extras: tuple[str, ...] = ()
     budget_keys: tuple[str, ...] = ()
+    fractional_keys: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -128,6 +134,10 @@ class MethodInfo:
                     raise NeuronbenchError(
                         f"method {self.name!r}: field 'budget_keys': {key!r} must be a positive integer (or a tuple "
                         f"of them) in every preset; preset {preset_name!r} has {preset.get(key, 'no such key')!r}")
+        not_budget = set(self.fractional_keys) - set(self.budget_keys)
+        if not_budget:
+            raise NeuronbenchError(f"method {self.name!r}: field 'fractional_keys': {sorted(not_budget)} are not "
+                                   f"in budget_keys {self.budget_keys}")
 
     def config(self, preset: str = "cpu", device: str | None = None, **overrides: Any) -> dict[str, Any]:
         """The config of a preset, with overrides. ``device`` is set for methods that
@@ -147,8 +157,8 @@ class MethodInfo:
 
     def scale_budget(self, config: Mapping[str, Any], budget: float) -> dict[str, Any]:
         """``config`` at ``budget`` times its training: each of `budget_keys` multiplied by
-        ``budget`` and rounded to the nearest integer (halves up), at least 1; a tuple
-        element by element. Budget 1 returns ``config`` unchanged (the same hash); a method
+        ``budget`` and rounded to the nearest integer (halves up), at least 1, or, for
+        `fractional_keys`, not rounded; a tuple element by element. Budget 1 returns ``config`` unchanged (the same hash); a method
         without `budget_keys` accepts budget 1 only."""
         check_budget(budget)
         if budget == 1:
@@ -158,9 +168,9 @@ class MethodInfo:
                                    "(budget_keys): it runs at budget 1 only; leave it out of a --budget run")
         out = dict(config)
         for key in self.budget_keys:
-            value = config[key]
-            out[key] = (type(value)(scale_count(v, budget) for v in value) if isinstance(value, (tuple, list))
-                        else scale_count(value, budget))
+            value, scale = config[key], scale_fraction if key in self.fractional_keys else scale_count
+            out[key] = (type(value)(scale(v, budget) for v in value) if isinstance(value, (tuple, list))
+                        else scale(value, budget))
         return out
 
     def ablation(self, name: str, summary: str, **changes: Any) -> MethodInfo:
@@ -295,6 +305,13 @@ def scale_count(count: int, budget: float) -> int:
     """A training count (epochs, steps) at ``budget`` times: rounded to the nearest integer,
     halves up, and at least 1."""
     return max(1, math.floor(count * budget + 0.5))
+
+
+def scale_fraction(count: int, budget: float) -> int | float:
+    """A training count that may be fractional (epochs of which a prefix can be trained)
+    at ``budget`` times: exact, an integer when whole (so 2 x 4 is the config value 8)."""
+    scaled = count * budget
+    return int(scaled) if float(scaled).is_integer() else scaled
 
 
 def _is_count(value: Any) -> bool:

@@ -198,7 +198,7 @@ def run_config(info: MethodInfo, options: GridOptions) -> dict[str, Any]:
 
 def budget_notes(infos: Sequence[MethodInfo], options: GridOptions) -> list[str]:
     """Where rounding makes a method's trained budget differ from the asked one by more
-    than 10 % (2 epochs at budget 0.25 train 1 epoch: x0.5), one line per count."""
+    than 10 % (10 epochs at budget 0.25 train 3: x0.3), one line per count."""
     notes = []
     for info in infos:
         if options.budget == HEADLINE_BUDGET or not info.budget_keys:

@@ -64,6 +64,8 @@ def test_a_budget_multiplies_the_declared_counts_and_nothing_else(name):
         for key, value in config.items():
             if key not in info.budget_keys:
                 assert four[key] == value and quarter[key] == value, (name, preset, key)
+            elif key in info.fractional_keys:  # NuCLR's epochs: a fraction of one trains a prefix of it
+                assert four[key] == 4 * value and quarter[key] == value / 4, (name, preset, key)
             elif isinstance(value, tuple):
                 assert four[key] == tuple(4 * v for v in value), (name, preset, key)
                 assert quarter[key] == tuple(max(1, int(v / 4 + 0.5)) for v in value), (name, preset, key)
@@ -80,12 +82,22 @@ def test_counts_round_to_the_nearest_integer_halves_up_and_at_least_one():
 
 
 def test_a_coarsely_rounded_budget_is_said():
-    nuclr, neurpir = registry.get_method("nuclr"), registry.get_method("neurpir")
-    assert budget_notes([nuclr, neurpir], GridOptions(budget=0.25)) == [
-        "nuclr: --budget 0.25 trains epochs_spikes 1 (x0.5 of the cpu preset's 2: counts are whole, at least 1)",
-        "nuclr: --budget 0.25 trains epochs_calcium 1 (x0.5 of the cpu preset's 2: counts are whole, at least 1)"]
-    assert budget_notes([nuclr, neurpir], GridOptions(budget=4)) == []
-    assert budget_notes([nuclr], GridOptions()) == []
+    neuprint, neurpir, nuclr = (registry.get_method(n) for n in ("neuprint", "neurpir", "nuclr"))
+    assert budget_notes([neuprint, neurpir, nuclr], GridOptions(budget=0.25)) == [
+        "neuprint: --budget 0.25 trains epochs 3 (x0.3 of the cpu preset's 10: counts are whole, at least 1)"]
+    assert budget_notes([neuprint, neurpir, nuclr], GridOptions(budget=4)) == []
+    assert budget_notes([neuprint], GridOptions()) == []
+
+
+def test_fractional_budget_keys_are_scaled_exactly_and_must_be_budget_keys():
+    presets = {"cpu": {"epochs": 2, "lr": 0.1}}
+    info = MethodInfo(name="m", kind="method", summary="", factory="x:y", presets=presets, budget_keys=("epochs",),
+                      fractional_keys=("epochs",))
+    assert [info.scale_budget(presets["cpu"], b)["epochs"] for b in (0.25, 0.3, 4)] == [0.5, 0.6, 8]
+    assert type(info.scale_budget(presets["cpu"], 4)["epochs"]) is int  # 8, not 8.0: one config, one hash
+    with pytest.raises(NeuronbenchError, match="field 'fractional_keys'"):
+        MethodInfo(name="m", kind="method", summary="", factory="x:y", presets=presets, budget_keys=("epochs",),
+                   fractional_keys=("lr",))
 
 
 def test_a_method_without_a_budget_runs_at_budget_one_only():

@@ -352,6 +352,18 @@ def test_same_seed_same_embeddings(tiny_recordings: list[Recording]) -> None:
     assert not np.allclose(other.to_numpy(), emb.to_numpy())
 
 
+def test_a_fraction_of_an_epoch_trains_the_first_batches_of_it(tiny_recordings: list[Recording]) -> None:
+    # `--budget 0.25` of the cpu preset's 2 epochs is half an epoch: half its batches, rounded
+    def steps(epochs: float) -> int:
+        return tiny_model(epochs_spikes=epochs, batch_pairs_spikes=2).fit(tiny_recordings[:3], seed=0).n_steps_
+
+    one, two = steps(1), steps(2)
+    assert one >= 8
+    assert steps(0.5) == int(one / 2 + 0.5)
+    assert steps(1.25) == one + int((two - one) / 4 + 0.5)
+    assert steps(0.01) == 1  # at least one batch
+
+
 def test_calcium_fit_embed_and_the_dropout_quirk() -> None:
     recs = [r.without_labels() for r in load_dataset("synthetic-tiny-calcium").load()]
     model = tiny_model().fit(recs[:2], seed=0)

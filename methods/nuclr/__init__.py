@@ -59,8 +59,9 @@ INFO = MethodInfo(
     modalities=("spikes", "calcium"),
     uses_torch=True,
     extras=("torch",),
-    # the epochs; the warm-up stays the paper's one epoch
+    # the epochs, a fraction of one included; the warm-up stays the paper's one epoch
     budget_keys=("epochs_spikes", "epochs_calcium"),
+    fractional_keys=("epochs_spikes", "epochs_calcium"),
 )
 
 INFO_NOSPATIAL = INFO.ablation(

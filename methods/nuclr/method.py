@@ -97,8 +97,8 @@ class NuCLR(Params):
     lr_calcium: float  # peak learning rate, calcium
     batch_pairs_spikes: int  # window pairs per step, spikes
     batch_pairs_calcium: int  # window pairs per step, calcium
-    epochs_spikes: int  # epochs, spikes
-    epochs_calcium: int  # epochs, calcium
+    epochs_spikes: float  # epochs, spikes (a fraction trains a prefix of the last epoch's batches)
+    epochs_calcium: float  # epochs, calcium
     weight_decay: float  # on weight matrices only
     warmup_epochs: int  # epochs of linear warm-up
     grad_clip: float  # gradient-norm clip, backbone and projector separately
@@ -168,8 +168,10 @@ class NuCLR(Params):
         unit_dropout = spikes or self.calcium_unit_dropout
 
         plan = [epoch_pairs(periods, window_steps, max_distance, np.random.default_rng([seed, epoch]))
-                for epoch in range(epochs)]
+                for epoch in range(math.ceil(epochs))]
         n_batches = [max(1, len(p) // batch_pairs) if len(p) else 0 for p in plan]
+        if epochs % 1:  # a fractional budget (`--budget`): the first batches of the last epoch
+            n_batches[-1] = max(1, math.floor((epochs % 1) * n_batches[-1] + 0.5)) if n_batches[-1] else 0
         total = sum(n_batches)
         warmup = sum(n_batches[: self.warmup_epochs])
 
