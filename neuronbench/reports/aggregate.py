@@ -489,7 +489,7 @@ def _budget_point(record: Record) -> bool:
 
 def _mean_timing(records: list[Record], key: str) -> float:
     """The mean of ``timings[key]`` over ``records``; NaN unless every one stores it
-    (version-3 records store no ``fit_core_s``)."""
+    (records of schema version 3 store no ``fit_core_s``)."""
     values = [(r.timings or {}).get(key) for r in records]
     if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         return math.nan
@@ -502,8 +502,8 @@ def budget_rows(records: Iterable[Record | tuple[Path, Record]]) -> pd.DataFrame
     (its budget-1 point is the headline cell), scored like the cells of `aggregate` (folds
     pooled per encoder seed, mean ± std over seeds, the same statuses). Columns
     `BUDGET_COLUMNS`: ``fit_core_s`` and ``fit_s``, the mean fit CPU core-seconds and wall
-    seconds of the point's ok records (NaN unless all of them store it: version-3 records
-    have wall seconds only); ``diff_vs_headline``, ``[ci_low, ci_high]``,
+    seconds of the point's ok records (NaN unless all of them store it: records of schema
+    version 3 have wall seconds only); ``diff_vs_headline``, ``[ci_low, ci_high]``,
     ``n_paired_seeds`` and ``significant``: the point minus the budget-1 point, paired over
     their shared encoder seeds and test neurons (`paired_difference`, as `paired_rows`),
     NaN / 0 / False at budget 1 or without two ok points. Sorted. Empty without budget
