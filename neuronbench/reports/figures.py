@@ -294,7 +294,7 @@ def budget_figure(budget: pd.DataFrame, cells: pd.DataFrame, dataset: str, probe
     `neuronbench.reports.aggregate.budget_rows`): one panel per (task, setting) of
     ``keys``, one line per learned method column of ``columns``, a point per budget at its
     mean fit CPU core-seconds (log axis; an open marker where the records store wall-clock
-    seconds only, version 3), macro-F1 mean ± std over encoder seeds, each point labelled
+    seconds only, record schema 3), macro-F1 mean ± std over encoder seeds, each point labelled
     with its budget and the leaderboard's budget (x1) ringed; from ``cells``
     (`aggregate` rows): each control as a flat line at its score, and the chance lines.
     A point without a number or a time is left out."""
