@@ -158,8 +158,9 @@ class MethodInfo:
     def scale_budget(self, config: Mapping[str, Any], budget: float) -> dict[str, Any]:
         """``config`` at ``budget`` times its training: each of `budget_keys` multiplied by
         ``budget`` and rounded to the nearest integer (halves up), at least 1, or, for
-        `fractional_keys`, not rounded; a tuple element by element. Budget 1 returns ``config`` unchanged (the same hash); a method
-        without `budget_keys` accepts budget 1 only."""
+        `fractional_keys`, not rounded; a tuple element by element. Budget 1 returns
+        ``config`` unchanged (the same hash); a method without `budget_keys` accepts budget
+        1 only."""
         check_budget(budget)
         if budget == 1:
             return dict(config)
