@@ -30,6 +30,7 @@ from neuronbench.data.recording import Recording
 from neuronbench.device import autocast, load_checkpoint, resolve_device, save_checkpoint, seed_everything, torch_threads
 from neuronbench.errors import NeuronbenchError
 from neuronbench.params import Params
+from neuronbench.plugin import scale_count
 
 
 def batch_loss(encoder: Encoder, proj: torch.nn.Module, batch: Batch, *, tau: float,
@@ -171,7 +172,7 @@ class NuCLR(Params):
                 for epoch in range(math.ceil(epochs))]
         n_batches = [max(1, len(p) // batch_pairs) if len(p) else 0 for p in plan]
         if epochs % 1:  # a fractional budget (`--budget`): the first batches of the last epoch
-            n_batches[-1] = max(1, math.floor((epochs % 1) * n_batches[-1] + 0.5)) if n_batches[-1] else 0
+            n_batches[-1] = scale_count(n_batches[-1], epochs % 1) if n_batches[-1] else 0
         total = sum(n_batches)
         warmup = sum(n_batches[: self.warmup_epochs])
 
